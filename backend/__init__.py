@@ -1,0 +1,1 @@
+"""Heli (合蛎): the commerce backend of a rural industry alliance."""

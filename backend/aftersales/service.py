@@ -1,0 +1,197 @@
+"""After-sales: refund before shipping, return and refund after, and dead-on-arrival claims
+(a partial refund by the count of dead shellfish), approved by staff and refunded by WeChat Pay."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from backend.aftersales.models import (
+    DEAD_ON_ARRIVAL, OPEN_STATUSES, PENDING, REFUND_ONLY, REFUNDED, REFUNDING, REJECTED,
+    RETURN_REFUND, AfterSale)
+from backend.errors import BadRequest, Conflict, NotFound, RuleBroken
+from backend.inventory import service as inventory
+from backend.orders import events
+from backend.orders import service as orders
+from backend.orders.models import COMPLETED, PAID, REFUNDED as ORDER_REFUNDED, SHIPPED, Order
+from backend.orders.models import REFUNDING as ORDER_REFUNDING
+from backend.payments import service as payments
+from backend.payments.models import Refund
+from backend.queue import enqueue
+from backend.timeutil import utcnow
+from backend.transactions import on_commit
+
+RETURN_WINDOW_DAYS = 7
+
+
+def _refundable(order: Order) -> int:
+    return order.total - order.refunded_total
+
+
+def _dead_on_arrival_amount(order: Order, *, order_item_id: int | None, dead_count: int,
+                            photos: list[str]) -> tuple[int, int]:
+    """The item a claim is about and its refund: the dead share of that item's price."""
+    if not photos:
+        raise BadRequest("死货理赔需要上传照片", code="PHOTOS_REQUIRED")
+    if dead_count is None or dead_count < 1:
+        raise BadRequest("请填写死货数量", code="DEAD_COUNT_REQUIRED")
+    claimable = [item for item in order.items if item.pieces_per_pack]
+    if order_item_id is not None:
+        claimable = [item for item in claimable if item.id == order_item_id]
+    if len(claimable) != 1:
+        raise BadRequest("请选择要理赔的鲜活商品", code="ORDER_ITEM_REQUIRED")
+    item = claimable[0]
+    pieces = item.quantity * item.pieces_per_pack
+    if dead_count > pieces:
+        raise RuleBroken(f"死货数量不能超过该商品总只数 {pieces}", code="DEAD_COUNT_TOO_LARGE")
+    amount = -(-item.subtotal * dead_count // pieces)  # round up, in the buyer's favour
+    return item.id, min(amount, _refundable(order))
+
+
+def request_after_sale(session: Session, *, customer_id: int, order_id: int, type: str,
+                       reason: str, photos: list[str], dead_count: int | None = None,
+                       order_item_id: int | None = None) -> AfterSale:
+    """Open an after-sale case on the consumer's own order, if the order's state allows it."""
+    order = orders.get_order(session, customer_id=customer_id, order_id=order_id)
+    open_case = session.scalar(select(AfterSale.id).where(
+        AfterSale.order_id == order.id, AfterSale.status.in_(OPEN_STATUSES)))
+    if open_case:
+        raise Conflict("该订单已有处理中的售后申请", code="AFTER_SALE_EXISTS",
+                       details={"after_sale_id": open_case})
+    now = utcnow()
+    item_id = None
+    if type == REFUND_ONLY:
+        if order.status != PAID:
+            raise RuleBroken("仅未发货的已支付订单可以直接退款", code="NOT_REFUNDABLE_BEFORE_SHIPPING")
+        amount = _refundable(order)
+    elif type == RETURN_REFUND:
+        if order.status not in (SHIPPED, COMPLETED) or order.shipped_at + timedelta(
+                days=RETURN_WINDOW_DAYS) < now:
+            raise RuleBroken(f"发货后 {RETURN_WINDOW_DAYS} 天内的订单可以退货退款",
+                             code="NOT_RETURNABLE")
+        amount = _refundable(order)
+    elif type == DEAD_ON_ARRIVAL:
+        hours = current_app.config["DOA_CLAIM_HOURS"]
+        if order.status not in (SHIPPED, COMPLETED) or order.shipped_at + timedelta(
+                hours=hours) < now:
+            raise RuleBroken(f"死货理赔需在发货后 {hours} 小时内申请", code="DOA_WINDOW_CLOSED")
+        item_id, amount = _dead_on_arrival_amount(
+            order, order_item_id=order_item_id, dead_count=dead_count, photos=photos)
+    else:
+        raise BadRequest("售后类型无效", code="INVALID_AFTER_SALE_TYPE")
+    if amount <= 0:
+        raise RuleBroken("该订单已无可退金额", code="NOTHING_TO_REFUND")
+
+    case = AfterSale(order_id=order.id, customer_id=customer_id, type=type, reason=reason,
+                     photos=photos, dead_count=dead_count if type == DEAD_ON_ARRIVAL else None,
+                     order_item_id=item_id, refund_amount=amount, status=PENDING)
+    session.add(case)
+    if type != DEAD_ON_ARRIVAL:
+        order.status_before_refund, order.status = order.status, ORDER_REFUNDING
+    session.flush()
+    events.record(session, order.id, "AFTER_SALE_REQUESTED", after_sale_id=case.id, type=type,
+                  amount=amount)
+    session.commit()
+    return case
+
+
+def get_after_sale(session: Session, *, after_sale_id: int,
+                   customer_id: int | None = None) -> AfterSale:
+    case = session.get(AfterSale, after_sale_id)
+    if case is None or (customer_id is not None and case.customer_id != customer_id):
+        raise NotFound("售后申请不存在", code="AFTER_SALE_NOT_FOUND")
+    return case
+
+
+def list_after_sales(session: Session, *, status: str | None, page: int,
+                     page_size: int) -> tuple[list[AfterSale], int]:
+    """Cases for staff, oldest open first."""
+    where = [AfterSale.status == status] if status else []
+    total = session.scalar(select(func.count()).select_from(AfterSale).where(*where))
+    cases = session.scalars(select(AfterSale).where(*where).order_by(AfterSale.id)
+                            .offset((page - 1) * page_size).limit(page_size))
+    return list(cases), total
+
+
+def approve(session: Session, *, after_sale_id: int, staff_id: int, note: str = "") -> AfterSale:
+    """Staff approve a pending case: its refund is created once and sent to WeChat Pay."""
+    case = get_after_sale(session, after_sale_id=after_sale_id)
+    changed = session.execute(
+        update(AfterSale).where(AfterSale.id == case.id, AfterSale.status == PENDING)
+        .values(status=REFUNDING, staff_id=staff_id, staff_note=note, decided_at=utcnow())
+        .execution_options(synchronize_session=False)).rowcount
+    if changed != 1:
+        raise Conflict("该售后申请已处理", code="AFTER_SALE_NOT_PENDING",
+                       details={"status": case.status})
+    order = session.get(Order, case.order_id)
+    refund = payments.create_refund(session, order=order, amount=case.refund_amount,
+                                    after_sale_id=case.id, reason=case.reason)
+    events.record(session, order.id, "AFTER_SALE_APPROVED", after_sale_id=case.id)
+    refund_id = refund.id
+    on_commit(session, lambda: enqueue("jobs.payments.submit_refund", refund_id,
+                                       job_id=f"submit-refund-{refund_id}"))
+    session.commit()
+    session.refresh(case)
+    return case
+
+
+def reject(session: Session, *, after_sale_id: int, staff_id: int, note: str) -> AfterSale:
+    """Staff reject a pending case; an order it had put into REFUNDING goes back."""
+    case = get_after_sale(session, after_sale_id=after_sale_id)
+    changed = session.execute(
+        update(AfterSale).where(AfterSale.id == case.id, AfterSale.status == PENDING)
+        .values(status=REJECTED, staff_id=staff_id, staff_note=note, decided_at=utcnow())
+        .execution_options(synchronize_session=False)).rowcount
+    if changed != 1:
+        raise Conflict("该售后申请已处理", code="AFTER_SALE_NOT_PENDING",
+                       details={"status": case.status})
+    order = session.get(Order, case.order_id)
+    if order.status == ORDER_REFUNDING and order.status_before_refund:
+        order.status, order.status_before_refund = order.status_before_refund, None
+    events.record(session, order.id, "AFTER_SALE_REJECTED", after_sale_id=case.id, note=note)
+    session.commit()
+    session.refresh(case)
+    return case
+
+
+def apply_refund_result(session: Session, result: dict) -> str:
+    """Apply WeChat Pay's refund outcome (notification or query) exactly once."""
+    out_refund_no = result.get("out_refund_no", "")
+    status = result.get("refund_status") or result.get("status")
+    refund = session.scalar(select(Refund).where(Refund.out_refund_no == out_refund_no))
+    if refund is None:
+        raise RuleBroken("退款单不存在", code="UNKNOWN_OUT_REFUND_NO")
+    if status not in ("SUCCESS", "ABNORMAL", "CLOSED"):
+        return "ignored"
+    changed = session.execute(
+        update(Refund).where(Refund.id == refund.id,
+                             Refund.status.in_(("PENDING", "PROCESSING")))
+        .values(status=status, refund_id=result.get("refund_id") or refund.refund_id,
+                succeeded_at=utcnow() if status == "SUCCESS" else None)
+        .execution_options(synchronize_session=False)).rowcount
+    if changed != 1:
+        session.rollback()
+        return "duplicate"
+    order = session.get(Order, refund.order_id)
+    case = session.get(AfterSale, refund.after_sale_id) if refund.after_sale_id else None
+    if status != "SUCCESS":
+        payments.flag_anomaly(session, kind="REFUND_FAILED", reference=out_refund_no,
+                              order_id=order.id, status=status)
+        session.commit()
+        return "failed"
+    order.refunded_total += refund.amount
+    if case is not None:
+        case.status = REFUNDED
+    if order.refunded_total >= order.total:
+        if order.status_before_refund == PAID or (case is not None and case.type == REFUND_ONLY):
+            inventory.restock(session, order_id=order.id)
+        order.status = ORDER_REFUNDED
+    elif order.status == ORDER_REFUNDING and order.status_before_refund:
+        order.status = order.status_before_refund
+    events.record(session, order.id, "REFUNDED", out_refund_no=out_refund_no,
+                  amount=refund.amount)
+    session.commit()
+    return "refunded"

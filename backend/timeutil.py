@@ -1,0 +1,23 @@
+"""Times are stored in UTC (naive, as SQLite keeps them) and shown in Asia/Shanghai."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def to_shanghai_iso(value: datetime | None) -> str | None:
+    """Render a stored UTC time as an ISO-8601 string with the +08:00 offset."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC).astimezone(SHANGHAI).isoformat(timespec="seconds")
+
+
+def to_aware_utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC)

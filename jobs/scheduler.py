@@ -1,0 +1,60 @@
+"""The one scheduler process: `python -m jobs.scheduler`. It only enqueues rq jobs.
+
+Every periodic job has a stable id. rq does not deduplicate job ids, so a Redis SET NX guard per
+interval makes each run enqueue once even if a second scheduler was started by mistake.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from apscheduler.schedulers.blocking import BlockingScheduler
+
+from backend.queue import enqueue, redis_client
+
+
+@dataclass(frozen=True)
+class Periodic:
+    id: str
+    func_path: str
+    seconds: int
+
+
+SCHEDULE = [
+    Periodic("expire-overdue-orders", "jobs.orders.expire_overdue_orders", 60),
+    Periodic("reconcile-pending-payments", "jobs.payments.reconcile_pending_payments", 120),
+    Periodic("settle-refunds", "jobs.payments.settle_refunds", 120),
+    Periodic("auto-confirm-receipts", "jobs.orders.auto_confirm_receipts", 3600),
+]
+
+
+def enqueue_periodic(entry: Periodic) -> bool:
+    """Enqueue one run of entry unless one was already enqueued within its interval."""
+    guard = f"heli:periodic:{entry.id}"
+    if not redis_client().set(guard, "1", nx=True, ex=entry.seconds):
+        return False
+    enqueue(entry.func_path, job_id=None)
+    return True
+
+
+def build_scheduler(app) -> BlockingScheduler:
+    scheduler = BlockingScheduler(timezone="Asia/Shanghai")
+
+    def run(entry: Periodic) -> None:
+        with app.app_context():
+            enqueue_periodic(entry)
+
+    for entry in SCHEDULE:
+        scheduler.add_job(run, "interval", seconds=entry.seconds, args=[entry], id=entry.id,
+                          replace_existing=True, coalesce=True, max_instances=1)
+    return scheduler
+
+
+def main() -> None:
+    from backend.app import create_app
+
+    build_scheduler(create_app()).start()
+
+
+if __name__ == "__main__":
+    main()

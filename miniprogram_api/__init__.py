@@ -1,0 +1,7 @@
+"""The /api/v1 blueprint the WeChat mini-program calls: thin handlers over the domain services."""
+
+from apiflask import APIBlueprint
+
+api_v1 = APIBlueprint("api_v1", __name__)
+
+from miniprogram_api import auth, cart, orders, products  # noqa: E402,F401  (register routes)

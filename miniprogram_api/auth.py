@@ -1,0 +1,32 @@
+"""Login and the Bearer-token guard every consumer endpoint uses."""
+
+from apiflask import HTTPTokenAuth
+from flask import current_app
+
+from backend.customers import service as customers
+from backend.extensions import db
+from miniprogram_api import api_v1
+from miniprogram_api.schemas import LoginIn, LoginOut
+
+token_auth = HTTPTokenAuth(scheme="Bearer", description="POST /api/v1/auth/login 得到的 token")
+
+
+@token_auth.verify_token
+def _verify(token: str):
+    customer_id = customers.authenticate(db.session, token)
+    return {"customer_id": customer_id} if customer_id else None
+
+
+def current_customer_id() -> int:
+    return token_auth.current_user["customer_id"]
+
+
+@api_v1.post("/auth/login")
+@api_v1.input(LoginIn, arg_name="body")
+@api_v1.output(LoginOut)
+@api_v1.doc(summary="wx.login code → our token")
+def login(body):
+    result = customers.login(db.session, code=body["code"])
+    return {"token": result.token,
+            "expires_in": current_app.config["TOKEN_TTL_HOURS"] * 3600,
+            "user": {"id": result.customer.id, "nickname": result.customer.nickname}}

@@ -1,0 +1,187 @@
+"""Request and response shapes of the mini-program API (they also make the OpenAPI document)."""
+
+from apiflask import Schema
+from apiflask.fields import Boolean, Dict, Integer, List, Nested, String
+from apiflask.validators import Length, OneOf, Range, Regexp
+from marshmallow import EXCLUDE
+
+ORDER_STATUSES = ["PENDING_PAYMENT", "PAID", "SHIPPED", "COMPLETED", "CANCELLED", "REFUNDING",
+                  "REFUNDED"]
+
+
+class In(Schema):
+    class Meta:
+        unknown = EXCLUDE  # extra fields (e.g. a client-sent price) are ignored, never trusted
+
+
+class LoginIn(In):
+    code = String(required=True, validate=Length(1, 128), metadata={"description": "wx.login code"})
+
+
+class PageQuery(In):
+    page = Integer(load_default=1, validate=Range(1, 10000))
+    page_size = Integer(load_default=10, validate=Range(1, 50))
+
+
+class ProductQuery(PageQuery):
+    category = String(validate=Length(1, 30))
+
+
+class OrderQuery(PageQuery):
+    status = String(validate=OneOf(ORDER_STATUSES))
+
+
+class LineIn(In):
+    sku_id = Integer(required=True, strict=True, validate=Range(1, 2**31 - 1))
+    quantity = Integer(required=True, strict=True, validate=Range(1, 99))
+
+
+class CartIn(In):
+    items = List(Nested(LineIn), required=True, validate=Length(max=50))
+
+
+class AddressIn(In):
+    name = String(required=True, validate=Length(1, 20))
+    phone = String(required=True, validate=Regexp(r"^1[3-9]\d{9}$", error="手机号格式不正确"))
+    province = String(required=True, validate=Length(1, 20))
+    city = String(required=True, validate=Length(1, 20))
+    district = String(required=True, validate=Length(1, 20))
+    detail = String(required=True, validate=Length(1, 120))
+
+
+class OrderIn(In):
+    items = List(Nested(LineIn), required=True, validate=Length(1, 20))
+    address = Nested(AddressIn, required=True)
+    remark = String(load_default="", validate=Length(max=200))
+
+
+class IdempotencyHeader(In):
+    idempotency_key = String(required=True, data_key="Idempotency-Key",
+                             validate=Regexp(r"^[A-Za-z0-9_\-:.]{8,64}$",
+                                             error="Idempotency-Key 需为 8-64 位字母数字"))
+
+
+class AfterSaleIn(In):
+    type = String(required=True, validate=OneOf(["REFUND_ONLY", "RETURN_REFUND",
+                                                 "DEAD_ON_ARRIVAL"]))
+    reason = String(required=True, validate=Length(1, 200))
+    photos = List(String(validate=[Length(1, 300), Regexp(r"^https?://")]), load_default=list,
+                  validate=Length(max=9))
+    dead_count = Integer(strict=True, validate=Range(1, 100000))
+    order_item_id = Integer(strict=True, validate=Range(1, 2**31 - 1))
+
+
+class UserOut(Schema):
+    id = Integer()
+    nickname = String()
+
+
+class LoginOut(Schema):
+    token = String()
+    expires_in = Integer()
+    user = Nested(UserOut)
+
+
+class SkuOut(Schema):
+    id = Integer()
+    code = String()
+    grade = String()
+    spec = String()
+    form = String()
+    price = Integer(metadata={"description": "price in fen"})
+    stock = Integer()
+    pieces_per_pack = Integer(allow_none=True)
+
+
+class ProductOut(Schema):
+    id = Integer()
+    name = String()
+    category = String()
+    subtitle = String()
+    description = String()
+    origin = String()
+    image_url = String()
+    price_from = Integer(allow_none=True)
+    skus = List(Nested(SkuOut))
+
+
+class ProductListOut(Schema):
+    items = List(Nested(ProductOut))
+    total = Integer()
+
+
+class CartLineOut(Schema):
+    sku_id = Integer()
+    quantity = Integer()
+    name = String()
+    grade = String()
+    spec = String()
+    price = Integer()
+    stock = Integer()
+    on_sale = Boolean()
+
+
+class CartOut(Schema):
+    items = List(Nested(CartLineOut))
+    total = Integer()
+    amount = Integer()
+
+
+class OrderItemOut(Schema):
+    id = Integer()
+    sku_id = Integer()
+    product_name = String()
+    grade = String()
+    spec = String()
+    unit_price = Integer()
+    quantity = Integer()
+    subtotal = Integer()
+
+
+class OrderOut(Schema):
+    id = Integer()
+    number = String()
+    status = String()
+    total = Integer()
+    goods_total = Integer()
+    shipping_fee = Integer()
+    refunded_total = Integer()
+    items = List(Nested(OrderItemOut))
+    address = Dict()
+    remark = String()
+    pay_deadline = String()
+    created_at = String()
+    paid_at = String(allow_none=True)
+    shipped_at = String(allow_none=True)
+    carrier = String(allow_none=True)
+    tracking_no = String(allow_none=True)
+    completed_at = String(allow_none=True)
+    cancelled_at = String(allow_none=True)
+    cancel_reason = String(allow_none=True)
+
+
+class OrderListOut(Schema):
+    items = List(Nested(OrderOut))
+    total = Integer()
+
+
+class PayParamsOut(Schema):
+    timeStamp = String()
+    nonceStr = String()
+    package = String()
+    signType = String()
+    paySign = String()
+
+
+class AfterSaleOut(Schema):
+    id = Integer()
+    order_id = Integer()
+    type = String()
+    reason = String()
+    photos = List(String())
+    dead_count = Integer(allow_none=True)
+    refund_amount = Integer()
+    status = String()
+    staff_note = String()
+    created_at = String()
+

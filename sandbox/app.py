@@ -1,0 +1,37 @@
+"""The sandbox Flask app: WeChat and WeChat Pay stand-ins plus their control endpoints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, jsonify, request
+
+from . import control, pay_control, subscribe, wechat, wechat_control, wechatpay
+from .context import Sandbox
+from .errors import ControlError
+from .pay_signing import pay_json
+
+
+def create_app(settings: dict[str, Any] | None = None) -> Flask:
+    """Build one sandbox; `settings` override `sandbox.env` and the defaults of settings.py."""
+    app = Flask("sandbox")
+    sandbox = Sandbox(settings)
+    for keys in sandbox.settings["subscribe_templates"].values():
+        subscribe.check_template_keys(keys)
+    app.extensions["sandbox"] = sandbox
+    app.json.ensure_ascii = False  # control answers show Chinese text as is
+
+    for blueprint in (wechat.bp, wechatpay.bp, control.bp, wechat_control.bp, pay_control.bp):
+        app.register_blueprint(blueprint)
+
+    @app.errorhandler(ControlError)
+    def _control_error(error: ControlError):
+        return jsonify({"error": error.message}), error.status
+
+    @app.errorhandler(404)
+    def _not_found(_error):
+        if request.path.startswith("/v3/"):
+            return pay_json({"code": "NOT_FOUND", "message": "请求的资源不存在"}, 404)
+        return jsonify({"error": f"no sandbox route for {request.method} {request.path}"}), 404
+
+    return app

@@ -1,0 +1,79 @@
+"""Sandbox settings: test credentials from `sandbox/sandbox.env` plus behaviour knobs.
+
+Two kinds of keys live in one flat dict:
+- UPPER_CASE keys are the credentials of `sandbox.env` (the backend loads the same file);
+- lower_case keys tune the emulators (lifetimes, delays, limits) so tests can run fast.
+Anything passed to `create_app(settings)` overrides both.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+SANDBOX_DIR = Path(__file__).resolve().parent
+REPO_ROOT = SANDBOX_DIR.parent
+ENV_FILE = SANDBOX_DIR / "sandbox.env"
+
+# Subscribe-message templates known out of the box: template id -> data keys. The type of a key is
+# its name without the trailing digits (`amount2` is an `amount`), as on the real platform.
+DEFAULT_TEMPLATES: dict[str, list[str]] = {
+    "TPL_ORDER_PAID": ["character_string1", "amount2", "thing3", "time4"],
+    "TPL_ORDER_SHIPPED": ["character_string1", "thing2", "character_string3", "time4"],
+    "TPL_REFUND": ["character_string1", "amount2", "phrase3", "time4", "thing5"],
+    "TPL_LIVE_START": ["thing1", "time2", "name3", "thing4"],
+}
+
+DEFAULTS: dict[str, Any] = {
+    # WeChat access tokens
+    "token_expires_in": 7200,
+    "token_grace_seconds": 300,  # old cgi-bin/token stays valid this long after a new one
+    "stable_token_prerefresh_seconds": 300,  # stable_token rotates itself in its last 5 minutes
+    "stable_force_refresh_per_day": 20,
+    "stable_force_refresh_min_interval": 30,
+    # mini-program login
+    "code_ttl_seconds": 300,
+    "code2session_per_minute": 100,  # per openid, 45011 beyond
+    # subscribe messages
+    "subscribe_templates": DEFAULT_TEMPLATES,
+    "pages": None,  # list of valid page paths; None = accept any page
+    # WeChat Pay
+    "pay_max_clock_skew": 300,  # seconds between the request timestamp and the sandbox clock
+    "notify_retry_delays": [0.5, 1, 2, 5, 10, 30],  # real: 15s, 15s, 30s, 3m, 10m, ...
+    "notify_http_hosts": ["127.0.0.1", "localhost", "::1"],  # plain-http notify_url hosts; None=any
+    "notify_timeout": 5.0,
+    # optional callable(url, headers, body) -> HTTP status, to deliver into an in-process test app
+    "notify_transport": None,
+    "refund_delay_seconds": 0.2,
+    "refund_query_qps": 300,
+    "stale_timestamp_age": 600,
+    # key files (relative to the repository root unless absolute)
+    "merchant_public_key_file": "sandbox/keys/merchant_public_key.pem",
+    "platform_private_key_file": "sandbox/keys/wechatpay_private_key.pem",
+}
+
+
+def parse_env_file(path: Path | str = ENV_FILE) -> dict[str, str]:
+    """Read plain `KEY=VALUE` lines; `#` comments and blank lines are skipped, quotes are not."""
+    values: dict[str, str] = {}
+    for raw_line in Path(path).read_text(encoding="utf-8").splitlines():
+        line = raw_line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, value = line.split("=", 1)
+        values[key.strip()] = value.strip()
+    return values
+
+
+def build_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Defaults, then the env file, then the caller's overrides."""
+    settings: dict[str, Any] = dict(DEFAULTS)
+    settings.update(parse_env_file())
+    settings.update(overrides or {})
+    return settings
+
+
+def repo_path(value: str) -> Path:
+    """Resolve a path from the env file, which is written relative to the repository root."""
+    path = Path(value)
+    return path if path.is_absolute() else REPO_ROOT / path
