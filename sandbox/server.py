@@ -35,7 +35,10 @@ class SandboxServer:
         return self.app.extensions["sandbox"]
 
     def start(self) -> SandboxServer:
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # a short poll interval keeps stop() fast: tests start and stop many sandboxes
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
         return self
 

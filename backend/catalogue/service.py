@@ -68,6 +68,17 @@ def get_product(session: Session, *, product_id: int) -> dict:
     return rendered
 
 
+def set_product_on_sale(session: Session, *, product_id: int, on_sale: bool) -> Product:
+    """Put a product on sale or withdraw it (staff)."""
+    product = session.get(Product, product_id)
+    if product is None:
+        raise NotFound("商品不存在", code="PRODUCT_NOT_FOUND")
+    product.on_sale = on_sale
+    cache.invalidate(session)
+    session.commit()
+    return product
+
+
 def skus_for_sale(session: Session, sku_ids: list[int]) -> dict[int, Sku]:
     """The SKUs with their products loaded, keyed by id (missing ids are simply absent)."""
     rows = session.scalars(

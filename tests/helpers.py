@@ -1,0 +1,98 @@
+"""Test helpers that act as a phone would: log in through the sandbox, order, pay."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+
+import requests
+
+from backend import demo
+from backend.catalogue.models import Sku
+from backend.extensions import db
+
+ADDRESS = {"name": "王海", "phone": "13800138000", "province": "山东省", "city": "威海市",
+           "district": "乳山市", "detail": "海阳所镇 88 号"}
+
+
+def seed_store(app) -> dict[str, int]:
+    with app.app_context():
+        demo.seed(db.session)
+        codes = {sku.code: sku.id for sku in db.session.scalars(db.select(Sku))}
+        db.session.remove()
+    return codes
+
+
+def login_code(sandbox, openid: str) -> str:
+    res = requests.post(f"{sandbox.url}/sandbox/wx/login-code", json={"openid": openid}, timeout=5)
+    res.raise_for_status()
+    return res.json()["code"]
+
+
+def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05):
+    """Poll until predicate() is truthy (answers it) or fail after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError("condition not met in time")
+
+
+@dataclass
+class Shopper:
+    client: object
+    sandbox: object
+    token: str
+    openid: str
+
+    @classmethod
+    def login(cls, client, sandbox, openid: str) -> "Shopper":
+        res = client.post("/api/v1/auth/login", json={"code": login_code(sandbox, openid)})
+        assert res.status_code == 200, res.json
+        return cls(client, sandbox, res.json["token"], openid)
+
+    @property
+    def headers(self) -> dict:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def get(self, path: str, **kwargs):
+        return self.client.get(path, headers=self.headers, **kwargs)
+
+    def post(self, path: str, json=None, headers=None, **kwargs):
+        return self.client.post(path, json=json, headers={**self.headers, **(headers or {})},
+                                **kwargs)
+
+    def put(self, path: str, json=None, **kwargs):
+        return self.client.put(path, json=json, headers=self.headers, **kwargs)
+
+    def order(self, items: list[tuple[int, int]], key: str | None = None, **extra):
+        body = {"items": [{"sku_id": s, "quantity": q} for s, q in items], "address": ADDRESS,
+                **extra}
+        return self.post("/api/v1/orders", json=body,
+                         headers={"Idempotency-Key": key or uuid.uuid4().hex})
+
+    def pay(self, order_id: int) -> dict:
+        res = self.post(f"/api/v1/orders/{order_id}/pay")
+        assert res.status_code == 200, res.json
+        return res.json
+
+    def confirm_payment(self, params: dict, **options) -> dict:
+        """The phone pays: the sandbox checks paySign and notifies our callback."""
+        prepay_id = params["package"].removeprefix("prepay_id=")
+        res = requests.post(f"{self.sandbox.url}/sandbox/pay/{prepay_id}/confirm",
+                            json={"payment": params, "wait": True, **options}, timeout=30)
+        assert res.status_code == 200, res.text
+        return res.json()
+
+    def buy(self, items: list[tuple[int, int]]) -> dict:
+        """Order, pay and wait until the order is PAID; answers the order."""
+        order = self.order(items).json
+        self.confirm_payment(self.pay(order["id"]))
+        return wait_for(lambda: self._paid(order["id"]))
+
+    def _paid(self, order_id: int):
+        order = self.get(f"/api/v1/orders/{order_id}").json
+        return order if order["status"] == "PAID" else None
