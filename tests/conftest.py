@@ -129,3 +129,12 @@ def other_shopper(client, sandbox):
 
 def pytest_configure(config):
     Path(PROJECT_ROOT / "instance").mkdir(exist_ok=True)
+
+
+@pytest.fixture
+def staff_client(app, store):
+    """A console session of the demo admin (created by the demo data)."""
+    console = app.test_client()
+    res = console.post("/console/api/login", json={"username": "admin", "password": "heli-demo"})
+    assert res.status_code == 200
+    return console

@@ -21,7 +21,7 @@ from backend.timeutil import to_shanghai_iso
 bp = APIBlueprint("console_api", __name__, tag="Console")
 
 
-class LoginIn(Schema):
+class StaffLoginIn(Schema):
     class Meta:
         unknown = EXCLUDE
 
@@ -72,7 +72,7 @@ def _case(case) -> dict:
 
 
 @bp.post("/login")
-@bp.input(LoginIn, arg_name="body")
+@bp.input(StaffLoginIn, arg_name="body")
 def login(body):
     staff = staff_service.authenticate(db.session, username=body["username"],
                                        password=body["password"])
