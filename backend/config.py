@@ -84,7 +84,7 @@ class Config:
             SECRET_KEY=_str("SECRET_KEY"),
             DATABASE_URL=_str("DATABASE_URL"),
             REDIS_URL=_str("REDIS_URL"),
-            PUBLIC_BASE_URL=_str("PUBLIC_BASE_URL", f"http://127.0.0.1:{_str('PORT', '8000')}"),
+            PUBLIC_BASE_URL=_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000"),
             SANDBOX_URL=sandbox,
             WECHAT_API_BASE=_str("WECHAT_API_BASE", sandbox + "/" if sandbox else cls.WECHAT_API_BASE),
             WECHATPAY_API_BASE=_str("WECHATPAY_API_BASE", sandbox or cls.WECHATPAY_API_BASE),

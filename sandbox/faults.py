@@ -17,6 +17,7 @@ WECHAT_ERRMSG = {
     40014: "invalid access_token",
     42001: "access_token expired",
     45009: "reach max api daily quota limit",
+    40164: "invalid ip, not in whitelist",
     45011: "api minute-quota reach limit  mustslower  retry next minute",
     48001: "api unauthorized",
 }
@@ -27,6 +28,8 @@ FAULT_KEYS = (
     "wechat_errcode",
     "wechat_errmsg",
     "wechat_errcode_times",
+    "token_errcode",
+    "token_errcode_times",
     "pay_http_status",
     "pay_error_code",
     "pay_times",
@@ -40,6 +43,8 @@ class Faults:
         self.wechat_errcode: int | None = None
         self.wechat_errmsg: str | None = None
         self.wechat_errcode_times: int | None = None
+        self.token_errcode: int | None = None  # cgi-bin/token and stable_token, e.g. 40164, -1
+        self.token_errcode_times: int | None = None
         self.pay_http_status: int | None = None
         self.pay_error_code: str | None = None
         self.pay_times: int | None = None
@@ -51,10 +56,10 @@ class Faults:
         unknown = set(payload) - set(FAULT_KEYS)
         if unknown:
             raise ValueError(f"unknown fault keys: {sorted(unknown)}")
-        for key in ("wechat_errcode", "pay_http_status", "latency_ms"):
+        for key in ("wechat_errcode", "token_errcode", "pay_http_status", "latency_ms"):
             if key in payload and not isinstance(payload[key], int | None):
                 raise ValueError(f"{key} must be an integer or null")
-        for key in ("wechat_errcode_times", "pay_times"):
+        for key in ("wechat_errcode_times", "token_errcode_times", "pay_times"):
             value = payload.get(key)
             if value is not None and (not isinstance(value, int) or value < 0):
                 raise ValueError(f"{key} must be a non-negative integer or null")
@@ -63,6 +68,8 @@ class Faults:
         # a new error without a count means "forever", whatever an earlier fault left behind
         if "wechat_errcode" in payload and "wechat_errcode_times" not in payload:
             self.wechat_errcode_times = None
+        if "token_errcode" in payload and "token_errcode_times" not in payload:
+            self.token_errcode_times = None
         if "pay_http_status" in payload and "pay_times" not in payload:
             self.pay_times = None
         for key, value in payload.items():
@@ -79,6 +86,13 @@ class Faults:
             return None
         errcode = self.wechat_errcode
         return errcode, self.wechat_errmsg or WECHAT_ERRMSG.get(errcode, "injected fault")
+
+    def take_token_error(self) -> tuple[int, str] | None:
+        """The errcode this token fetch must answer (WeChat API faults spare token calls)."""
+        if not self.token_errcode or not _take(self, "token_errcode_times"):
+            return None
+        errcode = self.token_errcode
+        return errcode, WECHAT_ERRMSG.get(errcode, "injected fault")
 
     def take_pay_error(self) -> tuple[int, str, str] | None:
         """(HTTP status, code, message) this WeChat Pay call must answer, if any."""

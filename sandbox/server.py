@@ -37,7 +37,7 @@ class SandboxServer:
     def start(self) -> SandboxServer:
         # a short poll interval keeps stop() fast: tests start and stop many sandboxes
         self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
         )
         self._thread.start()
         return self
@@ -47,10 +47,11 @@ class SandboxServer:
 
     def stop(self) -> None:
         self.sandbox.state.stop()  # wake and end retry/refund workers
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
+        if self._thread is not None:  # shutdown() would wait forever on a server never started
+            self._server.shutdown()
             self._thread.join(timeout=5)
+            self._thread = None
+        self._server.server_close()
 
     def __enter__(self) -> SandboxServer:
         return self

@@ -18,6 +18,9 @@ DAY = 24 * 3600
 
 
 def _check_app(sb: Sandbox, grant_type: Any, appid: Any, secret: Any) -> str:
+    fault = sb.state.faults.take_token_error()
+    if fault:
+        raise WeChatError(*fault)
     if grant_type != "client_credential":
         raise WeChatError(40002, "invalid grant_type")
     if appid not in sb.apps:

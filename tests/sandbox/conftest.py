@@ -114,7 +114,7 @@ class Receiver:
         )
         self.url = f"http://127.0.0.1:{self._server.server_port}/pay/notify"
         self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
         )
         self._thread.start()
 

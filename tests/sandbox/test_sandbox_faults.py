@@ -146,3 +146,34 @@ def test_python_m_sandbox_serves():
         process.terminate()
         output = process.communicate(timeout=5)[0].decode()
     assert "GET /sandbox/health" in output
+
+
+def test_token_fetch_fault(wx, control):
+    control.post("/sandbox/faults", {"token_errcode": 40164, "token_errcode_times": 1})
+    with pytest.raises(WeChatClientException) as raised:
+        wx.fetch_access_token()
+    assert raised.value.errcode == 40164
+    assert "access_token" in wx.fetch_access_token()
+
+
+def test_notify_transport_delivers_in_process(make_sandbox, wxpay_for, place_order):
+    delivered = []
+
+    def transport(url: str, headers: dict, body: bytes) -> int:
+        delivered.append((url, headers, body))
+        return 200
+
+    sandbox = make_sandbox(notify_transport=transport)
+    wxpay = wxpay_for(sandbox.url, "https://heli.test/api/v1/pay/notify")
+    place_order(wxpay, "HL50000004")
+    requests.post(
+        f"{sandbox.url}/sandbox/pay/out-trade-no/HL50000004/confirm", json={"wait": True}, timeout=5
+    )
+    ((url, headers, body),) = delivered
+    assert url == "https://heli.test/api/v1/pay/notify"
+    assert wxpay.callback(headers, body)["resource"]["out_trade_no"] == "HL50000004"
+
+
+def test_unknown_v3_paths_answer_in_the_pay_error_shape(sandbox, control):
+    answer = requests.get(f"{sandbox.url}/v3/no/such/api", timeout=5)
+    assert answer.status_code == 404 and answer.json()["code"] == "NOT_FOUND"

@@ -157,11 +157,9 @@ def test_bad_mode_is_rejected(wxpay, place_order, control):
 
 def test_confirm_checks_the_mini_program_pay_sign(wxpay, place_order, control, env):
     prepay_id = place_order(wxpay, "HL30000024")
-    timestamp, nonce, package = (
-        str(int(time.time())),
-        "5K8264ILTKCH16CQ2502SI8ZNMTM67VS",
-        (f"prepay_id={prepay_id}"),
-    )
+    timestamp = str(int(time.time()))
+    nonce = "5K8264ILTKCH16CQ2502SI8ZNMTM67VS"
+    package = f"prepay_id={prepay_id}"
     payment = {
         "timeStamp": timestamp,
         "nonceStr": nonce,
@@ -173,3 +171,13 @@ def test_confirm_checks_the_mini_program_pay_sign(wxpay, place_order, control, e
     error = control.post(f"/sandbox/pay/{prepay_id}/confirm", {"payment": forged}, expect=400)
     assert "PAY_SIGN_ERROR" in error["error"]
     assert control.post(f"/sandbox/pay/{prepay_id}/confirm", {"payment": payment})["transaction_id"]
+
+
+def test_reset_stops_pending_retries(sandbox, wxpay_for, place_order, control, make_receiver):
+    down = make_receiver(default=500)
+    prepay_id = place_order(wxpay_for(sandbox.url, down.url), "HL30000025")
+    _confirm(control, prepay_id)
+    control.post("/sandbox/reset")
+    time.sleep(0.5)
+    assert len(down.received) == 1
+    assert control.notifications() == []

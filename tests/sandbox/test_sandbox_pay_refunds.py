@@ -28,7 +28,7 @@ def _refund(wxpay, out_refund_no: str, refund: int, total: int = 1000, **kwargs)
 def _wait_status(wxpay, out_refund_no: str, status: str) -> dict:
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
-        code, text = wxpay.query_refund(out_refund_no)
+        _, text = wxpay.query_refund(out_refund_no)
         answer = json.loads(text)
         if answer.get("status") == status:
             return answer
