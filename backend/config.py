@@ -78,7 +78,7 @@ class Config:
     extra: dict = field(default_factory=dict)
 
     @classmethod
-    def from_env(cls) -> "Config":
+    def from_env(cls) -> Config:
         sandbox = _str("SANDBOX_URL")
         config = cls(
             SECRET_KEY=_str("SECRET_KEY"),
@@ -86,15 +86,19 @@ class Config:
             REDIS_URL=_str("REDIS_URL"),
             PUBLIC_BASE_URL=_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000"),
             SANDBOX_URL=sandbox,
-            WECHAT_API_BASE=_str("WECHAT_API_BASE", sandbox + "/" if sandbox else cls.WECHAT_API_BASE),
+            WECHAT_API_BASE=_str(
+                "WECHAT_API_BASE", sandbox + "/" if sandbox else cls.WECHAT_API_BASE
+            ),
             WECHATPAY_API_BASE=_str("WECHATPAY_API_BASE", sandbox or cls.WECHATPAY_API_BASE),
             WECHAT_APPID=_str("WECHAT_APPID"),
             WECHAT_SECRET=_str("WECHAT_SECRET"),
             WECHATPAY_MCHID=_str("WECHATPAY_MCHID"),
             WECHATPAY_CERT_SERIAL=_str("WECHATPAY_CERT_SERIAL"),
-            WECHATPAY_PRIVATE_KEY=_str("WECHATPAY_PRIVATE_KEY") or _read_key("WECHATPAY_PRIVATE_KEY_FILE"),
+            WECHATPAY_PRIVATE_KEY=_str("WECHATPAY_PRIVATE_KEY")
+            or _read_key("WECHATPAY_PRIVATE_KEY_FILE"),
             WECHATPAY_APIV3_KEY=_str("WECHATPAY_APIV3_KEY"),
-            WECHATPAY_PUBLIC_KEY=_str("WECHATPAY_PUBLIC_KEY") or _read_key("WECHATPAY_PUBLIC_KEY_FILE"),
+            WECHATPAY_PUBLIC_KEY=_str("WECHATPAY_PUBLIC_KEY")
+            or _read_key("WECHATPAY_PUBLIC_KEY_FILE"),
             WECHATPAY_PUBLIC_KEY_ID=_str("WECHATPAY_PUBLIC_KEY_ID"),
             WECHATPAY_NOTIFY_URL=_str("WECHATPAY_NOTIFY_URL"),
             HTTP_TIMEOUT_SECONDS=_int("HTTP_TIMEOUT_SECONDS", 5),

@@ -41,8 +41,11 @@ def main() -> int:
     print(BANNER.format(port=port), flush=True)
     env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
     try:
-        return subprocess.call([str(bin_dir / "honcho"), "-f", "Procfile.dev", "start", "-p", port],
-                               env=env, cwd=PROJECT_ROOT)
+        return subprocess.call(
+            [str(bin_dir / "honcho"), "-f", "Procfile.dev", "start", "-p", port],
+            env=env,
+            cwd=PROJECT_ROOT,
+        )
     except KeyboardInterrupt:
         return 0
 

@@ -8,8 +8,14 @@ class DomainError(Exception):
     code = "BAD_REQUEST"
     message = "请求有误"
 
-    def __init__(self, message: str | None = None, *, code: str | None = None,
-                 details: dict | None = None, status: int | None = None):
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        code: str | None = None,
+        details: dict | None = None,
+        status: int | None = None,
+    ):
         self.message = message or self.message
         self.code = code or self.code
         self.details = details or {}

@@ -1,4 +1,4 @@
-"""rq queues on the app's Redis. Jobs are referenced by dotted path and get ids, never ORM objects."""
+"""rq queues on the app's Redis. Jobs are named by dotted path and get ids, never ORM objects."""
 
 from __future__ import annotations
 
@@ -23,7 +23,8 @@ def enqueue(func_path: str, *args, queue: str = "default", job_id: str | None = 
     return get_queue(queue).enqueue(func_path, *args, job_id=job_id, retry=DEFAULT_RETRY)
 
 
-def enqueue_at(when: datetime, func_path: str, *args, queue: str = "default",
-               job_id: str | None = None):
+def enqueue_at(
+    when: datetime, func_path: str, *args, queue: str = "default", job_id: str | None = None
+):
     """Schedule a job at a UTC time; the rq worker runs with its scheduler enabled."""
     return get_queue(queue).enqueue_at(when, func_path, *args, job_id=job_id, retry=DEFAULT_RETRY)

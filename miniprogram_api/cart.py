@@ -20,6 +20,9 @@ def get_cart():
 @api_v1.doc(summary="整体替换购物车内容")
 def put_cart(body):
     customer_id = current_customer_id()
-    customers.replace_cart(db.session, customer_id=customer_id,
-                           lines=[(line["sku_id"], line["quantity"]) for line in body["items"]])
+    customers.replace_cart(
+        db.session,
+        customer_id=customer_id,
+        lines=[(line["sku_id"], line["quantity"]) for line in body["items"]],
+    )
     return customers.cart_view(db.session, customer_id=customer_id)

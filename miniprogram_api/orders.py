@@ -6,29 +6,65 @@ from backend.timeutil import to_shanghai_iso
 from miniprogram_api import api_v1
 from miniprogram_api.auth import current_customer_id, token_auth
 from miniprogram_api.schemas import (
-    AfterSaleIn, AfterSaleOut, IdempotencyHeader, OrderIn, OrderListOut, OrderOut, OrderQuery,
-    PayParamsOut)
+    AfterSaleIn,
+    AfterSaleOut,
+    IdempotencyHeader,
+    OrderIn,
+    OrderListOut,
+    OrderOut,
+    OrderQuery,
+    PayParamsOut,
+)
 
 TIMES = ("pay_deadline", "created_at", "paid_at", "shipped_at", "completed_at", "cancelled_at")
-PLAIN = ("id", "number", "status", "total", "goods_total", "shipping_fee", "refunded_total",
-         "address", "remark", "carrier", "tracking_no", "cancel_reason")
+PLAIN = (
+    "id",
+    "number",
+    "status",
+    "total",
+    "goods_total",
+    "shipping_fee",
+    "refunded_total",
+    "address",
+    "remark",
+    "carrier",
+    "tracking_no",
+    "cancel_reason",
+)
 
 
 def render_order(order) -> dict:
     body = {name: getattr(order, name) for name in PLAIN}
     body.update({name: to_shanghai_iso(getattr(order, name)) for name in TIMES})
     body["items"] = [
-        {"id": i.id, "sku_id": i.sku_id, "product_name": i.product_name, "grade": i.grade,
-         "spec": i.spec, "unit_price": i.unit_price, "quantity": i.quantity,
-         "subtotal": i.subtotal} for i in order.items]
+        {
+            "id": i.id,
+            "sku_id": i.sku_id,
+            "product_name": i.product_name,
+            "grade": i.grade,
+            "spec": i.spec,
+            "unit_price": i.unit_price,
+            "quantity": i.quantity,
+            "subtotal": i.subtotal,
+        }
+        for i in order.items
+    ]
     return body
 
 
 def render_after_sale(case) -> dict:
-    return {"id": case.id, "order_id": case.order_id, "type": case.type, "reason": case.reason,
-            "photos": case.photos, "dead_count": case.dead_count,
-            "refund_amount": case.refund_amount, "status": case.status,
-            "staff_note": case.staff_note, "created_at": to_shanghai_iso(case.created_at)}
+    return {
+        "id": case.id,
+        "order_id": case.order_id,
+        "type": case.type,
+        "reason": case.reason,
+        "photos": case.photos,
+        "dead_count": case.dead_count,
+        "refund_amount": case.refund_amount,
+        "status": case.status,
+        "staff_note": case.staff_note,
+        "created_at": to_shanghai_iso(case.created_at),
+    }
 
 
 @api_v1.post("/orders")
@@ -36,12 +72,18 @@ def render_after_sale(case) -> dict:
 @api_v1.input(IdempotencyHeader, location="headers", arg_name="headers")
 @api_v1.input(OrderIn, arg_name="body")
 @api_v1.output(OrderOut, status_code=201)
-@api_v1.doc(summary="下单并锁定库存（需 Idempotency-Key）", responses=[200, 201, 400, 404, 409, 422])
+@api_v1.doc(
+    summary="下单并锁定库存（需 Idempotency-Key）", responses=[200, 201, 400, 404, 409, 422]
+)
 def place_order(headers, body):
     placed = orders.place_order(
-        db.session, customer_id=current_customer_id(), idempotency_key=headers["idempotency_key"],
+        db.session,
+        customer_id=current_customer_id(),
+        idempotency_key=headers["idempotency_key"],
         items=[(line["sku_id"], line["quantity"]) for line in body["items"]],
-        address=body["address"], remark=body["remark"])
+        address=body["address"],
+        remark=body["remark"],
+    )
     return render_order(placed.order), 201 if placed.created else 200
 
 
@@ -51,9 +93,13 @@ def place_order(headers, body):
 @api_v1.output(OrderListOut)
 @api_v1.doc(summary="我的订单")
 def list_orders(query):
-    found, total = orders.list_orders(db.session, customer_id=current_customer_id(),
-                                      page=query["page"], page_size=query["page_size"],
-                                      status=query.get("status"))
+    found, total = orders.list_orders(
+        db.session,
+        customer_id=current_customer_id(),
+        page=query["page"],
+        page_size=query["page_size"],
+        status=query.get("status"),
+    )
     return {"items": [render_order(o) for o in found], "total": total}
 
 
@@ -62,8 +108,9 @@ def list_orders(query):
 @api_v1.output(OrderOut)
 @api_v1.doc(summary="订单详情")
 def get_order(order_id: int):
-    return render_order(orders.get_order(db.session, customer_id=current_customer_id(),
-                                         order_id=order_id))
+    return render_order(
+        orders.get_order(db.session, customer_id=current_customer_id(), order_id=order_id)
+    )
 
 
 @api_v1.post("/orders/<int:order_id>/pay")
@@ -81,8 +128,9 @@ def pay_order(order_id: int):
 @api_v1.output(OrderOut)
 @api_v1.doc(summary="取消待支付订单")
 def cancel_order(order_id: int):
-    return render_order(orders.cancel_order(db.session, customer_id=current_customer_id(),
-                                            order_id=order_id))
+    return render_order(
+        orders.cancel_order(db.session, customer_id=current_customer_id(), order_id=order_id)
+    )
 
 
 @api_v1.post("/orders/<int:order_id>/receive")
@@ -90,8 +138,9 @@ def cancel_order(order_id: int):
 @api_v1.output(OrderOut)
 @api_v1.doc(summary="确认收货")
 def receive_order(order_id: int):
-    return render_order(orders.receive_order(db.session, customer_id=current_customer_id(),
-                                             order_id=order_id))
+    return render_order(
+        orders.receive_order(db.session, customer_id=current_customer_id(), order_id=order_id)
+    )
 
 
 @api_v1.post("/orders/<int:order_id>/after-sales")
@@ -101,7 +150,13 @@ def receive_order(order_id: int):
 @api_v1.doc(summary="申请售后：未发货退款、退货退款、死货理赔")
 def request_after_sale(order_id: int, body):
     case = aftersales.request_after_sale(
-        db.session, customer_id=current_customer_id(), order_id=order_id, type=body["type"],
-        reason=body["reason"], photos=body["photos"], dead_count=body.get("dead_count"),
-        order_item_id=body.get("order_item_id"))
+        db.session,
+        customer_id=current_customer_id(),
+        order_id=order_id,
+        type=body["type"],
+        reason=body["reason"],
+        photos=body["photos"],
+        dead_count=body.get("dead_count"),
+        order_item_id=body.get("order_item_id"),
+    )
     return render_after_sale(case)

@@ -1,7 +1,13 @@
+from flask import Response
+
 from backend.catalogue import service as catalogue
 from backend.extensions import db
 from miniprogram_api import api_v1
 from miniprogram_api.schemas import ProductListOut, ProductOut, ProductQuery
+
+
+def _json(body: bytes) -> Response:
+    return Response(body, mimetype="application/json")
 
 
 @api_v1.get("/products")
@@ -9,12 +15,19 @@ from miniprogram_api.schemas import ProductListOut, ProductOut, ProductQuery
 @api_v1.output(ProductListOut)
 @api_v1.doc(summary="在售商品（按规格等级的 SKU，价格单位：分）")
 def list_products(query):
-    return catalogue.list_products(db.session, page=query["page"], page_size=query["page_size"],
-                                   category=query.get("category"))
+    # Rendered JSON is cached until the catalogue or stock changes; the schema documents it.
+    return _json(
+        catalogue.list_products_json(
+            db.session,
+            page=query["page"],
+            page_size=query["page_size"],
+            category=query.get("category"),
+        )
+    )
 
 
 @api_v1.get("/products/<int:product_id>")
 @api_v1.output(ProductOut)
 @api_v1.doc(summary="商品详情")
 def get_product(product_id: int):
-    return catalogue.get_product(db.session, product_id=product_id)
+    return _json(catalogue.get_product_json(db.session, product_id=product_id))

@@ -5,8 +5,15 @@ from apiflask.fields import Boolean, Dict, Integer, List, Nested, String
 from apiflask.validators import Length, OneOf, Range, Regexp
 from marshmallow import EXCLUDE
 
-ORDER_STATUSES = ["PENDING_PAYMENT", "PAID", "SHIPPED", "COMPLETED", "CANCELLED", "REFUNDING",
-                  "REFUNDED"]
+ORDER_STATUSES = [
+    "PENDING_PAYMENT",
+    "PAID",
+    "SHIPPED",
+    "COMPLETED",
+    "CANCELLED",
+    "REFUNDING",
+    "REFUNDED",
+]
 
 
 class In(Schema):
@@ -56,17 +63,23 @@ class OrderIn(In):
 
 
 class IdempotencyHeader(In):
-    idempotency_key = String(required=True, data_key="Idempotency-Key",
-                             validate=Regexp(r"^[A-Za-z0-9_\-:.]{8,64}$",
-                                             error="Idempotency-Key 需为 8-64 位字母数字"))
+    idempotency_key = String(
+        required=True,
+        data_key="Idempotency-Key",
+        validate=Regexp(r"^[A-Za-z0-9_\-:.]{8,64}$", error="Idempotency-Key 需为 8-64 位字母数字"),
+    )
 
 
 class AfterSaleIn(In):
-    type = String(required=True, validate=OneOf(["REFUND_ONLY", "RETURN_REFUND",
-                                                 "DEAD_ON_ARRIVAL"]))
+    type = String(
+        required=True, validate=OneOf(["REFUND_ONLY", "RETURN_REFUND", "DEAD_ON_ARRIVAL"])
+    )
     reason = String(required=True, validate=Length(1, 200))
-    photos = List(String(validate=[Length(1, 300), Regexp(r"^https?://")]), load_default=list,
-                  validate=Length(max=9))
+    photos = List(
+        String(validate=[Length(1, 300), Regexp(r"^https?://")]),
+        load_default=list,
+        validate=Length(max=9),
+    )
     dead_count = Integer(strict=True, validate=Range(1, 100000))
     order_item_id = Integer(strict=True, validate=Range(1, 2**31 - 1))
 
@@ -184,4 +197,3 @@ class AfterSaleOut(Schema):
     status = String()
     staff_note = String()
     created_at = String()
-

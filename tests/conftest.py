@@ -60,7 +60,8 @@ def make_config(sandbox, redis_url: str, database_url: str) -> Config:
 @pytest.fixture(scope="session")
 def app(sandbox, redis_url, tmp_path_factory):
     database_url = os.environ.get("DATABASE_URL") or (
-        f"sqlite:///{tmp_path_factory.mktemp('db') / 'heli-test.sqlite3'}")
+        f"sqlite:///{tmp_path_factory.mktemp('db') / 'heli-test.sqlite3'}"
+    )
     application = create_app(make_config(sandbox, redis_url, database_url))
     with application.app_context():
         db.drop_all()

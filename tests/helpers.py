@@ -12,8 +12,14 @@ from backend import demo
 from backend.catalogue.models import Sku
 from backend.extensions import db
 
-ADDRESS = {"name": "王海", "phone": "13800138000", "province": "山东省", "city": "威海市",
-           "district": "乳山市", "detail": "海阳所镇 88 号"}
+ADDRESS = {
+    "name": "王海",
+    "phone": "13800138000",
+    "province": "山东省",
+    "city": "威海市",
+    "district": "乳山市",
+    "detail": "海阳所镇 88 号",
+}
 
 
 def seed_store(app) -> dict[str, int]:
@@ -49,7 +55,7 @@ class Shopper:
     openid: str
 
     @classmethod
-    def login(cls, client, sandbox, openid: str) -> "Shopper":
+    def login(cls, client, sandbox, openid: str) -> Shopper:
         res = client.post("/api/v1/auth/login", json={"code": login_code(sandbox, openid)})
         assert res.status_code == 200, res.json
         return cls(client, sandbox, res.json["token"], openid)
@@ -62,17 +68,22 @@ class Shopper:
         return self.client.get(path, headers=self.headers, **kwargs)
 
     def post(self, path: str, json=None, headers=None, **kwargs):
-        return self.client.post(path, json=json, headers={**self.headers, **(headers or {})},
-                                **kwargs)
+        return self.client.post(
+            path, json=json, headers={**self.headers, **(headers or {})}, **kwargs
+        )
 
     def put(self, path: str, json=None, **kwargs):
         return self.client.put(path, json=json, headers=self.headers, **kwargs)
 
     def order(self, items: list[tuple[int, int]], key: str | None = None, **extra):
-        body = {"items": [{"sku_id": s, "quantity": q} for s, q in items], "address": ADDRESS,
-                **extra}
-        return self.post("/api/v1/orders", json=body,
-                         headers={"Idempotency-Key": key or uuid.uuid4().hex})
+        body = {
+            "items": [{"sku_id": s, "quantity": q} for s, q in items],
+            "address": ADDRESS,
+            **extra,
+        }
+        return self.post(
+            "/api/v1/orders", json=body, headers={"Idempotency-Key": key or uuid.uuid4().hex}
+        )
 
     def pay(self, order_id: int) -> dict:
         res = self.post(f"/api/v1/orders/{order_id}/pay")
@@ -82,8 +93,11 @@ class Shopper:
     def confirm_payment(self, params: dict, **options) -> dict:
         """The phone pays: the sandbox checks paySign and notifies our callback."""
         prepay_id = params["package"].removeprefix("prepay_id=")
-        res = requests.post(f"{self.sandbox.url}/sandbox/pay/{prepay_id}/confirm",
-                            json={"payment": params, "wait": True, **options}, timeout=30)
+        res = requests.post(
+            f"{self.sandbox.url}/sandbox/pay/{prepay_id}/confirm",
+            json={"payment": params, "wait": True, **options},
+            timeout=30,
+        )
         assert res.status_code == 200, res.text
         return res.json()
 

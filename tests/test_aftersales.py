@@ -12,8 +12,10 @@ PHOTOS = ["https://img.example.cn/doa/1.jpg", "https://img.example.cn/doa/2.jpg"
 
 
 def _ship(staff_client, order_id):
-    res = staff_client.post(f"/console/api/orders/{order_id}/ship",
-                            json={"carrier": "顺丰", "tracking_no": "SF1234567890"})
+    res = staff_client.post(
+        f"/console/api/orders/{order_id}/ship",
+        json={"carrier": "顺丰", "tracking_no": "SF1234567890"},
+    )
     assert res.status_code == 200, res.json
     return res
 
@@ -33,12 +35,15 @@ def _order(app, order_id):
         return order
 
 
-def test_refund_before_shipping_is_approved_refunded_and_restocked(app, shopper, staff_client,
-                                                                   store):
+def test_refund_before_shipping_is_approved_refunded_and_restocked(
+    app, shopper, staff_client, store
+):
     sku = store["RS-LIVE-L-5"]
     order = shopper.buy([(sku, 2)])
-    res = shopper.post(f"/api/v1/orders/{order['id']}/after-sales",
-                       json={"type": "REFUND_ONLY", "reason": "拍错了规格"})
+    res = shopper.post(
+        f"/api/v1/orders/{order['id']}/after-sales",
+        json={"type": "REFUND_ONLY", "reason": "拍错了规格"},
+    )
     assert res.status_code == 201 and res.json["refund_amount"] == 19600
     assert _order(app, order["id"]).status == "REFUNDING"
     approved = staff_client.post(f"/console/api/after-sales/{res.json['id']}/approve", json={})
@@ -46,15 +51,21 @@ def test_refund_before_shipping_is_approved_refunded_and_restocked(app, shopper,
     _run_jobs(app)  # submits the refund; the sandbox then notifies REFUND.SUCCESS
     wait_for(lambda: _order(app, order["id"]).status == "REFUNDED")
     assert _order(app, order["id"]).refunded_total == 19600
-    stock = next(s for p in shopper.client.get("/api/v1/products").json["items"]
-                 for s in p["skus"] if s["id"] == sku)["stock"]
+    stock = next(
+        s
+        for p in shopper.client.get("/api/v1/products").json["items"]
+        for s in p["skus"]
+        if s["id"] == sku
+    )["stock"]
     assert stock == 400
 
 
 def test_a_refund_approved_twice_is_refunded_once(app, shopper, staff_client, store, sandbox):
     order = shopper.buy([(store["RS-LIVE-L-5"], 1)])
-    case = shopper.post(f"/api/v1/orders/{order['id']}/after-sales",
-                        json={"type": "REFUND_ONLY", "reason": "不想要了"}).json
+    case = shopper.post(
+        f"/api/v1/orders/{order['id']}/after-sales",
+        json={"type": "REFUND_ONLY", "reason": "不想要了"},
+    ).json
     first = staff_client.post(f"/console/api/after-sales/{case['id']}/approve", json={})
     second = staff_client.post(f"/console/api/after-sales/{case['id']}/approve", json={})
     assert first.status_code == 200
@@ -68,8 +79,10 @@ def test_a_refund_approved_twice_is_refunded_once(app, shopper, staff_client, st
     wait_for(lambda: _order(app, order["id"]).status == "REFUNDED")
     remote = requests.get(f"{sandbox.url}/sandbox/pay/orders/{order['number']}", timeout=5).json()
     assert len(remote["refunds"]) == 1 and remote["refunds"][0]["amount"]["refund"] == 9800
-    second_case = shopper.post(f"/api/v1/orders/{order['id']}/after-sales",
-                               json={"type": "REFUND_ONLY", "reason": "再退一次"})
+    second_case = shopper.post(
+        f"/api/v1/orders/{order['id']}/after-sales",
+        json={"type": "REFUND_ONLY", "reason": "再退一次"},
+    )
     assert second_case.status_code == 422
 
 
@@ -77,8 +90,10 @@ def test_dead_on_arrival_claim_refunds_the_dead_share(app, shopper, staff_client
     sku = store["RS-LIVE-M-5"]  # 6900 fen, about 30 pieces a pack
     order = shopper.buy([(sku, 2)])
     _ship(staff_client, order["id"])
-    res = shopper.post(f"/api/v1/orders/{order['id']}/after-sales", json={
-        "type": "DEAD_ON_ARRIVAL", "reason": "到货有死蚝", "photos": PHOTOS, "dead_count": 7})
+    res = shopper.post(
+        f"/api/v1/orders/{order['id']}/after-sales",
+        json={"type": "DEAD_ON_ARRIVAL", "reason": "到货有死蚝", "photos": PHOTOS, "dead_count": 7},
+    )
     assert res.status_code == 201
     assert res.json["refund_amount"] == -(-13800 * 7 // 60)  # 1610 fen
     assert _order(app, order["id"]).status == "SHIPPED"
@@ -90,51 +105,75 @@ def test_dead_on_arrival_claim_refunds_the_dead_share(app, shopper, staff_client
 
 def test_dead_on_arrival_bad_claims(app, shopper, staff_client, store):
     order = shopper.buy([(store["RS-LIVE-M-5"], 1)])
-    before_ship = shopper.post(f"/api/v1/orders/{order['id']}/after-sales", json={
-        "type": "DEAD_ON_ARRIVAL", "reason": "死了", "photos": PHOTOS, "dead_count": 1})
+    before_ship = shopper.post(
+        f"/api/v1/orders/{order['id']}/after-sales",
+        json={"type": "DEAD_ON_ARRIVAL", "reason": "死了", "photos": PHOTOS, "dead_count": 1},
+    )
     assert before_ship.status_code == 422 and before_ship.json["code"] == "DOA_WINDOW_CLOSED"
     _ship(staff_client, order["id"])
-    no_photos = shopper.post(f"/api/v1/orders/{order['id']}/after-sales", json={
-        "type": "DEAD_ON_ARRIVAL", "reason": "死了", "dead_count": 3})
+    no_photos = shopper.post(
+        f"/api/v1/orders/{order['id']}/after-sales",
+        json={"type": "DEAD_ON_ARRIVAL", "reason": "死了", "dead_count": 3},
+    )
     assert no_photos.status_code == 400 and no_photos.json["code"] == "PHOTOS_REQUIRED"
-    too_many = shopper.post(f"/api/v1/orders/{order['id']}/after-sales", json={
-        "type": "DEAD_ON_ARRIVAL", "reason": "死了", "photos": PHOTOS, "dead_count": 31})
+    too_many = shopper.post(
+        f"/api/v1/orders/{order['id']}/after-sales",
+        json={"type": "DEAD_ON_ARRIVAL", "reason": "死了", "photos": PHOTOS, "dead_count": 31},
+    )
     assert too_many.status_code == 422 and too_many.json["code"] == "DEAD_COUNT_TOO_LARGE"
-    bad_photo = shopper.post(f"/api/v1/orders/{order['id']}/after-sales", json={
-        "type": "DEAD_ON_ARRIVAL", "reason": "死了", "photos": ["javascript:alert(1)"],
-        "dead_count": 1})
+    bad_photo = shopper.post(
+        f"/api/v1/orders/{order['id']}/after-sales",
+        json={
+            "type": "DEAD_ON_ARRIVAL",
+            "reason": "死了",
+            "photos": ["javascript:alert(1)"],
+            "dead_count": 1,
+        },
+    )
     assert bad_photo.status_code == 400
     with app.app_context():
-        db.session.execute(db.update(Order).where(Order.id == order["id"])
-                           .values(shipped_at=utcnow() - timedelta(days=4)))
+        db.session.execute(
+            db.update(Order)
+            .where(Order.id == order["id"])
+            .values(shipped_at=utcnow() - timedelta(days=4))
+        )
         db.session.commit()
-    late = shopper.post(f"/api/v1/orders/{order['id']}/after-sales", json={
-        "type": "DEAD_ON_ARRIVAL", "reason": "死了", "photos": PHOTOS, "dead_count": 1})
+    late = shopper.post(
+        f"/api/v1/orders/{order['id']}/after-sales",
+        json={"type": "DEAD_ON_ARRIVAL", "reason": "死了", "photos": PHOTOS, "dead_count": 1},
+    )
     assert late.status_code == 422
 
 
 def test_after_sales_on_unpaid_or_foreign_orders(shopper, other_shopper, store):
     order = shopper.order([(store["RS-LIVE-M-5"], 1)]).json
-    unpaid = shopper.post(f"/api/v1/orders/{order['id']}/after-sales",
-                          json={"type": "REFUND_ONLY", "reason": "x"})
+    unpaid = shopper.post(
+        f"/api/v1/orders/{order['id']}/after-sales", json={"type": "REFUND_ONLY", "reason": "x"}
+    )
     assert unpaid.status_code == 422
-    foreign = other_shopper.post(f"/api/v1/orders/{order['id']}/after-sales",
-                                 json={"type": "REFUND_ONLY", "reason": "x"})
+    foreign = other_shopper.post(
+        f"/api/v1/orders/{order['id']}/after-sales", json={"type": "REFUND_ONLY", "reason": "x"}
+    )
     assert foreign.status_code == 404
-    bad_type = shopper.post(f"/api/v1/orders/{order['id']}/after-sales",
-                            json={"type": "FREE_MONEY", "reason": "x"})
+    bad_type = shopper.post(
+        f"/api/v1/orders/{order['id']}/after-sales", json={"type": "FREE_MONEY", "reason": "x"}
+    )
     assert bad_type.status_code == 400
 
 
-def test_rejection_restores_the_order_and_staff_routes_need_login(app, client, shopper,
-                                                                  staff_client, store):
+def test_rejection_restores_the_order_and_staff_routes_need_login(
+    app, client, shopper, staff_client, store
+):
     order = shopper.buy([(store["RS-LIVE-M-5"], 1)])
-    case = shopper.post(f"/api/v1/orders/{order['id']}/after-sales",
-                        json={"type": "REFUND_ONLY", "reason": "不想要了"}).json
+    case = shopper.post(
+        f"/api/v1/orders/{order['id']}/after-sales",
+        json={"type": "REFUND_ONLY", "reason": "不想要了"},
+    ).json
     anonymous = app.test_client().post(f"/console/api/after-sales/{case['id']}/approve", json={})
     assert anonymous.status_code == 401
-    res = staff_client.post(f"/console/api/after-sales/{case['id']}/reject",
-                            json={"note": "已发往冷库，无法拦截"})
+    res = staff_client.post(
+        f"/console/api/after-sales/{case['id']}/reject", json={"note": "已发往冷库，无法拦截"}
+    )
     assert res.status_code == 200 and res.json["status"] == "REJECTED"
     assert _order(app, order["id"]).status == "PAID"
     listed = staff_client.get("/console/api/after-sales?status=REJECTED").json
@@ -151,17 +190,27 @@ def test_paid_after_expiry_with_stock_gone_is_refunded_and_flagged(app, shopper,
         from backend.inventory import service as inventory
         from backend.payments.models import Payment, PaymentAnomaly
 
-        db.session.execute(db.update(Order).where(Order.id == order["id"])
-                           .values(pay_deadline=utcnow() - timedelta(seconds=1)))
+        db.session.execute(
+            db.update(Order)
+            .where(Order.id == order["id"])
+            .values(pay_deadline=utcnow() - timedelta(seconds=1))
+        )
         # WeChat Pay could not close it in time: pretend we never made a prepay.
         db.session.execute(db.delete(Payment))
         db.session.commit()
         assert expire_unpaid_order(order["id"]) == "cancelled"
         inventory.set_on_hand(db.session, sku_id=sku, on_hand=0)
         db.session.commit()
-        db.session.add(Payment(order_id=order["id"], out_trade_no=order["number"],
-                               amount=order["total"], payer_openid=shopper.openid,
-                               prepay_id=params["package"][10:], prepay_expires_at=utcnow()))
+        db.session.add(
+            Payment(
+                order_id=order["id"],
+                out_trade_no=order["number"],
+                amount=order["total"],
+                payer_openid=shopper.openid,
+                prepay_id=params["package"][10:],
+                prepay_expires_at=utcnow(),
+            )
+        )
         db.session.commit()
     shopper.confirm_payment(params)
     wait_for(lambda: _order(app, order["id"]).status in ("REFUNDING", "REFUNDED"))

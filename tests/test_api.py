@@ -1,10 +1,18 @@
 def test_openapi_document_covers_the_contract(client):
     spec = client.get("/api/openapi.json").json
     paths = spec["paths"]
-    for path in ("/api/v1/auth/login", "/api/v1/products", "/api/v1/products/{product_id}",
-                 "/api/v1/cart", "/api/v1/orders", "/api/v1/orders/{order_id}",
-                 "/api/v1/orders/{order_id}/pay", "/api/v1/orders/{order_id}/cancel",
-                 "/api/v1/orders/{order_id}/receive", "/api/v1/orders/{order_id}/after-sales"):
+    for path in (
+        "/api/v1/auth/login",
+        "/api/v1/products",
+        "/api/v1/products/{product_id}",
+        "/api/v1/cart",
+        "/api/v1/orders",
+        "/api/v1/orders/{order_id}",
+        "/api/v1/orders/{order_id}/pay",
+        "/api/v1/orders/{order_id}/cancel",
+        "/api/v1/orders/{order_id}/receive",
+        "/api/v1/orders/{order_id}/after-sales",
+    ):
         assert path in paths, path
     order_post = paths["/api/v1/orders"]["post"]
     assert any(p["name"] == "Idempotency-Key" for p in order_post["parameters"])
@@ -20,6 +28,7 @@ def test_unknown_routes_and_methods_answer_the_error_shape(client):
 
 
 def test_malformed_json_is_a_400_not_a_500(client, shopper):
-    res = shopper.client.put("/api/v1/cart", data="{not json", content_type="application/json",
-                             headers=shopper.headers)
+    res = shopper.client.put(
+        "/api/v1/cart", data="{not json", content_type="application/json", headers=shopper.headers
+    )
     assert res.status_code == 400 and res.json["message"]

@@ -45,8 +45,11 @@ def test_missing_invalid_and_expired_tokens_are_refused(app, client, shopper):
 
 def test_wechat_answering_40001_forever_is_retried_a_bounded_number_of_times(client, sandbox):
     code = login_code(sandbox, "o_loop")
-    requests.post(f"{sandbox.url}/sandbox/faults",
-                  json={"wechat_errcode": 40001, "wechat_errcode_times": None}, timeout=5)
+    requests.post(
+        f"{sandbox.url}/sandbox/faults",
+        json={"wechat_errcode": 40001, "wechat_errcode_times": None},
+        timeout=5,
+    )
     res = client.post("/api/v1/auth/login", json={"code": code})
     assert res.status_code == 503 and res.json["code"] == "UPSTREAM_UNAVAILABLE"
     calls = requests.get(f"{sandbox.url}/sandbox/wx/token-calls", timeout=5).json()

@@ -45,6 +45,7 @@ def test_pagination_and_bad_query(client, store):
 def test_stock_shown_drops_when_an_order_reserves_it(client, store, shopper):
     sku_id = store["RS-LIVE-XL-5"]
     assert shopper.order([(sku_id, 3)]).status_code == 201
-    live = next(p for p in client.get("/api/v1/products").json["items"]
-                if p["name"] == "乳山鲜活牡蛎")
+    live = next(
+        p for p in client.get("/api/v1/products").json["items"] if p["name"] == "乳山鲜活牡蛎"
+    )
     assert next(s for s in live["skus"] if s["id"] == sku_id)["stock"] == 197

@@ -18,8 +18,11 @@ def _run_queue(app):
 
 def _make_overdue(app, order_id):
     with app.app_context():
-        db.session.execute(db.update(Order).where(Order.id == order_id)
-                           .values(pay_deadline=utcnow() - timedelta(seconds=1)))
+        db.session.execute(
+            db.update(Order)
+            .where(Order.id == order_id)
+            .values(pay_deadline=utcnow() - timedelta(seconds=1))
+        )
         db.session.commit()
 
 
@@ -40,8 +43,9 @@ def test_placing_an_order_schedules_its_expiry_at_the_pay_deadline(app, shopper,
     assert abs((deadline - utcnow()).total_seconds() - 15 * 60) < 5
 
 
-def test_expiry_cancels_releases_stock_and_closes_the_wechat_pay_order(app, shopper, store,
-                                                                       sandbox):
+def test_expiry_cancels_releases_stock_and_closes_the_wechat_pay_order(
+    app, shopper, store, sandbox
+):
     sku = store["RS-LIVE-M-5"]
     order = shopper.order([(sku, 2)]).json
     shopper.pay(order["id"])
@@ -97,14 +101,18 @@ def test_auto_confirm_completes_orders_shipped_long_ago(app, shopper, store):
 
     order = shopper.buy([(store["RS-LIVE-M-5"], 1)])
     with app.app_context():
-        db.session.execute(db.update(Order).where(Order.id == order["id"]).values(
-            status="SHIPPED", shipped_at=utcnow() - timedelta(days=8)))
+        db.session.execute(
+            db.update(Order)
+            .where(Order.id == order["id"])
+            .values(status="SHIPPED", shipped_at=utcnow() - timedelta(days=8))
+        )
         db.session.commit()
         assert auto_confirm_receipts() == 1
         assert auto_confirm_receipts() == 0
         assert db.session.get(Order, order["id"]).status == "COMPLETED"
-        kinds = db.session.scalars(db.select(OrderEvent.kind).where(
-            OrderEvent.order_id == order["id"]))
+        kinds = db.session.scalars(
+            db.select(OrderEvent.kind).where(OrderEvent.order_id == order["id"])
+        )
         assert "COMPLETED" in list(kinds)
 
 

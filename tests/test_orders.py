@@ -13,11 +13,22 @@ def _available(app, sku_id):
 
 def test_an_order_is_priced_by_the_server_and_reserves_stock(app, shopper, store):
     sku = store["RS-LIVE-XL-5"]
-    res = shopper.post("/api/v1/orders", headers={"Idempotency-Key": "order-key-0001"}, json={
-        "items": [{"sku_id": sku, "quantity": 2, "price": 1, "unit_price": 1}],
-        "address": {"name": "王海", "phone": "13800138000", "province": "山东省",
-                    "city": "威海市", "district": "乳山市", "detail": "海阳所镇 88 号"},
-        "total": 2})
+    res = shopper.post(
+        "/api/v1/orders",
+        headers={"Idempotency-Key": "order-key-0001"},
+        json={
+            "items": [{"sku_id": sku, "quantity": 2, "price": 1, "unit_price": 1}],
+            "address": {
+                "name": "王海",
+                "phone": "13800138000",
+                "province": "山东省",
+                "city": "威海市",
+                "district": "乳山市",
+                "detail": "海阳所镇 88 号",
+            },
+            "total": 2,
+        },
+    )
     assert res.status_code == 201
     order = res.json
     assert order["status"] == "PENDING_PAYMENT" and order["total"] == 27600
@@ -65,8 +76,9 @@ def test_concurrent_requests_with_one_key_make_one_order(app, client, sandbox, s
 
 
 def test_missing_idempotency_key(shopper, store):
-    res = shopper.post("/api/v1/orders", json={"items": [{"sku_id": store["RS-LIVE-M-5"],
-                                                          "quantity": 1}]})
+    res = shopper.post(
+        "/api/v1/orders", json={"items": [{"sku_id": store["RS-LIVE-M-5"], "quantity": 1}]}
+    )
     assert res.status_code == 400 and res.json["code"] == "VALIDATION_ERROR"
 
 
@@ -75,10 +87,21 @@ def test_bad_order_bodies(shopper, store):
     for items in ([], [(sku, 0)], [(sku, -3)], [(sku, 100)]):
         assert shopper.order(items).status_code == 400
     assert shopper.order([(sku, 1)], address=None).status_code == 400
-    bad_phone = shopper.post("/api/v1/orders", headers={"Idempotency-Key": "bad-phone-1"}, json={
-        "items": [{"sku_id": sku, "quantity": 1}],
-        "address": {"name": "王海", "phone": "12345", "province": "山东省", "city": "威海市",
-                    "district": "乳山市", "detail": "海阳所镇"}})
+    bad_phone = shopper.post(
+        "/api/v1/orders",
+        headers={"Idempotency-Key": "bad-phone-1"},
+        json={
+            "items": [{"sku_id": sku, "quantity": 1}],
+            "address": {
+                "name": "王海",
+                "phone": "12345",
+                "province": "山东省",
+                "city": "威海市",
+                "district": "乳山市",
+                "detail": "海阳所镇",
+            },
+        },
+    )
     assert bad_phone.status_code == 400 and "phone" in str(bad_phone.json["details"])
 
 
@@ -118,8 +141,11 @@ def test_racing_buyers_never_oversell(app, sandbox, store):
     codes = []
 
     def buy(buyer):
-        codes.append(Shopper(app.test_client(), sandbox, buyer.token, buyer.openid)
-                     .order([(sku, 1)]).status_code)
+        codes.append(
+            Shopper(app.test_client(), sandbox, buyer.token, buyer.openid)
+            .order([(sku, 1)])
+            .status_code
+        )
 
     threads = [threading.Thread(target=buy, args=(b,)) for b in buyers]
     for t in threads:

@@ -29,8 +29,11 @@ def _stock(app, sku_id) -> tuple[int, int]:
 
 def _paid_events(app, order_id) -> int:
     with app.app_context():
-        return db.session.scalar(db.select(db.func.count()).select_from(OrderEvent).where(
-            OrderEvent.order_id == order_id, OrderEvent.kind == "PAID"))
+        return db.session.scalar(
+            db.select(db.func.count())
+            .select_from(OrderEvent)
+            .where(OrderEvent.order_id == order_id, OrderEvent.kind == "PAID")
+        )
 
 
 def _anomalies(app) -> list[str]:
@@ -43,11 +46,22 @@ def test_pay_answers_signed_request_payment_params(shopper, store):
     params = shopper.pay(order["id"])
     assert params["signType"] == "RSA" and params["package"].startswith("prepay_id=")
     key = serialization.load_pem_public_key(
-        (PROJECT_ROOT / "sandbox/keys/merchant_public_key.pem").read_bytes())
-    message = "\n".join([shopper.client.application.config["WECHAT_APPID"], params["timeStamp"],
-                         params["nonceStr"], params["package"]]) + "\n"
-    key.verify(base64.b64decode(params["paySign"]), message.encode(), padding.PKCS1v15(),
-               hashes.SHA256())
+        (PROJECT_ROOT / "sandbox/keys/merchant_public_key.pem").read_bytes()
+    )
+    message = (
+        "\n".join(
+            [
+                shopper.client.application.config["WECHAT_APPID"],
+                params["timeStamp"],
+                params["nonceStr"],
+                params["package"],
+            ]
+        )
+        + "\n"
+    )
+    key.verify(
+        base64.b64decode(params["paySign"]), message.encode(), padding.PKCS1v15(), hashes.SHA256()
+    )
     # Paying again reuses the same WeChat Pay order.
     assert shopper.pay(order["id"])["package"] == params["package"]
 
@@ -101,17 +115,35 @@ def test_tampered_stale_and_probe_notifications_are_rejected(app, shopper, store
 def test_a_notification_forged_with_another_key_is_rejected(app, client, shopper, store):
     order = shopper.order([(store["RS-LIVE-L-5"], 1)]).json
     forger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    body = json.dumps({"id": "forged", "event_type": "TRANSACTION.SUCCESS",
-                       "resource_type": "encrypt-resource",
-                       "resource": {"algorithm": "AEAD_AES_256_GCM", "ciphertext": "AAAA",
-                                    "nonce": "abcdefghijkl", "associated_data": "transaction"}})
+    body = json.dumps(
+        {
+            "id": "forged",
+            "event_type": "TRANSACTION.SUCCESS",
+            "resource_type": "encrypt-resource",
+            "resource": {
+                "algorithm": "AEAD_AES_256_GCM",
+                "ciphertext": "AAAA",
+                "nonce": "abcdefghijkl",
+                "associated_data": "transaction",
+            },
+        }
+    )
     ts, nonce = str(int(time.time())), "n" * 32
-    signature = base64.b64encode(forger.sign(f"{ts}\n{nonce}\n{body}\n".encode(),
-                                             padding.PKCS1v15(), hashes.SHA256())).decode()
-    res = client.post("/callbacks/wechatpay", data=body, content_type="application/json", headers={
-        "Wechatpay-Timestamp": ts, "Wechatpay-Nonce": nonce, "Wechatpay-Signature": signature,
-        "Wechatpay-Serial": app.config["WECHATPAY_PUBLIC_KEY_ID"],
-        "Wechatpay-Signature-Type": "WECHATPAY2-SHA256-RSA2048"})
+    signature = base64.b64encode(
+        forger.sign(f"{ts}\n{nonce}\n{body}\n".encode(), padding.PKCS1v15(), hashes.SHA256())
+    ).decode()
+    res = client.post(
+        "/callbacks/wechatpay",
+        data=body,
+        content_type="application/json",
+        headers={
+            "Wechatpay-Timestamp": ts,
+            "Wechatpay-Nonce": nonce,
+            "Wechatpay-Signature": signature,
+            "Wechatpay-Serial": app.config["WECHATPAY_PUBLIC_KEY_ID"],
+            "Wechatpay-Signature-Type": "WECHATPAY2-SHA256-RSA2048",
+        },
+    )
     assert res.status_code == 401 and res.json["code"] == "FAIL"
     assert _order(app, order["id"]).status == "PENDING_PAYMENT"
     unsigned = client.post("/callbacks/wechatpay", data=body, content_type="application/json")
@@ -150,8 +182,9 @@ def test_wechat_pay_down_gives_503_and_writes_nothing(app, shopper, store):
 
 def test_wechat_pay_errors_become_503(app, shopper, store, sandbox):
     order = shopper.order([(store["RS-LIVE-L-5"], 1)]).json
-    requests.post(f"{sandbox.url}/sandbox/faults", json={"pay_http_status": 500, "pay_times": 1},
-                  timeout=5)
+    requests.post(
+        f"{sandbox.url}/sandbox/faults", json={"pay_http_status": 500, "pay_times": 1}, timeout=5
+    )
     res = shopper.post(f"/api/v1/orders/{order['id']}/pay")
     assert res.status_code == 503
 

@@ -10,13 +10,22 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from backend.aftersales.models import (
-    DEAD_ON_ARRIVAL, OPEN_STATUSES, PENDING, REFUND_ONLY, REFUNDED, REFUNDING, REJECTED,
-    RETURN_REFUND, AfterSale)
+    DEAD_ON_ARRIVAL,
+    OPEN_STATUSES,
+    PENDING,
+    REFUND_ONLY,
+    REFUNDED,
+    REFUNDING,
+    REJECTED,
+    RETURN_REFUND,
+    AfterSale,
+)
 from backend.errors import BadRequest, Conflict, NotFound, RuleBroken
 from backend.inventory import service as inventory
 from backend.orders import events
 from backend.orders import service as orders
-from backend.orders.models import COMPLETED, PAID, REFUNDED as ORDER_REFUNDED, SHIPPED, Order
+from backend.orders.models import COMPLETED, PAID, SHIPPED, Order
+from backend.orders.models import REFUNDED as ORDER_REFUNDED
 from backend.orders.models import REFUNDING as ORDER_REFUNDING
 from backend.payments import service as payments
 from backend.payments.models import Refund
@@ -31,8 +40,9 @@ def _refundable(order: Order) -> int:
     return order.total - order.refunded_total
 
 
-def _dead_on_arrival_amount(order: Order, *, order_item_id: int | None, dead_count: int,
-                            photos: list[str]) -> tuple[int, int]:
+def _dead_on_arrival_amount(
+    order: Order, *, order_item_id: int | None, dead_count: int, photos: list[str]
+) -> tuple[int, int]:
     """The item a claim is about and its refund: the dead share of that item's price."""
     if not photos:
         raise BadRequest("死货理赔需要上传照片", code="PHOTOS_REQUIRED")
@@ -51,68 +61,106 @@ def _dead_on_arrival_amount(order: Order, *, order_item_id: int | None, dead_cou
     return item.id, min(amount, _refundable(order))
 
 
-def request_after_sale(session: Session, *, customer_id: int, order_id: int, type: str,
-                       reason: str, photos: list[str], dead_count: int | None = None,
-                       order_item_id: int | None = None) -> AfterSale:
+def request_after_sale(
+    session: Session,
+    *,
+    customer_id: int,
+    order_id: int,
+    type: str,
+    reason: str,
+    photos: list[str],
+    dead_count: int | None = None,
+    order_item_id: int | None = None,
+) -> AfterSale:
     """Open an after-sale case on the consumer's own order, if the order's state allows it."""
     order = orders.get_order(session, customer_id=customer_id, order_id=order_id)
-    open_case = session.scalar(select(AfterSale.id).where(
-        AfterSale.order_id == order.id, AfterSale.status.in_(OPEN_STATUSES)))
+    open_case = session.scalar(
+        select(AfterSale.id).where(
+            AfterSale.order_id == order.id, AfterSale.status.in_(OPEN_STATUSES)
+        )
+    )
     if open_case:
-        raise Conflict("该订单已有处理中的售后申请", code="AFTER_SALE_EXISTS",
-                       details={"after_sale_id": open_case})
+        raise Conflict(
+            "该订单已有处理中的售后申请",
+            code="AFTER_SALE_EXISTS",
+            details={"after_sale_id": open_case},
+        )
     now = utcnow()
     item_id = None
     if type == REFUND_ONLY:
         if order.status != PAID:
-            raise RuleBroken("仅未发货的已支付订单可以直接退款", code="NOT_REFUNDABLE_BEFORE_SHIPPING")
+            raise RuleBroken(
+                "仅未发货的已支付订单可以直接退款", code="NOT_REFUNDABLE_BEFORE_SHIPPING"
+            )
         amount = _refundable(order)
     elif type == RETURN_REFUND:
-        if order.status not in (SHIPPED, COMPLETED) or order.shipped_at + timedelta(
-                days=RETURN_WINDOW_DAYS) < now:
-            raise RuleBroken(f"发货后 {RETURN_WINDOW_DAYS} 天内的订单可以退货退款",
-                             code="NOT_RETURNABLE")
+        if (
+            order.status not in (SHIPPED, COMPLETED)
+            or order.shipped_at + timedelta(days=RETURN_WINDOW_DAYS) < now
+        ):
+            raise RuleBroken(
+                f"发货后 {RETURN_WINDOW_DAYS} 天内的订单可以退货退款", code="NOT_RETURNABLE"
+            )
         amount = _refundable(order)
     elif type == DEAD_ON_ARRIVAL:
         hours = current_app.config["DOA_CLAIM_HOURS"]
-        if order.status not in (SHIPPED, COMPLETED) or order.shipped_at + timedelta(
-                hours=hours) < now:
+        if (
+            order.status not in (SHIPPED, COMPLETED)
+            or order.shipped_at + timedelta(hours=hours) < now
+        ):
             raise RuleBroken(f"死货理赔需在发货后 {hours} 小时内申请", code="DOA_WINDOW_CLOSED")
         item_id, amount = _dead_on_arrival_amount(
-            order, order_item_id=order_item_id, dead_count=dead_count, photos=photos)
+            order, order_item_id=order_item_id, dead_count=dead_count, photos=photos
+        )
     else:
         raise BadRequest("售后类型无效", code="INVALID_AFTER_SALE_TYPE")
     if amount <= 0:
         raise RuleBroken("该订单已无可退金额", code="NOTHING_TO_REFUND")
 
-    case = AfterSale(order_id=order.id, customer_id=customer_id, type=type, reason=reason,
-                     photos=photos, dead_count=dead_count if type == DEAD_ON_ARRIVAL else None,
-                     order_item_id=item_id, refund_amount=amount, status=PENDING)
+    case = AfterSale(
+        order_id=order.id,
+        customer_id=customer_id,
+        type=type,
+        reason=reason,
+        photos=photos,
+        dead_count=dead_count if type == DEAD_ON_ARRIVAL else None,
+        order_item_id=item_id,
+        refund_amount=amount,
+        status=PENDING,
+    )
     session.add(case)
     if type != DEAD_ON_ARRIVAL:
         order.status_before_refund, order.status = order.status, ORDER_REFUNDING
     session.flush()
-    events.record(session, order.id, "AFTER_SALE_REQUESTED", after_sale_id=case.id, type=type,
-                  amount=amount)
+    events.record(
+        session, order.id, "AFTER_SALE_REQUESTED", after_sale_id=case.id, type=type, amount=amount
+    )
     session.commit()
     return case
 
 
-def get_after_sale(session: Session, *, after_sale_id: int,
-                   customer_id: int | None = None) -> AfterSale:
+def get_after_sale(
+    session: Session, *, after_sale_id: int, customer_id: int | None = None
+) -> AfterSale:
     case = session.get(AfterSale, after_sale_id)
     if case is None or (customer_id is not None and case.customer_id != customer_id):
         raise NotFound("售后申请不存在", code="AFTER_SALE_NOT_FOUND")
     return case
 
 
-def list_after_sales(session: Session, *, status: str | None, page: int,
-                     page_size: int) -> tuple[list[AfterSale], int]:
+def list_after_sales(
+    session: Session, *, status: str | None, page: int, page_size: int
+) -> tuple[list[AfterSale], int]:
     """Cases for staff, oldest open first."""
     where = [AfterSale.status == status] if status else []
     total = session.scalar(select(func.count()).select_from(AfterSale).where(*where))
-    cases = session.scalars(select(AfterSale).where(*where).order_by(AfterSale.id)
-                            .offset((page - 1) * page_size).limit(page_size))
+    cases = session.scalars(
+        select(AfterSale)
+        .where(*where)
+        .order_by(AfterSale.id)
+        .offset((page - 1) * page_size)
+        .limit(page_size)
+    )
     return list(cases), total
 
 
@@ -120,19 +168,27 @@ def approve(session: Session, *, after_sale_id: int, staff_id: int, note: str = 
     """Staff approve a pending case: its refund is created once and sent to WeChat Pay."""
     case = get_after_sale(session, after_sale_id=after_sale_id)
     changed = session.execute(
-        update(AfterSale).where(AfterSale.id == case.id, AfterSale.status == PENDING)
+        update(AfterSale)
+        .where(AfterSale.id == case.id, AfterSale.status == PENDING)
         .values(status=REFUNDING, staff_id=staff_id, staff_note=note, decided_at=utcnow())
-        .execution_options(synchronize_session=False)).rowcount
+        .execution_options(synchronize_session=False)
+    ).rowcount
     if changed != 1:
-        raise Conflict("该售后申请已处理", code="AFTER_SALE_NOT_PENDING",
-                       details={"status": case.status})
+        raise Conflict(
+            "该售后申请已处理", code="AFTER_SALE_NOT_PENDING", details={"status": case.status}
+        )
     order = session.get(Order, case.order_id)
-    refund = payments.create_refund(session, order=order, amount=case.refund_amount,
-                                    after_sale_id=case.id, reason=case.reason)
+    refund = payments.create_refund(
+        session, order=order, amount=case.refund_amount, after_sale_id=case.id, reason=case.reason
+    )
     events.record(session, order.id, "AFTER_SALE_APPROVED", after_sale_id=case.id)
     refund_id = refund.id
-    on_commit(session, lambda: enqueue("jobs.payments.submit_refund", refund_id,
-                                       job_id=f"submit-refund-{refund_id}"))
+    on_commit(
+        session,
+        lambda: enqueue(
+            "jobs.payments.submit_refund", refund_id, job_id=f"submit-refund-{refund_id}"
+        ),
+    )
     session.commit()
     session.refresh(case)
     return case
@@ -142,12 +198,15 @@ def reject(session: Session, *, after_sale_id: int, staff_id: int, note: str) ->
     """Staff reject a pending case; an order it had put into REFUNDING goes back."""
     case = get_after_sale(session, after_sale_id=after_sale_id)
     changed = session.execute(
-        update(AfterSale).where(AfterSale.id == case.id, AfterSale.status == PENDING)
+        update(AfterSale)
+        .where(AfterSale.id == case.id, AfterSale.status == PENDING)
         .values(status=REJECTED, staff_id=staff_id, staff_note=note, decided_at=utcnow())
-        .execution_options(synchronize_session=False)).rowcount
+        .execution_options(synchronize_session=False)
+    ).rowcount
     if changed != 1:
-        raise Conflict("该售后申请已处理", code="AFTER_SALE_NOT_PENDING",
-                       details={"status": case.status})
+        raise Conflict(
+            "该售后申请已处理", code="AFTER_SALE_NOT_PENDING", details={"status": case.status}
+        )
     order = session.get(Order, case.order_id)
     if order.status == ORDER_REFUNDING and order.status_before_refund:
         order.status, order.status_before_refund = order.status_before_refund, None
@@ -167,19 +226,24 @@ def apply_refund_result(session: Session, result: dict) -> str:
     if status not in ("SUCCESS", "ABNORMAL", "CLOSED"):
         return "ignored"
     changed = session.execute(
-        update(Refund).where(Refund.id == refund.id,
-                             Refund.status.in_(("PENDING", "PROCESSING")))
-        .values(status=status, refund_id=result.get("refund_id") or refund.refund_id,
-                succeeded_at=utcnow() if status == "SUCCESS" else None)
-        .execution_options(synchronize_session=False)).rowcount
+        update(Refund)
+        .where(Refund.id == refund.id, Refund.status.in_(("PENDING", "PROCESSING")))
+        .values(
+            status=status,
+            refund_id=result.get("refund_id") or refund.refund_id,
+            succeeded_at=utcnow() if status == "SUCCESS" else None,
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
     if changed != 1:
         session.rollback()
         return "duplicate"
     order = session.get(Order, refund.order_id)
     case = session.get(AfterSale, refund.after_sale_id) if refund.after_sale_id else None
     if status != "SUCCESS":
-        payments.flag_anomaly(session, kind="REFUND_FAILED", reference=out_refund_no,
-                              order_id=order.id, status=status)
+        payments.flag_anomaly(
+            session, kind="REFUND_FAILED", reference=out_refund_no, order_id=order.id, status=status
+        )
         session.commit()
         return "failed"
     order.refunded_total += refund.amount
@@ -191,7 +255,6 @@ def apply_refund_result(session: Session, result: dict) -> str:
         order.status = ORDER_REFUNDED
     elif order.status == ORDER_REFUNDING and order.status_before_refund:
         order.status = order.status_before_refund
-    events.record(session, order.id, "REFUNDED", out_refund_no=out_refund_no,
-                  amount=refund.amount)
+    events.record(session, order.id, "REFUNDED", out_refund_no=out_refund_no, amount=refund.amount)
     session.commit()
     return "refunded"

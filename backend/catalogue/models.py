@@ -25,7 +25,7 @@ class Product(db.Model):
     sort_order: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    skus: Mapped[list["Sku"]] = relationship(back_populates="product", order_by="Sku.sort_order")
+    skus: Mapped[list[Sku]] = relationship(back_populates="product", order_by="Sku.sort_order")
 
 
 class Sku(db.Model):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
@@ -13,30 +15,43 @@ from backend.inventory import service as inventory
 
 def _render(product: Product, stock: dict[int, int]) -> dict:
     skus = [
-        {"id": s.id, "code": s.code, "grade": s.grade, "spec": s.spec, "form": s.form,
-         "price": s.price, "stock": stock.get(s.id, 0), "pieces_per_pack": s.pieces_per_pack}
-        for s in product.skus if s.on_sale
+        {
+            "id": s.id,
+            "code": s.code,
+            "grade": s.grade,
+            "spec": s.spec,
+            "form": s.form,
+            "price": s.price,
+            "stock": stock.get(s.id, 0),
+            "pieces_per_pack": s.pieces_per_pack,
+        }
+        for s in product.skus
+        if s.on_sale
     ]
     return {
-        "id": product.id, "name": product.name, "category": product.category,
-        "subtitle": product.subtitle, "description": product.description,
-        "origin": product.origin, "image_url": product.image_url,
+        "id": product.id,
+        "name": product.name,
+        "category": product.category,
+        "subtitle": product.subtitle,
+        "description": product.description,
+        "origin": product.origin,
+        "image_url": product.image_url,
         "price_from": min((s["price"] for s in skus), default=None),
         "skus": skus,
     }
 
 
 def _on_sale_products():
-    return (select(Product).where(Product.on_sale.is_(True))
-            .options(selectinload(Product.skus)))
+    return select(Product).where(Product.on_sale.is_(True)).options(selectinload(Product.skus))
 
 
 def _stock_for(session: Session, products: list[Product]) -> dict[int, int]:
     return inventory.available(session, [s.id for p in products for s in p.skus])
 
 
-def list_products(session: Session, *, page: int, page_size: int,
-                  category: str | None = None) -> dict:
+def list_products(
+    session: Session, *, page: int, page_size: int, category: str | None = None
+) -> dict:
     """A page of on-sale products with their on-sale SKUs and stock."""
 
     def build() -> dict:
@@ -45,12 +60,15 @@ def list_products(session: Session, *, page: int, page_size: int,
         if category:
             query = query.where(Product.category == category)
             count = count.where(Product.category == category)
-        products = list(session.scalars(
-            query.order_by(Product.sort_order, Product.id)
-            .offset((page - 1) * page_size).limit(page_size)))
+        products = list(
+            session.scalars(
+                query.order_by(Product.sort_order, Product.id)
+                .offset((page - 1) * page_size)
+                .limit(page_size)
+            )
+        )
         stock = _stock_for(session, products)
-        return {"items": [_render(p, stock) for p in products],
-                "total": session.scalar(count)}
+        return {"items": [_render(p, stock) for p in products], "total": session.scalar(count)}
 
     return cache.cached(("list", page, page_size, category), build)
 
@@ -68,6 +86,27 @@ def get_product(session: Session, *, product_id: int) -> dict:
     return rendered
 
 
+def _dumps(value: dict) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def list_products_json(
+    session: Session, *, page: int, page_size: int, category: str | None = None
+) -> bytes:
+    """list_products rendered as JSON once per catalogue version (the hot path of the store)."""
+    return cache.cached(
+        ("list-json", page, page_size, category),
+        lambda: _dumps(list_products(session, page=page, page_size=page_size, category=category)),
+    )
+
+
+def get_product_json(session: Session, *, product_id: int) -> bytes:
+    """get_product rendered as JSON once per catalogue version."""
+    return cache.cached(
+        ("product-json", product_id), lambda: _dumps(get_product(session, product_id=product_id))
+    )
+
+
 def set_product_on_sale(session: Session, *, product_id: int, on_sale: bool) -> Product:
     """Put a product on sale or withdraw it (staff)."""
     product = session.get(Product, product_id)
@@ -82,5 +121,6 @@ def set_product_on_sale(session: Session, *, product_id: int, on_sale: bool) -> 
 def skus_for_sale(session: Session, sku_ids: list[int]) -> dict[int, Sku]:
     """The SKUs with their products loaded, keyed by id (missing ids are simply absent)."""
     rows = session.scalars(
-        select(Sku).where(Sku.id.in_(sku_ids)).options(selectinload(Sku.product)))
+        select(Sku).where(Sku.id.in_(sku_ids)).options(selectinload(Sku.product))
+    )
     return {sku.id: sku for sku in rows}

@@ -31,10 +31,16 @@ class WeChatError(Exception):
 
 
 class HeliWeChatClient(WeChatClient):
-    def __init__(self, appid: str, secret: str, *, api_base: str, redis, timeout: int,
-                 max_token_retries: int):
-        super().__init__(appid, secret, session=RedisStorage(redis, prefix="wechatpy"),
-                         timeout=timeout, auto_retry=False)
+    def __init__(
+        self, appid: str, secret: str, *, api_base: str, redis, timeout: int, max_token_retries: int
+    ):
+        super().__init__(
+            appid,
+            secret,
+            session=RedisStorage(redis, prefix="wechatpy"),
+            timeout=timeout,
+            auto_retry=False,
+        )
         self.api_base = api_base
         self.API_BASE_URL = api_base + "cgi-bin/"
         self.wxa.API_BASE_URL = api_base
@@ -44,8 +50,12 @@ class HeliWeChatClient(WeChatClient):
         try:
             res = self._http.post(
                 self.api_base + "cgi-bin/stable_token",
-                json={"grant_type": "client_credential", "appid": self.appid,
-                      "secret": self.secret, "force_refresh": force_refresh},
+                json={
+                    "grant_type": "client_credential",
+                    "appid": self.appid,
+                    "secret": self.secret,
+                    "force_refresh": force_refresh,
+                },
                 timeout=self.timeout,
             )
             res.raise_for_status()
@@ -78,8 +88,9 @@ class HeliWeChatClient(WeChatClient):
     def code_to_session(self, js_code: str) -> dict:
         return self.call(lambda c: c.wxa.code_to_session(js_code))
 
-    def send_subscribe_message(self, openid: str, template_id: str, data: dict,
-                               page: str | None = None) -> dict:
+    def send_subscribe_message(
+        self, openid: str, template_id: str, data: dict, page: str | None = None
+    ) -> dict:
         body = {"touser": openid, "template_id": template_id, "data": data}
         if page:
             body["page"] = page
@@ -89,7 +100,10 @@ class HeliWeChatClient(WeChatClient):
 def wechat_client() -> HeliWeChatClient:
     config = current_app.config
     return HeliWeChatClient(
-        config["WECHAT_APPID"], config["WECHAT_SECRET"], api_base=config["WECHAT_API_BASE"],
-        redis=redis_client(), timeout=config["HTTP_TIMEOUT_SECONDS"],
+        config["WECHAT_APPID"],
+        config["WECHAT_SECRET"],
+        api_base=config["WECHAT_API_BASE"],
+        redis=redis_client(),
+        timeout=config["HTTP_TIMEOUT_SECONDS"],
         max_token_retries=config["WECHAT_MAX_TOKEN_RETRIES"],
     )

@@ -27,17 +27,37 @@ class WeChatPayError(Exception):
 
     @property
     def transient(self) -> bool:
-        return self.status is None or self.status >= 500 or self.code in {
-            "SYSTEM_ERROR", "FREQUENCY_LIMITED", "BANK_ERROR"}
+        return (
+            self.status is None
+            or self.status >= 500
+            or self.code in {"SYSTEM_ERROR", "FREQUENCY_LIMITED", "BANK_ERROR"}
+        )
 
 
 @lru_cache(maxsize=4)
-def _build(gateway: str, mchid: str, appid: str, serial: str, private_key: str, apiv3_key: str,
-           public_key: str, public_key_id: str, notify_url: str, timeout: int) -> WeChatPay:
+def _build(
+    gateway: str,
+    mchid: str,
+    appid: str,
+    serial: str,
+    private_key: str,
+    apiv3_key: str,
+    public_key: str,
+    public_key_id: str,
+    notify_url: str,
+    timeout: int,
+) -> WeChatPay:
     pay = WeChatPay(
-        wechatpay_type=WeChatPayType.MINIPROG, mchid=mchid, private_key=private_key,
-        cert_serial_no=serial, appid=appid, apiv3_key=apiv3_key, notify_url=notify_url,
-        public_key=public_key, public_key_id=public_key_id, timeout=timeout,
+        wechatpay_type=WeChatPayType.MINIPROG,
+        mchid=mchid,
+        private_key=private_key,
+        cert_serial_no=serial,
+        appid=appid,
+        apiv3_key=apiv3_key,
+        notify_url=notify_url,
+        public_key=public_key,
+        public_key_id=public_key_id,
+        timeout=timeout,
     )
     # wechatpayv3 hard-codes its gateway; this private attribute is the one place it is read.
     pay._core._gate_way = gateway.rstrip("/")
@@ -66,12 +86,27 @@ class WeChatPayClient:
             return body
         raise WeChatPayError(status, body.get("code", ""), body.get("message", ""))
 
-    def create_jsapi_prepay(self, *, out_trade_no: str, description: str, total: int,
-                            openid: str, time_expire: str, notify_url: str) -> str:
-        body = self._call(lambda: self._pay.pay(
-            description=description, out_trade_no=out_trade_no,
-            amount={"total": total, "currency": "CNY"}, payer={"openid": openid},
-            time_expire=time_expire, notify_url=notify_url, pay_type=WeChatPayType.MINIPROG))
+    def create_jsapi_prepay(
+        self,
+        *,
+        out_trade_no: str,
+        description: str,
+        total: int,
+        openid: str,
+        time_expire: str,
+        notify_url: str,
+    ) -> str:
+        body = self._call(
+            lambda: self._pay.pay(
+                description=description,
+                out_trade_no=out_trade_no,
+                amount={"total": total, "currency": "CNY"},
+                payer={"openid": openid},
+                time_expire=time_expire,
+                notify_url=notify_url,
+                pay_type=WeChatPayType.MINIPROG,
+            )
+        )
         return body["prepay_id"]
 
     def query_by_out_trade_no(self, out_trade_no: str) -> dict:
@@ -80,11 +115,25 @@ class WeChatPayClient:
     def close(self, out_trade_no: str) -> None:
         self._call(lambda: self._pay.close(out_trade_no=out_trade_no))
 
-    def refund(self, *, out_trade_no: str, out_refund_no: str, refund: int, total: int,
-               reason: str, notify_url: str) -> dict:
-        return self._call(lambda: self._pay.refund(
-            out_refund_no=out_refund_no, out_trade_no=out_trade_no, reason=reason or None,
-            amount={"refund": refund, "total": total, "currency": "CNY"}, notify_url=notify_url))
+    def refund(
+        self,
+        *,
+        out_trade_no: str,
+        out_refund_no: str,
+        refund: int,
+        total: int,
+        reason: str,
+        notify_url: str,
+    ) -> dict:
+        return self._call(
+            lambda: self._pay.refund(
+                out_refund_no=out_refund_no,
+                out_trade_no=out_trade_no,
+                reason=reason or None,
+                amount={"refund": refund, "total": total, "currency": "CNY"},
+                notify_url=notify_url,
+            )
+        )
 
     def query_refund(self, out_refund_no: str) -> dict:
         return self._call(lambda: self._pay.query_refund(out_refund_no=out_refund_no))
@@ -95,8 +144,13 @@ class WeChatPayClient:
         nonce = secrets.token_hex(16)
         package = f"prepay_id={prepay_id}"
         pay_sign = self._pay.sign([self.appid, timestamp, nonce, package])
-        return {"timeStamp": timestamp, "nonceStr": nonce, "package": package,
-                "signType": "RSA", "paySign": pay_sign}
+        return {
+            "timeStamp": timestamp,
+            "nonceStr": nonce,
+            "package": package,
+            "signType": "RSA",
+            "paySign": pay_sign,
+        }
 
     def verify_notification(self, headers: dict, body: bytes) -> dict | None:
         """The notification with its resource decrypted, or None when its signature is wrong."""
@@ -108,10 +162,18 @@ class WeChatPayClient:
 
 def wechatpay_client() -> WeChatPayClient:
     c = current_app.config
-    pay = _build(c["WECHATPAY_API_BASE"], c["WECHATPAY_MCHID"], c["WECHAT_APPID"],
-                 c["WECHATPAY_CERT_SERIAL"], c["WECHATPAY_PRIVATE_KEY"], c["WECHATPAY_APIV3_KEY"],
-                 c["WECHATPAY_PUBLIC_KEY"], c["WECHATPAY_PUBLIC_KEY_ID"], notify_url(),
-                 c["HTTP_TIMEOUT_SECONDS"])
+    pay = _build(
+        c["WECHATPAY_API_BASE"],
+        c["WECHATPAY_MCHID"],
+        c["WECHAT_APPID"],
+        c["WECHATPAY_CERT_SERIAL"],
+        c["WECHATPAY_PRIVATE_KEY"],
+        c["WECHATPAY_APIV3_KEY"],
+        c["WECHATPAY_PUBLIC_KEY"],
+        c["WECHATPAY_PUBLIC_KEY_ID"],
+        notify_url(),
+        c["HTTP_TIMEOUT_SECONDS"],
+    )
     return WeChatPayClient(pay, c["WECHAT_APPID"])
 
 

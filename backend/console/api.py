@@ -65,17 +65,26 @@ def staff_required(view):
 
 
 def _case(case) -> dict:
-    return {"id": case.id, "order_id": case.order_id, "type": case.type, "reason": case.reason,
-            "photos": case.photos, "dead_count": case.dead_count,
-            "refund_amount": case.refund_amount, "status": case.status,
-            "staff_note": case.staff_note, "created_at": to_shanghai_iso(case.created_at)}
+    return {
+        "id": case.id,
+        "order_id": case.order_id,
+        "type": case.type,
+        "reason": case.reason,
+        "photos": case.photos,
+        "dead_count": case.dead_count,
+        "refund_amount": case.refund_amount,
+        "status": case.status,
+        "staff_note": case.staff_note,
+        "created_at": to_shanghai_iso(case.created_at),
+    }
 
 
 @bp.post("/login")
 @bp.input(StaffLoginIn, arg_name="body")
 def login(body):
-    staff = staff_service.authenticate(db.session, username=body["username"],
-                                       password=body["password"])
+    staff = staff_service.authenticate(
+        db.session, username=body["username"], password=body["password"]
+    )
     web_session.clear()
     web_session["staff_id"] = staff.id
     return {"id": staff.id, "display_name": staff.display_name, "role": staff.role}
@@ -91,8 +100,9 @@ def logout():
 @bp.input(CaseQuery, location="query", arg_name="query")
 @staff_required
 def list_after_sales(query, staff):
-    cases, total = aftersales.list_after_sales(db.session, status=query.get("status"),
-                                               page=query["page"], page_size=query["page_size"])
+    cases, total = aftersales.list_after_sales(
+        db.session, status=query.get("status"), page=query["page"], page_size=query["page_size"]
+    )
     return {"items": [_case(c) for c in cases], "total": total}
 
 
@@ -100,24 +110,34 @@ def list_after_sales(query, staff):
 @bp.input(DecisionIn, arg_name="body")
 @staff_required
 def approve_after_sale(after_sale_id: int, body, staff):
-    return _case(aftersales.approve(db.session, after_sale_id=after_sale_id, staff_id=staff.id,
-                                    note=body["note"]))
+    return _case(
+        aftersales.approve(
+            db.session, after_sale_id=after_sale_id, staff_id=staff.id, note=body["note"]
+        )
+    )
 
 
 @bp.post("/after-sales/<int:after_sale_id>/reject")
 @bp.input(DecisionIn, arg_name="body")
 @staff_required
 def reject_after_sale(after_sale_id: int, body, staff):
-    return _case(aftersales.reject(db.session, after_sale_id=after_sale_id, staff_id=staff.id,
-                                   note=body["note"] or "不符合售后条件"))
+    return _case(
+        aftersales.reject(
+            db.session,
+            after_sale_id=after_sale_id,
+            staff_id=staff.id,
+            note=body["note"] or "不符合售后条件",
+        )
+    )
 
 
 @bp.post("/orders/<int:order_id>/ship")
 @bp.input(ShipIn, arg_name="body")
 @staff_required
 def ship_order(order_id: int, body, staff):
-    order = orders.ship_order(db.session, order_id=order_id, carrier=body["carrier"],
-                              tracking_no=body["tracking_no"])
+    order = orders.ship_order(
+        db.session, order_id=order_id, carrier=body["carrier"], tracking_no=body["tracking_no"]
+    )
     return {"id": order.id, "status": order.status, "tracking_no": order.tracking_no}
 
 
@@ -125,6 +145,15 @@ def ship_order(order_id: int, body, staff):
 @staff_required
 def payment_anomalies(staff):
     rows = payments.open_anomalies(db.session)
-    items = [{"id": a.id, "kind": a.kind, "reference": a.reference, "order_id": a.order_id,
-              "details": a.details, "created_at": to_shanghai_iso(a.created_at)} for a in rows]
+    items = [
+        {
+            "id": a.id,
+            "kind": a.kind,
+            "reference": a.reference,
+            "order_id": a.order_id,
+            "details": a.details,
+            "created_at": to_shanghai_iso(a.created_at),
+        }
+        for a in rows
+    ]
     return {"items": items, "total": len(items)}

@@ -15,8 +15,8 @@ from backend.catalogue import service as catalogue
 from backend.catalogue.models import Sku
 from backend.clients.wechat import WeChatError, wechat_client
 from backend.customers.models import AuthToken, CartItem, Customer
-from backend.inventory import service as inventory
 from backend.errors import BadRequest, TooManyRequests, Unauthorized, UpstreamUnavailable
+from backend.inventory import service as inventory
 from backend.timeutil import utcnow
 
 INVALID_CODE_ERRCODES = {40029, 40163}
@@ -38,22 +38,26 @@ def login(session: Session, *, code: str) -> Login:
         result = wechat_client().code_to_session(code)
     except WeChatError as exc:
         if exc.errcode in INVALID_CODE_ERRCODES:
-            raise Unauthorized("登录凭证无效或已过期，请重新登录", code="INVALID_LOGIN_CODE") from exc
+            raise Unauthorized(
+                "登录凭证无效或已过期，请重新登录", code="INVALID_LOGIN_CODE"
+            ) from exc
         if exc.errcode == 45011:
             raise TooManyRequests("登录太频繁，请稍后再试") from exc
         raise UpstreamUnavailable(details={"errcode": exc.errcode}) from exc
     openid = result["openid"]
     customer = session.scalar(select(Customer).where(Customer.openid == openid))
     if customer is None:
-        customer = Customer(openid=openid, unionid=result.get("unionid"),
-                            nickname=f"微信用户{openid[-4:]}")
+        customer = Customer(
+            openid=openid, unionid=result.get("unionid"), nickname=f"微信用户{openid[-4:]}"
+        )
         session.add(customer)
     customer.last_login_at = utcnow()
     token = secrets.token_urlsafe(32)
     ttl = timedelta(hours=current_app.config["TOKEN_TTL_HOURS"])
     session.flush()
-    session.add(AuthToken(customer_id=customer.id, token_hash=_hash(token),
-                          expires_at=utcnow() + ttl))
+    session.add(
+        AuthToken(customer_id=customer.id, token_hash=_hash(token), expires_at=utcnow() + ttl)
+    )
     session.commit()
     return Login(token=token, customer=customer)
 
@@ -64,22 +68,36 @@ def authenticate(session: Session, token: str) -> int | None:
         return None
     return session.scalar(
         select(AuthToken.customer_id).where(
-            AuthToken.token_hash == _hash(token), AuthToken.expires_at > utcnow()))
+            AuthToken.token_hash == _hash(token), AuthToken.expires_at > utcnow()
+        )
+    )
 
 
 def cart_view(session: Session, *, customer_id: int) -> dict:
     """The cart as the mini-program shows it: lines with current price, stock and sale state."""
-    lines = list(session.scalars(
-        select(CartItem).where(CartItem.customer_id == customer_id).order_by(CartItem.id)))
+    lines = list(
+        session.scalars(
+            select(CartItem).where(CartItem.customer_id == customer_id).order_by(CartItem.id)
+        )
+    )
     skus = catalogue.skus_for_sale(session, [line.sku_id for line in lines])
     stock = inventory.available(session, list(skus))
     items = []
     for line in lines:
         sku = skus[line.sku_id]
         on_sale = sku.on_sale and sku.product.on_sale
-        items.append({"sku_id": sku.id, "quantity": line.quantity, "name": sku.product.name,
-                      "grade": sku.grade, "spec": sku.spec, "price": sku.price,
-                      "stock": stock[sku.id], "on_sale": on_sale})
+        items.append(
+            {
+                "sku_id": sku.id,
+                "quantity": line.quantity,
+                "name": sku.product.name,
+                "grade": sku.grade,
+                "spec": sku.spec,
+                "price": sku.price,
+                "stock": stock[sku.id],
+                "on_sale": on_sale,
+            }
+        )
     amount = sum(i["price"] * i["quantity"] for i in items if i["on_sale"])
     return {"items": items, "total": len(items), "amount": amount}
 
@@ -92,13 +110,17 @@ def replace_cart(session: Session, *, customer_id: int, lines: list[tuple[int, i
     max_quantity = current_app.config["MAX_ITEM_QUANTITY"]
     too_many = [sku_id for sku_id, q in merged.items() if q > max_quantity]
     if too_many:
-        raise BadRequest(f"单个商品最多购买 {max_quantity} 件", code="QUANTITY_TOO_LARGE",
-                         details={"sku_ids": too_many})
+        raise BadRequest(
+            f"单个商品最多购买 {max_quantity} 件",
+            code="QUANTITY_TOO_LARGE",
+            details={"sku_ids": too_many},
+        )
     known = set(session.scalars(select(Sku.id).where(Sku.id.in_(merged)))) if merged else set()
     unknown = sorted(set(merged) - known)
     if unknown:
-        raise BadRequest("购物车中有不存在的商品", code="SKU_NOT_FOUND",
-                         details={"sku_ids": unknown})
+        raise BadRequest(
+            "购物车中有不存在的商品", code="SKU_NOT_FOUND", details={"sku_ids": unknown}
+        )
     session.execute(delete(CartItem).where(CartItem.customer_id == customer_id))
     for sku_id, quantity in merged.items():
         session.add(CartItem(customer_id=customer_id, sku_id=sku_id, quantity=quantity))

@@ -22,8 +22,10 @@ def available(session: Session, sku_ids: list[int]) -> dict[int, int]:
     if not sku_ids:
         return {}
     rows = session.execute(
-        select(StockLevel.sku_id, StockLevel.on_hand - StockLevel.reserved)
-        .where(StockLevel.sku_id.in_(sku_ids)))
+        select(StockLevel.sku_id, StockLevel.on_hand - StockLevel.reserved).where(
+            StockLevel.sku_id.in_(sku_ids)
+        )
+    )
     found = dict(rows.all())
     return {sku_id: found.get(sku_id, 0) for sku_id in sku_ids}
 
@@ -44,10 +46,12 @@ def reserve(session: Session, *, order_id: int, lines: dict[int, int]) -> None:
         quantity = lines[sku_id]
         result = session.execute(
             update(StockLevel)
-            .where(StockLevel.sku_id == sku_id,
-                   StockLevel.on_hand - StockLevel.reserved >= quantity)
+            .where(
+                StockLevel.sku_id == sku_id, StockLevel.on_hand - StockLevel.reserved >= quantity
+            )
             .values(reserved=StockLevel.reserved + quantity)
-            .execution_options(synchronize_session=False))
+            .execution_options(synchronize_session=False)
+        )
         if result.rowcount != 1:
             left = available(session, [sku_id])[sku_id]
             raise SoldOut(details={"sku_id": sku_id, "available": left})
@@ -56,10 +60,13 @@ def reserve(session: Session, *, order_id: int, lines: dict[int, int]) -> None:
 
 
 def _reservations(session: Session, order_id: int, status: str) -> list[StockReservation]:
-    return list(session.scalars(
-        select(StockReservation)
-        .where(StockReservation.order_id == order_id, StockReservation.status == status)
-        .order_by(StockReservation.sku_id)))
+    return list(
+        session.scalars(
+            select(StockReservation)
+            .where(StockReservation.order_id == order_id, StockReservation.status == status)
+            .order_by(StockReservation.sku_id)
+        )
+    )
 
 
 def release(session: Session, *, order_id: int) -> int:
@@ -67,9 +74,11 @@ def release(session: Session, *, order_id: int) -> int:
     held = _reservations(session, order_id, HELD)
     for reservation in held:
         session.execute(
-            update(StockLevel).where(StockLevel.sku_id == reservation.sku_id)
+            update(StockLevel)
+            .where(StockLevel.sku_id == reservation.sku_id)
             .values(reserved=StockLevel.reserved - reservation.quantity)
-            .execution_options(synchronize_session=False))
+            .execution_options(synchronize_session=False)
+        )
         reservation.status = RELEASED
     if held:
         cache.invalidate(session)
@@ -81,10 +90,14 @@ def commit(session: Session, *, order_id: int) -> bool:
     held = _reservations(session, order_id, HELD)
     for reservation in held:
         session.execute(
-            update(StockLevel).where(StockLevel.sku_id == reservation.sku_id)
-            .values(on_hand=StockLevel.on_hand - reservation.quantity,
-                    reserved=StockLevel.reserved - reservation.quantity)
-            .execution_options(synchronize_session=False))
+            update(StockLevel)
+            .where(StockLevel.sku_id == reservation.sku_id)
+            .values(
+                on_hand=StockLevel.on_hand - reservation.quantity,
+                reserved=StockLevel.reserved - reservation.quantity,
+            )
+            .execution_options(synchronize_session=False)
+        )
         reservation.status = COMMITTED
     if held:
         cache.invalidate(session)
@@ -105,9 +118,11 @@ def restock(session: Session, *, order_id: int) -> None:
     sold = _reservations(session, order_id, COMMITTED)
     for reservation in sold:
         session.execute(
-            update(StockLevel).where(StockLevel.sku_id == reservation.sku_id)
+            update(StockLevel)
+            .where(StockLevel.sku_id == reservation.sku_id)
             .values(on_hand=StockLevel.on_hand + reservation.quantity)
-            .execution_options(synchronize_session=False))
+            .execution_options(synchronize_session=False)
+        )
         reservation.status = RETURNED
     if sold:
         cache.invalidate(session)

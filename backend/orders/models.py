@@ -43,7 +43,7 @@ class Order(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
-    items: Mapped[list["OrderItem"]] = relationship(back_populates="order", order_by="OrderItem.id")
+    items: Mapped[list[OrderItem]] = relationship(back_populates="order", order_by="OrderItem.id")
 
 
 class OrderItem(db.Model):

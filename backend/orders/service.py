@@ -19,7 +19,15 @@ from backend.errors import BadRequest, Conflict, NotFound, RuleBroken
 from backend.inventory import service as inventory
 from backend.orders import events
 from backend.orders.models import (
-    CANCELLED, COMPLETED, PAID, PENDING_PAYMENT, SHIPPED, Order, OrderItem, OrderRequest)
+    CANCELLED,
+    COMPLETED,
+    PAID,
+    PENDING_PAYMENT,
+    SHIPPED,
+    Order,
+    OrderItem,
+    OrderRequest,
+)
 from backend.payments import service as payments
 from backend.queue import enqueue_at
 from backend.timeutil import SHANGHAI, to_aware_utc, utcnow
@@ -33,8 +41,11 @@ class Placed:
 
 
 def _request_hash(lines: dict[int, int], address: dict, remark: str) -> str:
-    canonical = json.dumps({"items": sorted(lines.items()), "address": address, "remark": remark},
-                           ensure_ascii=False, sort_keys=True)
+    canonical = json.dumps(
+        {"items": sorted(lines.items()), "address": address, "remark": remark},
+        ensure_ascii=False,
+        sort_keys=True,
+    )
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -44,14 +55,20 @@ def _new_number() -> str:
 
 
 def _replay(session: Session, customer_id: int, key: str, request_hash: str) -> Placed | None:
-    previous = session.scalar(select(OrderRequest).where(
-        OrderRequest.customer_id == customer_id, OrderRequest.idempotency_key == key))
+    previous = session.scalar(
+        select(OrderRequest).where(
+            OrderRequest.customer_id == customer_id, OrderRequest.idempotency_key == key
+        )
+    )
     if previous is None:
         return None
     if previous.request_hash != request_hash:
-        raise Conflict("该 Idempotency-Key 已用于另一笔不同的下单请求", code="IDEMPOTENCY_KEY_REUSED")
-    return Placed(order=get_order(session, customer_id=customer_id, order_id=previous.order_id),
-                  created=False)
+        raise Conflict(
+            "该 Idempotency-Key 已用于另一笔不同的下单请求", code="IDEMPOTENCY_KEY_REUSED"
+        )
+    return Placed(
+        order=get_order(session, customer_id=customer_id, order_id=previous.order_id), created=False
+    )
 
 
 def _merge_lines(items: list[tuple[int, int]]) -> dict[int, int]:
@@ -65,13 +82,23 @@ def _merge_lines(items: list[tuple[int, int]]) -> dict[int, int]:
         raise BadRequest(f"一次最多购买 {config['MAX_ORDER_LINES']} 种商品", code="TOO_MANY_LINES")
     too_many = [s for s, q in lines.items() if q < 1 or q > config["MAX_ITEM_QUANTITY"]]
     if too_many:
-        raise BadRequest(f"每种商品数量需在 1 到 {config['MAX_ITEM_QUANTITY']} 之间",
-                         code="INVALID_QUANTITY", details={"sku_ids": too_many})
+        raise BadRequest(
+            f"每种商品数量需在 1 到 {config['MAX_ITEM_QUANTITY']} 之间",
+            code="INVALID_QUANTITY",
+            details={"sku_ids": too_many},
+        )
     return lines
 
 
-def place_order(session: Session, *, customer_id: int, idempotency_key: str,
-                items: list[tuple[int, int]], address: dict, remark: str = "") -> Placed:
+def place_order(
+    session: Session,
+    *,
+    customer_id: int,
+    idempotency_key: str,
+    items: list[tuple[int, int]],
+    address: dict,
+    remark: str = "",
+) -> Placed:
     """Price the lines on the server, reserve their stock for the pay window and create the order.
 
     The same Idempotency-Key with the same body answers the first order; with another body, 409.
@@ -92,25 +119,42 @@ def place_order(session: Session, *, customer_id: int, idempotency_key: str,
 
     now = utcnow()
     order_items = [
-        OrderItem(sku_id=sku_id, product_name=skus[sku_id].product.name,
-                  grade=skus[sku_id].grade, spec=skus[sku_id].spec,
-                  unit_price=skus[sku_id].price, quantity=quantity,
-                  subtotal=skus[sku_id].price * quantity,
-                  pieces_per_pack=skus[sku_id].pieces_per_pack)
+        OrderItem(
+            sku_id=sku_id,
+            product_name=skus[sku_id].product.name,
+            grade=skus[sku_id].grade,
+            spec=skus[sku_id].spec,
+            unit_price=skus[sku_id].price,
+            quantity=quantity,
+            subtotal=skus[sku_id].price * quantity,
+            pieces_per_pack=skus[sku_id].pieces_per_pack,
+        )
         for sku_id, quantity in sorted(lines.items())
     ]
     goods_total = sum(item.subtotal for item in order_items)
     order = Order(
-        number=_new_number(), customer_id=customer_id, status=PENDING_PAYMENT,
-        goods_total=goods_total, shipping_fee=0, total=goods_total, address=address,
-        remark=remark, items=order_items,
+        number=_new_number(),
+        customer_id=customer_id,
+        status=PENDING_PAYMENT,
+        goods_total=goods_total,
+        shipping_fee=0,
+        total=goods_total,
+        address=address,
+        remark=remark,
+        items=order_items,
         pay_deadline=now + timedelta(minutes=current_app.config["PAY_WINDOW_MINUTES"]),
     )
     session.add(order)
     try:
         session.flush()
-        session.add(OrderRequest(customer_id=customer_id, idempotency_key=idempotency_key,
-                                 request_hash=request_hash, order_id=order.id))
+        session.add(
+            OrderRequest(
+                customer_id=customer_id,
+                idempotency_key=idempotency_key,
+                request_hash=request_hash,
+                order_id=order.id,
+            )
+        )
         session.flush()
     except IntegrityError:
         # The same key is being used by a concurrent request that committed first.
@@ -126,41 +170,56 @@ def place_order(session: Session, *, customer_id: int, idempotency_key: str,
         raise
     events.record(session, order.id, "CREATED", total=order.total)
     order_id, deadline = order.id, order.pay_deadline
-    on_commit(session, lambda: enqueue_at(
-        to_aware_utc(deadline), "jobs.orders.expire_unpaid_order", order_id,
-        job_id=f"expire-order-{order_id}"))
+    on_commit(
+        session,
+        lambda: enqueue_at(
+            to_aware_utc(deadline),
+            "jobs.orders.expire_unpaid_order",
+            order_id,
+            job_id=f"expire-order-{order_id}",
+        ),
+    )
     session.commit()
     return Placed(order=order, created=True)
 
 
 def get_order(session: Session, *, customer_id: int | None, order_id: int) -> Order:
     """The order if it exists and belongs to customer_id (None: staff, any order)."""
-    order = session.scalar(select(Order).where(Order.id == order_id)
-                           .options(selectinload(Order.items)))
+    order = session.scalar(
+        select(Order).where(Order.id == order_id).options(selectinload(Order.items))
+    )
     if order is None or (customer_id is not None and order.customer_id != customer_id):
         raise NotFound("订单不存在", code="ORDER_NOT_FOUND")
     return order
 
 
-def list_orders(session: Session, *, customer_id: int, page: int, page_size: int,
-                status: str | None = None) -> tuple[list[Order], int]:
+def list_orders(
+    session: Session, *, customer_id: int, page: int, page_size: int, status: str | None = None
+) -> tuple[list[Order], int]:
     """The customer's orders, newest first."""
     where = [Order.customer_id == customer_id]
     if status:
         where.append(Order.status == status)
     total = session.scalar(select(func.count()).select_from(Order).where(*where))
     orders = session.scalars(
-        select(Order).where(*where).options(selectinload(Order.items))
-        .order_by(Order.id.desc()).offset((page - 1) * page_size).limit(page_size))
+        select(Order)
+        .where(*where)
+        .options(selectinload(Order.items))
+        .order_by(Order.id.desc())
+        .offset((page - 1) * page_size)
+        .limit(page_size)
+    )
     return list(orders), total
 
 
 def _cancel_unpaid(session: Session, order_id: int, reason: str) -> bool:
     """Cancel an order still waiting for payment and release its stock (the caller commits)."""
     result = session.execute(
-        update(Order).where(Order.id == order_id, Order.status == PENDING_PAYMENT)
+        update(Order)
+        .where(Order.id == order_id, Order.status == PENDING_PAYMENT)
         .values(status=CANCELLED, cancelled_at=utcnow(), cancel_reason=reason)
-        .execution_options(synchronize_session=False))
+        .execution_options(synchronize_session=False)
+    )
     if result.rowcount != 1:
         return False
     inventory.release(session, order_id=order_id)
@@ -172,8 +231,11 @@ def cancel_order(session: Session, *, customer_id: int, order_id: int) -> Order:
     """The consumer cancels an unpaid order: WeChat Pay closes first, so it can't be paid after."""
     order = get_order(session, customer_id=customer_id, order_id=order_id)
     if order.status != PENDING_PAYMENT:
-        raise Conflict("只有待支付的订单可以取消", code="ORDER_NOT_CANCELLABLE",
-                       details={"status": order.status})
+        raise Conflict(
+            "只有待支付的订单可以取消",
+            code="ORDER_NOT_CANCELLABLE",
+            details={"status": order.status},
+        )
     if payments.close_open_payment(session, order_id=order.id) == payments.ALREADY_PAID:
         raise Conflict("订单已支付，无法取消", code="ORDER_ALREADY_PAID")
     _cancel_unpaid(session, order.id, "用户取消")
@@ -198,21 +260,29 @@ def expire_unpaid(session: Session, *, order_id: int) -> str:
 
 def overdue_unpaid_order_ids(session: Session, *, limit: int = 500) -> list[int]:
     """Orders past their pay deadline still waiting (their scheduled expiry may have been lost)."""
-    return list(session.scalars(
-        select(Order.id).where(Order.status == PENDING_PAYMENT, Order.pay_deadline <= utcnow())
-        .order_by(Order.id).limit(limit)))
+    return list(
+        session.scalars(
+            select(Order.id)
+            .where(Order.status == PENDING_PAYMENT, Order.pay_deadline <= utcnow())
+            .order_by(Order.id)
+            .limit(limit)
+        )
+    )
 
 
 def ship_order(session: Session, *, order_id: int, carrier: str, tracking_no: str) -> Order:
     """A paid order leaves the plant with its tracking number."""
     order = get_order(session, customer_id=None, order_id=order_id)
     result = session.execute(
-        update(Order).where(Order.id == order_id, Order.status == PAID)
+        update(Order)
+        .where(Order.id == order_id, Order.status == PAID)
         .values(status=SHIPPED, shipped_at=utcnow(), carrier=carrier, tracking_no=tracking_no)
-        .execution_options(synchronize_session=False))
+        .execution_options(synchronize_session=False)
+    )
     if result.rowcount != 1:
-        raise Conflict("只有已支付的订单可以发货", code="ORDER_NOT_SHIPPABLE",
-                       details={"status": order.status})
+        raise Conflict(
+            "只有已支付的订单可以发货", code="ORDER_NOT_SHIPPABLE", details={"status": order.status}
+        )
     events.record(session, order_id, "SHIPPED", carrier=carrier, tracking_no=tracking_no)
     session.commit()
     session.refresh(order)
@@ -221,9 +291,11 @@ def ship_order(session: Session, *, order_id: int, carrier: str, tracking_no: st
 
 def _complete(session: Session, order_id: int, by: str) -> bool:
     result = session.execute(
-        update(Order).where(Order.id == order_id, Order.status == SHIPPED)
+        update(Order)
+        .where(Order.id == order_id, Order.status == SHIPPED)
         .values(status=COMPLETED, completed_at=utcnow())
-        .execution_options(synchronize_session=False))
+        .execution_options(synchronize_session=False)
+    )
     if result.rowcount == 1:
         events.record(session, order_id, "COMPLETED", by=by)
     return result.rowcount == 1
@@ -233,8 +305,11 @@ def receive_order(session: Session, *, customer_id: int, order_id: int) -> Order
     """The consumer confirms receipt of a shipped order."""
     order = get_order(session, customer_id=customer_id, order_id=order_id)
     if not _complete(session, order_id, "customer"):
-        raise Conflict("只有已发货的订单可以确认收货", code="ORDER_NOT_RECEIVABLE",
-                       details={"status": order.status})
+        raise Conflict(
+            "只有已发货的订单可以确认收货",
+            code="ORDER_NOT_RECEIVABLE",
+            details={"status": order.status},
+        )
     session.commit()
     session.refresh(order)
     return order
@@ -243,8 +318,9 @@ def receive_order(session: Session, *, customer_id: int, order_id: int) -> Order
 def auto_confirm_receipts(session: Session) -> int:
     """Complete orders shipped more than AUTO_CONFIRM_DAYS ago; answers how many."""
     cutoff = utcnow() - timedelta(days=current_app.config["AUTO_CONFIRM_DAYS"])
-    due = session.scalars(select(Order.id).where(Order.status == SHIPPED,
-                                                 Order.shipped_at <= cutoff))
+    due = session.scalars(
+        select(Order.id).where(Order.status == SHIPPED, Order.shipped_at <= cutoff)
+    )
     count = sum(_complete(session, order_id, "auto") for order_id in list(due))
     session.commit()
     return count

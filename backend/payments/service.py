@@ -34,31 +34,46 @@ class NotificationRejected(DomainError):
 
 
 def _unavailable(exc: WeChatPayError) -> UpstreamUnavailable:
-    return UpstreamUnavailable("微信支付暂时不可用，请稍后再试", code="PAYMENT_UNAVAILABLE",
-                               details={"upstream_status": exc.status, "upstream_code": exc.code})
+    return UpstreamUnavailable(
+        "微信支付暂时不可用，请稍后再试",
+        code="PAYMENT_UNAVAILABLE",
+        details={"upstream_status": exc.status, "upstream_code": exc.code},
+    )
 
 
-def flag_anomaly(session: Session, *, kind: str, reference: str, order_id: int | None,
-                 **details) -> None:
+def flag_anomaly(
+    session: Session, *, kind: str, reference: str, order_id: int | None, **details
+) -> None:
     """Record something about money for staff, once per (kind, reference)."""
-    exists = session.scalar(select(PaymentAnomaly.id).where(
-        PaymentAnomaly.kind == kind, PaymentAnomaly.reference == reference))
+    exists = session.scalar(
+        select(PaymentAnomaly.id).where(
+            PaymentAnomaly.kind == kind, PaymentAnomaly.reference == reference
+        )
+    )
     if exists is None:
-        session.add(PaymentAnomaly(kind=kind, reference=reference, order_id=order_id,
-                                   details=details))
+        session.add(
+            PaymentAnomaly(kind=kind, reference=reference, order_id=order_id, details=details)
+        )
 
 
 def open_anomalies(session: Session, *, limit: int = 200) -> list[PaymentAnomaly]:
     """Unresolved anomalies, newest first, for the staff console."""
-    return list(session.scalars(select(PaymentAnomaly).where(PaymentAnomaly.resolved.is_(False))
-                                .order_by(PaymentAnomaly.id.desc()).limit(limit)))
+    return list(
+        session.scalars(
+            select(PaymentAnomaly)
+            .where(PaymentAnomaly.resolved.is_(False))
+            .order_by(PaymentAnomaly.id.desc())
+            .limit(limit)
+        )
+    )
 
 
 def prepare_payment(session: Session, *, customer_id: int, order: Order) -> dict:
     """WeChat Pay JSAPI prepay for an unpaid order → the signed wx.requestPayment parameters."""
     if order.status != PENDING_PAYMENT:
-        raise Conflict("订单当前状态不能支付", code="ORDER_NOT_PAYABLE",
-                       details={"status": order.status})
+        raise Conflict(
+            "订单当前状态不能支付", code="ORDER_NOT_PAYABLE", details={"status": order.status}
+        )
     if order.pay_deadline <= utcnow():
         raise RuleBroken("订单已超过支付时限", code="PAY_DEADLINE_PASSED")
     client = wechatpay_client()
@@ -69,17 +84,25 @@ def prepare_payment(session: Session, *, customer_id: int, order: Order) -> dict
         try:
             # Same out_trade_no and body on a retry → WeChat Pay answers the same prepay_id.
             prepay_id = client.create_jsapi_prepay(
-                out_trade_no=order.number, description=_description(order), total=order.total,
-                openid=openid, time_expire=deadline.isoformat(timespec="seconds"),
-                notify_url=notify_url())
+                out_trade_no=order.number,
+                description=_description(order),
+                total=order.total,
+                openid=openid,
+                time_expire=deadline.isoformat(timespec="seconds"),
+                notify_url=notify_url(),
+            )
         except WeChatPayError as exc:
             if exc.code == "ORDERPAID":
                 reconcile(session, order_id=order.id)
                 raise Conflict("订单已支付", code="ORDER_ALREADY_PAID") from exc
             raise _unavailable(exc) from exc
         if payment is None:
-            payment = Payment(order_id=order.id, out_trade_no=order.number, amount=order.total,
-                              payer_openid=openid)
+            payment = Payment(
+                order_id=order.id,
+                out_trade_no=order.number,
+                amount=order.total,
+                payer_openid=openid,
+            )
             session.add(payment)
         payment.prepay_id = prepay_id
         payment.prepay_expires_at = utcnow() + timedelta(hours=2)
@@ -124,27 +147,44 @@ def apply_transaction(session: Session, transaction: dict, *, source: str) -> st
     """
     config = current_app.config
     out_trade_no = transaction.get("out_trade_no", "")
-    if (transaction.get("mchid") != config["WECHATPAY_MCHID"]
-            or transaction.get("appid") != config["WECHAT_APPID"]):
+    if (
+        transaction.get("mchid") != config["WECHATPAY_MCHID"]
+        or transaction.get("appid") != config["WECHAT_APPID"]
+    ):
         raise RuleBroken("商户号或 AppID 不匹配", code="MERCHANT_MISMATCH")
     payment = session.scalar(select(Payment).where(Payment.out_trade_no == out_trade_no))
     if payment is None:
         raise RuleBroken("订单不存在", code="UNKNOWN_OUT_TRADE_NO")
     paid_total = (transaction.get("amount") or {}).get("total")
     if paid_total != payment.amount:
-        flag_anomaly(session, kind="WRONG_AMOUNT", reference=out_trade_no,
-                     order_id=payment.order_id, expected=payment.amount, notified=paid_total,
-                     transaction_id=transaction.get("transaction_id"))
+        flag_anomaly(
+            session,
+            kind="WRONG_AMOUNT",
+            reference=out_trade_no,
+            order_id=payment.order_id,
+            expected=payment.amount,
+            notified=paid_total,
+            transaction_id=transaction.get("transaction_id"),
+        )
         session.commit()
         raise RuleBroken("支付金额与订单金额不一致", code="AMOUNT_MISMATCH")
     if transaction.get("trade_state") != SUCCESS:
         return "ignored"
 
-    won = session.execute(
-        update(Payment).where(Payment.id == payment.id, Payment.status.in_((NOTPAY, CLOSED)))
-        .values(status=SUCCESS, transaction_id=transaction.get("transaction_id"),
-                paid_at=utcnow(), confirmed_by=source)
-        .execution_options(synchronize_session=False)).rowcount == 1
+    won = (
+        session.execute(
+            update(Payment)
+            .where(Payment.id == payment.id, Payment.status.in_((NOTPAY, CLOSED)))
+            .values(
+                status=SUCCESS,
+                transaction_id=transaction.get("transaction_id"),
+                paid_at=utcnow(),
+                confirmed_by=source,
+            )
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        == 1
+    )
     if not won:
         session.rollback()
         return "duplicate"
@@ -155,10 +195,15 @@ def apply_transaction(session: Session, transaction: dict, *, source: str) -> st
 
 def _mark_order_paid(session: Session, order_id: int, transaction: dict) -> None:
     order = session.get(Order, order_id)
-    paid = session.execute(
-        update(Order).where(Order.id == order_id, Order.status.in_((PENDING_PAYMENT, CANCELLED)))
-        .values(status=PAID, paid_at=utcnow(), cancelled_at=None, cancel_reason=None)
-        .execution_options(synchronize_session=False)).rowcount == 1
+    paid = (
+        session.execute(
+            update(Order)
+            .where(Order.id == order_id, Order.status.in_((PENDING_PAYMENT, CANCELLED)))
+            .values(status=PAID, paid_at=utcnow(), cancelled_at=None, cancel_reason=None)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        == 1
+    )
     if not paid:
         return
     events.record(session, order_id, "PAID", transaction_id=transaction.get("transaction_id"))
@@ -173,10 +218,20 @@ def _mark_order_paid(session: Session, order_id: int, transaction: dict) -> None
         savepoint.commit()
     except DomainError:
         savepoint.rollback()
-        flag_anomaly(session, kind="PAID_AFTER_CANCEL", reference=order.number,
-                     order_id=order_id, transaction_id=transaction.get("transaction_id"))
-        refund = create_refund(session, order=order, amount=order.total, after_sale_id=None,
-                               reason="订单已超时取消且库存不足，全额退款")
+        flag_anomaly(
+            session,
+            kind="PAID_AFTER_CANCEL",
+            reference=order.number,
+            order_id=order_id,
+            transaction_id=transaction.get("transaction_id"),
+        )
+        refund = create_refund(
+            session,
+            order=order,
+            amount=order.total,
+            after_sale_id=None,
+            reason="订单已超时取消且库存不足，全额退款",
+        )
         order.status, order.status_before_refund = "REFUNDING", PAID
         refund_id = refund.id
         on_commit(session, lambda: _enqueue_refund(refund_id))
@@ -230,24 +285,41 @@ def close_open_payment(session: Session, *, order_id: int) -> str:
     return CLOSED_NOW
 
 
-def pending_payment_order_ids(session: Session, *, older_than_seconds: int = 120,
-                              limit: int = 500) -> list[int]:
+def pending_payment_order_ids(
+    session: Session, *, older_than_seconds: int = 120, limit: int = 500
+) -> list[int]:
     """Unpaid orders with a prepay older than a while: candidates for reconciliation by query."""
     cutoff = utcnow() - timedelta(seconds=older_than_seconds)
-    return list(session.scalars(
-        select(Payment.order_id).join(Order, Order.id == Payment.order_id)
-        .where(Payment.status == NOTPAY, Order.status == PENDING_PAYMENT,
-               Payment.created_at <= cutoff).order_by(Payment.id).limit(limit)))
+    return list(
+        session.scalars(
+            select(Payment.order_id)
+            .join(Order, Order.id == Payment.order_id)
+            .where(
+                Payment.status == NOTPAY,
+                Order.status == PENDING_PAYMENT,
+                Payment.created_at <= cutoff,
+            )
+            .order_by(Payment.id)
+            .limit(limit)
+        )
+    )
 
 
 # Refunds -------------------------------------------------------------------------------------
 
-def create_refund(session: Session, *, order: Order, amount: int, after_sale_id: int | None,
-                  reason: str) -> Refund:
+
+def create_refund(
+    session: Session, *, order: Order, amount: int, after_sale_id: int | None, reason: str
+) -> Refund:
     """A refund row to submit after commit; its out_refund_no makes resubmission idempotent."""
     suffix = f"A{after_sale_id}" if after_sale_id else "C"
-    refund = Refund(order_id=order.id, after_sale_id=after_sale_id, amount=amount,
-                    reason=reason[:80], out_refund_no=f"RF{order.number}{suffix}")
+    refund = Refund(
+        order_id=order.id,
+        after_sale_id=after_sale_id,
+        amount=amount,
+        reason=reason[:80],
+        out_refund_no=f"RF{order.number}{suffix}",
+    )
     session.add(refund)
     session.flush()
     return refund
@@ -261,20 +333,33 @@ def submit_refund(session: Session, *, refund_id: int) -> str:
     order = session.get(Order, refund.order_id)
     try:
         result = wechatpay_client().refund(
-            out_trade_no=order.number, out_refund_no=refund.out_refund_no, refund=refund.amount,
-            total=order.total, reason=refund.reason, notify_url=notify_url())
+            out_trade_no=order.number,
+            out_refund_no=refund.out_refund_no,
+            refund=refund.amount,
+            total=order.total,
+            reason=refund.reason,
+            notify_url=notify_url(),
+        )
     except WeChatPayError as exc:
         if exc.transient:
             raise _unavailable(exc) from exc
         refund.status = "ABNORMAL"
-        flag_anomaly(session, kind="REFUND_REFUSED", reference=refund.out_refund_no,
-                     order_id=order.id, upstream_code=exc.code, message=exc.message)
+        flag_anomaly(
+            session,
+            kind="REFUND_REFUSED",
+            reference=refund.out_refund_no,
+            order_id=order.id,
+            upstream_code=exc.code,
+            message=exc.message,
+        )
         session.commit()
         return "refused"
     session.execute(
-        update(Refund).where(Refund.id == refund.id, Refund.status == "PENDING")
+        update(Refund)
+        .where(Refund.id == refund.id, Refund.status == "PENDING")
         .values(status="PROCESSING", refund_id=result.get("refund_id"))
-        .execution_options(synchronize_session=False))
+        .execution_options(synchronize_session=False)
+    )
     session.commit()
     return "submitted"
 
@@ -289,7 +374,11 @@ def query_refund(out_refund_no: str) -> dict:
 
 def unsettled_refunds(session: Session, *, limit: int = 500) -> list[tuple[int, str, str]]:
     """Refunds not yet final, as (id, status, out_refund_no), for resubmission or a query."""
-    return list(session.execute(
-        select(Refund.id, Refund.status, Refund.out_refund_no)
-        .where(Refund.status.in_(("PENDING", "PROCESSING")))
-        .order_by(Refund.id).limit(limit)).tuples())
+    return list(
+        session.execute(
+            select(Refund.id, Refund.status, Refund.out_refund_no)
+            .where(Refund.status.in_(("PENDING", "PROCESSING")))
+            .order_by(Refund.id)
+            .limit(limit)
+        ).tuples()
+    )

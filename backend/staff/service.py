@@ -10,13 +10,18 @@ from backend.errors import Conflict, Unauthorized
 from backend.staff.models import Staff
 
 
-def create_staff(session: Session, *, username: str, password: str, display_name: str,
-                 role: str = "staff") -> Staff:
+def create_staff(
+    session: Session, *, username: str, password: str, display_name: str, role: str = "staff"
+) -> Staff:
     """A new console account; usernames are unique."""
     if session.scalar(select(Staff.id).where(Staff.username == username)):
         raise Conflict("用户名已存在", code="USERNAME_TAKEN")
-    staff = Staff(username=username, display_name=display_name, role=role,
-                  password_hash=generate_password_hash(password))
+    staff = Staff(
+        username=username,
+        display_name=display_name,
+        role=role,
+        password_hash=generate_password_hash(password),
+    )
     session.add(staff)
     session.commit()
     return staff
