@@ -1,8 +1,9 @@
 from backend.aftersales import service as aftersales
+from backend.aftersales.schemas import render_after_sale
 from backend.extensions import db
 from backend.orders import service as orders
+from backend.orders.schemas import render_order
 from backend.payments import service as payments
-from backend.timeutil import to_shanghai_iso
 from miniprogram_api import api_v1
 from miniprogram_api.auth import current_customer_id, token_auth
 from miniprogram_api.schemas import (
@@ -15,56 +16,6 @@ from miniprogram_api.schemas import (
     OrderQuery,
     PayParamsOut,
 )
-
-TIMES = ("pay_deadline", "created_at", "paid_at", "shipped_at", "completed_at", "cancelled_at")
-PLAIN = (
-    "id",
-    "number",
-    "status",
-    "total",
-    "goods_total",
-    "shipping_fee",
-    "refunded_total",
-    "address",
-    "remark",
-    "carrier",
-    "tracking_no",
-    "cancel_reason",
-)
-
-
-def render_order(order) -> dict:
-    body = {name: getattr(order, name) for name in PLAIN}
-    body.update({name: to_shanghai_iso(getattr(order, name)) for name in TIMES})
-    body["items"] = [
-        {
-            "id": i.id,
-            "sku_id": i.sku_id,
-            "product_name": i.product_name,
-            "grade": i.grade,
-            "spec": i.spec,
-            "unit_price": i.unit_price,
-            "quantity": i.quantity,
-            "subtotal": i.subtotal,
-        }
-        for i in order.items
-    ]
-    return body
-
-
-def render_after_sale(case) -> dict:
-    return {
-        "id": case.id,
-        "order_id": case.order_id,
-        "type": case.type,
-        "reason": case.reason,
-        "photos": case.photos,
-        "dead_count": case.dead_count,
-        "refund_amount": case.refund_amount,
-        "status": case.status,
-        "staff_note": case.staff_note,
-        "created_at": to_shanghai_iso(case.created_at),
-    }
 
 
 @api_v1.post("/orders")

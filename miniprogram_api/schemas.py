@@ -3,7 +3,8 @@
 from apiflask import Schema
 from apiflask.fields import Boolean, Dict, Integer, List, Nested, String
 from apiflask.validators import Length, OneOf, Range, Regexp
-from marshmallow import EXCLUDE
+
+from backend.schemas import In
 
 ORDER_STATUSES = [
     "PENDING_PAYMENT",
@@ -14,11 +15,6 @@ ORDER_STATUSES = [
     "REFUNDING",
     "REFUNDED",
 ]
-
-
-class In(Schema):
-    class Meta:
-        unknown = EXCLUDE  # extra fields (e.g. a client-sent price) are ignored, never trusted
 
 
 class LoginIn(In):

@@ -1,3 +1,4 @@
+import pytest
 import requests
 
 from backend.customers.models import Customer
@@ -43,11 +44,14 @@ def test_missing_invalid_and_expired_tokens_are_refused(app, client, shopper):
     assert shopper.get("/api/v1/orders").status_code == 401
 
 
-def test_wechat_answering_40001_forever_is_retried_a_bounded_number_of_times(client, sandbox):
+@pytest.mark.parametrize("errcode", [40001, 42001])
+def test_wechat_answering_token_errors_forever_is_retried_a_bounded_number_of_times(
+    client, sandbox, errcode
+):
     code = login_code(sandbox, "o_loop")
     requests.post(
         f"{sandbox.url}/sandbox/faults",
-        json={"wechat_errcode": 40001, "wechat_errcode_times": None},
+        json={"wechat_errcode": errcode, "wechat_errcode_times": None},
         timeout=5,
     )
     res = client.post("/api/v1/auth/login", json={"code": code})

@@ -4,6 +4,7 @@ from backend.extensions import db
 from backend.inventory import service as inventory
 from backend.inventory.models import StockLevel
 from backend.orders.models import Order, OrderRequest
+from tests.helpers import ADDRESS
 
 
 def _available(app, sku_id):
@@ -18,14 +19,7 @@ def test_an_order_is_priced_by_the_server_and_reserves_stock(app, shopper, store
         headers={"Idempotency-Key": "order-key-0001"},
         json={
             "items": [{"sku_id": sku, "quantity": 2, "price": 1, "unit_price": 1}],
-            "address": {
-                "name": "王海",
-                "phone": "13800138000",
-                "province": "山东省",
-                "city": "威海市",
-                "district": "乳山市",
-                "detail": "海阳所镇 88 号",
-            },
+            "address": ADDRESS,
             "total": 2,
         },
     )

@@ -164,19 +164,27 @@ def list_after_sales(
     return list(cases), total
 
 
-def approve(session: Session, *, after_sale_id: int, staff_id: int, note: str = "") -> AfterSale:
-    """Staff approve a pending case: its refund is created once and sent to WeChat Pay."""
+def _decide(
+    session: Session, after_sale_id: int, status: str, *, staff_id: int, note: str
+) -> AfterSale:
+    """Move a PENDING case to status; exactly one of two racing decisions wins."""
     case = get_after_sale(session, after_sale_id=after_sale_id)
     changed = session.execute(
         update(AfterSale)
         .where(AfterSale.id == case.id, AfterSale.status == PENDING)
-        .values(status=REFUNDING, staff_id=staff_id, staff_note=note, decided_at=utcnow())
+        .values(status=status, staff_id=staff_id, staff_note=note, decided_at=utcnow())
         .execution_options(synchronize_session=False)
     ).rowcount
     if changed != 1:
         raise Conflict(
             "该售后申请已处理", code="AFTER_SALE_NOT_PENDING", details={"status": case.status}
         )
+    return case
+
+
+def approve(session: Session, *, after_sale_id: int, staff_id: int, note: str = "") -> AfterSale:
+    """Staff approve a pending case: its refund is created once and sent to WeChat Pay."""
+    case = _decide(session, after_sale_id, REFUNDING, staff_id=staff_id, note=note)
     order = session.get(Order, case.order_id)
     refund = payments.create_refund(
         session, order=order, amount=case.refund_amount, after_sale_id=case.id, reason=case.reason
@@ -196,17 +204,7 @@ def approve(session: Session, *, after_sale_id: int, staff_id: int, note: str = 
 
 def reject(session: Session, *, after_sale_id: int, staff_id: int, note: str) -> AfterSale:
     """Staff reject a pending case; an order it had put into REFUNDING goes back."""
-    case = get_after_sale(session, after_sale_id=after_sale_id)
-    changed = session.execute(
-        update(AfterSale)
-        .where(AfterSale.id == case.id, AfterSale.status == PENDING)
-        .values(status=REJECTED, staff_id=staff_id, staff_note=note, decided_at=utcnow())
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if changed != 1:
-        raise Conflict(
-            "该售后申请已处理", code="AFTER_SALE_NOT_PENDING", details={"status": case.status}
-        )
+    case = _decide(session, after_sale_id, REJECTED, staff_id=staff_id, note=note)
     order = session.get(Order, case.order_id)
     if order.status == ORDER_REFUNDING and order.status_before_refund:
         order.status, order.status_before_refund = order.status_before_refund, None

@@ -4,50 +4,39 @@ from __future__ import annotations
 
 from functools import wraps
 
-from apiflask import APIBlueprint, Schema
+from apiflask import APIBlueprint
 from apiflask.fields import Integer, String
 from apiflask.validators import Length, OneOf, Range
 from flask import session as web_session
-from marshmallow import EXCLUDE
 
 from backend.aftersales import service as aftersales
+from backend.aftersales.schemas import render_after_sale
 from backend.errors import Unauthorized
 from backend.extensions import db
 from backend.orders import service as orders
 from backend.payments import service as payments
+from backend.schemas import In
 from backend.staff import service as staff_service
 from backend.timeutil import to_shanghai_iso
 
 bp = APIBlueprint("console_api", __name__, tag="Console")
 
 
-class StaffLoginIn(Schema):
-    class Meta:
-        unknown = EXCLUDE
-
+class StaffLoginIn(In):
     username = String(required=True, validate=Length(1, 40))
     password = String(required=True, validate=Length(1, 200))
 
 
-class DecisionIn(Schema):
-    class Meta:
-        unknown = EXCLUDE
-
+class DecisionIn(In):
     note = String(load_default="", validate=Length(max=200))
 
 
-class ShipIn(Schema):
-    class Meta:
-        unknown = EXCLUDE
-
+class ShipIn(In):
     carrier = String(required=True, validate=Length(1, 30))
     tracking_no = String(required=True, validate=Length(4, 40))
 
 
-class CaseQuery(Schema):
-    class Meta:
-        unknown = EXCLUDE
-
+class CaseQuery(In):
     status = String(validate=OneOf(["PENDING", "REJECTED", "REFUNDING", "REFUNDED"]))
     page = Integer(load_default=1, validate=Range(1, 10000))
     page_size = Integer(load_default=20, validate=Range(1, 100))
@@ -62,21 +51,6 @@ def staff_required(view):
         return view(*args, staff=staff, **kwargs)
 
     return wrapper
-
-
-def _case(case) -> dict:
-    return {
-        "id": case.id,
-        "order_id": case.order_id,
-        "type": case.type,
-        "reason": case.reason,
-        "photos": case.photos,
-        "dead_count": case.dead_count,
-        "refund_amount": case.refund_amount,
-        "status": case.status,
-        "staff_note": case.staff_note,
-        "created_at": to_shanghai_iso(case.created_at),
-    }
 
 
 @bp.post("/login")
@@ -103,14 +77,14 @@ def list_after_sales(query, staff):
     cases, total = aftersales.list_after_sales(
         db.session, status=query.get("status"), page=query["page"], page_size=query["page_size"]
     )
-    return {"items": [_case(c) for c in cases], "total": total}
+    return {"items": [render_after_sale(c) for c in cases], "total": total}
 
 
 @bp.post("/after-sales/<int:after_sale_id>/approve")
 @bp.input(DecisionIn, arg_name="body")
 @staff_required
 def approve_after_sale(after_sale_id: int, body, staff):
-    return _case(
+    return render_after_sale(
         aftersales.approve(
             db.session, after_sale_id=after_sale_id, staff_id=staff.id, note=body["note"]
         )
@@ -121,7 +95,7 @@ def approve_after_sale(after_sale_id: int, body, staff):
 @bp.input(DecisionIn, arg_name="body")
 @staff_required
 def reject_after_sale(after_sale_id: int, body, staff):
-    return _case(
+    return render_after_sale(
         aftersales.reject(
             db.session,
             after_sale_id=after_sale_id,

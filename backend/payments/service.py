@@ -19,7 +19,7 @@ from backend.customers.models import Customer
 from backend.errors import Conflict, DomainError, RuleBroken, UpstreamUnavailable
 from backend.inventory import service as inventory
 from backend.orders import events
-from backend.orders.models import CANCELLED, PAID, PENDING_PAYMENT, Order
+from backend.orders.models import CANCELLED, PAID, PENDING_PAYMENT, REFUNDING, Order
 from backend.payments.models import CLOSED, NOTPAY, SUCCESS, Payment, PaymentAnomaly, Refund
 from backend.timeutil import SHANGHAI, to_aware_utc, utcnow
 from backend.transactions import on_commit
@@ -232,7 +232,7 @@ def _mark_order_paid(session: Session, order_id: int, transaction: dict) -> None
             after_sale_id=None,
             reason="订单已超时取消且库存不足，全额退款",
         )
-        order.status, order.status_before_refund = "REFUNDING", PAID
+        order.status, order.status_before_refund = REFUNDING, PAID
         refund_id = refund.id
         on_commit(session, lambda: _enqueue_refund(refund_id))
 
