@@ -95,7 +95,7 @@ def _clean_state(request):
                 for table in reversed(db.metadata.sorted_tables):
                     conn.execute(table.delete())
         application.extensions["heli_redis"].flushdb()
-    cache._pages.clear()
+    cache._pages.clear()  # pages are per process; the tests share one
     requests.post(f"{sandbox_server.url}/sandbox/reset", timeout=5)
 
 

@@ -6,6 +6,7 @@ cached page is never older than the last committed change, and a hit costs one R
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 
 from sqlalchemy.orm import Session
@@ -18,8 +19,18 @@ _MAX_ENTRIES = 256
 _pages: dict[tuple, object] = {}
 
 
+def _current_version() -> bytes:
+    redis = redis_client()
+    version = redis.get(VERSION_KEY)
+    if version is None:
+        # A fresh Redis must not match pages cached under an old one, so versions are random.
+        redis.set(VERSION_KEY, uuid.uuid4().hex, nx=True)
+        version = redis.get(VERSION_KEY)
+    return version
+
+
 def cached(key: tuple, build: Callable[[], object]) -> object:
-    version = redis_client().get(VERSION_KEY) or b"0"
+    version = _current_version()
     full_key = (version, *key)
     if full_key not in _pages:
         if len(_pages) >= _MAX_ENTRIES:
@@ -30,4 +41,4 @@ def cached(key: tuple, build: Callable[[], object]) -> object:
 
 def invalidate(session: Session) -> None:
     """Mark the catalogue stale once session's transaction commits."""
-    on_commit(session, lambda: redis_client().incr(VERSION_KEY), key="catalogue")
+    on_commit(session, lambda: redis_client().set(VERSION_KEY, uuid.uuid4().hex), key="catalogue")
