@@ -112,11 +112,13 @@ def _register_errors(app: APIFlask) -> None:
 def _register_blueprints(app: APIFlask) -> None:
     from backend.callbacks.wechatpay import bp as wechatpay_callbacks
     from backend.console.api import bp as console_api
+    from backend.processing.api import bp as processing_api
     from miniprogram_api import api_v1
 
     app.register_blueprint(api_v1, url_prefix="/api/v1")
     app.register_blueprint(wechatpay_callbacks, url_prefix="/callbacks")
     app.register_blueprint(console_api, url_prefix="/console/api")
+    app.register_blueprint(processing_api, url_prefix="/api/processing")
 
     @app.get("/healthz")
     @app.doc(hide=True)

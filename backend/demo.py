@@ -1,29 +1,109 @@
-"""Demo data: the Rushan oyster alliance's store (fresh oysters by size grade, frozen,
-ready-to-eat, gift boxes) and a staff account. Running it twice changes nothing."""
+"""Demo data: the Rushan oyster alliance — its product line (grades, processing steps, shelf
+life), farms and sea areas, a processing plant, the store's products, and staff accounts.
+Stock is not typed in: the processing line reports it (`python -m sandbox.processing_line`).
+Running it twice changes nothing."""
 
 from __future__ import annotations
+
+import os
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.catalogue.models import Product, Sku
-from backend.inventory import service as inventory
+from backend.batches.models import (
+    GENERIC,
+    INSPECTION,
+    PACKING,
+    SORTING,
+    Farm,
+    Plant,
+    ProcessStep,
+    SeaArea,
+)
+from backend.catalogue.models import Grade, Product, ProductLine, Sku
 from backend.staff import service as staff_service
 from backend.staff.models import Staff
 
 ORIGIN = "山东乳山·海阳所镇"
 
-# (product, category, subtitle, [(code, grade, spec, form, price_fen, pieces, stock)])
+GRADES = [  # code, name, pieces per kg (min, max)
+    ("XL", "特大", 4, 8),
+    ("L", "大", 9, 12),
+    ("M", "中", 13, 16),
+    ("S", "小", 17, 22),
+]
+
+STEPS = [  # code, name, kind, required, measurements
+    (
+        "wash",
+        "清洗",
+        GENERIC,
+        True,
+        [
+            {"key": "water_temp_c", "name": "水温", "unit": "°C", "min": 0, "max": 30},
+            {"key": "duration_min", "name": "清洗时长", "unit": "分钟", "min": 1, "max": 240},
+        ],
+    ),
+    ("sort", "机器分级", SORTING, True, []),
+    (
+        "depurate",
+        "净化",
+        GENERIC,
+        True,
+        [
+            {"key": "hours", "name": "净化时长", "unit": "小时", "min": 20, "max": 96},
+            {"key": "water_temp_c", "name": "水温", "unit": "°C", "min": 5, "max": 25},
+            {"key": "salinity_permille", "name": "盐度", "unit": "‰", "min": 20, "max": 40},
+            {
+                "key": "uv_dose",
+                "name": "紫外线剂量",
+                "unit": "mJ/cm²",
+                "min": 0,
+                "max": 200,
+                "required": False,
+            },
+        ],
+    ),
+    ("inspect", "检验", INSPECTION, True, []),
+    ("pack", "包装", PACKING, True, []),
+]
+
+FARMS = [  # farm, cooperative, [(sea area code, name, lat, lon)]
+    (
+        "于家养殖户",
+        "海阳所牡蛎养殖合作社",
+        [
+            ("RS-HYS-01", "海阳所东湾 1 号海区", 36.7421, 121.5835),
+        ],
+    ),
+    (
+        "王家滩合作社",
+        "王家滩海水养殖专业合作社",
+        [
+            ("RS-HYS-02", "王家滩外海 2 号海区", 36.7288, 121.6102),
+            ("RS-HYS-03", "王家滩外海 3 号海区", 36.7195, 121.6237),
+        ],
+    ),
+    (
+        "乳山口养殖场",
+        "乳山口海洋牧场合作社",
+        [
+            ("RS-RSK-01", "乳山口浮筏 1 号海区", 36.8012, 121.4783),
+        ],
+    ),
+]
+
+# product, category, subtitle, [(code, grade, spec, form, pack weight g, price fen, pieces)]
 CATALOGUE = [
     (
         "乳山鲜活牡蛎",
         "鲜活",
         "当天出水 · 净化 24 小时 · 顺丰冷链",
         [
-            ("RS-LIVE-XL-5", "特大", "5斤装 约15-18只", "live", 13800, 15, 200),
-            ("RS-LIVE-L-5", "大", "5斤装 约20-25只", "live", 9800, 20, 400),
-            ("RS-LIVE-M-5", "中", "5斤装 约30-35只", "live", 6900, 30, 600),
-            ("RS-LIVE-S-5", "小", "5斤装 约40-50只", "live", 4900, 40, 600),
+            ("RS-LIVE-XL-5", "XL", "5斤装 约15-18只", "live", 2500, 13800, 15),
+            ("RS-LIVE-L-5", "L", "5斤装 约20-25只", "live", 2500, 9800, 20),
+            ("RS-LIVE-M-5", "M", "5斤装 约30-35只", "live", 2500, 6900, 30),
+            ("RS-LIVE-S-5", "S", "5斤装 约40-50只", "live", 2500, 4900, 40),
         ],
     ),
     (
@@ -31,7 +111,7 @@ CATALOGUE = [
         "冷冻",
         "急冻锁鲜 · 开袋即烤",
         [
-            ("RS-FROZEN-HALF-1KG", "大", "1kg 约12只", "frozen", 7900, 12, 500),
+            ("RS-FROZEN-HALF-1KG", "L", "1kg 约12只", "frozen", 1000, 7900, 12),
         ],
     ),
     (
@@ -39,7 +119,7 @@ CATALOGUE = [
         "即食",
         "花雕酒腌制 · 冷藏即食",
         [
-            ("RS-RTE-DRUNK-500G", "中", "500g 罐装", "ready_to_eat", 5900, None, 300),
+            ("RS-RTE-DRUNK-500G", "M", "500g 罐装", "ready_to_eat", 1200, 5900, None),
         ],
     ),
     (
@@ -47,41 +127,89 @@ CATALOGUE = [
         "礼盒",
         "年节送礼 · 含开蚝刀和手套",
         [
-            ("RS-GIFT-XL-8", "特大", "8斤礼盒 约24只", "live", 26800, 24, 120),
-            ("RS-GIFT-L-8", "大", "8斤礼盒 约32只", "live", 19800, 32, 150),
+            ("RS-GIFT-XL-8", "XL", "8斤礼盒 约24只", "live", 4000, 26800, 24),
+            ("RS-GIFT-L-8", "L", "8斤礼盒 约32只", "live", 4000, 19800, 32),
         ],
     ),
 ]
 
 
 def seed(session: Session) -> bool:
-    """Load the demo store unless it is already there; answers whether it loaded anything."""
-    if session.scalar(select(Product.id).limit(1)) is not None:
+    """Load the demo alliance unless it is already there; answers whether it loaded anything."""
+    if session.scalar(select(ProductLine.id).limit(1)) is not None:
         return False
+    line = ProductLine(
+        code="oyster",
+        name="牡蛎",
+        sorting_tolerance=0.02,
+        shelf_life_hours={"live": 72, "frozen": 180 * 24, "ready_to_eat": 10 * 24},
+    )
+    session.add(line)
+    session.flush()
+    grades = {}
+    for position, (code, name, low, high) in enumerate(GRADES):
+        grades[code] = Grade(
+            product_line_id=line.id,
+            code=code,
+            name=name,
+            position=position,
+            min_pieces_per_kg=low,
+            max_pieces_per_kg=high,
+        )
+        session.add(grades[code])
+    for position, (code, name, kind, required, measurements) in enumerate(STEPS, start=1):
+        session.add(
+            ProcessStep(
+                product_line_id=line.id,
+                code=code,
+                name=name,
+                position=position,
+                kind=kind,
+                required=required,
+                measurements=measurements,
+            )
+        )
+    for name, cooperative, areas in FARMS:
+        farm = Farm(name=name, cooperative=cooperative, town="海阳所镇")
+        session.add(farm)
+        session.flush()
+        for code, area_name, lat, lon in areas:
+            session.add(
+                SeaArea(farm_id=farm.id, code=code, name=area_name, latitude=lat, longitude=lon)
+            )
+    session.add(
+        Plant(
+            name="乳山海阳所牡蛎加工厂",
+            key_id=os.environ.get("PROCESSING_KEY_ID", "plant-rushan-01"),
+            secret=os.environ.get("PROCESSING_SECRET") or os.urandom(16).hex(),
+        )
+    )
+    session.flush()
     for order, (name, category, subtitle, skus) in enumerate(CATALOGUE):
         product = Product(
+            product_line_id=line.id,
             name=name,
             category=category,
             subtitle=subtitle,
             origin=ORIGIN,
-            description=f"{name}，产自{ORIGIN}，乳山牡蛎区域公用品牌授权。",
             sort_order=order,
+            description=f"{name}，产自{ORIGIN}，乳山牡蛎区域公用品牌授权。",
         )
         session.add(product)
-        for sku_order, (code, grade, spec, form, price, pieces, stock) in enumerate(skus):
-            sku = Sku(
-                product=product,
-                code=code,
-                grade=grade,
-                spec=spec,
-                form=form,
-                price=price,
-                pieces_per_pack=pieces,
-                sort_order=sku_order,
+        for sku_order, (code, grade, spec, form, weight, price, pieces) in enumerate(skus):
+            session.add(
+                Sku(
+                    product=product,
+                    grade=grades[grade],
+                    code=code,
+                    spec=spec,
+                    form=form,
+                    pack_weight_g=weight,
+                    price=price,
+                    pieces_per_pack=pieces,
+                    sort_order=sku_order,
+                )
             )
-            session.add(sku)
-            session.flush()
-            inventory.set_on_hand(session, sku_id=sku.id, on_hand=stock)
     session.commit()
     if session.scalar(select(Staff.id).where(Staff.username == "admin")) is None:
         staff_service.create_staff(

@@ -39,3 +39,11 @@ def settle_refunds() -> int:
         else:
             enqueue("jobs.payments.sync_refund", out_refund_no)
     return len(unsettled)
+
+
+@job
+def close_payment(order_id: int) -> str:
+    """Close the WeChat Pay order of an order we cancelled (a payment found instead is kept)."""
+    outcome = payments.close_open_payment(db.session, order_id=order_id)
+    db.session.commit()
+    return outcome

@@ -17,14 +17,17 @@ from backend.queue import enqueue, redis_client
 class Periodic:
     id: str
     func_path: str
-    seconds: int
+    seconds: int  # the interval, and how long a run's enqueue guard lasts
+    daily_at: str | None = None  # "HH:MM" Asia/Shanghai for daily jobs, instead of the interval
 
 
 SCHEDULE = [
     Periodic("expire-overdue-orders", "jobs.orders.expire_overdue_orders", 60),
+    Periodic("expire-due-lots", "jobs.inventory.expire_due_lots", 60),
     Periodic("reconcile-pending-payments", "jobs.payments.reconcile_pending_payments", 120),
     Periodic("settle-refunds", "jobs.payments.settle_refunds", 120),
     Periodic("auto-confirm-receipts", "jobs.orders.auto_confirm_receipts", 3600),
+    Periodic("report-expiring-lots", "jobs.inventory.report_expiring_lots", 3600, "07:00"),
 ]
 
 
@@ -45,10 +48,14 @@ def build_scheduler(app) -> BlockingScheduler:
             enqueue_periodic(entry)
 
     for entry in SCHEDULE:
+        if entry.daily_at:
+            hour, minute = entry.daily_at.split(":")
+            trigger = {"trigger": "cron", "hour": int(hour), "minute": int(minute)}
+        else:
+            trigger = {"trigger": "interval", "seconds": entry.seconds}
         scheduler.add_job(
             run,
-            "interval",
-            seconds=entry.seconds,
+            **trigger,
             args=[entry],
             id=entry.id,
             replace_existing=True,

@@ -5,12 +5,19 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import requests
 
 from backend import demo
+from backend.batches import service as batches
+from backend.batches.models import Plant
 from backend.catalogue.models import Sku
 from backend.extensions import db
+from backend.inventory import service as inventory
+from backend.inventory.models import Lot
+from backend.staff.models import Staff
+from backend.timeutil import utcnow
 
 ADDRESS = {
     "name": "王海",
@@ -22,12 +29,108 @@ ADDRESS = {
 }
 
 
+DEMO_STOCK = {
+    "RS-LIVE-XL-5": 200,
+    "RS-LIVE-L-5": 400,
+    "RS-LIVE-M-5": 600,
+    "RS-LIVE-S-5": 600,
+    "RS-FROZEN-HALF-1KG": 500,
+    "RS-RTE-DRUNK-500G": 300,
+    "RS-GIFT-XL-8": 120,
+    "RS-GIFT-L-8": 150,
+}
+
+
 def seed_store(app) -> dict[str, int]:
+    """The demo alliance with one packed batch of DEMO_STOCK: {sku code: sku id}."""
     with app.app_context():
         demo.seed(db.session)
         codes = {sku.code: sku.id for sku in db.session.scalars(db.select(Sku))}
         db.session.remove()
+    stock_up(app, DEMO_STOCK)
     return codes
+
+
+def stock_up(
+    app,
+    packs: dict[str, int],
+    *,
+    packed_at: datetime | None = None,
+    sea_area: str = "RS-HYS-01",
+    batch_code: str | None = None,
+) -> list[int]:
+    """Run one batch through the line's services (as the processing API does) and pack it.
+
+    Answers the new lots' ids."""
+    with app.app_context():
+        session = db.session
+        plant = session.scalar(db.select(Plant))
+        skus = {s.code: s for s in session.scalars(db.select(Sku))}
+        weights: dict[str, int] = {}
+        for code, count in packs.items():
+            grade = skus[code].grade.code
+            weights[grade] = weights.get(grade, 0) + count * skus[code].pack_weight_g
+        now = utcnow()
+        packed_at = packed_at or now
+        code = batch_code or f"T{uuid.uuid4().hex[:10]}"
+        batches.open_batch(
+            session,
+            plant,
+            code=code,
+            product_line="oyster",
+            sea_area=sea_area,
+            harvested_at=packed_at - timedelta(hours=30),
+            weight_g=sum(weights.values()),
+        )
+        batches.report_step(
+            session,
+            plant,
+            batch_code=code,
+            step="wash",
+            performed_at=packed_at - timedelta(hours=29),
+            measurements={"water_temp_c": 12.5, "duration_min": 30},
+        )
+        batches.report_sorting(
+            session,
+            plant,
+            batch_code=code,
+            performed_at=packed_at - timedelta(hours=28),
+            grades=[{"grade": g, "count": w // 150, "weight_g": w} for g, w in weights.items()],
+        )
+        batches.report_step(
+            session,
+            plant,
+            batch_code=code,
+            step="depurate",
+            performed_at=packed_at - timedelta(hours=4),
+            measurements={"hours": 24, "water_temp_c": 15, "salinity_permille": 31},
+        )
+        batches.report_inspection(
+            session,
+            plant,
+            batch_code=code,
+            performed_at=packed_at - timedelta(hours=1),
+            passed=True,
+            report_no=f"RS-QC-{code}",
+            lab="乳山市水产品检测中心",
+        )
+        result = batches.report_packing(
+            session,
+            plant,
+            batch_code=code,
+            packed_at=packed_at,
+            packs=[{"sku": c, "count": n} for c, n in packs.items()],
+        )
+        session.commit()
+        lot_ids = list(
+            session.scalars(
+                db.select(Lot.id)
+                .where(Lot.code.in_([lot["code"] for lot in result["lots"]]))
+                .order_by(Lot.id)
+            )
+        )
+        db.session.remove()
+    return lot_ids
 
 
 def login_code(sandbox, openid: str) -> str:
@@ -110,3 +213,35 @@ class Shopper:
     def _paid(self, order_id: int):
         order = self.get(f"/api/v1/orders/{order_id}").json
         return order if order["status"] == "PAID" else None
+
+
+def sku_stock(app, sku_id: int) -> tuple[int, int]:
+    """(on_hand, reserved) of a SKU summed over its lots."""
+    with app.app_context():
+        on_hand, reserved = db.session.execute(
+            db.select(
+                db.func.coalesce(db.func.sum(Lot.on_hand), 0),
+                db.func.coalesce(db.func.sum(Lot.reserved), 0),
+            ).where(Lot.sku_id == sku_id)
+        ).one()
+        db.session.remove()
+    return int(on_hand), int(reserved)
+
+
+def limit_stock(app, sku_id: int, available: int) -> None:
+    """A staff stock-take leaves exactly `available` free units of a SKU (in its first lot)."""
+    with app.app_context():
+        admin = db.session.scalar(db.select(Staff.id).where(Staff.username == "admin"))
+        lots = list(
+            db.session.scalars(
+                db.select(Lot).where(Lot.sku_id == sku_id).order_by(Lot.use_by, Lot.id)
+            )
+        )
+        for index, lot in enumerate(lots):
+            wanted = available if index == 0 else 0
+            delta = wanted - (lot.on_hand - lot.reserved)
+            if delta:
+                inventory.adjust(
+                    db.session, lot_id=lot.id, delta=delta, reason="测试盘点", staff_id=admin
+                )
+        db.session.remove()

@@ -6,7 +6,7 @@ from backend.extensions import db
 from backend.orders.models import Order
 from backend.payments.models import Refund
 from backend.timeutil import utcnow
-from tests.helpers import wait_for
+from tests.helpers import limit_stock, wait_for
 
 PHOTOS = ["https://img.example.cn/doa/1.jpg", "https://img.example.cn/doa/2.jpg"]
 
@@ -187,7 +187,6 @@ def test_paid_after_expiry_with_stock_gone_is_refunded_and_flagged(app, shopper,
     order = shopper.order([(sku, 1)]).json
     params = shopper.pay(order["id"])
     with app.app_context():
-        from backend.inventory import service as inventory
         from backend.payments.models import Payment, PaymentAnomaly
 
         db.session.execute(
@@ -199,8 +198,8 @@ def test_paid_after_expiry_with_stock_gone_is_refunded_and_flagged(app, shopper,
         db.session.execute(db.delete(Payment))
         db.session.commit()
         assert expire_unpaid_order(order["id"]) == "cancelled"
-        inventory.set_on_hand(db.session, sku_id=sku, on_hand=0)
-        db.session.commit()
+    limit_stock(app, sku, 0)
+    with app.app_context():
         db.session.add(
             Payment(
                 order_id=order["id"],

@@ -36,7 +36,7 @@ def test_placing_an_order_schedules_its_expiry_at_the_pay_deadline(app, shopper,
     with app.app_context():
         registry = ScheduledJobRegistry("default", connection=app.extensions["heli_redis"])
         job_id = f"expire-order-{order['id']}"
-        assert registry.get_job_ids() == [job_id]
+        assert job_id in registry.get_job_ids()
         scheduled = registry.get_scheduled_time(job_id)
         deadline = db.session.get(Order, order["id"]).pay_deadline
     assert abs((scheduled.replace(tzinfo=None) - deadline).total_seconds()) < 1

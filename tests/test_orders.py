@@ -2,9 +2,8 @@ import threading
 
 from backend.extensions import db
 from backend.inventory import service as inventory
-from backend.inventory.models import StockLevel
 from backend.orders.models import Order, OrderRequest
-from tests.helpers import ADDRESS
+from tests.helpers import ADDRESS, limit_stock, sku_stock
 
 
 def _available(app, sku_id):
@@ -113,9 +112,7 @@ def test_unknown_and_off_sale_skus(app, shopper, store):
 
 def test_sold_out_reserves_nothing(app, shopper, store):
     xl, large = store["RS-LIVE-XL-5"], store["RS-LIVE-L-5"]
-    with app.app_context():
-        inventory.set_on_hand(db.session, sku_id=xl, on_hand=1)
-        db.session.commit()
+    limit_stock(app, xl, 1)
     res = shopper.order([(large, 5), (xl, 2)])
     assert res.status_code == 409 and res.json["code"] == "SOLD_OUT"
     assert res.json["details"] == {"sku_id": xl, "available": 1}
@@ -128,9 +125,7 @@ def test_racing_buyers_never_oversell(app, sandbox, store):
     from tests.helpers import Shopper
 
     sku = store["RS-GIFT-XL-8"]
-    with app.app_context():
-        inventory.set_on_hand(db.session, sku_id=sku, on_hand=5)
-        db.session.commit()
+    limit_stock(app, sku, 5)
     buyers = [Shopper.login(app.test_client(), sandbox, f"o_race_{i}") for i in range(12)]
     codes = []
 
@@ -147,9 +142,7 @@ def test_racing_buyers_never_oversell(app, sandbox, store):
     for t in threads:
         t.join()
     assert codes.count(201) == 5 and codes.count(409) == 7
-    with app.app_context():
-        level = db.session.get(StockLevel, sku)
-        assert (level.on_hand, level.reserved) == (5, 5)
+    assert sku_stock(app, sku) == (5, 5)
 
 
 def test_orders_are_private(shopper, other_shopper, store):

@@ -8,10 +8,10 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from backend.config import PROJECT_ROOT
 from backend.extensions import db
-from backend.inventory.models import StockLevel
+from backend.inventory.models import StockMovement
 from backend.orders.models import Order, OrderEvent
 from backend.payments.models import PaymentAnomaly
-from tests.helpers import wait_for
+from tests.helpers import sku_stock, wait_for
 
 
 def _order(app, order_id) -> Order:
@@ -22,9 +22,7 @@ def _order(app, order_id) -> Order:
 
 
 def _stock(app, sku_id) -> tuple[int, int]:
-    with app.app_context():
-        level = db.session.get(StockLevel, sku_id)
-        return level.on_hand, level.reserved
+    return sku_stock(app, sku_id)
 
 
 def _paid_events(app, order_id) -> int:
@@ -34,6 +32,12 @@ def _paid_events(app, order_id) -> int:
             .select_from(OrderEvent)
             .where(OrderEvent.order_id == order_id, OrderEvent.kind == "PAID")
         )
+
+
+def _commits(app, order_id) -> int:
+    with app.app_context():
+        return db.session.scalar(db.select(db.func.count()).select_from(StockMovement).where(
+            StockMovement.order_id == order_id, StockMovement.kind == "COMMIT"))
 
 
 def _anomalies(app) -> list[str]:
@@ -70,7 +74,7 @@ def test_purchase_end_to_end_commits_stock_once(app, shopper, store):
     sku = store["RS-LIVE-L-5"]
     order = shopper.buy([(sku, 2)])
     assert order["status"] == "PAID" and order["paid_at"]
-    assert _stock(app, sku) == (398, 0)
+    assert _stock(app, sku) == (400, 2)  # sold, waiting to ship
     assert _paid_events(app, order["id"]) == 1
 
 
@@ -80,7 +84,7 @@ def test_duplicate_notifications_change_nothing_more(app, shopper, store):
     result = shopper.confirm_payment(shopper.pay(order["id"]), mode="duplicate", copies=3)
     assert [d["status"] for d in result["deliveries"]] == [204, 204, 204]
     assert _order(app, order["id"]).status == "PAID"
-    assert _stock(app, sku) == (399, 0) and _paid_events(app, order["id"]) == 1
+    assert _stock(app, sku) == (400, 1) and _paid_events(app, order["id"]) == 1
 
 
 def test_fifty_concurrent_duplicates_make_one_paid_transition(app, shopper, store):
@@ -90,7 +94,8 @@ def test_fifty_concurrent_duplicates_make_one_paid_transition(app, shopper, stor
     assert len(result["deliveries"]) == 50
     wait_for(lambda: _order(app, order["id"]).status == "PAID")
     assert _paid_events(app, order["id"]) == 1
-    assert _stock(app, sku) == (197, 0)
+    assert _stock(app, sku) == (200, 3)
+    assert _commits(app, order["id"]) == 1
 
 
 def test_wrong_amount_is_rejected_and_flagged(app, shopper, store):

@@ -249,7 +249,7 @@ def apply_refund_result(session: Session, result: dict) -> str:
         case.status = REFUNDED
     if order.refunded_total >= order.total:
         if order.status_before_refund == PAID or (case is not None and case.type == REFUND_ONLY):
-            inventory.restock(session, order_id=order.id)
+            inventory.release(session, order_id=order.id, reason="未发货退款，库存释放")
         order.status = ORDER_REFUNDED
     elif order.status == ORDER_REFUNDING and order.status_before_refund:
         order.status = order.status_before_refund

@@ -1,11 +1,13 @@
 """Rendered catalogue pages, cached per process and invalidated by a version number in Redis.
 
 Any change to products, prices or stock bumps the version after its transaction commits, so a
-cached page is never older than the last committed change, and a hit costs one Redis GET.
+cached page is never older than the last committed change, and a hit costs one Redis GET. Pages
+also age out after a second, since a lot reaching its use-by changes stock without a commit.
 """
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 
@@ -16,6 +18,8 @@ from backend.transactions import on_commit
 
 VERSION_KEY = "heli:catalogue:version"
 _MAX_ENTRIES = 256
+# Lots leave sale by the clock, not only by a change; no page outlives this.
+MAX_AGE_SECONDS = 1.0
 _pages: dict[tuple, object] = {}
 
 
@@ -32,11 +36,13 @@ def _current_version() -> bytes:
 def cached(key: tuple, build: Callable[[], object]) -> object:
     version = _current_version()
     full_key = (version, *key)
-    if full_key not in _pages:
+    now = time.monotonic()
+    entry = _pages.get(full_key)
+    if entry is None or now - entry[0] > MAX_AGE_SECONDS:
         if len(_pages) >= _MAX_ENTRIES:
             _pages.clear()
-        _pages[full_key] = build()
-    return _pages[full_key]
+        entry = _pages[full_key] = (now, build())
+    return entry[1]
 
 
 def invalidate(session: Session) -> None:

@@ -7,23 +7,26 @@ import json
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from backend.batches import service as batches
 from backend.catalogue import cache
 from backend.catalogue.models import Product, Sku
 from backend.errors import NotFound
 from backend.inventory import service as inventory
+from backend.timeutil import to_shanghai_iso
 
 
-def _render(product: Product, stock: dict[int, int]) -> dict:
+def _render(product: Product, stock: dict[int, int], lots: dict[int, dict]) -> dict:
     skus = [
         {
             "id": s.id,
             "code": s.code,
-            "grade": s.grade,
+            "grade": s.grade.name,
             "spec": s.spec,
             "form": s.form,
             "price": s.price,
             "stock": stock.get(s.id, 0),
             "pieces_per_pack": s.pieces_per_pack,
+            "lot": lots.get(s.id),
         }
         for s in product.skus
         if s.on_sale
@@ -42,11 +45,29 @@ def _render(product: Product, stock: dict[int, int]) -> dict:
 
 
 def _on_sale_products():
-    return select(Product).where(Product.on_sale.is_(True)).options(selectinload(Product.skus))
+    return (
+        select(Product)
+        .where(Product.on_sale.is_(True))
+        .options(selectinload(Product.skus).selectinload(Sku.grade))
+    )
 
 
-def _stock_for(session: Session, products: list[Product]) -> dict[int, int]:
-    return inventory.available(session, [s.id for p in products for s in p.skus])
+def _stock_for(session: Session, products: list[Product]) -> tuple[dict[int, int], dict]:
+    """Available units per SKU, and the lot on sale with where it came from."""
+    sku_ids = [s.id for p in products for s in p.skus]
+    lots = inventory.lots_on_sale(session, sku_ids)
+    origins = batches.provenance(session, list({lot.batch_id for lot in lots.values()}))
+    shown = {
+        sku_id: {
+            "code": lot.code,
+            "harvested_at": to_shanghai_iso(origins[lot.batch_id]["harvested_at"]),
+            "sea_area": origins[lot.batch_id]["sea_area"],
+            "packed_at": to_shanghai_iso(lot.packed_at),
+            "use_by": to_shanghai_iso(lot.use_by),
+        }
+        for sku_id, lot in lots.items()
+    }
+    return inventory.available(session, sku_ids), shown
 
 
 def list_products(
@@ -67,8 +88,11 @@ def list_products(
                 .limit(page_size)
             )
         )
-        stock = _stock_for(session, products)
-        return {"items": [_render(p, stock) for p in products], "total": session.scalar(count)}
+        stock, lots = _stock_for(session, products)
+        return {
+            "items": [_render(p, stock, lots) for p in products],
+            "total": session.scalar(count),
+        }
 
     return cache.cached(("list", page, page_size, category), build)
 
@@ -78,7 +102,7 @@ def get_product(session: Session, *, product_id: int) -> dict:
 
     def build() -> dict | None:
         product = session.scalar(_on_sale_products().where(Product.id == product_id))
-        return _render(product, _stock_for(session, [product])) if product else None
+        return _render(product, *_stock_for(session, [product])) if product else None
 
     rendered = cache.cached(("product", product_id), build)
     if rendered is None:
@@ -121,6 +145,8 @@ def set_product_on_sale(session: Session, *, product_id: int, on_sale: bool) -> 
 def skus_for_sale(session: Session, sku_ids: list[int]) -> dict[int, Sku]:
     """The SKUs with their products loaded, keyed by id (missing ids are simply absent)."""
     rows = session.scalars(
-        select(Sku).where(Sku.id.in_(sku_ids)).options(selectinload(Sku.product))
+        select(Sku)
+        .where(Sku.id.in_(sku_ids))
+        .options(selectinload(Sku.product), selectinload(Sku.grade))
     )
     return {sku.id: sku for sku in rows}

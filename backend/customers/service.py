@@ -91,7 +91,7 @@ def cart_view(session: Session, *, customer_id: int) -> dict:
                 "sku_id": sku.id,
                 "quantity": line.quantity,
                 "name": sku.product.name,
-                "grade": sku.grade,
+                "grade": sku.grade.name,
                 "spec": sku.spec,
                 "price": sku.price,
                 "stock": stock[sku.id],

@@ -1,128 +1,481 @@
-"""Inventory: every stock read and write goes through here.
+"""Inventory: stock lives in lots with a use-by time; every stock read and write goes through here.
 
-Stock is a per-SKU count for now (the batches issue replaces its source with lots). Changes are
-conditional UPDATEs, applied in SKU-id order, so two orders racing for the last units can never
-both get them, on SQLite or PostgreSQL.
+Every change to a lot is one conditional UPDATE plus one ledger row, so a lot's on_hand and
+reserved always equal the sums of its ledger, and two orders racing for the last units can never
+both get them (SQLite or PostgreSQL). Orders take units first-expiring-first-out (FEFO).
 """
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from collections import defaultdict
+from datetime import datetime
+
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session
 
 from backend.catalogue import cache
-from backend.errors import SoldOut
-from backend.inventory.models import StockLevel, StockReservation
+from backend.errors import NotFound, RuleBroken, SoldOut
+from backend.inventory import stock_cache
+from backend.inventory.models import (
+    ADJUST,
+    COMMIT,
+    COMMITTED,
+    EXPIRE,
+    EXPIRED,
+    HELD,
+    RECEIVE,
+    RELEASE,
+    RELEASED,
+    RESERVE,
+    RETURN,
+    SELLABLE,
+    SHIP,
+    SHIPPED,
+    Lot,
+    StockMovement,
+    StockReservation,
+)
+from backend.queue import enqueue_at
+from backend.timeutil import to_aware_utc, utcnow
+from backend.transactions import on_commit
 
-HELD, COMMITTED, RELEASED, RETURNED = "HELD", "COMMITTED", "RELEASED", "RETURNED"
+FEFO_ATTEMPTS = 5
+
+
+def _sellable(now: datetime):
+    return and_(Lot.status == SELLABLE, Lot.use_by > now)
 
 
 def available(session: Session, sku_ids: list[int]) -> dict[int, int]:
-    """Units each SKU can still sell (on hand minus reserved); 0 for SKUs without stock."""
-    if not sku_ids:
-        return {}
+    """Units each SKU can still sell: the free units of its sellable lots (cached in Redis)."""
+    sku_ids = list(dict.fromkeys(sku_ids))
+    found = stock_cache.read(sku_ids)
+    missing = [sku_id for sku_id in sku_ids if sku_id not in found]
+    if missing:
+        computed = _available_from_ledger(session, missing)
+        stock_cache.write(computed)
+        found.update({sku_id: value for sku_id, (value, _) in computed.items()})
+    return found
+
+
+def _available_from_ledger(session: Session, sku_ids: list[int]):
+    now = utcnow()
     rows = session.execute(
-        select(StockLevel.sku_id, StockLevel.on_hand - StockLevel.reserved).where(
-            StockLevel.sku_id.in_(sku_ids)
-        )
+        select(Lot.sku_id, func.sum(Lot.on_hand - Lot.reserved), func.min(Lot.use_by))
+        .where(Lot.sku_id.in_(sku_ids), _sellable(now))
+        .group_by(Lot.sku_id)
+    ).all()
+    found = {
+        sku_id: (int(free or 0), to_aware_utc(next_use_by).timestamp())
+        for sku_id, free, next_use_by in rows
+    }
+    return {sku_id: found.get(sku_id, (0, None)) for sku_id in sku_ids}
+
+
+def lots_on_sale(session: Session, sku_ids: list[int]) -> dict[int, Lot]:
+    """For each SKU, the lot its next unit would come from (first to expire with free units)."""
+    rows = session.scalars(
+        select(Lot)
+        .where(Lot.sku_id.in_(sku_ids), _sellable(utcnow()), Lot.on_hand > Lot.reserved)
+        .order_by(Lot.use_by, Lot.id)
     )
-    found = dict(rows.all())
-    return {sku_id: found.get(sku_id, 0) for sku_id in sku_ids}
+    first: dict[int, Lot] = {}
+    for lot in rows:
+        first.setdefault(lot.sku_id, lot)
+    return first
 
 
-def set_on_hand(session: Session, *, sku_id: int, on_hand: int) -> None:
-    """Set a SKU's on-hand count (demo data and staff stock-takes); never below what is reserved."""
-    level = session.get(StockLevel, sku_id)
-    if level is None:
-        session.add(StockLevel(sku_id=sku_id, on_hand=on_hand, reserved=0))
-    else:
-        level.on_hand = max(on_hand, level.reserved)
-    cache.invalidate(session)
-
-
-def reserve(session: Session, *, order_id: int, lines: dict[int, int]) -> None:
-    """Hold stock for an order's lines ({sku_id: quantity}) or raise SoldOut, holding nothing."""
-    for sku_id in sorted(lines):
-        quantity = lines[sku_id]
+def _move(
+    session: Session,
+    lot: Lot | int,
+    sku_id: int,
+    kind: str,
+    *,
+    on_hand: int = 0,
+    reserved: int = 0,
+    guard=None,
+    order_id: int | None = None,
+    staff_id: int | None = None,
+    reason: str = "",
+) -> bool:
+    """Change a lot by (on_hand, reserved) and write the ledger row, or change nothing."""
+    lot_id = lot if isinstance(lot, int) else lot.id
+    conditions = [
+        Lot.id == lot_id,
+        Lot.reserved + reserved >= 0,
+        Lot.on_hand + on_hand >= Lot.reserved + reserved,
+    ]
+    if guard is not None:
+        conditions.append(guard)
+    if on_hand or reserved:
         result = session.execute(
-            update(StockLevel)
-            .where(
-                StockLevel.sku_id == sku_id, StockLevel.on_hand - StockLevel.reserved >= quantity
-            )
-            .values(reserved=StockLevel.reserved + quantity)
+            update(Lot)
+            .where(*conditions)
+            .values(on_hand=Lot.on_hand + on_hand, reserved=Lot.reserved + reserved)
             .execution_options(synchronize_session=False)
         )
         if result.rowcount != 1:
-            left = available(session, [sku_id])[sku_id]
-            raise SoldOut(details={"sku_id": sku_id, "available": left})
-        session.add(StockReservation(order_id=order_id, sku_id=sku_id, quantity=quantity))
+            return False
+    session.add(
+        StockMovement(
+            lot_id=lot_id,
+            sku_id=sku_id,
+            kind=kind,
+            on_hand_delta=on_hand,
+            reserved_delta=reserved,
+            order_id=order_id,
+            staff_id=staff_id,
+            reason=reason[:120],
+        )
+    )
+    _changed(session, {sku_id})
+    return True
+
+
+def _changed(session: Session, sku_ids: set[int]) -> None:
+    stock_cache.invalidate(session, sku_ids)
     cache.invalidate(session)
 
 
-def _reservations(session: Session, order_id: int, status: str) -> list[StockReservation]:
+def receive(
+    session: Session,
+    *,
+    sku_id: int,
+    batch_id: int,
+    code: str,
+    quantity: int,
+    packed_at: datetime,
+    use_by: datetime,
+) -> Lot:
+    """A new lot from packing; its expiry job is scheduled for use_by once this commits."""
+    lot = Lot(
+        sku_id=sku_id,
+        batch_id=batch_id,
+        code=code,
+        received=quantity,
+        on_hand=0,
+        reserved=0,
+        packed_at=packed_at,
+        use_by=use_by,
+        status=SELLABLE,
+    )
+    session.add(lot)
+    session.flush()
+    _move(session, lot, sku_id, RECEIVE, on_hand=quantity, reason="包装入库")
+    lot_id = lot.id
+    on_commit(
+        session,
+        lambda: enqueue_at(
+            to_aware_utc(use_by), "jobs.inventory.expire_lot", lot_id, job_id=f"expire-lot-{lot_id}"
+        ),
+    )
+    return lot
+
+
+def _allocate(
+    session: Session,
+    *,
+    order_id: int,
+    sku_id: int,
+    quantity: int,
+    status: str = HELD,
+    exclude_lot_id: int | None = None,
+) -> bool:
+    """Hold quantity units of a SKU for an order across lots, earliest use-by first.
+
+    Answers False when not enough is free; units held before that stay held, so the caller
+    rolls back (the whole transaction, or a savepoint).
+    """
+    remaining = quantity
+    for _ in range(FEFO_ATTEMPTS):
+        now = utcnow()
+        query = (
+            select(Lot.id, Lot.on_hand - Lot.reserved)
+            .where(Lot.sku_id == sku_id, _sellable(now), Lot.on_hand > Lot.reserved)
+            .order_by(Lot.use_by, Lot.id)
+        )
+        if exclude_lot_id is not None:
+            query = query.where(Lot.id != exclude_lot_id)
+        lots = session.execute(query).all()
+        if sum(free for _, free in lots) < remaining:
+            return False
+        for lot_id, free in lots:
+            take = min(free, remaining)
+            guard = and_(Lot.on_hand - Lot.reserved >= take, _sellable(now))
+            if _move(
+                session,
+                lot_id,
+                sku_id,
+                RESERVE,
+                reserved=take,
+                guard=guard,
+                order_id=order_id,
+                reason="下单锁定库存",
+            ):
+                session.add(
+                    StockReservation(
+                        order_id=order_id, lot_id=lot_id, sku_id=sku_id, quantity=take, status=HELD
+                    )
+                )
+                if status == COMMITTED:
+                    _move(session, lot_id, sku_id, COMMIT, order_id=order_id, reason="已支付")
+                remaining -= take
+            if remaining == 0:
+                break
+        if remaining == 0:
+            if status == COMMITTED:
+                session.flush()
+                _set_status(session, order_id, HELD, COMMITTED)
+            return True
+        # Another order took units between our read and our update: read the lots again.
+    return False
+
+
+def reserve(session: Session, *, order_id: int, lines: dict[int, int]) -> None:
+    """Hold stock for an order's lines ({sku_id: quantity}), FEFO across lots, or raise SoldOut.
+
+    On SoldOut some units may already be held in this transaction: the caller rolls back.
+    """
+    for sku_id in sorted(lines):
+        if not _allocate(session, order_id=order_id, sku_id=sku_id, quantity=lines[sku_id]):
+            left = _available_from_ledger(session, [sku_id])[sku_id][0]
+            raise SoldOut(details={"sku_id": sku_id, "available": left})
+
+
+def _holds(session: Session, order_id: int, statuses: tuple[str, ...]) -> list[StockReservation]:
     return list(
         session.scalars(
             select(StockReservation)
-            .where(StockReservation.order_id == order_id, StockReservation.status == status)
-            .order_by(StockReservation.sku_id)
+            .where(StockReservation.order_id == order_id, StockReservation.status.in_(statuses))
+            .order_by(StockReservation.lot_id, StockReservation.id)
         )
     )
 
 
-def release(session: Session, *, order_id: int) -> int:
-    """Give an unpaid order's held stock back; answers how many lines were released."""
-    held = _reservations(session, order_id, HELD)
-    for reservation in held:
-        session.execute(
-            update(StockLevel)
-            .where(StockLevel.sku_id == reservation.sku_id)
-            .values(reserved=StockLevel.reserved - reservation.quantity)
-            .execution_options(synchronize_session=False)
+def _set_status(session: Session, order_id: int, old: str, new: str) -> None:
+    for hold in _holds(session, order_id, (old,)):
+        hold.status = new
+
+
+def release(session: Session, *, order_id: int, reason: str = "释放库存") -> int:
+    """Give back what an order holds and has not shipped (unpaid, cancelled, refunded)."""
+    holds = _holds(session, order_id, (HELD, COMMITTED))
+    for hold in holds:
+        _move(
+            session,
+            hold.lot_id,
+            hold.sku_id,
+            RELEASE,
+            reserved=-hold.quantity,
+            order_id=order_id,
+            reason=reason,
         )
-        reservation.status = RELEASED
-    if held:
-        cache.invalidate(session)
-    return len(held)
+        hold.status = RELEASED
+    return len(holds)
 
 
 def commit(session: Session, *, order_id: int) -> bool:
-    """Turn a paid order's held stock into sold stock; False if the order holds nothing."""
-    held = _reservations(session, order_id, HELD)
-    for reservation in held:
-        session.execute(
-            update(StockLevel)
-            .where(StockLevel.sku_id == reservation.sku_id)
-            .values(
-                on_hand=StockLevel.on_hand - reservation.quantity,
-                reserved=StockLevel.reserved - reservation.quantity,
-            )
-            .execution_options(synchronize_session=False)
-        )
-        reservation.status = COMMITTED
-    if held:
-        cache.invalidate(session)
-    return bool(held)
+    """The order was paid: its holds stop expiring. False if it holds nothing any more."""
+    holds = _holds(session, order_id, (HELD,))
+    for hold in holds:
+        _move(session, hold.lot_id, hold.sku_id, COMMIT, order_id=order_id, reason="已支付")
+        hold.status = COMMITTED
+    return bool(holds)
 
 
 def reserve_and_commit(session: Session, *, order_id: int, lines: dict[int, int]) -> None:
-    """Sell stock at once (an order paid after its hold was released); SoldOut if it is gone."""
-    for reservation in _reservations(session, order_id, RELEASED):
-        session.delete(reservation)
-    session.flush()
-    reserve(session, order_id=order_id, lines=lines)
-    commit(session, order_id=order_id)
+    """Sell at once to an order paid after its holds were released; SoldOut if it is gone."""
+    for sku_id in sorted(lines):
+        if not _allocate(
+            session, order_id=order_id, sku_id=sku_id, quantity=lines[sku_id], status=COMMITTED
+        ):
+            raise SoldOut(details={"sku_id": sku_id})
 
 
-def restock(session: Session, *, order_id: int) -> None:
-    """Put a refunded, never-shipped order's sold stock back on hand."""
-    sold = _reservations(session, order_id, COMMITTED)
-    for reservation in sold:
-        session.execute(
-            update(StockLevel)
-            .where(StockLevel.sku_id == reservation.sku_id)
-            .values(on_hand=StockLevel.on_hand + reservation.quantity)
-            .execution_options(synchronize_session=False)
+def ship(session: Session, *, order_id: int) -> None:
+    """The parcel left: the paid units leave the lots."""
+    for hold in _holds(session, order_id, (COMMITTED,)):
+        _move(
+            session,
+            hold.lot_id,
+            hold.sku_id,
+            SHIP,
+            on_hand=-hold.quantity,
+            reserved=-hold.quantity,
+            order_id=order_id,
+            reason="发货出库",
         )
-        reservation.status = RETURNED
-    if sold:
-        cache.invalidate(session)
+        hold.status = SHIPPED
+
+
+def return_to_stock(
+    session: Session, *, order_id: int, staff_id: int | None, reason: str = "退货入库"
+) -> int:
+    """Shipped units came back sellable: they rejoin their lot while it is still sellable."""
+    returned = 0
+    for hold in _holds(session, order_id, (SHIPPED,)):
+        quantity = hold.quantity - hold.returned
+        if quantity and _move(
+            session,
+            hold.lot_id,
+            hold.sku_id,
+            RETURN,
+            on_hand=quantity,
+            guard=_sellable(utcnow()),
+            order_id=order_id,
+            staff_id=staff_id,
+            reason=reason,
+        ):
+            hold.returned += quantity
+            returned += quantity
+    return returned
+
+
+def adjust(session: Session, *, lot_id: int, delta: int, reason: str, staff_id: int) -> Lot:
+    """A staff stock-take correction; never below what orders hold."""
+    lot = session.get(Lot, lot_id)
+    if lot is None:
+        raise NotFound("批次库存不存在", code="LOT_NOT_FOUND")
+    if not reason.strip():
+        raise RuleBroken("请填写调整原因", code="REASON_REQUIRED")
+    if delta == 0 or not _move(
+        session, lot, lot.sku_id, ADJUST, on_hand=delta, staff_id=staff_id, reason=reason
+    ):
+        raise RuleBroken(
+            "调整后库存不能少于已锁定数量，也不能为负",
+            code="ADJUST_BELOW_RESERVED",
+            details={"on_hand": lot.on_hand, "reserved": lot.reserved},
+        )
+    session.commit()
+    session.refresh(lot)
+    return lot
+
+
+def expire(session: Session, *, lot_id: int, now: datetime | None = None) -> dict:
+    """Take a lot off sale at its use-by: move each open hold to another lot of the SKU, release
+    the ones that cannot move, and write off the rest. The caller commits and handles the orders
+    answered in "unmoved_unpaid" (to cancel) and "unmoved_paid" (for staff)."""
+    now = now or utcnow()
+    lot = session.get(Lot, lot_id)
+    result = {"expired": 0, "moved": [], "unmoved_unpaid": [], "unmoved_paid": []}
+    if lot is None or lot.status != SELLABLE or lot.use_by > now:
+        return result
+    lot.status = EXPIRED
+    session.flush()
+    for hold in _holds_on_lot(session, lot_id):
+        savepoint = session.begin_nested()
+        _move(
+            session,
+            lot_id,
+            hold.sku_id,
+            RELEASE,
+            reserved=-hold.quantity,
+            order_id=hold.order_id,
+            reason="批次到期，转至其他批次",
+        )
+        moved = _allocate(
+            session,
+            order_id=hold.order_id,
+            sku_id=hold.sku_id,
+            quantity=hold.quantity,
+            status=hold.status,
+            exclude_lot_id=lot_id,
+        )
+        if moved:
+            hold.status = "MOVED"
+            savepoint.commit()
+            result["moved"].append(hold.order_id)
+            continue
+        savepoint.rollback()
+        _move(
+            session,
+            lot_id,
+            hold.sku_id,
+            RELEASE,
+            reserved=-hold.quantity,
+            order_id=hold.order_id,
+            reason="批次到期，无其他批次可替换",
+        )
+        key = "unmoved_paid" if hold.status == COMMITTED else "unmoved_unpaid"
+        result[key].append(hold.order_id)
+        hold.status = RELEASED
+    session.refresh(lot)
+    if lot.on_hand:
+        result["expired"] = lot.on_hand
+        _move(session, lot, lot.sku_id, EXPIRE, on_hand=-lot.on_hand, reason="到期下架")
+    return result
+
+
+def _holds_on_lot(session: Session, lot_id: int) -> list[StockReservation]:
+    return list(
+        session.scalars(
+            select(StockReservation)
+            .where(
+                StockReservation.lot_id == lot_id, StockReservation.status.in_((HELD, COMMITTED))
+            )
+            .order_by(StockReservation.id)
+        )
+    )
+
+
+def due_lot_ids(session: Session, *, limit: int = 500) -> list[int]:
+    """Sellable lots whose use-by has passed (their scheduled expiry may have been lost)."""
+    return list(
+        session.scalars(
+            select(Lot.id)
+            .where(Lot.status == SELLABLE, Lot.use_by <= utcnow())
+            .order_by(Lot.use_by)
+            .limit(limit)
+        )
+    )
+
+
+def expiring_within(session: Session, *, hours: int) -> list[Lot]:
+    """Sellable lots with units left whose use-by falls within the next hours."""
+    from datetime import timedelta
+
+    now = utcnow()
+    return list(
+        session.scalars(
+            select(Lot)
+            .where(_sellable(now), Lot.use_by <= now + timedelta(hours=hours), Lot.on_hand > 0)
+            .order_by(Lot.use_by)
+        )
+    )
+
+
+def ledger_mismatches(session: Session) -> list[dict]:
+    """Lots whose on_hand or reserved differ from their ledger sums (should always be none)."""
+    sums = (
+        select(
+            StockMovement.lot_id,
+            func.sum(StockMovement.on_hand_delta).label("on_hand"),
+            func.sum(StockMovement.reserved_delta).label("reserved"),
+        )
+        .group_by(StockMovement.lot_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Lot.id, Lot.on_hand, Lot.reserved, sums.c.on_hand, sums.c.reserved).outerjoin(
+            sums, sums.c.lot_id == Lot.id
+        )
+    ).all()
+    return [
+        {
+            "lot_id": lot_id,
+            "on_hand": on_hand,
+            "reserved": reserved,
+            "ledger_on_hand": int(l_on or 0),
+            "ledger_reserved": int(l_res or 0),
+        }
+        for lot_id, on_hand, reserved, l_on, l_res in rows
+        if on_hand != int(l_on or 0) or reserved != int(l_res or 0)
+    ]
+
+
+def held_quantities(session: Session, order_id: int) -> dict[int, int]:
+    """What an order holds and has not shipped, per SKU."""
+    totals: dict[int, int] = defaultdict(int)
+    for hold in _holds(session, order_id, (HELD, COMMITTED)):
+        totals[hold.sku_id] += hold.quantity
+    return dict(totals)

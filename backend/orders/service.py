@@ -29,7 +29,8 @@ from backend.orders.models import (
     OrderRequest,
 )
 from backend.payments import service as payments
-from backend.queue import enqueue_at
+from backend.queue import enqueue, enqueue_at
+from backend.staff import service as staff
 from backend.timeutil import SHANGHAI, to_aware_utc, utcnow
 from backend.transactions import on_commit
 
@@ -122,7 +123,7 @@ def place_order(
         OrderItem(
             sku_id=sku_id,
             product_name=skus[sku_id].product.name,
-            grade=skus[sku_id].grade,
+            grade=skus[sku_id].grade.name,
             spec=skus[sku_id].spec,
             unit_price=skus[sku_id].price,
             quantity=quantity,
@@ -222,7 +223,7 @@ def _cancel_unpaid(session: Session, order_id: int, reason: str) -> bool:
     )
     if result.rowcount != 1:
         return False
-    inventory.release(session, order_id=order_id)
+    inventory.release(session, order_id=order_id, reason=reason)
     events.record(session, order_id, "CANCELLED", reason=reason)
     return True
 
@@ -283,6 +284,7 @@ def ship_order(session: Session, *, order_id: int, carrier: str, tracking_no: st
         raise Conflict(
             "只有已支付的订单可以发货", code="ORDER_NOT_SHIPPABLE", details={"status": order.status}
         )
+    inventory.ship(session, order_id=order_id)
     events.record(session, order_id, "SHIPPED", carrier=carrier, tracking_no=tracking_no)
     session.commit()
     session.refresh(order)
@@ -324,3 +326,29 @@ def auto_confirm_receipts(session: Session) -> int:
     count = sum(_complete(session, order_id, "auto") for order_id in list(due))
     session.commit()
     return count
+
+
+def take_lot_off_sale(session: Session, *, lot_id: int) -> dict:
+    """At a lot's use-by: its open holds move to other lots of the SKU; an unpaid order that
+    cannot be served is cancelled with the reason shown to the buyer, a paid one goes to staff."""
+    result = inventory.expire(session, lot_id=lot_id)
+    for order_id in set(result["moved"]):
+        events.record(session, order_id, "STOCK_MOVED", from_lot_id=lot_id)
+    for order_id in set(result["unmoved_unpaid"]):
+        if _cancel_unpaid(session, order_id, "商品批次已到期且库存不足，订单已自动取消"):
+            on_commit(
+                session,
+                lambda order_id=order_id: enqueue(
+                    "jobs.payments.close_payment", order_id, job_id=f"close-payment-{order_id}"
+                ),
+            )
+    for order_id in set(result["unmoved_paid"]):
+        staff.raise_alert(
+            session,
+            kind="PAID_ORDER_LOT_EXPIRED",
+            title="已支付订单所用批次到期，且没有其他批次可替换，请人工处理",
+            order_id=order_id,
+            lot_id=lot_id,
+        )
+    session.commit()
+    return result

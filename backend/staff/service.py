@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from backend.errors import Conflict, Unauthorized
-from backend.staff.models import Staff
+from backend.staff.models import Staff, StaffAlert
 
 
 def create_staff(
@@ -38,3 +38,14 @@ def authenticate(session: Session, *, username: str, password: str) -> Staff:
 def get_active(session: Session, staff_id: int | None) -> Staff | None:
     staff = session.get(Staff, staff_id) if staff_id else None
     return staff if staff is not None and staff.active else None
+
+
+def raise_alert(session: Session, *, kind: str, title: str, **details) -> StaffAlert:
+    """Put something on the staff console's alert list (the caller commits)."""
+    alert = StaffAlert(kind=kind, title=title, details=details)
+    session.add(alert)
+    return alert
+
+
+def recent_alerts(session: Session, *, limit: int = 50) -> list[StaffAlert]:
+    return list(session.scalars(select(StaffAlert).order_by(StaffAlert.id.desc()).limit(limit)))

@@ -1,0 +1,206 @@
+"""/api/processing: the processing line's signed API (open batch, steps, sorting, inspection,
+packing). Every call carries a report_id; a repeat is answered the same and applied once."""
+
+from __future__ import annotations
+
+from datetime import UTC
+
+from apiflask import APIBlueprint
+from apiflask.fields import AwareDateTime, Boolean, Dict, Integer, List, Nested, Raw, String
+from apiflask.validators import Length, Range, Regexp
+from flask import g, request
+
+from backend.batches import service as batches
+from backend.batches.schemas import render_batch
+from backend.extensions import db
+from backend.processing import signing
+from backend.schemas import In
+
+bp = APIBlueprint("processing", __name__, tag="Processing line")
+
+CODE = Regexp(r"^[A-Za-z0-9_\-.]{1,40}$", error="只能包含字母、数字、-_.")
+REPORT_ID = String(required=True, validate=Regexp(r"^[A-Za-z0-9_\-.:]{1,64}$"))
+
+
+class HarvestIn(In):
+    sea_area = String(required=True, validate=Length(1, 30))
+    harvested_at = AwareDateTime(required=True)
+    weight_g = Integer(required=True, strict=True, validate=Range(1, 10**9))
+
+
+class OpenBatchIn(In):
+    report_id = REPORT_ID
+    batch_code = String(required=True, validate=CODE)
+    product_line = String(required=True, validate=Length(1, 30))
+    harvest = Nested(HarvestIn, required=True)
+
+
+class StepIn(In):
+    report_id = REPORT_ID
+    step = String(required=True, validate=Length(1, 30))
+    performed_at = AwareDateTime(required=True)
+    measurements = Dict(keys=String(), values=Raw(), load_default=dict)
+
+
+class GradeCountIn(In):
+    grade = String(required=True, validate=Length(1, 20))
+    count = Integer(required=True, strict=True, validate=Range(0, 10**9))
+    weight_g = Integer(required=True, strict=True, validate=Range(0, 10**10))
+
+
+class SortingIn(In):
+    report_id = REPORT_ID
+    performed_at = AwareDateTime(required=True)
+    grades = List(Nested(GradeCountIn), required=True, validate=Length(1, 50))
+
+
+class InspectionIn(In):
+    report_id = REPORT_ID
+    performed_at = AwareDateTime(required=True)
+    passed = Boolean(required=True)
+    report_no = String(required=True, validate=Length(1, 60))
+    lab = String(required=True, validate=Length(1, 60))
+
+
+class PackIn(In):
+    sku = String(required=True, validate=Length(1, 40))
+    count = Integer(required=True, strict=True, validate=Range(1, 10**6))
+
+
+class PackingIn(In):
+    report_id = REPORT_ID
+    packed_at = AwareDateTime(required=True)
+    packs = List(Nested(PackIn), required=True, validate=Length(1, 50))
+
+
+@bp.before_request
+def authenticate():
+    g.plant = signing.verify(
+        db.session,
+        method=request.method,
+        path=request.path,
+        headers=request.headers,
+        body=request.get_data(cache=True),
+    )
+
+
+def _utc(value):
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
+def _report(body: dict, apply):
+    status, response = batches.apply_report(
+        db.session,
+        plant_id=g.plant.id,
+        report_id=body["report_id"],
+        request_hash=batches.request_hash(body),
+        apply=apply,
+    )
+    return response, status
+
+
+@bp.post("/batches")
+@bp.input(OpenBatchIn, arg_name="body")
+@bp.doc(summary="开批次（采收入厂）")
+def open_batch(body):
+    harvest = body["harvest"]
+    return _report(
+        body,
+        lambda: (
+            201,
+            batches.open_batch(
+                db.session,
+                g.plant,
+                code=body["batch_code"],
+                product_line=body["product_line"],
+                sea_area=harvest["sea_area"],
+                harvested_at=_utc(harvest["harvested_at"]),
+                weight_g=harvest["weight_g"],
+            ),
+        ),
+    )
+
+
+@bp.get("/batches/<batch_code>")
+@bp.doc(summary="批次当前状态")
+def get_batch(batch_code: str):
+    return render_batch(batches.get_batch(db.session, plant_id=g.plant.id, code=batch_code))
+
+
+@bp.post("/batches/<batch_code>/steps")
+@bp.input(StepIn, arg_name="body")
+@bp.doc(summary="报告一道工序及其测量值")
+def report_step(batch_code: str, body):
+    return _report(
+        body,
+        lambda: (
+            200,
+            batches.report_step(
+                db.session,
+                g.plant,
+                batch_code=batch_code,
+                step=body["step"],
+                performed_at=_utc(body["performed_at"]),
+                measurements=body["measurements"],
+            ),
+        ),
+    )
+
+
+@bp.post("/batches/<batch_code>/sorting")
+@bp.input(SortingIn, arg_name="body")
+@bp.doc(summary="报告分级结果（各等级数量与重量）")
+def report_sorting(batch_code: str, body):
+    return _report(
+        body,
+        lambda: (
+            200,
+            batches.report_sorting(
+                db.session,
+                g.plant,
+                batch_code=batch_code,
+                performed_at=_utc(body["performed_at"]),
+                grades=body["grades"],
+            ),
+        ),
+    )
+
+
+@bp.post("/batches/<batch_code>/inspection")
+@bp.input(InspectionIn, arg_name="body")
+@bp.doc(summary="报告检验结果")
+def report_inspection(batch_code: str, body):
+    return _report(
+        body,
+        lambda: (
+            200,
+            batches.report_inspection(
+                db.session,
+                g.plant,
+                batch_code=batch_code,
+                performed_at=_utc(body["performed_at"]),
+                passed=body["passed"],
+                report_no=body["report_no"],
+                lab=body["lab"],
+            ),
+        ),
+    )
+
+
+@bp.post("/batches/<batch_code>/packing")
+@bp.input(PackingIn, arg_name="body")
+@bp.doc(summary="报告包装：每个 SKU 生成一个带保质期的批次库存")
+def report_packing(batch_code: str, body):
+    return _report(
+        body,
+        lambda: (
+            201,
+            batches.report_packing(
+                db.session,
+                g.plant,
+                batch_code=batch_code,
+                packed_at=_utc(body["packed_at"]),
+                packs=body["packs"],
+            ),
+        ),
+    )
