@@ -6,10 +6,13 @@ Running it twice changes nothing."""
 from __future__ import annotations
 
 import os
+import uuid
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from backend.batches import service as batches
 from backend.batches.models import (
     GENERIC,
     INSPECTION,
@@ -21,8 +24,10 @@ from backend.batches.models import (
     SeaArea,
 )
 from backend.catalogue.models import Grade, Product, ProductLine, Sku
+from backend.inventory.models import Lot
 from backend.staff import service as staff_service
 from backend.staff.models import Staff
+from backend.timeutil import utcnow
 
 ORIGIN = "山东乳山·海阳所镇"
 
@@ -216,3 +221,74 @@ def seed(session: Session) -> bool:
             session, username="admin", password="heli-demo", display_name="联盟管理员", role="admin"
         )
     return True
+
+
+def pack_batch(
+    session: Session,
+    packs: dict[str, int],
+    *,
+    packed_at: datetime | None = None,
+    sea_area: str = "RS-HYS-01",
+) -> list[int]:
+    """Run one batch of the demo plant through every processing step and pack `packs`
+    ({sku code: packs}) at packed_at (default now); answers the new lots' ids. The services are
+    the ones the processing API calls, so the batch obeys every rule a real one does."""
+    plant = session.scalar(select(Plant))
+    skus = {sku.code: sku for sku in session.scalars(select(Sku))}
+    weights: dict[str, int] = {}
+    for code, count in packs.items():
+        grade = skus[code].grade.code
+        weights[grade] = weights.get(grade, 0) + count * skus[code].pack_weight_g
+    packed_at = packed_at or utcnow()
+    code = f"D{uuid.uuid4().hex[:10]}"
+    batches.open_batch(
+        session,
+        plant,
+        code=code,
+        product_line="oyster",
+        sea_area=sea_area,
+        harvested_at=packed_at - timedelta(hours=30),
+        weight_g=sum(weights.values()),
+    )
+    batches.report_step(
+        session,
+        plant,
+        batch_code=code,
+        step="wash",
+        performed_at=packed_at - timedelta(hours=29),
+        measurements={"water_temp_c": 12.5, "duration_min": 30},
+    )
+    batches.report_sorting(
+        session,
+        plant,
+        batch_code=code,
+        performed_at=packed_at - timedelta(hours=28),
+        grades=[{"grade": g, "count": w // 150, "weight_g": w} for g, w in weights.items()],
+    )
+    batches.report_step(
+        session,
+        plant,
+        batch_code=code,
+        step="depurate",
+        performed_at=packed_at - timedelta(hours=4),
+        measurements={"hours": 24, "water_temp_c": 15, "salinity_permille": 31},
+    )
+    batches.report_inspection(
+        session,
+        plant,
+        batch_code=code,
+        performed_at=packed_at - timedelta(hours=1),
+        passed=True,
+        report_no=f"RS-QC-{code}",
+        lab="乳山市水产品检测中心",
+    )
+    result = batches.report_packing(
+        session,
+        plant,
+        batch_code=code,
+        packed_at=packed_at,
+        packs=[{"sku": c, "count": n} for c, n in packs.items()],
+    )
+    session.commit()
+    codes = [lot["code"] for lot in result["lots"]]
+    return list(session.scalars(select(Lot.id).where(Lot.code.in_(codes)).order_by(Lot.id)))

@@ -5,19 +5,16 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import requests
 
 from backend import demo
-from backend.batches import service as batches
-from backend.batches.models import Plant
 from backend.catalogue.models import Sku
 from backend.extensions import db
 from backend.inventory import service as inventory
 from backend.inventory.models import Lot
 from backend.staff.models import Staff
-from backend.timeutil import utcnow
 
 ADDRESS = {
     "name": "王海",
@@ -52,83 +49,11 @@ def seed_store(app) -> dict[str, int]:
 
 
 def stock_up(
-    app,
-    packs: dict[str, int],
-    *,
-    packed_at: datetime | None = None,
-    sea_area: str = "RS-HYS-01",
-    batch_code: str | None = None,
+    app, packs: dict[str, int], *, packed_at: datetime | None = None, sea_area: str = "RS-HYS-01"
 ) -> list[int]:
-    """Run one batch through the line's services (as the processing API does) and pack it.
-
-    Answers the new lots' ids."""
+    """One batch run through the line's services and packed; answers the new lots' ids."""
     with app.app_context():
-        session = db.session
-        plant = session.scalar(db.select(Plant))
-        skus = {s.code: s for s in session.scalars(db.select(Sku))}
-        weights: dict[str, int] = {}
-        for code, count in packs.items():
-            grade = skus[code].grade.code
-            weights[grade] = weights.get(grade, 0) + count * skus[code].pack_weight_g
-        now = utcnow()
-        packed_at = packed_at or now
-        code = batch_code or f"T{uuid.uuid4().hex[:10]}"
-        batches.open_batch(
-            session,
-            plant,
-            code=code,
-            product_line="oyster",
-            sea_area=sea_area,
-            harvested_at=packed_at - timedelta(hours=30),
-            weight_g=sum(weights.values()),
-        )
-        batches.report_step(
-            session,
-            plant,
-            batch_code=code,
-            step="wash",
-            performed_at=packed_at - timedelta(hours=29),
-            measurements={"water_temp_c": 12.5, "duration_min": 30},
-        )
-        batches.report_sorting(
-            session,
-            plant,
-            batch_code=code,
-            performed_at=packed_at - timedelta(hours=28),
-            grades=[{"grade": g, "count": w // 150, "weight_g": w} for g, w in weights.items()],
-        )
-        batches.report_step(
-            session,
-            plant,
-            batch_code=code,
-            step="depurate",
-            performed_at=packed_at - timedelta(hours=4),
-            measurements={"hours": 24, "water_temp_c": 15, "salinity_permille": 31},
-        )
-        batches.report_inspection(
-            session,
-            plant,
-            batch_code=code,
-            performed_at=packed_at - timedelta(hours=1),
-            passed=True,
-            report_no=f"RS-QC-{code}",
-            lab="乳山市水产品检测中心",
-        )
-        result = batches.report_packing(
-            session,
-            plant,
-            batch_code=code,
-            packed_at=packed_at,
-            packs=[{"sku": c, "count": n} for c, n in packs.items()],
-        )
-        session.commit()
-        lot_ids = list(
-            session.scalars(
-                db.select(Lot.id)
-                .where(Lot.code.in_([lot["code"] for lot in result["lots"]]))
-                .order_by(Lot.id)
-            )
-        )
+        lot_ids = demo.pack_batch(db.session, packs, packed_at=packed_at, sea_area=sea_area)
         db.session.remove()
     return lot_ids
 

@@ -25,8 +25,14 @@ SKU_CODES = ["RS-LIVE-XL-5", "RS-LIVE-L-5"]
 
 
 def _new_order(session, customer_id: int) -> int:
-    order = Order(number=uuid.uuid4().hex[:20], customer_id=customer_id, goods_total=1, total=1,
-                  address={}, pay_deadline=utcnow() + timedelta(minutes=15))
+    order = Order(
+        number=uuid.uuid4().hex[:20],
+        customer_id=customer_id,
+        goods_total=1,
+        total=1,
+        address={},
+        pay_deadline=utcnow() + timedelta(minutes=15),
+    )
     session.add(order)
     session.commit()
     return order.id
@@ -39,7 +45,8 @@ def _check_invariants(session) -> None:
     held = session.execute(
         db.select(StockReservation.lot_id, db.func.sum(StockReservation.quantity))
         .where(StockReservation.status.in_(("HELD", "COMMITTED")))
-        .group_by(StockReservation.lot_id)).all()
+        .group_by(StockReservation.lot_id)
+    ).all()
     for lot_id, quantity in held:
         assert session.get(Lot, lot_id).reserved == quantity
 
@@ -90,9 +97,15 @@ class LedgerMachine(RuleBasedStateMachine):
     def receive(self, sku, quantity, hours):
         sku_id = self.world["skus"][sku]
         before = self._available(sku_id)
-        lot = inventory.receive(self.session, sku_id=sku_id, batch_id=self.world["batch_id"],
-                                code=uuid.uuid4().hex, quantity=quantity, packed_at=utcnow(),
-                                use_by=utcnow() + timedelta(hours=hours))
+        lot = inventory.receive(
+            self.session,
+            sku_id=sku_id,
+            batch_id=self.world["batch_id"],
+            code=uuid.uuid4().hex,
+            quantity=quantity,
+            packed_at=utcnow(),
+            use_by=utcnow() + timedelta(hours=hours),
+        )
         self.session.commit()
         self.lots.append(lot.id)
         assert self._available(sku_id) == before + quantity
@@ -111,8 +124,9 @@ class LedgerMachine(RuleBasedStateMachine):
             assert {s: self._available(s) for s in wanted} == before
             return
         assert all(before[s] >= q for s, q in wanted.items())
-        assert {s: self._available(s) for s in wanted} == {s: before[s] - q
-                                                            for s, q in wanted.items()}
+        assert {s: self._available(s) for s in wanted} == {
+            s: before[s] - q for s, q in wanted.items()
+        }
         self.orders[order_id] = "RESERVED"
 
     def _pick(self, data, *states):
@@ -151,8 +165,9 @@ class LedgerMachine(RuleBasedStateMachine):
     def return_goods(self, data):
         order_id = self._pick(data, "SHIPPED")
         if order_id:
-            inventory.return_to_stock(self.session, order_id=order_id,
-                                      staff_id=self.world["staff_id"])
+            inventory.return_to_stock(
+                self.session, order_id=order_id, staff_id=self.world["staff_id"]
+            )
             self.session.commit()
 
     @precondition(lambda self: self.lots)
@@ -174,8 +189,13 @@ class LedgerMachine(RuleBasedStateMachine):
         lot = self.session.get(Lot, lot_id)
         allowed = delta != 0 and lot.on_hand + delta >= lot.reserved
         try:
-            inventory.adjust(self.session, lot_id=lot_id, delta=delta, reason="盘点",
-                             staff_id=self.world["staff_id"])
+            inventory.adjust(
+                self.session,
+                lot_id=lot_id,
+                delta=delta,
+                reason="盘点",
+                staff_id=self.world["staff_id"],
+            )
             assert allowed
         except DomainError:
             self.session.rollback()
@@ -190,8 +210,12 @@ class LedgerMachine(RuleBasedStateMachine):
 def test_random_operation_sequences_keep_the_ledger_balanced(app, ledger_world):
     LedgerMachine.app, LedgerMachine.world = app, ledger_world
     runner = LedgerMachine.TestCase
-    runner.settings = settings(max_examples=25, stateful_step_count=25, deadline=None,
-                               suppress_health_check=list(HealthCheck))
+    runner.settings = settings(
+        max_examples=25,
+        stateful_step_count=25,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+    )
     runner("runTest").runTest()
 
 

@@ -36,8 +36,11 @@ def _paid_events(app, order_id) -> int:
 
 def _commits(app, order_id) -> int:
     with app.app_context():
-        return db.session.scalar(db.select(db.func.count()).select_from(StockMovement).where(
-            StockMovement.order_id == order_id, StockMovement.kind == "COMMIT"))
+        return db.session.scalar(
+            db.select(db.func.count())
+            .select_from(StockMovement)
+            .where(StockMovement.order_id == order_id, StockMovement.kind == "COMMIT")
+        )
 
 
 def _anomalies(app) -> list[str]:
