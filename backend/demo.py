@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from backend.batches import packing
 from backend.batches import service as batches
 from backend.batches.models import (
     GENERIC,
@@ -282,7 +283,7 @@ def pack_batch(
         report_no=f"RS-QC-{code}",
         lab="乳山市水产品检测中心",
     )
-    result = batches.report_packing(
+    result = packing.report_packing(
         session,
         plant,
         batch_code=code,

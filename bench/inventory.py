@@ -124,7 +124,7 @@ def _buyer(args) -> tuple[float, float, list[tuple[float, int, bool]]]:
 
 def _check(database_url: str, redis_url: str, sku_id: int, placed_units: int) -> tuple[int, bool]:
     from backend.extensions import db
-    from backend.inventory import service as inventory
+    from backend.inventory import queries as inventory_queries
     from backend.inventory.models import Lot
 
     app = _app(database_url, redis_url)
@@ -134,7 +134,7 @@ def _check(database_url: str, redis_url: str, sku_id: int, placed_units: int) ->
         over_lots = sum(max(0, lot.reserved - lot.on_hand) for lot in lots)
         oversold = max(0, placed_units - received) + over_lots
         balanced = (
-            inventory.ledger_mismatches(db.session) == []
+            inventory_queries.ledger_mismatches(db.session) == []
             and sum(lot.reserved for lot in lots) == placed_units
         )
         db.session.remove()

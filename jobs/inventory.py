@@ -1,5 +1,5 @@
 from backend.extensions import db
-from backend.inventory import service as inventory
+from backend.inventory import queries as inventory_queries
 from backend.orders import service as orders
 from backend.queue import enqueue
 from backend.staff import service as staff
@@ -16,7 +16,7 @@ def expire_lot(lot_id: int) -> dict:
 @job
 def expire_due_lots() -> int:
     """Safety net for lot expiry jobs that were lost: one job per lot past its use-by."""
-    due = inventory.due_lot_ids(db.session)
+    due = inventory_queries.due_lot_ids(db.session)
     for lot_id in due:
         enqueue("jobs.inventory.expire_lot", lot_id)
     return len(due)
@@ -25,7 +25,7 @@ def expire_due_lots() -> int:
 @job
 def report_expiring_lots() -> int:
     """Daily: list the lots that reach their use-by within 24 hours for staff."""
-    lots = inventory.expiring_within(db.session, hours=EXPIRING_WITHIN_HOURS)
+    lots = inventory_queries.expiring_within(db.session, hours=EXPIRING_WITHIN_HOURS)
     if lots:
         staff.raise_alert(
             db.session,

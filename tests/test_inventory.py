@@ -7,6 +7,8 @@ from rq.registry import ScheduledJobRegistry
 
 from backend.errors import RuleBroken
 from backend.extensions import db
+from backend.inventory import expiry
+from backend.inventory import queries as inventory_queries
 from backend.inventory import service as inventory
 from backend.inventory.models import Lot, StockMovement, StockReservation
 from backend.orders import service as orders
@@ -88,11 +90,11 @@ def test_every_movement_is_a_ledger_row(app, shopper, staff_client, store):
     shopper.post(f"/api/v1/orders/{cancelled['id']}/cancel")
     assert _kinds(app, cancelled["id"]) == ["RESERVE", "RELEASE"]
     with app.app_context():
-        assert inventory.ledger_mismatches(db.session) == []
+        assert inventory_queries.ledger_mismatches(db.session) == []
         admin = db.session.scalar(db.select(Staff.id))
         assert inventory.return_to_stock(db.session, order_id=order["id"], staff_id=admin) == 2
         db.session.commit()
-        assert inventory.ledger_mismatches(db.session) == []
+        assert inventory_queries.ledger_mismatches(db.session) == []
     assert _kinds(app, order["id"])[-1] == "RETURN"
 
 
@@ -132,11 +134,11 @@ def test_expiry_moves_holds_to_another_lot_and_writes_off_the_rest(app, shopper,
     assert _holds(app, unpaid["id"]) == [(older, 1, "HELD")]
     with app.app_context():
         lot = db.session.get(Lot, older)
-        result = inventory.expire(db.session, lot_id=older, now=lot.use_by)
+        result = expiry.expire(db.session, lot_id=older, now=lot.use_by)
         db.session.commit()
         assert sorted(result["moved"]) == sorted([paid["id"], unpaid["id"]])
         assert result["expired"] == 5  # the held units now come from the fresh lot
-        assert inventory.ledger_mismatches(db.session) == []
+        assert inventory_queries.ledger_mismatches(db.session) == []
     assert _lot(app, older).status == "EXPIRED" and _lot(app, older).on_hand == 0
     assert _holds(app, paid["id"])[-1] == (fresh, 3, "COMMITTED")
     assert _holds(app, unpaid["id"])[-1] == (fresh, 1, "HELD")
@@ -162,7 +164,7 @@ def test_expiry_cancels_unpaid_orders_it_cannot_serve_and_tells_staff_of_paid_on
         assert cancelled.status == "CANCELLED" and "到期" in cancelled.cancel_reason
         alert = db.session.scalar(db.select(StaffAlert))
         assert alert.kind == "PAID_ORDER_LOT_EXPIRED" and alert.details["order_id"] == paid["id"]
-        assert inventory.ledger_mismatches(db.session) == []
+        assert inventory_queries.ledger_mismatches(db.session) == []
     detail = other_shopper.get(f"/api/v1/orders/{unpaid['id']}").json
     assert detail["status"] == "CANCELLED" and "批次已到期" in detail["cancel_reason"]
     assert _lot(app, lot_id).on_hand == 0

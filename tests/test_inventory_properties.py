@@ -13,8 +13,9 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from backend.customers.models import Customer
 from backend.errors import DomainError, SoldOut
 from backend.extensions import db
+from backend.inventory import expiry, stock_cache
+from backend.inventory import queries as inventory_queries
 from backend.inventory import service as inventory
-from backend.inventory import stock_cache
 from backend.inventory.models import Lot, StockMovement, StockReservation
 from backend.orders.models import Order
 from backend.staff.models import Staff
@@ -39,7 +40,7 @@ def _new_order(session, customer_id: int) -> int:
 
 
 def _check_invariants(session) -> None:
-    assert inventory.ledger_mismatches(session) == []
+    assert inventory_queries.ledger_mismatches(session) == []
     for lot in session.scalars(db.select(Lot)):
         assert 0 <= lot.reserved <= lot.on_hand
     held = session.execute(
@@ -175,7 +176,7 @@ class LedgerMachine(RuleBasedStateMachine):
     def expire(self, data):
         lot_id = data.draw(st.sampled_from(self.lots))
         lot = self.session.get(Lot, lot_id)
-        result = inventory.expire(self.session, lot_id=lot_id, now=lot.use_by)
+        result = expiry.expire(self.session, lot_id=lot_id, now=lot.use_by)
         self.session.commit()
         for order_id in result["unmoved_unpaid"] + result["unmoved_paid"]:
             inventory.release(self.session, order_id=order_id)

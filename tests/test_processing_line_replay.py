@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from backend import demo
 from backend.batches.models import Batch, Plant
 from backend.extensions import db
-from backend.inventory import service as inventory
+from backend.inventory import queries as inventory_queries
 from backend.inventory.models import Lot
 from sandbox.processing_line import replay
 
@@ -65,7 +65,7 @@ def test_replay_fills_the_store_with_lots_and_is_idempotent(app, client):
         assert (
             db.session.scalar(select(func.count(Lot.id)).where(Lot.batch_id.in_(rejected_ids))) == 0
         )
-        assert inventory.ledger_mismatches(db.session) == []
+        assert inventory_queries.ledger_mismatches(db.session) == []
         db.session.remove()
 
     before = _stock_totals(app)

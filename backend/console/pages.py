@@ -177,7 +177,7 @@ def dashboard(staff):
     return render_template(
         "console/dashboard.html",
         alerts=staff_service.recent_alerts(db.session, limit=20),
-        expiring=inventory.expiring_within(db.session, hours=SOON_HOURS),
+        expiring=stock_queries.expiring_within(db.session, hours=SOON_HOURS),
         sku_codes=stock_queries.sku_codes(db.session),
         soon_hours=SOON_HOURS,
     )

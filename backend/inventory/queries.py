@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from backend.batches.models import Batch
 from backend.catalogue.models import Product, Sku
 from backend.inventory.models import SELLABLE, Lot, StockMovement
+from backend.inventory.service import _sellable
 from backend.staff.models import Staff
 from backend.timeutil import utcnow
 
@@ -133,3 +134,56 @@ def ledger(
         for movement, lot, sku, staff in rows
     ]
     return items, total
+
+
+def due_lot_ids(session: Session, *, limit: int = 500) -> list[int]:
+    """Sellable lots whose use-by has passed (their scheduled expiry may have been lost)."""
+    return list(
+        session.scalars(
+            select(Lot.id)
+            .where(Lot.status == SELLABLE, Lot.use_by <= utcnow())
+            .order_by(Lot.use_by)
+            .limit(limit)
+        )
+    )
+
+
+def expiring_within(session: Session, *, hours: int) -> list[Lot]:
+    """Sellable lots with units left whose use-by falls within the next hours."""
+    now = utcnow()
+    return list(
+        session.scalars(
+            select(Lot)
+            .where(_sellable(now), Lot.use_by <= now + timedelta(hours=hours), Lot.on_hand > 0)
+            .order_by(Lot.use_by)
+        )
+    )
+
+
+def ledger_mismatches(session: Session) -> list[dict]:
+    """Lots whose on_hand or reserved differ from their ledger sums (should always be none)."""
+    sums = (
+        select(
+            StockMovement.lot_id,
+            func.sum(StockMovement.on_hand_delta).label("on_hand"),
+            func.sum(StockMovement.reserved_delta).label("reserved"),
+        )
+        .group_by(StockMovement.lot_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Lot.id, Lot.on_hand, Lot.reserved, sums.c.on_hand, sums.c.reserved).outerjoin(
+            sums, sums.c.lot_id == Lot.id
+        )
+    ).all()
+    return [
+        {
+            "lot_id": lot_id,
+            "on_hand": on_hand,
+            "reserved": reserved,
+            "ledger_on_hand": int(l_on or 0),
+            "ledger_reserved": int(l_res or 0),
+        }
+        for lot_id, on_hand, reserved, l_on, l_res in rows
+        if on_hand != int(l_on or 0) or reserved != int(l_res or 0)
+    ]

@@ -7,7 +7,6 @@ both get them (SQLite or PostgreSQL). Orders take units first-expiring-first-out
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import datetime
 
 from sqlalchemy import and_, func, select, update
@@ -20,8 +19,6 @@ from backend.inventory.models import (
     ADJUST,
     COMMIT,
     COMMITTED,
-    EXPIRE,
-    EXPIRED,
     HELD,
     RECEIVE,
     RELEASE,
@@ -349,133 +346,3 @@ def adjust(session: Session, *, lot_id: int, delta: int, reason: str, staff_id: 
     session.commit()
     session.refresh(lot)
     return lot
-
-
-def expire(session: Session, *, lot_id: int, now: datetime | None = None) -> dict:
-    """Take a lot off sale at its use-by: move each open hold to another lot of the SKU, release
-    the ones that cannot move, and write off the rest. The caller commits and handles the orders
-    answered in "unmoved_unpaid" (to cancel) and "unmoved_paid" (for staff)."""
-    now = now or utcnow()
-    lot = session.get(Lot, lot_id)
-    result = {"expired": 0, "moved": [], "unmoved_unpaid": [], "unmoved_paid": []}
-    if lot is None or lot.status != SELLABLE or lot.use_by > now:
-        return result
-    lot.status = EXPIRED
-    session.flush()
-    for hold in _holds_on_lot(session, lot_id):
-        savepoint = session.begin_nested()
-        _move(
-            session,
-            lot_id,
-            hold.sku_id,
-            RELEASE,
-            reserved=-hold.quantity,
-            order_id=hold.order_id,
-            reason="批次到期，转至其他批次",
-        )
-        moved = _allocate(
-            session,
-            order_id=hold.order_id,
-            sku_id=hold.sku_id,
-            quantity=hold.quantity,
-            status=hold.status,
-            exclude_lot_id=lot_id,
-        )
-        if moved:
-            hold.status = "MOVED"
-            savepoint.commit()
-            result["moved"].append(hold.order_id)
-            continue
-        savepoint.rollback()
-        _move(
-            session,
-            lot_id,
-            hold.sku_id,
-            RELEASE,
-            reserved=-hold.quantity,
-            order_id=hold.order_id,
-            reason="批次到期，无其他批次可替换",
-        )
-        key = "unmoved_paid" if hold.status == COMMITTED else "unmoved_unpaid"
-        result[key].append(hold.order_id)
-        hold.status = RELEASED
-    session.refresh(lot)
-    if lot.on_hand:
-        result["expired"] = lot.on_hand
-        _move(session, lot, lot.sku_id, EXPIRE, on_hand=-lot.on_hand, reason="到期下架")
-    return result
-
-
-def _holds_on_lot(session: Session, lot_id: int) -> list[StockReservation]:
-    return list(
-        session.scalars(
-            select(StockReservation)
-            .where(
-                StockReservation.lot_id == lot_id, StockReservation.status.in_((HELD, COMMITTED))
-            )
-            .order_by(StockReservation.id)
-        )
-    )
-
-
-def due_lot_ids(session: Session, *, limit: int = 500) -> list[int]:
-    """Sellable lots whose use-by has passed (their scheduled expiry may have been lost)."""
-    return list(
-        session.scalars(
-            select(Lot.id)
-            .where(Lot.status == SELLABLE, Lot.use_by <= utcnow())
-            .order_by(Lot.use_by)
-            .limit(limit)
-        )
-    )
-
-
-def expiring_within(session: Session, *, hours: int) -> list[Lot]:
-    """Sellable lots with units left whose use-by falls within the next hours."""
-    from datetime import timedelta
-
-    now = utcnow()
-    return list(
-        session.scalars(
-            select(Lot)
-            .where(_sellable(now), Lot.use_by <= now + timedelta(hours=hours), Lot.on_hand > 0)
-            .order_by(Lot.use_by)
-        )
-    )
-
-
-def ledger_mismatches(session: Session) -> list[dict]:
-    """Lots whose on_hand or reserved differ from their ledger sums (should always be none)."""
-    sums = (
-        select(
-            StockMovement.lot_id,
-            func.sum(StockMovement.on_hand_delta).label("on_hand"),
-            func.sum(StockMovement.reserved_delta).label("reserved"),
-        )
-        .group_by(StockMovement.lot_id)
-        .subquery()
-    )
-    rows = session.execute(
-        select(Lot.id, Lot.on_hand, Lot.reserved, sums.c.on_hand, sums.c.reserved).outerjoin(
-            sums, sums.c.lot_id == Lot.id
-        )
-    ).all()
-    return [
-        {
-            "lot_id": lot_id,
-            "on_hand": on_hand,
-            "reserved": reserved,
-            "ledger_on_hand": int(l_on or 0),
-            "ledger_reserved": int(l_res or 0),
-        }
-        for lot_id, on_hand, reserved, l_on, l_res in rows
-        if on_hand != int(l_on or 0) or reserved != int(l_res or 0)
-    ]
-
-
-def held_quantities(session: Session, order_id: int) -> dict[int, int]:
-    """What an order holds and has not shipped, per SKU."""
-    totals: dict[int, int] = defaultdict(int)
-    for hold in _holds(session, order_id, (HELD, COMMITTED)):
-        totals[hold.sku_id] += hold.quantity
-    return dict(totals)

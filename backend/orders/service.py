@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from backend.catalogue import service as catalogue
 from backend.errors import BadRequest, Conflict, NotFound, RuleBroken
+from backend.inventory import expiry
 from backend.inventory import service as inventory
 from backend.orders import events
 from backend.orders.models import (
@@ -331,7 +332,7 @@ def auto_confirm_receipts(session: Session) -> int:
 def take_lot_off_sale(session: Session, *, lot_id: int) -> dict:
     """At a lot's use-by: its open holds move to other lots of the SKU; an unpaid order that
     cannot be served is cancelled with the reason shown to the buyer, a paid one goes to staff."""
-    result = inventory.expire(session, lot_id=lot_id)
+    result = expiry.expire(session, lot_id=lot_id)
     for order_id in set(result["moved"]):
         events.record(session, order_id, "STOCK_MOVED", from_lot_id=lot_id)
     for order_id in set(result["unmoved_unpaid"]):

@@ -10,6 +10,7 @@ from apiflask.fields import AwareDateTime, Boolean, Dict, Integer, List, Nested,
 from apiflask.validators import Length, Range, Regexp
 from flask import g, request
 
+from backend.batches import packing
 from backend.batches import service as batches
 from backend.batches.schemas import render_batch
 from backend.extensions import db
@@ -195,7 +196,7 @@ def report_packing(batch_code: str, body):
         body,
         lambda: (
             201,
-            batches.report_packing(
+            packing.report_packing(
                 db.session,
                 g.plant,
                 batch_code=batch_code,

@@ -1,0 +1,90 @@
+"""Lots leave sale at their use-by: open holds move to other lots of the SKU, the rest is
+written off. Part of the inventory service; its ledger rules are the same."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.inventory.models import (
+    COMMITTED,
+    EXPIRE,
+    EXPIRED,
+    HELD,
+    RELEASE,
+    RELEASED,
+    SELLABLE,
+    Lot,
+    StockReservation,
+)
+from backend.inventory.service import _allocate, _move
+from backend.timeutil import utcnow
+
+
+def expire(session: Session, *, lot_id: int, now: datetime | None = None) -> dict:
+    """Take a lot off sale at its use-by: move each open hold to another lot of the SKU, release
+    the ones that cannot move, and write off the rest. The caller commits and handles the orders
+    answered in "unmoved_unpaid" (to cancel) and "unmoved_paid" (for staff)."""
+    now = now or utcnow()
+    lot = session.get(Lot, lot_id)
+    result = {"expired": 0, "moved": [], "unmoved_unpaid": [], "unmoved_paid": []}
+    if lot is None or lot.status != SELLABLE or lot.use_by > now:
+        return result
+    lot.status = EXPIRED
+    session.flush()
+    for hold in _holds_on_lot(session, lot_id):
+        savepoint = session.begin_nested()
+        _move(
+            session,
+            lot_id,
+            hold.sku_id,
+            RELEASE,
+            reserved=-hold.quantity,
+            order_id=hold.order_id,
+            reason="批次到期，转至其他批次",
+        )
+        moved = _allocate(
+            session,
+            order_id=hold.order_id,
+            sku_id=hold.sku_id,
+            quantity=hold.quantity,
+            status=hold.status,
+            exclude_lot_id=lot_id,
+        )
+        if moved:
+            hold.status = "MOVED"
+            savepoint.commit()
+            result["moved"].append(hold.order_id)
+            continue
+        savepoint.rollback()
+        _move(
+            session,
+            lot_id,
+            hold.sku_id,
+            RELEASE,
+            reserved=-hold.quantity,
+            order_id=hold.order_id,
+            reason="批次到期，无其他批次可替换",
+        )
+        key = "unmoved_paid" if hold.status == COMMITTED else "unmoved_unpaid"
+        result[key].append(hold.order_id)
+        hold.status = RELEASED
+    session.refresh(lot)
+    if lot.on_hand:
+        result["expired"] = lot.on_hand
+        _move(session, lot, lot.sku_id, EXPIRE, on_hand=-lot.on_hand, reason="到期下架")
+    return result
+
+
+def _holds_on_lot(session: Session, lot_id: int) -> list[StockReservation]:
+    return list(
+        session.scalars(
+            select(StockReservation)
+            .where(
+                StockReservation.lot_id == lot_id, StockReservation.status.in_((HELD, COMMITTED))
+            )
+            .order_by(StockReservation.id)
+        )
+    )
