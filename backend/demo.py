@@ -9,7 +9,7 @@ import os
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from backend.batches import packing
@@ -26,6 +26,8 @@ from backend.batches.models import (
 )
 from backend.catalogue.models import Grade, Product, ProductLine, Sku
 from backend.inventory.models import Lot
+from backend.sellers import service as sellers_service
+from backend.sellers.models import ACTIVE, EXPIRED, BrandLicence, Seller
 from backend.staff import service as staff_service
 from backend.staff.models import Staff
 from backend.timeutil import utcnow
@@ -217,11 +219,58 @@ def seed(session: Session) -> bool:
                 )
             )
     session.commit()
+    _seed_sellers(session)
     if session.scalar(select(Staff.id).where(Staff.username == "admin")) is None:
         staff_service.create_staff(
             session, username="admin", password="heli-demo", display_name="联盟管理员", role="admin"
         )
     return True
+
+
+SELLER_COUNT = 3000
+TOWNS = ["海阳所镇", "白沙滩镇", "大孤山镇", "乳山口镇", "冯家镇", "下初镇"]
+SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗于宫姜"
+
+
+def _seed_sellers(session: Session) -> None:
+    """3000 small sellers; most hold a brand licence, some expiring soon, some lapsed."""
+    products = list(session.scalars(select(Product.id)))
+    before = session.scalar(select(func.max(Seller.id))) or 0
+    session.execute(
+        insert(Seller),
+        [
+            {
+                "name": f"{SURNAMES[i % len(SURNAMES)]}记乳山牡蛎{i + 1:04d}号店",
+                "contact_name": f"{SURNAMES[i % len(SURNAMES)]}先生",
+                "phone": f"139{i:08d}",
+                "town": TOWNS[i % len(TOWNS)],
+                "cooperative": FARMS[i % len(FARMS)][1],
+                "tags": ["直播"] if i % 5 == 0 else [],
+                "active": True,
+            }
+            for i in range(SELLER_COUNT)
+        ],
+    )
+    ids = list(session.scalars(select(Seller.id).where(Seller.id > before).order_by(Seller.id)))
+    today = sellers_service.today()
+    licences = []
+    for i in range(SELLER_COUNT):
+        if i % 10 == 9:
+            continue  # a tenth sell without a licence: they get no codes
+        until = today + timedelta(days=(i * 37) % 400 - 20)  # a few lapsed, a few expiring soon
+        licences.append(
+            {
+                "number": f"RSMH-DEMO-{i + 1:04d}",
+                "seller_id": ids[i],
+                "product_ids": products,
+                "valid_from": today - timedelta(days=365),
+                "valid_until": until,
+                "status": ACTIVE if until >= today else EXPIRED,
+                "note": "",
+            }
+        )
+    session.execute(insert(BrandLicence), licences)
+    session.commit()
 
 
 def pack_batch(

@@ -18,4 +18,6 @@ from backend.customers.models import AuthToken, CartItem, Customer  # noqa: F401
 from backend.inventory.models import Lot, StockMovement, StockReservation  # noqa: F401
 from backend.orders.models import Order, OrderEvent, OrderItem, OrderRequest  # noqa: F401
 from backend.payments.models import Payment, PaymentAnomaly, Refund  # noqa: F401
+from backend.sellers.models import BrandLicence, Seller, SellerNotice  # noqa: F401
 from backend.staff.models import Staff, StaffAlert  # noqa: F401
+from backend.trace.models import PrintRun, TraceCode, TraceFlag, TraceScan  # noqa: F401

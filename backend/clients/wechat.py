@@ -96,6 +96,14 @@ class HeliWeChatClient(WeChatClient):
             body["page"] = page
         return self.call(lambda c: c.wxa._post("cgi-bin/message/subscribe/send", data=body))
 
+    def wxa_code(self, *, scene: str, page: str) -> bytes:
+        """A mini-program code image (wxacode.getUnlimited) opening page with this scene."""
+        body = {"scene": scene, "page": page, "check_path": False, "width": 430}
+        response = self.call(lambda c: c.wxa._post("wxa/getwxacodeunlimit", data=body))
+        if isinstance(response, dict):  # an error answer is JSON; an image is raw bytes
+            raise WeChatError(response.get("errcode"), response.get("errmsg", ""))
+        return response.content
+
 
 def wechat_client() -> HeliWeChatClient:
     config = current_app.config

@@ -71,8 +71,8 @@ def logout():
 
 
 @bp.get("/after-sales")
-@bp.input(CaseQuery, location="query", arg_name="query")
 @staff_required
+@bp.input(CaseQuery, location="query", arg_name="query")
 def list_after_sales(query, staff):
     cases, total = aftersales.list_after_sales(
         db.session, status=query.get("status"), page=query["page"], page_size=query["page_size"]
@@ -81,8 +81,8 @@ def list_after_sales(query, staff):
 
 
 @bp.post("/after-sales/<int:after_sale_id>/approve")
-@bp.input(DecisionIn, arg_name="body")
 @staff_required
+@bp.input(DecisionIn, arg_name="body")
 def approve_after_sale(after_sale_id: int, body, staff):
     return render_after_sale(
         aftersales.approve(
@@ -92,8 +92,8 @@ def approve_after_sale(after_sale_id: int, body, staff):
 
 
 @bp.post("/after-sales/<int:after_sale_id>/reject")
-@bp.input(DecisionIn, arg_name="body")
 @staff_required
+@bp.input(DecisionIn, arg_name="body")
 def reject_after_sale(after_sale_id: int, body, staff):
     return render_after_sale(
         aftersales.reject(
@@ -106,8 +106,8 @@ def reject_after_sale(after_sale_id: int, body, staff):
 
 
 @bp.post("/orders/<int:order_id>/ship")
-@bp.input(ShipIn, arg_name="body")
 @staff_required
+@bp.input(ShipIn, arg_name="body")
 def ship_order(order_id: int, body, staff):
     order = orders.ship_order(
         db.session, order_id=order_id, carrier=body["carrier"], tracking_no=body["tracking_no"]

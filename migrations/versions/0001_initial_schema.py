@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 6e198ed8f345
+Revision ID: 870db1e58085
 Revises: 
-Create Date: 2026-11-25 10:21:48.594584
+Create Date: 2026-11-25 10:48:20.431075
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '6e198ed8f345'
+revision = '870db1e58085'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -56,6 +56,18 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_product_lines')),
     sa.UniqueConstraint('code', name=op.f('uq_product_lines_code'))
     )
+    op.create_table('sellers',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=60), nullable=False),
+    sa.Column('contact_name', sa.String(length=30), nullable=False),
+    sa.Column('phone', sa.String(length=20), nullable=False),
+    sa.Column('town', sa.String(length=30), nullable=False),
+    sa.Column('cooperative', sa.String(length=60), nullable=False),
+    sa.Column('tags', sa.JSON(), nullable=False),
+    sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_sellers'))
+    )
     op.create_table('staff',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('username', sa.String(length=40), nullable=False),
@@ -92,6 +104,28 @@ def upgrade():
     )
     with op.batch_alter_table('auth_tokens', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_auth_tokens_customer_id'), ['customer_id'], unique=False)
+
+    op.create_table('brand_licences',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('number', sa.String(length=30), nullable=False),
+    sa.Column('seller_id', sa.Integer(), nullable=False),
+    sa.Column('product_ids', sa.JSON(), nullable=False),
+    sa.Column('valid_from', sa.Date(), nullable=False),
+    sa.Column('valid_until', sa.Date(), nullable=False),
+    sa.Column('status', sa.String(length=12), nullable=False),
+    sa.Column('granted_by', sa.Integer(), nullable=True),
+    sa.Column('note', sa.String(length=200), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['granted_by'], ['staff.id'], name=op.f('fk_brand_licences_granted_by_staff')),
+    sa.ForeignKeyConstraint(['seller_id'], ['sellers.id'], name=op.f('fk_brand_licences_seller_id_sellers')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_brand_licences')),
+    sa.UniqueConstraint('number', name=op.f('uq_brand_licences_number'))
+    )
+    with op.batch_alter_table('brand_licences', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_brand_licences_seller_id'), ['seller_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_brand_licences_status'), ['status'], unique=False)
+        batch_op.create_index(batch_op.f('ix_brand_licences_valid_until'), ['valid_until'], unique=False)
 
     op.create_table('grades',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -200,6 +234,25 @@ def upgrade():
     )
     with op.batch_alter_table('sea_areas', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_sea_areas_farm_id'), ['farm_id'], unique=False)
+
+    op.create_table('seller_notices',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('seller_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=40), nullable=False),
+    sa.Column('title', sa.String(length=80), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('data', sa.JSON(), nullable=False),
+    sa.Column('dedupe_key', sa.String(length=120), nullable=False),
+    sa.Column('status', sa.String(length=12), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('read_at', sa.DateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['seller_id'], ['sellers.id'], name=op.f('fk_seller_notices_seller_id_sellers')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_seller_notices')),
+    sa.UniqueConstraint('dedupe_key', name=op.f('uq_seller_notices_dedupe_key'))
+    )
+    with op.batch_alter_table('seller_notices', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_seller_notices_seller_id'), ['seller_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_seller_notices_status'), ['status'], unique=False)
 
     op.create_table('harvests',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -429,6 +482,24 @@ def upgrade():
     with op.batch_alter_table('sorting_results', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_sorting_results_batch_id'), ['batch_id'], unique=False)
 
+    op.create_table('print_runs',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('lot_id', sa.Integer(), nullable=False),
+    sa.Column('seller_id', sa.Integer(), nullable=False),
+    sa.Column('licence_id', sa.Integer(), nullable=False),
+    sa.Column('quantity', sa.Integer(), nullable=False),
+    sa.Column('created_by', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['created_by'], ['staff.id'], name=op.f('fk_print_runs_created_by_staff')),
+    sa.ForeignKeyConstraint(['licence_id'], ['brand_licences.id'], name=op.f('fk_print_runs_licence_id_brand_licences')),
+    sa.ForeignKeyConstraint(['lot_id'], ['lots.id'], name=op.f('fk_print_runs_lot_id_lots')),
+    sa.ForeignKeyConstraint(['seller_id'], ['sellers.id'], name=op.f('fk_print_runs_seller_id_sellers')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_print_runs'))
+    )
+    with op.batch_alter_table('print_runs', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_print_runs_lot_id'), ['lot_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_print_runs_seller_id'), ['seller_id'], unique=False)
+
     op.create_table('refunds',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('order_id', sa.Integer(), nullable=False),
@@ -493,11 +564,98 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_stock_reservations_lot_id'), ['lot_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_stock_reservations_order_id'), ['order_id'], unique=False)
 
+    op.create_table('trace_codes',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('code', sa.String(length=32), nullable=False),
+    sa.Column('print_run_id', sa.Integer(), nullable=False),
+    sa.Column('lot_id', sa.Integer(), nullable=False),
+    sa.Column('seller_id', sa.Integer(), nullable=False),
+    sa.Column('serial', sa.Integer(), nullable=False),
+    sa.Column('scan_count', sa.Integer(), nullable=False),
+    sa.Column('first_scanned_at', sa.DateTime(), nullable=True),
+    sa.Column('first_region', sa.String(length=40), nullable=True),
+    sa.Column('last_scanned_at', sa.DateTime(), nullable=True),
+    sa.Column('last_latitude', sa.Float(), nullable=True),
+    sa.Column('last_longitude', sa.Float(), nullable=True),
+    sa.Column('flagged', sa.Boolean(), nullable=False),
+    sa.ForeignKeyConstraint(['lot_id'], ['lots.id'], name=op.f('fk_trace_codes_lot_id_lots')),
+    sa.ForeignKeyConstraint(['print_run_id'], ['print_runs.id'], name=op.f('fk_trace_codes_print_run_id_print_runs')),
+    sa.ForeignKeyConstraint(['seller_id'], ['sellers.id'], name=op.f('fk_trace_codes_seller_id_sellers')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_trace_codes')),
+    sa.UniqueConstraint('code', name=op.f('uq_trace_codes_code')),
+    sa.UniqueConstraint('print_run_id', 'serial', name=op.f('uq_trace_codes_print_run_id_serial'))
+    )
+    with op.batch_alter_table('trace_codes', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_trace_codes_flagged'), ['flagged'], unique=False)
+        batch_op.create_index(batch_op.f('ix_trace_codes_lot_id'), ['lot_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_trace_codes_print_run_id'), ['print_run_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_trace_codes_seller_id'), ['seller_id'], unique=False)
+
+    op.create_table('trace_flags',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('key', sa.String(length=100), nullable=False),
+    sa.Column('code_id', sa.Integer(), nullable=True),
+    sa.Column('raw_code', sa.String(length=64), nullable=False),
+    sa.Column('seller_id', sa.Integer(), nullable=True),
+    sa.Column('reason', sa.String(length=30), nullable=False),
+    sa.Column('message', sa.String(length=200), nullable=False),
+    sa.Column('region', sa.String(length=40), nullable=True),
+    sa.Column('latitude', sa.Float(), nullable=True),
+    sa.Column('longitude', sa.Float(), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['code_id'], ['trace_codes.id'], name=op.f('fk_trace_flags_code_id_trace_codes')),
+    sa.ForeignKeyConstraint(['seller_id'], ['sellers.id'], name=op.f('fk_trace_flags_seller_id_sellers')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_trace_flags')),
+    sa.UniqueConstraint('key', name=op.f('uq_trace_flags_key'))
+    )
+    with op.batch_alter_table('trace_flags', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_trace_flags_code_id'), ['code_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_trace_flags_created_at'), ['created_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_trace_flags_reason'), ['reason'], unique=False)
+        batch_op.create_index(batch_op.f('ix_trace_flags_region'), ['region'], unique=False)
+        batch_op.create_index(batch_op.f('ix_trace_flags_seller_id'), ['seller_id'], unique=False)
+
+    op.create_table('trace_scans',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('code_id', sa.Integer(), nullable=True),
+    sa.Column('raw_code', sa.String(length=64), nullable=False),
+    sa.Column('scanned_at', sa.DateTime(), nullable=False),
+    sa.Column('ip_hash', sa.String(length=64), nullable=False),
+    sa.Column('latitude', sa.Float(), nullable=True),
+    sa.Column('longitude', sa.Float(), nullable=True),
+    sa.Column('region', sa.String(length=40), nullable=True),
+    sa.ForeignKeyConstraint(['code_id'], ['trace_codes.id'], name=op.f('fk_trace_scans_code_id_trace_codes')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_trace_scans'))
+    )
+    with op.batch_alter_table('trace_scans', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_trace_scans_code_id'), ['code_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_trace_scans_scanned_at'), ['scanned_at'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade():
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('trace_scans', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_trace_scans_scanned_at'))
+        batch_op.drop_index(batch_op.f('ix_trace_scans_code_id'))
+
+    op.drop_table('trace_scans')
+    with op.batch_alter_table('trace_flags', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_trace_flags_seller_id'))
+        batch_op.drop_index(batch_op.f('ix_trace_flags_region'))
+        batch_op.drop_index(batch_op.f('ix_trace_flags_reason'))
+        batch_op.drop_index(batch_op.f('ix_trace_flags_created_at'))
+        batch_op.drop_index(batch_op.f('ix_trace_flags_code_id'))
+
+    op.drop_table('trace_flags')
+    with op.batch_alter_table('trace_codes', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_trace_codes_seller_id'))
+        batch_op.drop_index(batch_op.f('ix_trace_codes_print_run_id'))
+        batch_op.drop_index(batch_op.f('ix_trace_codes_lot_id'))
+        batch_op.drop_index(batch_op.f('ix_trace_codes_flagged'))
+
+    op.drop_table('trace_codes')
     with op.batch_alter_table('stock_reservations', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_stock_reservations_order_id'))
         batch_op.drop_index(batch_op.f('ix_stock_reservations_lot_id'))
@@ -515,6 +673,11 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_refunds_order_id'))
 
     op.drop_table('refunds')
+    with op.batch_alter_table('print_runs', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_print_runs_seller_id'))
+        batch_op.drop_index(batch_op.f('ix_print_runs_lot_id'))
+
+    op.drop_table('print_runs')
     with op.batch_alter_table('sorting_results', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_sorting_results_batch_id'))
 
@@ -564,6 +727,11 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_harvests_sea_area_id'))
 
     op.drop_table('harvests')
+    with op.batch_alter_table('seller_notices', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_seller_notices_status'))
+        batch_op.drop_index(batch_op.f('ix_seller_notices_seller_id'))
+
+    op.drop_table('seller_notices')
     with op.batch_alter_table('sea_areas', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_sea_areas_farm_id'))
 
@@ -587,6 +755,12 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_grades_product_line_id'))
 
     op.drop_table('grades')
+    with op.batch_alter_table('brand_licences', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_brand_licences_valid_until'))
+        batch_op.drop_index(batch_op.f('ix_brand_licences_status'))
+        batch_op.drop_index(batch_op.f('ix_brand_licences_seller_id'))
+
+    op.drop_table('brand_licences')
     with op.batch_alter_table('auth_tokens', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_auth_tokens_customer_id'))
 
@@ -597,6 +771,7 @@ def downgrade():
 
     op.drop_table('staff_alerts')
     op.drop_table('staff')
+    op.drop_table('sellers')
     op.drop_table('product_lines')
     op.drop_table('plants')
     op.drop_table('farms')

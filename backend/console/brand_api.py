@@ -1,0 +1,242 @@
+"""/console/api: brand licences, code print runs and their exports, and flagged codes (staff)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+
+import segno
+from apiflask import APIBlueprint
+from apiflask.fields import Date, Integer, List, String
+from apiflask.validators import Length, OneOf, Range
+from flask import Response, current_app
+
+from backend.clients.wechat import WeChatError, wechat_client
+from backend.console.api import staff_required
+from backend.errors import NotFound, UpstreamUnavailable
+from backend.extensions import db
+from backend.schemas import In
+from backend.sellers import service as sellers
+from backend.sellers.models import BrandLicence
+from backend.timeutil import to_shanghai_iso
+from backend.trace import codes as trace_codes
+from backend.trace import queries as trace_queries
+from backend.trace import service as trace
+
+bp = APIBlueprint("brand_api", __name__, tag="Console: brand")
+
+LABELS_PER_ZIP = 1000
+
+
+class GrantIn(In):
+    seller_id = Integer(required=True, strict=True, validate=Range(1))
+    product_ids = List(Integer(strict=True), required=True, validate=Length(1, 100))
+    valid_from = Date(required=True)
+    valid_until = Date(required=True)
+    note = String(load_default="", validate=Length(max=200))
+
+
+class RenewIn(In):
+    valid_until = Date(required=True)
+    product_ids = List(Integer(strict=True), validate=Length(1, 100))
+
+
+class NoteIn(In):
+    note = String(load_default="", validate=Length(max=200))
+
+
+class PrintRunIn(In):
+    seller_id = Integer(required=True, strict=True, validate=Range(1))
+    lot_id = Integer(required=True, strict=True, validate=Range(1))
+    quantity = Integer(required=True, strict=True, validate=Range(1, trace.MAX_PRINT_RUN))
+
+
+class LabelsQuery(In):
+    offset = Integer(load_default=0, validate=Range(0))
+    limit = Integer(load_default=LABELS_PER_ZIP, validate=Range(1, LABELS_PER_ZIP))
+
+
+class FlagQuery(In):
+    reason = String(
+        validate=OneOf(
+            [trace.TOO_MANY_SCANS, trace.IMPOSSIBLE_TRAVEL, trace.AFTER_USE_BY, trace.NOT_OURS]
+        )
+    )
+    seller_id = Integer(validate=Range(1))
+    region = String(validate=Length(1, 40))
+    page = Integer(load_default=1, validate=Range(1, 10000))
+    page_size = Integer(load_default=50, validate=Range(1, 200))
+
+
+def render_licence(licence: BrandLicence) -> dict:
+    return {
+        "id": licence.id,
+        "number": licence.number,
+        "seller_id": licence.seller_id,
+        "product_ids": licence.product_ids,
+        "valid_from": licence.valid_from.isoformat(),
+        "valid_until": licence.valid_until.isoformat(),
+        "status": licence.status,
+        "note": licence.note,
+    }
+
+
+def trace_url(code: str) -> str:
+    return current_app.config["TRACE_URL_BASE"] + code
+
+
+@bp.post("/licences")
+@staff_required
+@bp.input(GrantIn, arg_name="body")
+def grant_licence(body, staff):
+    return render_licence(
+        sellers.grant_licence(
+            db.session,
+            seller_id=body["seller_id"],
+            product_ids=body["product_ids"],
+            valid_from=body["valid_from"],
+            valid_until=body["valid_until"],
+            staff_id=staff.id,
+            note=body["note"],
+        )
+    ), 201
+
+
+@bp.post("/licences/<int:licence_id>/renew")
+@staff_required
+@bp.input(RenewIn, arg_name="body")
+def renew_licence(licence_id: int, body, staff):
+    return render_licence(
+        sellers.renew_licence(
+            db.session,
+            licence_id=licence_id,
+            valid_until=body["valid_until"],
+            product_ids=body.get("product_ids"),
+        )
+    )
+
+
+@bp.post("/licences/<int:licence_id>/suspend")
+@staff_required
+@bp.input(NoteIn, arg_name="body")
+def suspend_licence(licence_id: int, body, staff):
+    return render_licence(
+        sellers.set_suspended(db.session, licence_id=licence_id, suspended=True, note=body["note"])
+    )
+
+
+@bp.post("/licences/<int:licence_id>/resume")
+@staff_required
+@bp.input(NoteIn, arg_name="body")
+def resume_licence(licence_id: int, body, staff):
+    return render_licence(
+        sellers.set_suspended(db.session, licence_id=licence_id, suspended=False, note=body["note"])
+    )
+
+
+@bp.post("/print-runs")
+@staff_required
+@bp.input(PrintRunIn, arg_name="body")
+def create_print_run(body, staff):
+    run = trace.create_print_run(
+        db.session,
+        seller_id=body["seller_id"],
+        lot_id=body["lot_id"],
+        quantity=body["quantity"],
+        staff_id=staff.id,
+    )
+    return {
+        "id": run.id,
+        "lot_id": run.lot_id,
+        "seller_id": run.seller_id,
+        "quantity": run.quantity,
+        "created_at": to_shanghai_iso(run.created_at),
+    }, 201
+
+
+@bp.get("/print-runs/<int:print_run_id>/codes.csv")
+@staff_required
+def export_csv(print_run_id: int, staff):
+    rows = trace.print_run_codes(db.session, print_run_id=print_run_id)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["serial", "code", "url"])
+    for row in rows:
+        writer.writerow([row.serial, row.code, trace_url(row.code)])
+    return Response(
+        "\ufeff" + out.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f"attachment; filename=print-run-{print_run_id}.csv"},
+    )
+
+
+@bp.get("/print-runs/<int:print_run_id>/labels.zip")
+@staff_required
+@bp.input(LabelsQuery, location="query", arg_name="query")
+def export_labels(print_run_id: int, query, staff):
+    """Printable QR labels (PNG, one per code), up to 1000 per download."""
+    rows = trace.print_run_codes(
+        db.session, print_run_id=print_run_id, offset=query["offset"], limit=query["limit"]
+    )
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for row in rows:
+            image = io.BytesIO()
+            segno.make(trace_url(row.code), error="m").save(image, kind="png", scale=6, border=2)
+            archive.writestr(f"{row.serial:06d}-{row.code}.png", image.getvalue())
+    return Response(
+        buffer.getvalue(),
+        mimetype="application/zip",
+        headers={
+            "Content-Disposition": f"attachment; filename=print-run-{print_run_id}-labels.zip"
+        },
+    )
+
+
+def _known_code(code: str) -> str:
+    value = trace_codes.normalize(code)
+    if value is None or not trace_queries.code_exists(db.session, value):
+        raise NotFound("防伪码不存在", code="TRACE_CODE_NOT_FOUND")
+    return value
+
+
+@bp.get("/codes/<code>/qr.svg")
+@staff_required
+def code_qr(code: str, staff):
+    out = io.BytesIO()
+    segno.make(trace_url(_known_code(code)), error="m").save(out, kind="svg", scale=4)
+    return Response(out.getvalue(), mimetype="image/svg+xml")
+
+
+@bp.get("/codes/<code>/wxacode.png")
+@staff_required
+def code_wxacode(code: str, staff):
+    """The mini-program code that opens the trace page with this code as its scene."""
+    try:
+        image = wechat_client().wxa_code(
+            scene=_known_code(code), page=current_app.config["WXACODE_TRACE_PAGE"]
+        )
+    except WeChatError as exc:
+        raise UpstreamUnavailable(details={"errcode": exc.errcode}) from exc
+    return Response(image, mimetype="image/png")
+
+
+@bp.get("/trace-flags")
+@staff_required
+@bp.input(FlagQuery, location="query", arg_name="query")
+def trace_flags(query, staff):
+    flags, total = trace_queries.flags(
+        db.session,
+        reason=query.get("reason"),
+        seller_id=query.get("seller_id"),
+        region=query.get("region"),
+        page=query["page"],
+        page_size=query["page_size"],
+    )
+    return {
+        "items": flags,
+        "total": total,
+        "by_seller": trace_queries.flag_counts(db.session, by="seller"),
+        "by_region": trace_queries.flag_counts(db.session, by="region"),
+    }

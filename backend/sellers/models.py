@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import JSON, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from backend.extensions import db
+from backend.timeutil import utcnow
+
+
+class Seller(db.Model):
+    """A small e-commerce seller of the alliance's brand."""
+
+    __tablename__ = "sellers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(60))
+    contact_name: Mapped[str] = mapped_column(String(30), default="")
+    phone: Mapped[str] = mapped_column(String(20), default="")
+    town: Mapped[str] = mapped_column(String(30), default="")
+    cooperative: Mapped[str] = mapped_column(String(60), default="")
+    tags: Mapped[list] = mapped_column(JSON, default=list)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+ACTIVE, SUSPENDED, EXPIRED = "ACTIVE", "SUSPENDED", "EXPIRED"
+
+
+class BrandLicence(db.Model):
+    """A seller's licence to use the regional brand "乳山牡蛎" on some products, for a period."""
+
+    __tablename__ = "brand_licences"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(30), unique=True)
+    seller_id: Mapped[int] = mapped_column(ForeignKey("sellers.id"), index=True)
+    product_ids: Mapped[list] = mapped_column(JSON, default=list)  # the licence's scope
+    valid_from: Mapped[date]
+    valid_until: Mapped[date] = mapped_column(index=True)  # last valid day, Asia/Shanghai
+    status: Mapped[str] = mapped_column(String(12), default=ACTIVE, index=True)
+    granted_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    note: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    seller: Mapped[Seller] = relationship()
+
+
+class SellerNotice(db.Model):
+    """A notice for a seller; the inbox keeps every one. Until WeChat delivery exists they stay
+    PENDING. The dedupe key makes each notice exist once."""
+
+    __tablename__ = "seller_notices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seller_id: Mapped[int] = mapped_column(ForeignKey("sellers.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    title: Mapped[str] = mapped_column(String(80))
+    body: Mapped[str] = mapped_column(Text, default="")
+    data: Mapped[dict] = mapped_column(JSON, default=dict)
+    dedupe_key: Mapped[str] = mapped_column(String(120), unique=True)
+    status: Mapped[str] = mapped_column(String(12), default="PENDING", index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    read_at: Mapped[datetime | None]

@@ -1,0 +1,240 @@
+"""Sellers: their brand licences (grant, renew, suspend, expiry reminders) and their notices."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import date, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from backend.catalogue.models import Product
+from backend.errors import BadRequest, Conflict, NotFound, RuleBroken
+from backend.sellers.models import ACTIVE, EXPIRED, SUSPENDED, BrandLicence, Seller, SellerNotice
+from backend.timeutil import SHANGHAI, to_aware_utc, utcnow
+
+REMINDER_DAYS = (30, 7, 1)
+
+
+def today() -> date:
+    """The calendar day in Asia/Shanghai, which licence dates are written in."""
+    return to_aware_utc(utcnow()).astimezone(SHANGHAI).date()
+
+
+def create_seller(
+    session: Session,
+    *,
+    name: str,
+    contact_name: str = "",
+    phone: str = "",
+    town: str = "",
+    cooperative: str = "",
+    tags: list[str] | None = None,
+) -> Seller:
+    """Register a seller of the alliance (the caller commits)."""
+    seller = Seller(
+        name=name,
+        contact_name=contact_name,
+        phone=phone,
+        town=town,
+        cooperative=cooperative,
+        tags=tags or [],
+    )
+    session.add(seller)
+    session.flush()
+    return seller
+
+
+def get_seller(session: Session, seller_id: int) -> Seller:
+    seller = session.get(Seller, seller_id)
+    if seller is None:
+        raise NotFound("卖家不存在", code="SELLER_NOT_FOUND")
+    return seller
+
+
+def notify(
+    session: Session, *, seller_id: int, kind: str, title: str, body: str, dedupe_key: str, **data
+) -> bool:
+    """Put a notice in a seller's inbox once per dedupe key; answers whether it was new.
+
+    The caller commits. Delivery over WeChat comes with the notice channels."""
+    exists = session.scalar(select(SellerNotice.id).where(SellerNotice.dedupe_key == dedupe_key))
+    if exists:
+        return False
+    session.add(
+        SellerNotice(
+            seller_id=seller_id,
+            kind=kind,
+            title=title[:80],
+            body=body,
+            data=data,
+            dedupe_key=dedupe_key,
+        )
+    )
+    return True
+
+
+def _check_scope(session: Session, product_ids: list[int]) -> list[int]:
+    product_ids = sorted(set(product_ids))
+    if not product_ids:
+        raise BadRequest("授权范围至少包含一个商品", code="EMPTY_SCOPE")
+    known = set(session.scalars(select(Product.id).where(Product.id.in_(product_ids))))
+    unknown = sorted(set(product_ids) - known)
+    if unknown:
+        raise NotFound(
+            "授权范围中有不存在的商品", code="PRODUCT_NOT_FOUND", details={"product_ids": unknown}
+        )
+    return product_ids
+
+
+def grant_licence(
+    session: Session,
+    *,
+    seller_id: int,
+    product_ids: list[int],
+    valid_from: date,
+    valid_until: date,
+    staff_id: int | None,
+    note: str = "",
+) -> BrandLicence:
+    """A new brand licence for a seller; one seller holds at most one active licence."""
+    get_seller(session, seller_id)
+    if valid_until < valid_from:
+        raise BadRequest("截止日期不能早于开始日期", code="INVALID_PERIOD")
+    if valid_until < today():
+        raise RuleBroken("截止日期已过", code="PERIOD_ALREADY_OVER")
+    active = session.scalar(
+        select(BrandLicence.id).where(
+            BrandLicence.seller_id == seller_id, BrandLicence.status == ACTIVE
+        )
+    )
+    if active:
+        raise Conflict(
+            "该卖家已有有效授权，请续期或先暂停",
+            code="LICENCE_EXISTS",
+            details={"licence_id": active},
+        )
+    licence = BrandLicence(
+        number=f"RSMH-{today():%Y}-{secrets.token_hex(4).upper()}",
+        seller_id=seller_id,
+        product_ids=_check_scope(session, product_ids),
+        valid_from=valid_from,
+        valid_until=valid_until,
+        status=ACTIVE,
+        granted_by=staff_id,
+        note=note,
+    )
+    session.add(licence)
+    try:
+        session.commit()
+    except IntegrityError:  # licence numbers are random; a clash is astronomically rare
+        session.rollback()
+        raise
+    return licence
+
+
+def _licence(session: Session, licence_id: int) -> BrandLicence:
+    licence = session.get(BrandLicence, licence_id)
+    if licence is None:
+        raise NotFound("授权不存在", code="LICENCE_NOT_FOUND")
+    return licence
+
+
+def renew_licence(
+    session: Session, *, licence_id: int, valid_until: date, product_ids: list[int] | None = None
+) -> BrandLicence:
+    """Extend a licence (an expired one becomes active again); the scope may change too."""
+    licence = _licence(session, licence_id)
+    if licence.status == SUSPENDED:
+        raise RuleBroken("授权已暂停，请先恢复", code="LICENCE_SUSPENDED")
+    if valid_until <= licence.valid_until or valid_until < today():
+        raise BadRequest("续期后的截止日期必须晚于原截止日期和今天", code="INVALID_PERIOD")
+    licence.valid_until = valid_until
+    licence.status = ACTIVE
+    if product_ids is not None:
+        licence.product_ids = _check_scope(session, product_ids)
+    session.commit()
+    return licence
+
+
+def set_suspended(
+    session: Session, *, licence_id: int, suspended: bool, note: str = ""
+) -> BrandLicence:
+    """Suspend a licence (no more codes) or lift the suspension."""
+    licence = _licence(session, licence_id)
+    if suspended:
+        licence.status = SUSPENDED
+    elif licence.status == SUSPENDED:
+        licence.status = ACTIVE if licence.valid_until >= today() else EXPIRED
+    if note:
+        licence.note = note[:200]
+    session.commit()
+    return licence
+
+
+def licence_for_codes(session: Session, *, seller_id: int, product_id: int) -> BrandLicence:
+    """The licence that lets a seller get codes for a product today, or why not."""
+    licence = session.scalar(
+        select(BrandLicence)
+        .where(BrandLicence.seller_id == seller_id, BrandLicence.status == ACTIVE)
+        .order_by(BrandLicence.valid_until.desc())
+    )
+    day = today()
+    if licence is None or not licence.valid_from <= day <= licence.valid_until:
+        raise RuleBroken("该卖家没有有效的品牌授权，不能申领防伪码", code="NO_VALID_LICENCE")
+    if product_id not in licence.product_ids:
+        raise RuleBroken("该商品不在卖家的授权范围内", code="PRODUCT_NOT_LICENSED")
+    return licence
+
+
+def remind_and_expire(session: Session, *, day: date | None = None) -> dict:
+    """Daily: remind holders 30, 7 and 1 days before expiry (each once), expire lapsed licences."""
+    day = day or today()
+    reminded = expired = 0
+    horizon = day + timedelta(days=max(REMINDER_DAYS))
+    due = session.scalars(
+        select(BrandLicence).where(
+            BrandLicence.status == ACTIVE, BrandLicence.valid_until <= horizon
+        )
+    )
+    for licence in due:
+        left = (licence.valid_until - day).days
+        if left < 0:
+            continue
+        threshold = min(d for d in REMINDER_DAYS if d >= left)
+        reminded += notify(
+            session,
+            seller_id=licence.seller_id,
+            kind="LICENCE_EXPIRING",
+            title=f"品牌授权将于 {left} 天后到期" if left else "品牌授权今天到期",
+            body=(
+                f"您的“乳山牡蛎”品牌授权（{licence.number}）将于 {licence.valid_until:%Y-%m-%d} "
+                "到期，到期后将无法申领防伪码，请及时续期。"
+            ),
+            dedupe_key=f"licence-expiring:{licence.id}:{licence.valid_until}:{threshold}",
+            licence_id=licence.id,
+            days_left=left,
+        )
+    lapsed = list(
+        session.scalars(
+            select(BrandLicence).where(
+                BrandLicence.status == ACTIVE, BrandLicence.valid_until < day
+            )
+        )
+    )
+    for licence in lapsed:
+        session.execute(
+            update(BrandLicence).where(BrandLicence.id == licence.id).values(status=EXPIRED)
+        )
+        expired += notify(
+            session,
+            seller_id=licence.seller_id,
+            kind="LICENCE_EXPIRED",
+            title="品牌授权已到期",
+            body=f"您的“乳山牡蛎”品牌授权（{licence.number}）已到期，防伪码申领已暂停。",
+            dedupe_key=f"licence-expired:{licence.id}:{licence.valid_until}",
+            licence_id=licence.id,
+        )
+    session.commit()
+    return {"reminded": reminded, "expired": expired}
