@@ -53,10 +53,13 @@ def ensure_wrk() -> str:
     return wrk
 
 
-def wrk(url: str, *, seconds: int = 8, connections: int = 50) -> tuple[float, float]:
-    """Requests per second and p99 latency in ms for GET url."""
+def wrk(
+    url: str, *, seconds: int = 8, connections: int = 50, script: str | None = None
+) -> tuple[float, float]:
+    """Requests per second and p99 latency in ms for GET url (or the requests a Lua script makes)."""
+    extra = ["-s", script] if script else []
     out = subprocess.run(
-        [ensure_wrk(), "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", url],
+        [ensure_wrk(), "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", *extra, url],
         capture_output=True,
         text=True,
         check=True,
@@ -91,8 +94,10 @@ def gunicorn(app: str, port: int, env: dict) -> subprocess.Popen:
 
 
 @contextmanager
-def stack():
-    """Yield (env, urls) for a running sandbox + Heli web + rq worker on scratch SQLite/Redis."""
+def stack(extra_env: dict | None = None, prepare=None):
+    """Yield (env, urls) for a running sandbox + Heli web + rq worker on scratch SQLite/Redis.
+
+    prepare(env), if given, runs after the demo data is loaded and before the processes start."""
     scratch = Path(tempfile.mkdtemp(prefix="heli-bench-"))
     sys.path.insert(0, str(ROOT))
     from backend.config import load_env_file
@@ -112,6 +117,7 @@ def stack():
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{web_port}",
         "SECRET_KEY": "bench",
         "FLASK_APP": "wsgi",
+        **(extra_env or {}),
     }
     processes = []
     try:
@@ -129,6 +135,8 @@ def stack():
             check=True,
             capture_output=True,
         )
+        if prepare is not None:
+            prepare(env)
         processes.append(
             subprocess.Popen(
                 [sys.executable, "-m", "sandbox"],
