@@ -59,7 +59,7 @@ def create_app(config: Config | None = None) -> APIFlask:
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_HTTPONLY=True,
         RATELIMIT_STORAGE_URI=_limits_storage(config.REDIS_URL),
-        RATELIMIT_HEADERS_ENABLED=True,
+        RATELIMIT_HEADERS_ENABLED=False,
     )
     app.config["TRACE_URL_BASE"] = (
         config.TRACE_URL_BASE or config.PUBLIC_BASE_URL.rstrip("/") + "/t/"

@@ -56,7 +56,7 @@ def ensure_wrk() -> str:
 def wrk(
     url: str, *, seconds: int = 8, connections: int = 50, script: str | None = None
 ) -> tuple[float, float]:
-    """Requests per second and p99 latency in ms for GET url (or the requests a Lua script makes)."""
+    """Requests per second and p99 latency in ms for GET url (or what a Lua script requests)."""
     extra = ["-s", script] if script else []
     out = subprocess.run(
         [ensure_wrk(), "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", *extra, url],

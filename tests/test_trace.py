@@ -44,6 +44,14 @@ def licensed(app, store):
     return {"seller_id": seller_id, "lot_id": lot_id}
 
 
+def _persist(app) -> int:
+    """Run the job that moves the scan log into the database."""
+    with app.app_context():
+        from jobs.trace import persist_scans
+
+        return persist_scans()
+
+
 def _print_run(staff_client, licensed, quantity=50, **overrides):
     body = {
         "seller_id": licensed["seller_id"],
@@ -179,8 +187,12 @@ def test_every_scan_is_stored_and_many_scans_are_called_out(app, client, staff_c
     assert sixth["verdict"] == "SUSPICIOUS"
     assert sixth["message"].startswith("此码已被查询 6 次，首次查询于 ")
     assert "（山东省威海市）" in sixth["message"] and sixth["message"].endswith("谨防假冒")
+    assert _persist(app) == 6
+    assert _persist(app) == 0
     with app.app_context():
         assert db.session.scalar(db.select(db.func.count()).select_from(TraceScan)) == 6
+        stored = db.session.scalar(db.select(TraceCode).where(TraceCode.code == code))
+        assert (stored.scan_count, stored.first_region, stored.flagged) == (6, "山东省威海市", True)
 
 
 def test_a_copied_code_scanned_in_two_cities_is_flagged(app, client, staff_client, licensed):
@@ -189,6 +201,7 @@ def test_a_copied_code_scanned_in_two_cities_is_flagged(app, client, staff_clien
     copy = client.get(f"/api/v1/trace/{code}", query_string=GUANGZHOU).json
     assert copy["verdict"] == "SUSPICIOUS"
     assert copy["warnings"][0]["code"] == "IMPOSSIBLE_TRAVEL" and "复制" in copy["message"]
+    _persist(app)
     flags = staff_client.get("/console/api/trace-flags").json
     assert flags["total"] == 1
     flag = flags["items"][0]
@@ -228,6 +241,7 @@ def test_made_up_and_malformed_codes(app, client):
         res = client.get(f"/api/v1/trace/{bad}")
         assert res.status_code == 404, bad
         assert res.json["code"] == "TRACE_CODE_NOT_FOUND"
+    _persist(app)
     with app.app_context():
         flagged = list(db.session.scalars(db.select(TraceFlag)))
         assert [(f.reason, f.raw_code) for f in flagged] == [("NOT_OURS", fake)]

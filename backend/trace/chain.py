@@ -17,6 +17,16 @@ _rendered: dict[int, dict] = {}
 FORM_NAMES = {"live": "鲜活", "frozen": "冷冻", "ready_to_eat": "即食"}
 
 
+_use_by: dict[int, object] = {}
+
+
+def lot_use_by(session: Session, lot_id: int):
+    """A lot's use-by (UTC); it never changes once packed."""
+    if lot_id not in _use_by:
+        _use_by[lot_id] = session.scalar(select(Lot.use_by).where(Lot.id == lot_id))
+    return _use_by[lot_id]
+
+
 def chain_for_lot(session: Session, lot_id: int) -> dict:
     chain = _rendered.get(lot_id)
     if chain is None:

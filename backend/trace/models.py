@@ -50,6 +50,7 @@ class TraceScan(db.Model):
     __tablename__ = "trace_scans"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    stream_id: Mapped[str] = mapped_column(String(40), unique=True)  # its entry in the scan log
     code_id: Mapped[int | None] = mapped_column(ForeignKey("trace_codes.id"), index=True)
     raw_code: Mapped[str] = mapped_column(String(64))
     scanned_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import math
+import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from backend.catalogue.models import Sku
@@ -18,8 +21,8 @@ from backend.inventory.models import SELLABLE, Lot
 from backend.sellers import service as sellers
 from backend.sellers.models import BrandLicence, Seller
 from backend.timeutil import to_shanghai_iso, utcnow
-from backend.trace import codes
-from backend.trace.chain import chain_for_lot
+from backend.trace import codes, scan_log
+from backend.trace.chain import chain_for_lot, lot_use_by
 from backend.trace.models import PrintRun, TraceCode, TraceFlag, TraceScan
 
 INSERT_CHUNK = 5000
@@ -113,168 +116,312 @@ def _distance_km(a: tuple[float, float], b: tuple[float, float]) -> float:
     return 2 * 6371 * math.asin(math.sqrt(h))
 
 
-def _signals(code: TraceCode, lot: Lot, place: Place, now: datetime) -> dict[str, str]:
+def _signals(state: scan_log.CodeState, use_by: datetime, place: Place, now: float) -> dict:
     """Reasons this scan makes the code look copied, each with a note for staff."""
     config = current_app.config
     found = {}
-    if code.scan_count + 1 > config["TRACE_MAX_SCANS"]:
+    if state.count > config["TRACE_MAX_SCANS"]:
         found[TOO_MANY_SCANS] = f"查询次数超过 {config['TRACE_MAX_SCANS']} 次"
     if (
         place.latitude is not None
-        and code.last_latitude is not None
-        and code.last_scanned_at is not None
+        and state.previous_latitude is not None
+        and state.previous_at is not None
     ):
         km = _distance_km(
-            (code.last_latitude, code.last_longitude), (place.latitude, place.longitude)
+            (state.previous_latitude, state.previous_longitude), (place.latitude, place.longitude)
         )
-        hours = max((now - code.last_scanned_at).total_seconds() / 3600, 1 / 60)
+        hours = max((now - state.previous_at) / 3600, 1 / 60)
         if km > config["TRACE_MIN_TRAVEL_KM"] and km / hours > config["TRACE_MAX_SPEED_KMH"]:
             found[IMPOSSIBLE_TRAVEL] = (
                 f"{round(hours * 60)} 分钟内在相距 {round(km)} 公里的两地被查询"
             )
-    if now > lot.use_by + timedelta(days=config["TRACE_USE_BY_GRACE_DAYS"]):
+    grace = timedelta(days=config["TRACE_USE_BY_GRACE_DAYS"])
+    if _utc(now) > use_by + grace:
         found[AFTER_USE_BY] = "保质期过后很久仍被查询"
     return found
 
 
-def _flag(
-    session: Session,
-    *,
-    key: str,
-    code: TraceCode | None,
-    raw_code: str,
-    reason: str,
-    message: str,
-    place: Place,
-) -> None:
-    if session.scalar(select(TraceFlag.id).where(TraceFlag.key == key)) is None:
-        session.add(
-            TraceFlag(
-                key=key,
-                code_id=code.id if code else None,
-                raw_code=raw_code,
-                seller_id=code.seller_id if code else None,
-                reason=reason,
-                message=message,
-                region=place.region,
-                latitude=place.latitude,
-                longitude=place.longitude,
-            )
-        )
+def _utc(timestamp: float) -> datetime:
+    return datetime.fromtimestamp(timestamp, UTC).replace(tzinfo=None)
 
 
 def _ip_hash(ip: str) -> str:
-    return hashlib.sha256(f"{current_app.config['SECRET_KEY']}:{ip}".encode()).hexdigest()
+    return hashlib.sha256(f"{current_app.config['SECRET_KEY']}:{ip}".encode()).hexdigest()[:32]
+
+
+# What a scan reads of a code: a plain row, lighter than loading the ORM object.
+SCAN_COLUMNS = (
+    TraceCode.id,
+    TraceCode.lot_id,
+    TraceCode.print_run_id,
+    TraceCode.scan_count,
+    TraceCode.first_scanned_at,
+    TraceCode.first_region,
+    TraceCode.last_scanned_at,
+    TraceCode.last_latitude,
+    TraceCode.last_longitude,
+    TraceCode.flagged,
+)
+
+
+def _code_state_in_db(session: Session, code) -> dict:
+    """What Redis starts from for a code it does not know yet."""
+
+    def stamp(value: datetime | None) -> float | None:
+        return value.replace(tzinfo=UTC).timestamp() if value else None
+
+    flags = ""
+    if code.flagged:
+        flags = ",".join(
+            sorted(session.scalars(select(TraceFlag.reason).where(TraceFlag.code_id == code.id)))
+        )
+    return {
+        "n": code.scan_count,
+        "first_at": stamp(code.first_scanned_at),
+        "first_region": code.first_region,
+        "last_at": stamp(code.last_scanned_at),
+        "last_lat": code.last_latitude,
+        "last_lon": code.last_longitude,
+        "flags": flags,
+    }
+
+
+_codes_seen: dict[str, tuple[int, int, int]] = {}
+_MAX_CODES_SEEN = 200_000
+
+
+def _remember(code: str, ids: tuple[int, int, int]) -> tuple[int, int, int]:
+    """(code id, lot id, print run id) of an issued code, which never change, per process."""
+    if len(_codes_seen) >= _MAX_CODES_SEEN:
+        _codes_seen.clear()
+    _codes_seen[code] = ids
+    return ids
+
+
+def _flag_entry(
+    code_id: int | None, raw_code: str, reason: str, note: str, now: float, place: Place
+) -> dict:
+    return {
+        "code_id": code_id,
+        "raw_code": raw_code,
+        "reason": reason,
+        "message": note,
+        "at": now,
+        "lat": place.latitude,
+        "lon": place.longitude,
+        "region": place.region,
+    }
 
 
 def scan(session: Session, raw_code: str, *, ip: str, place: Place) -> dict:
-    """Record a scan and answer what the code proves, with plain warnings when it looks copied.
+    """Count a scan and answer what the code proves, with plain warnings when it looks copied.
 
-    NotFound for codes that are not ours (those scans are stored and flagged too)."""
-    now = utcnow()
+    Every scan (also of codes that are not ours) is logged; persist_scans stores the log.
+    NotFound for codes that are not ours."""
+    now = time.time()
     value = codes.normalize(raw_code)
-    code = session.scalar(select(TraceCode).where(TraceCode.code == value)) if value else None
-    if code is None:
-        session.add(
-            TraceScan(
-                raw_code=raw_code[:64],
-                ip_hash=_ip_hash(ip),
-                scanned_at=now,
-                latitude=place.latitude,
-                longitude=place.longitude,
-                region=place.region,
+    known = _codes_seen.get(value) if value else None
+    entry = {
+        "code_id": known[0] if known else None,
+        "raw_code": raw_code[:64],
+        "at": now,
+        "ip_hash": _ip_hash(ip),
+        "lat": place.latitude,
+        "lon": place.longitude,
+        "region": place.region,
+    }
+    where = {
+        "now": now,
+        "region": place.region,
+        "latitude": place.latitude,
+        "longitude": place.longitude,
+    }
+    state = scan_log.record(known[0], entry, seed=None, **where) if known else None
+    if state is None:  # first sight in this process, or Redis does not know the code yet
+        code = None
+        if value:
+            code = session.execute(select(*SCAN_COLUMNS).where(TraceCode.code == value)).first()
+        if code is None:
+            made_up = [_flag_entry(None, value, NOT_OURS, "非联盟发放的防伪码", now, place)]
+            scan_log.log(entry, made_up if value else [])  # a well-formed code never issued
+            raise NotFound(
+                "未查询到该防伪码，可能不是乳山牡蛎正品，请谨慎购买并联系卖家",
+                code="TRACE_CODE_NOT_FOUND",
             )
-        )
-        if value:  # well formed but never issued: a made-up code
-            _flag(
-                session,
-                key=f"{value}:{NOT_OURS}",
-                code=None,
-                raw_code=value,
-                reason=NOT_OURS,
-                message="非联盟发放的防伪码",
-                place=place,
-            )
-        session.commit()
-        raise NotFound(
-            "未查询到该防伪码，可能不是乳山牡蛎正品，请谨慎购买并联系卖家",
-            code="TRACE_CODE_NOT_FOUND",
-        )
-
-    lot = session.get(Lot, code.lot_id)
-    for reason, note in _signals(code, lot, place, now).items():
-        _flag(
-            session,
-            key=f"{code.id}:{reason}",
-            code=code,
-            raw_code=code.code,
-            reason=reason,
-            message=note,
-            place=place,
-        )
-    session.add(
-        TraceScan(
-            code_id=code.id,
-            raw_code=code.code,
-            ip_hash=_ip_hash(ip),
-            scanned_at=now,
-            latitude=place.latitude,
-            longitude=place.longitude,
-            region=place.region,
-        )
-    )
-    values = {"scan_count": TraceCode.scan_count + 1, "last_scanned_at": now}
-    if code.first_scanned_at is None:
-        values.update(first_scanned_at=now, first_region=place.region)
-    if place.latitude is not None:
-        values.update(last_latitude=place.latitude, last_longitude=place.longitude)
-    session.execute(
-        update(TraceCode)
-        .where(TraceCode.id == code.id)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    session.flush()
-    reasons = set(session.scalars(select(TraceFlag.reason).where(TraceFlag.code_id == code.id)))
-    if reasons and not code.flagged:
-        session.execute(update(TraceCode).where(TraceCode.id == code.id).values(flagged=True))
-    session.commit()
-    session.refresh(code)
-    return _answer(session, code, lot, reasons)
+        known = _remember(value, (code.id, code.lot_id, code.print_run_id))
+        entry["code_id"] = code.id
+        state = scan_log.record(code.id, entry, seed=_code_state_in_db(session, code), **where)
+    code_id, lot_id, print_run_id = known
+    use_by = lot_use_by(session, lot_id)
+    raised = [
+        _flag_entry(code_id, value, reason, note, now, place)
+        for reason, note in _signals(state, use_by, place, now).items()
+        if reason not in state.flags
+    ]
+    if raised:
+        state.flags |= {flag["reason"] for flag in raised}
+        scan_log.add_flags(code_id, state.flags, raised)
+    return _answer(session, value, print_run_id, lot_id, state, use_by)
 
 
-def _warnings(code: TraceCode, lot: Lot, reasons: set[str]) -> list[dict]:
-    first = to_shanghai_iso(code.first_scanned_at)[:16].replace("T", " ")
-    where = f"（{code.first_region}）" if code.first_region else ""
+def _warnings(state: scan_log.CodeState, use_by: datetime) -> list[dict]:
+    first = to_shanghai_iso(_utc(state.first_at))[:16].replace("T", " ")
+    where = f"（{state.first_region}）" if state.first_region else ""
     texts = {
-        TOO_MANY_SCANS: f"此码已被查询 {code.scan_count} 次，首次查询于 {first}{where}，谨防假冒",
+        TOO_MANY_SCANS: f"此码已被查询 {state.count} 次，首次查询于 {first}{where}，谨防假冒",
         IMPOSSIBLE_TRAVEL: "此码曾在短时间内于相距很远的两地被查询，疑似被复制，谨防假冒",
         AFTER_USE_BY: (
-            f"此码对应的商品已于 {to_shanghai_iso(lot.use_by)[:10]} 过期，请勿购买，谨防假冒"
+            f"此码对应的商品已于 {to_shanghai_iso(use_by)[:10]} 过期，请勿购买，谨防假冒"
         ),
     }
     order = (TOO_MANY_SCANS, IMPOSSIBLE_TRAVEL, AFTER_USE_BY)
-    return [{"code": reason, "message": texts[reason]} for reason in order if reason in reasons]
+    return [{"code": reason, "message": texts[reason]} for reason in order if reason in state.flags]
 
 
-def _answer(session: Session, code: TraceCode, lot: Lot, reasons: set[str]) -> dict:
-    seller_name, licence_number = session.execute(
-        select(Seller.name, BrandLicence.number)
-        .join(PrintRun, PrintRun.seller_id == Seller.id)
-        .join(BrandLicence, BrandLicence.id == PrintRun.licence_id)
-        .where(PrintRun.id == code.print_run_id)
-    ).one()
-    warnings = _warnings(code, lot, reasons)
+_sellers_of_runs: dict[int, dict] = {}
+
+
+def _seller_of_run(session: Session, print_run_id: int) -> dict:
+    """The licensed seller a print run went to (never changes, so kept per process)."""
+    seller = _sellers_of_runs.get(print_run_id)
+    if seller is None:
+        name, number = session.execute(
+            select(Seller.name, BrandLicence.number)
+            .join(PrintRun, PrintRun.seller_id == Seller.id)
+            .join(BrandLicence, BrandLicence.id == PrintRun.licence_id)
+            .where(PrintRun.id == print_run_id)
+        ).one()
+        seller = _sellers_of_runs[print_run_id] = {"name": name, "licence": number}
+    return seller
+
+
+def _answer(
+    session: Session,
+    code: str,
+    print_run_id: int,
+    lot_id: int,
+    state: scan_log.CodeState,
+    use_by: datetime,
+) -> dict:
+    warnings = _warnings(state, use_by)
     return {
-        "code": code.code,
+        "code": code,
         "verdict": "SUSPICIOUS" if warnings else "GENUINE",
         "message": warnings[0]["message"] if warnings else "乳山牡蛎正品，可放心食用",
         "warnings": warnings,
-        "seller": {"name": seller_name, "licence": licence_number},
+        "seller": _seller_of_run(session, print_run_id),
         "scans": {
-            "count": code.scan_count,
-            "first_scanned_at": to_shanghai_iso(code.first_scanned_at),
-            "first_region": code.first_region,
+            "count": state.count,
+            "first_scanned_at": to_shanghai_iso(_utc(state.first_at)),
+            "first_region": state.first_region,
         },
-        **chain_for_lot(session, lot.id),
+        **chain_for_lot(session, lot_id),
     }
+
+
+def _insert_ignoring_repeats(session: Session, model, rows: list[dict], key: str) -> None:
+    dialect = session.get_bind().dialect.name
+    statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(model)
+    session.execute(statement.on_conflict_do_nothing(index_elements=[key]), rows)
+
+
+def _place(entry: dict) -> dict:
+    return {
+        "latitude": float(entry["lat"]) if entry["lat"] else None,
+        "longitude": float(entry["lon"]) if entry["lon"] else None,
+        "region": entry["region"] or None,
+    }
+
+
+def persist_scans(session: Session, *, batch: int = 5000) -> int:
+    """Move logged scans and the flags they raised into the database; safe to repeat (a batch
+    stored but not yet trimmed from the log is stored once)."""
+    scans = scan_log.read(scan_log.STREAM, batch)
+    flags = scan_log.read(scan_log.FLAG_STREAM, batch)
+    if scans:
+        _insert_ignoring_repeats(
+            session,
+            TraceScan,
+            [
+                {
+                    "stream_id": stream_id,
+                    "code_id": int(e["code_id"]) if e["code_id"] else None,
+                    "raw_code": e["raw_code"],
+                    "scanned_at": _utc(float(e["at"])),
+                    "ip_hash": e["ip_hash"],
+                    **_place(e),
+                }
+                for stream_id, e in scans
+            ],
+            "stream_id",
+        )
+    if flags:
+        code_ids = {int(e["code_id"]) for _, e in flags if e["code_id"]}
+        sellers_of = dict(
+            session.execute(
+                select(TraceCode.id, TraceCode.seller_id).where(TraceCode.id.in_(code_ids))
+            ).all()
+        )
+        _insert_ignoring_repeats(
+            session,
+            TraceFlag,
+            [
+                {
+                    "key": f"{e['code_id'] or e['raw_code']}:{e['reason']}",
+                    "code_id": int(e["code_id"]) if e["code_id"] else None,
+                    "seller_id": sellers_of.get(int(e["code_id"])) if e["code_id"] else None,
+                    "raw_code": e["raw_code"],
+                    "reason": e["reason"],
+                    "message": e["message"],
+                    "created_at": _utc(float(e["at"])),
+                    **_place(e),
+                }
+                for _, e in flags
+            ],
+            "key",
+        )
+    _refresh_codes(session, {int(e["code_id"]) for _, e in scans + flags if e["code_id"]})
+    session.commit()
+    if scans:
+        scan_log.trim(scan_log.STREAM, scans[-1][0])
+    if flags:
+        scan_log.trim(scan_log.FLAG_STREAM, flags[-1][0])
+    return len(scans)
+
+
+def _refresh_codes(session: Session, code_ids: set[int]) -> None:
+    """Set each code's counters from its stored scans (so repeating a batch changes nothing)."""
+    if not code_ids:
+        return
+    mine = TraceScan.code_id == TraceCode.id
+
+    def latest(column, *extra):
+        return (
+            select(column)
+            .where(mine, *extra)
+            .order_by(TraceScan.scanned_at.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+
+    session.execute(
+        update(TraceCode)
+        .where(TraceCode.id.in_(code_ids))
+        .values(
+            scan_count=select(func.count()).where(mine).scalar_subquery(),
+            first_scanned_at=select(func.min(TraceScan.scanned_at)).where(mine).scalar_subquery(),
+            first_region=(
+                select(TraceScan.region)
+                .where(mine, TraceScan.region.is_not(None))
+                .order_by(TraceScan.scanned_at)
+                .limit(1)
+                .scalar_subquery()
+            ),
+            last_scanned_at=select(func.max(TraceScan.scanned_at)).where(mine).scalar_subquery(),
+            last_latitude=latest(TraceScan.latitude, TraceScan.latitude.is_not(None)),
+            last_longitude=latest(TraceScan.longitude, TraceScan.longitude.is_not(None)),
+            flagged=select(func.count()).where(TraceFlag.code_id == TraceCode.id).scalar_subquery()
+            > 0,
+        )
+        .execution_options(synchronize_session=False)
+    )
