@@ -130,12 +130,14 @@ def _register_blueprints(app: APIFlask) -> None:
     from backend.console.pages import bp as console_pages
     from backend.processing.api import bp as processing_api
     from miniprogram_api import api_v1
+    from miniprogram_api.trace_page import bp as trace_page
 
     app.register_blueprint(api_v1, url_prefix="/api/v1")
     app.register_blueprint(wechatpay_callbacks, url_prefix="/callbacks")
     app.register_blueprint(console_api, url_prefix="/console/api")
     app.register_blueprint(brand_api, url_prefix="/console/api")
     app.register_blueprint(processing_api, url_prefix="/api/processing")
+    app.register_blueprint(trace_page, url_prefix="/t")
     app.register_blueprint(console_pages, url_prefix="/console")
     # The APIs take JSON bodies, tokens or signatures, never HTML forms: no form CSRF token.
     for api in (api_v1, wechatpay_callbacks, console_api, brand_api, processing_api):

@@ -1,6 +1,6 @@
 from backend.extensions import db
 from backend.queue import redis_client
-from backend.trace import service as trace
+from backend.trace import persist
 from jobs.base import job
 
 LOCK = "heli:lock:persist-scans"
@@ -12,9 +12,9 @@ def persist_scans() -> int:
     if not redis_client().set(LOCK, "1", nx=True, ex=120):
         return 0
     try:
-        moved = total = trace.persist_scans(db.session)
+        moved = total = persist.persist_scans(db.session)
         while moved == 5000:  # a backlog: keep going until it is drained
-            moved = trace.persist_scans(db.session)
+            moved = persist.persist_scans(db.session)
             total += moved
         return total
     finally:

@@ -308,3 +308,17 @@ def test_a_million_random_guesses_hit_nothing(app, staff_client, licensed):
             .replace("9", "D")
         )
         assert app.test_client().get(f"/api/v1/trace/{guess}").status_code == 404
+
+
+def test_the_printed_qr_opens_a_chinese_trace_page(app, client, staff_client, licensed):
+    code = _codes(app, _print_run(staff_client, licensed, quantity=1).json["id"])[0]
+    page = client.get(f"/t/{code}")
+    text = page.data.decode()
+    assert page.status_code == 200 and "乳山牡蛎正品，可放心食用" in text
+    assert (
+        "海阳所东湾 1 号海区" in text and "净化时长 24小时" in text and "海阳所老于家牡蛎" in text
+    )
+    fake = client.get(f"/t/{trace_codes.new_code()}")
+    assert fake.status_code == 404 and "谨慎购买" in fake.data.decode()
+    markup = client.get("/t/<script>alert(1)</script>")
+    assert markup.status_code == 404 and "<script>alert" not in markup.data.decode()

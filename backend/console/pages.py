@@ -19,11 +19,13 @@ from backend.inventory import queries as stock_queries
 from backend.inventory import service as inventory
 from backend.inventory.models import EXPIRED, KINDS, SELLABLE
 from backend.staff import service as staff_service
-from backend.timeutil import SHANGHAI
+from backend.timeutil import SHANGHAI, utcnow
+from backend.trace import queries as trace_queries
 
 bp = Blueprint("console", __name__, template_folder="templates")
 
 SOON_HOURS = 24
+FLAG_DAYS = 7
 BATCHES_PER_PAGE = 20
 LOTS_PER_PAGE = 50
 LEDGER_PER_PAGE = 50
@@ -180,6 +182,8 @@ def dashboard(staff):
         expiring=stock_queries.expiring_within(db.session, hours=SOON_HOURS),
         sku_codes=stock_queries.sku_codes(db.session),
         soon_hours=SOON_HOURS,
+        recent_flags=trace_queries.flags_since(db.session, utcnow() - timedelta(days=FLAG_DAYS)),
+        flag_days=FLAG_DAYS,
     )
 
 
@@ -307,3 +311,6 @@ def adjust_lot(lot_id: int, staff):
         return redirect(back)
     flash(f"已调整 {lot.code}：{delta:+d}，现有库存 {lot.on_hand}", "success")
     return redirect(back)
+
+
+from backend.console import brand_pages  # noqa: E402, F401  (its views register on bp)

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 870db1e58085
+Revision ID: 9268f2261add
 Revises: 
-Create Date: 2026-11-25 10:48:20.431075
+Create Date: 2026-11-25 10:50:55.251587
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '870db1e58085'
+revision = '9268f2261add'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -617,6 +617,7 @@ def upgrade():
 
     op.create_table('trace_scans',
     sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('stream_id', sa.String(length=40), nullable=False),
     sa.Column('code_id', sa.Integer(), nullable=True),
     sa.Column('raw_code', sa.String(length=64), nullable=False),
     sa.Column('scanned_at', sa.DateTime(), nullable=False),
@@ -625,7 +626,8 @@ def upgrade():
     sa.Column('longitude', sa.Float(), nullable=True),
     sa.Column('region', sa.String(length=40), nullable=True),
     sa.ForeignKeyConstraint(['code_id'], ['trace_codes.id'], name=op.f('fk_trace_scans_code_id_trace_codes')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_trace_scans'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_trace_scans')),
+    sa.UniqueConstraint('stream_id', name=op.f('uq_trace_scans_stream_id'))
     )
     with op.batch_alter_table('trace_scans', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_trace_scans_code_id'), ['code_id'], unique=False)
