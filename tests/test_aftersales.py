@@ -218,3 +218,21 @@ def test_paid_after_expiry_with_stock_gone_is_refunded_and_flagged(app, shopper,
     assert kinds == ["PAID_AFTER_CANCEL"]
     _run_jobs(app)
     wait_for(lambda: _order(app, order["id"]).status == "REFUNDED")
+
+
+def test_returned_goods_rejoin_their_lot_once(app, shopper, staff_client, store):
+    sku = store["RS-FROZEN-HALF-1KG"]
+    order = shopper.buy([(sku, 3)])
+    early = staff_client.post(f"/console/api/orders/{order['id']}/restock")
+    assert early.status_code == 409 and early.json["code"] == "ORDER_NOT_SHIPPED"
+    _ship(staff_client, order["id"])
+    first = staff_client.post(f"/console/api/orders/{order['id']}/restock")
+    again = staff_client.post(f"/console/api/orders/{order['id']}/restock")
+    assert first.json["restocked_units"] == 3 and again.json["restocked_units"] == 0
+    frozen = next(
+        s
+        for p in shopper.client.get("/api/v1/products").json["items"]
+        for s in p["skus"]
+        if s["id"] == sku
+    )
+    assert frozen["stock"] == 500

@@ -115,6 +115,13 @@ def ship_order(order_id: int, body, staff):
     return {"id": order.id, "status": order.status, "tracking_no": order.tracking_no}
 
 
+@bp.post("/orders/<int:order_id>/restock")
+@staff_required
+def restock_returned_goods(order_id: int, staff):
+    units = orders.restock_returned_goods(db.session, order_id=order_id, staff_id=staff.id)
+    return {"id": order_id, "restocked_units": units}
+
+
 @bp.get("/payment-anomalies")
 @staff_required
 def payment_anomalies(staff):

@@ -353,3 +353,16 @@ def take_lot_off_sale(session: Session, *, lot_id: int) -> dict:
         )
     session.commit()
     return result
+
+
+def restock_returned_goods(session: Session, *, order_id: int, staff_id: int) -> int:
+    """Staff received a shipped order's goods back in sellable condition: they rejoin their lots
+    (while those are still sellable). Answers how many units came back."""
+    order = get_order(session, customer_id=None, order_id=order_id)
+    if order.shipped_at is None:
+        raise Conflict("订单尚未发货，无需退货入库", code="ORDER_NOT_SHIPPED")
+    units = inventory.return_to_stock(session, order_id=order_id, staff_id=staff_id)
+    if units:
+        events.record(session, order_id, "GOODS_RETURNED", units=units, staff_id=staff_id)
+    session.commit()
+    return units
