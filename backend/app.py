@@ -127,6 +127,7 @@ def _register_blueprints(app: APIFlask) -> None:
     from backend.callbacks.wechatpay import bp as wechatpay_callbacks
     from backend.console.api import bp as console_api
     from backend.console.brand_api import bp as brand_api
+    from backend.console.live_api import bp as live_api
     from backend.console.pages import bp as console_pages
     from backend.processing.api import bp as processing_api
     from miniprogram_api import api_v1
@@ -136,11 +137,12 @@ def _register_blueprints(app: APIFlask) -> None:
     app.register_blueprint(wechatpay_callbacks, url_prefix="/callbacks")
     app.register_blueprint(console_api, url_prefix="/console/api")
     app.register_blueprint(brand_api, url_prefix="/console/api")
+    app.register_blueprint(live_api, url_prefix="/console/api")
     app.register_blueprint(processing_api, url_prefix="/api/processing")
     app.register_blueprint(trace_page, url_prefix="/t")
     app.register_blueprint(console_pages, url_prefix="/console")
     # The APIs take JSON bodies, tokens or signatures, never HTML forms: no form CSRF token.
-    for api in (api_v1, wechatpay_callbacks, console_api, brand_api, processing_api):
+    for api in (api_v1, wechatpay_callbacks, console_api, brand_api, live_api, processing_api):
         csrf.exempt(api)
 
     @app.get("/healthz")

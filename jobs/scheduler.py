@@ -25,6 +25,7 @@ SCHEDULE = [
     Periodic("expire-overdue-orders", "jobs.orders.expire_overdue_orders", 60),
     Periodic("expire-due-lots", "jobs.inventory.expire_due_lots", 60),
     Periodic("persist-scans", "jobs.trace.persist_scans", 5),
+    Periodic("reconcile-flash-sales", "jobs.live.reconcile_flash_sales", 60),
     Periodic("reconcile-pending-payments", "jobs.payments.reconcile_pending_payments", 120),
     Periodic("settle-refunds", "jobs.payments.settle_refunds", 120),
     Periodic("auto-confirm-receipts", "jobs.orders.auto_confirm_receipts", 3600),

@@ -7,6 +7,7 @@ from backend.payments import service as payments
 from miniprogram_api import api_v1
 from miniprogram_api.auth import current_customer_id, token_auth
 from miniprogram_api.schemas import (
+    AddressIn,
     AfterSaleIn,
     AfterSaleOut,
     IdempotencyHeader,
@@ -72,6 +73,19 @@ def pay_order(order_id: int):
     customer_id = current_customer_id()
     order = orders.get_order(db.session, customer_id=customer_id, order_id=order_id)
     return payments.prepare_payment(db.session, customer_id=customer_id, order=order)
+
+
+@api_v1.put("/orders/<int:order_id>/address")
+@api_v1.auth_required(token_auth)
+@api_v1.input(AddressIn, arg_name="body")
+@api_v1.output(OrderOut)
+@api_v1.doc(summary="填写或修改待支付订单的收货地址")
+def set_order_address(order_id: int, body):
+    return render_order(
+        orders.set_address(
+            db.session, customer_id=current_customer_id(), order_id=order_id, address=body
+        )
+    )
 
 
 @api_v1.post("/orders/<int:order_id>/cancel")

@@ -29,12 +29,19 @@ def expire(session: Session, *, lot_id: int, now: datetime | None = None) -> dic
     answered in "unmoved_unpaid" (to cancel) and "unmoved_paid" (for staff)."""
     now = now or utcnow()
     lot = session.get(Lot, lot_id)
-    result = {"expired": 0, "moved": [], "unmoved_unpaid": [], "unmoved_paid": []}
+    result = {
+        "expired": 0,
+        "moved": [],
+        "unmoved_unpaid": [],
+        "unmoved_paid": [],
+        "unmoved_sale": [],
+    }
     if lot is None or lot.status != SELLABLE or lot.use_by > now:
         return result
     lot.status = EXPIRED
     session.flush()
     for hold in _holds_on_lot(session, lot_id):
+        owner = {"order_id": hold.order_id, "flash_sale_id": hold.flash_sale_id}
         savepoint = session.begin_nested()
         _move(
             session,
@@ -42,21 +49,24 @@ def expire(session: Session, *, lot_id: int, now: datetime | None = None) -> dic
             hold.sku_id,
             RELEASE,
             reserved=-hold.quantity,
-            order_id=hold.order_id,
             reason="批次到期，转至其他批次",
+            **owner,
         )
+        # A claim's units come from the lots directly now, not through the sale again.
+        target = owner if hold.order_id is None else {"order_id": hold.order_id}
         moved = _allocate(
             session,
-            order_id=hold.order_id,
             sku_id=hold.sku_id,
             quantity=hold.quantity,
             status=hold.status,
             exclude_lot_id=lot_id,
+            **target,
         )
         if moved:
             hold.status = "MOVED"
             savepoint.commit()
-            result["moved"].append(hold.order_id)
+            if hold.order_id is not None:
+                result["moved"].append(hold.order_id)
             continue
         savepoint.rollback()
         _move(
@@ -65,11 +75,14 @@ def expire(session: Session, *, lot_id: int, now: datetime | None = None) -> dic
             hold.sku_id,
             RELEASE,
             reserved=-hold.quantity,
-            order_id=hold.order_id,
             reason="批次到期，无其他批次可替换",
+            **owner,
         )
-        key = "unmoved_paid" if hold.status == COMMITTED else "unmoved_unpaid"
-        result[key].append(hold.order_id)
+        if hold.order_id is None:
+            result["unmoved_sale"].append((hold.flash_sale_id, hold.quantity))
+        else:
+            key = "unmoved_paid" if hold.status == COMMITTED else "unmoved_unpaid"
+            result[key].append(hold.order_id)
         hold.status = RELEASED
     session.refresh(lot)
     if lot.on_hand:
@@ -83,7 +96,9 @@ def _holds_on_lot(session: Session, lot_id: int) -> list[StockReservation]:
         session.scalars(
             select(StockReservation)
             .where(
-                StockReservation.lot_id == lot_id, StockReservation.status.in_((HELD, COMMITTED))
+                StockReservation.lot_id == lot_id,
+                StockReservation.status.in_((HELD, COMMITTED)),
+                StockReservation.quantity > 0,
             )
             .order_by(StockReservation.id)
         )

@@ -50,12 +50,13 @@ HELD, COMMITTED, SHIPPED, RELEASED, MOVED = "HELD", "COMMITTED", "SHIPPED", "REL
 
 
 class StockReservation(db.Model):
-    """Units of one lot an order holds."""
+    """Units of one lot held by an order, or by a flash sale for its claimers."""
 
     __tablename__ = "stock_reservations"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)
+    flash_sale_id: Mapped[int | None] = mapped_column(ForeignKey("flash_sales.id"), index=True)
     lot_id: Mapped[int] = mapped_column(ForeignKey("lots.id"), index=True)
     sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id"))
     quantity: Mapped[int] = mapped_column(Integer)
@@ -76,6 +77,7 @@ class StockMovement(db.Model):
     on_hand_delta: Mapped[int] = mapped_column(Integer, default=0)
     reserved_delta: Mapped[int] = mapped_column(Integer, default=0)
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)
+    flash_sale_id: Mapped[int | None] = mapped_column(ForeignKey("flash_sales.id"), index=True)
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     reason: Mapped[str] = mapped_column(String(120), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -92,6 +92,7 @@ def _move(
     reserved: int = 0,
     guard=None,
     order_id: int | None = None,
+    flash_sale_id: int | None = None,
     staff_id: int | None = None,
     reason: str = "",
 ) -> bool:
@@ -121,6 +122,7 @@ def _move(
             on_hand_delta=on_hand,
             reserved_delta=reserved,
             order_id=order_id,
+            flash_sale_id=flash_sale_id,
             staff_id=staff_id,
             reason=reason[:120],
         )
@@ -172,13 +174,15 @@ def receive(
 def _allocate(
     session: Session,
     *,
-    order_id: int,
+    order_id: int | None = None,
+    flash_sale_id: int | None = None,
     sku_id: int,
     quantity: int,
     status: str = HELD,
     exclude_lot_id: int | None = None,
 ) -> bool:
-    """Hold quantity units of a SKU for an order across lots, earliest use-by first.
+    """Hold quantity units of a SKU for an order (or a flash sale) across lots, earliest use-by
+    first.
 
     Answers False when not enough is free; units held before that stay held, so the caller
     rolls back (the whole transaction, or a savepoint).
@@ -207,11 +211,17 @@ def _allocate(
                 reserved=take,
                 guard=guard,
                 order_id=order_id,
-                reason="下单锁定库存",
+                flash_sale_id=flash_sale_id,
+                reason="秒杀锁定库存" if flash_sale_id else "下单锁定库存",
             ):
                 session.add(
                     StockReservation(
-                        order_id=order_id, lot_id=lot_id, sku_id=sku_id, quantity=take, status=HELD
+                        order_id=order_id,
+                        flash_sale_id=flash_sale_id,
+                        lot_id=lot_id,
+                        sku_id=sku_id,
+                        quantity=take,
+                        status=HELD,
                     )
                 )
                 if status == COMMITTED:

@@ -30,6 +30,8 @@ class Order(db.Model):
     refunded_total: Mapped[int] = mapped_column(Integer, default=0)
     address: Mapped[dict] = mapped_column(JSON)
     remark: Mapped[str] = mapped_column(String(200), default="")
+    # Set for an order a flash-sale claim created; its unpaid units go back to the sale.
+    flash_sale_id: Mapped[int | None] = mapped_column(ForeignKey("flash_sales.id"), index=True)
     pay_deadline: Mapped[datetime]
     paid_at: Mapped[datetime | None]
     shipped_at: Mapped[datetime | None]

@@ -119,34 +119,15 @@ def place_order(
     if off_sale:
         raise RuleBroken("商品已下架", code="SKU_OFF_SALE", details={"sku_ids": off_sale})
 
-    now = utcnow()
-    order_items = [
-        OrderItem(
-            sku_id=sku_id,
-            product_name=skus[sku_id].product.name,
-            grade=skus[sku_id].grade.name,
-            spec=skus[sku_id].spec,
-            unit_price=skus[sku_id].price,
-            quantity=quantity,
-            subtotal=skus[sku_id].price * quantity,
-            pieces_per_pack=skus[sku_id].pieces_per_pack,
-        )
-        for sku_id, quantity in sorted(lines.items())
-    ]
-    goods_total = sum(item.subtotal for item in order_items)
-    order = Order(
-        number=_new_number(),
+    order = _new_order(
+        session,
         customer_id=customer_id,
-        status=PENDING_PAYMENT,
-        goods_total=goods_total,
-        shipping_fee=0,
-        total=goods_total,
+        skus=skus,
+        lines=lines,
         address=address,
         remark=remark,
-        items=order_items,
-        pay_deadline=now + timedelta(minutes=current_app.config["PAY_WINDOW_MINUTES"]),
+        pay_minutes=current_app.config["PAY_WINDOW_MINUTES"],
     )
-    session.add(order)
     try:
         session.flush()
         session.add(
@@ -170,6 +151,58 @@ def place_order(
     except Exception:
         session.rollback()
         raise
+    _created(session, order)
+    session.commit()
+    return Placed(order=order, created=True)
+
+
+def _new_order(
+    session: Session,
+    *,
+    customer_id: int,
+    skus: dict,
+    lines: dict[int, int],
+    address: dict,
+    remark: str,
+    pay_minutes: int,
+    prices: dict[int, int] | None = None,
+    flash_sale_id: int | None = None,
+) -> Order:
+    """An unpaid order for priced lines (catalogue prices unless `prices` says otherwise)."""
+    prices = prices or {sku_id: skus[sku_id].price for sku_id in lines}
+    items = [
+        OrderItem(
+            sku_id=sku_id,
+            product_name=skus[sku_id].product.name,
+            grade=skus[sku_id].grade.name,
+            spec=skus[sku_id].spec,
+            unit_price=prices[sku_id],
+            quantity=quantity,
+            subtotal=prices[sku_id] * quantity,
+            pieces_per_pack=skus[sku_id].pieces_per_pack,
+        )
+        for sku_id, quantity in sorted(lines.items())
+    ]
+    goods_total = sum(item.subtotal for item in items)
+    order = Order(
+        number=_new_number(),
+        customer_id=customer_id,
+        status=PENDING_PAYMENT,
+        goods_total=goods_total,
+        shipping_fee=0,
+        total=goods_total,
+        address=address,
+        remark=remark,
+        items=items,
+        flash_sale_id=flash_sale_id,
+        pay_deadline=utcnow() + timedelta(minutes=pay_minutes),
+    )
+    session.add(order)
+    return order
+
+
+def _created(session: Session, order: Order) -> None:
+    """Record the new order and schedule its expiry at the pay deadline, after commit."""
     events.record(session, order.id, "CREATED", total=order.total)
     order_id, deadline = order.id, order.pay_deadline
     on_commit(
@@ -181,8 +214,36 @@ def place_order(
             job_id=f"expire-order-{order_id}",
         ),
     )
-    session.commit()
-    return Placed(order=order, created=True)
+
+
+def create_flash_order(
+    session: Session,
+    *,
+    customer_id: int,
+    sku_id: int,
+    quantity: int,
+    price: int,
+    pay_minutes: int,
+    flash_sale_id: int,
+    address: dict | None,
+) -> Order:
+    """The order a flash-sale claim becomes, at the sale price (the caller moves its stock from
+    the sale and commits)."""
+    skus = catalogue.skus_for_sale(session, [sku_id])
+    order = _new_order(
+        session,
+        customer_id=customer_id,
+        skus=skus,
+        lines={sku_id: quantity},
+        address=address or {},
+        remark="直播秒杀",
+        pay_minutes=pay_minutes,
+        prices={sku_id: price},
+        flash_sale_id=flash_sale_id,
+    )
+    session.flush()
+    _created(session, order)
+    return order
 
 
 def get_order(session: Session, *, customer_id: int | None, order_id: int) -> Order:
@@ -215,7 +276,14 @@ def list_orders(
 
 
 def _cancel_unpaid(session: Session, order_id: int, reason: str) -> bool:
-    """Cancel an order still waiting for payment and release its stock (the caller commits)."""
+    """Cancel an order still waiting for payment and release its stock (the caller commits).
+
+    A flash-sale order gives its units back to the sale while the sale runs."""
+    order = session.get(Order, order_id)
+    if order is not None and order.flash_sale_id is not None and order.status == PENDING_PAYMENT:
+        from backend.live import flash  # live builds on orders; imported here to avoid a cycle
+
+        flash.give_back(session, order=order)
     result = session.execute(
         update(Order)
         .where(Order.id == order_id, Order.status == PENDING_PAYMENT)
@@ -366,3 +434,13 @@ def restock_returned_goods(session: Session, *, order_id: int, staff_id: int) ->
         events.record(session, order_id, "GOODS_RETURNED", units=units, staff_id=staff_id)
     session.commit()
     return units
+
+
+def set_address(session: Session, *, customer_id: int, order_id: int, address: dict) -> Order:
+    """The buyer gives (or changes) the delivery address of an order not yet paid."""
+    order = get_order(session, customer_id=customer_id, order_id=order_id)
+    if order.status != PENDING_PAYMENT:
+        raise Conflict("订单已支付，无法修改地址", code="ORDER_NOT_PENDING")
+    order.address = address
+    session.commit()
+    return order

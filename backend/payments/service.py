@@ -76,6 +76,8 @@ def prepare_payment(session: Session, *, customer_id: int, order: Order) -> dict
         )
     if order.pay_deadline <= utcnow():
         raise RuleBroken("订单已超过支付时限", code="PAY_DEADLINE_PASSED")
+    if not order.address:  # a flash-sale claim is made before the buyer gives an address
+        raise RuleBroken("请先填写收货地址", code="ADDRESS_REQUIRED")
     client = wechatpay_client()
     payment = session.scalar(select(Payment).where(Payment.order_id == order.id))
     if payment is None or not payment.prepay_id or payment.prepay_expires_at <= utcnow():

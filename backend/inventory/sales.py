@@ -1,0 +1,140 @@
+"""Flash-sale stock: a sale takes its units out of the lots at start, claims move them to the
+claimers' orders, unpaid claims give them back, and the end returns the rest. Part of the
+inventory service: the same ledger, every move a release and a reserve on the same lot."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.errors import SoldOut
+from backend.inventory.models import HELD, RELEASE, RELEASED, RESERVE, Lot, StockReservation
+from backend.inventory.service import _allocate, _available_from_ledger, _holds, _move
+
+
+def _sale_holds(session: Session, flash_sale_id: int) -> list[StockReservation]:
+    """A flash sale's held units, first to expire first (the order claims take them in)."""
+    return list(
+        session.scalars(
+            select(StockReservation)
+            .join(Lot, Lot.id == StockReservation.lot_id)
+            .where(
+                StockReservation.flash_sale_id == flash_sale_id,
+                StockReservation.order_id.is_(None),
+                StockReservation.status == HELD,
+                StockReservation.quantity > 0,
+            )
+            .order_by(Lot.use_by, Lot.id, StockReservation.id)
+        )
+    )
+
+
+def hold_for_sale(session: Session, *, flash_sale_id: int, sku_id: int, units: int) -> None:
+    """Take a flash sale's units out of the lots at its start (FEFO), or raise SoldOut."""
+    if not _allocate(session, flash_sale_id=flash_sale_id, sku_id=sku_id, quantity=units):
+        left = _available_from_ledger(session, [sku_id])[sku_id][0]
+        raise SoldOut("可售库存不足，无法开始秒杀", details={"sku_id": sku_id, "available": left})
+
+
+def sale_to_order(session: Session, *, flash_sale_id: int, order_id: int, quantity: int) -> None:
+    """A claim: move units the sale holds to the claimer's order (a release and a reserve per
+    lot in the ledger, so every unit stays accounted for)."""
+    remaining = quantity
+    for hold in _sale_holds(session, flash_sale_id):
+        take = min(hold.quantity, remaining)
+        _move(
+            session,
+            hold.lot_id,
+            hold.sku_id,
+            RELEASE,
+            reserved=-take,
+            flash_sale_id=flash_sale_id,
+            order_id=order_id,
+            reason="秒杀抢到，转入订单",
+        )
+        _move(
+            session,
+            hold.lot_id,
+            hold.sku_id,
+            RESERVE,
+            reserved=take,
+            flash_sale_id=flash_sale_id,
+            order_id=order_id,
+            reason="秒杀订单锁定",
+        )
+        hold.quantity -= take
+        session.add(
+            StockReservation(
+                order_id=order_id,
+                flash_sale_id=flash_sale_id,
+                lot_id=hold.lot_id,
+                sku_id=hold.sku_id,
+                quantity=take,
+                status=HELD,
+            )
+        )
+        remaining -= take
+        if remaining == 0:
+            return
+    raise SoldOut(details={"flash_sale_id": flash_sale_id})
+
+
+def order_to_sale(session: Session, *, order_id: int, flash_sale_id: int) -> int:
+    """An unpaid claim gives its units back to the running sale; answers how many."""
+    returned = 0
+    for hold in _holds(session, order_id, (HELD,)):
+        _move(
+            session,
+            hold.lot_id,
+            hold.sku_id,
+            RELEASE,
+            reserved=-hold.quantity,
+            flash_sale_id=flash_sale_id,
+            order_id=order_id,
+            reason="秒杀订单未支付，退回",
+        )
+        _move(
+            session,
+            hold.lot_id,
+            hold.sku_id,
+            RESERVE,
+            reserved=hold.quantity,
+            flash_sale_id=flash_sale_id,
+            order_id=order_id,
+            reason="退回秒杀库存",
+        )
+        session.add(
+            StockReservation(
+                flash_sale_id=flash_sale_id,
+                lot_id=hold.lot_id,
+                sku_id=hold.sku_id,
+                quantity=hold.quantity,
+                status=HELD,
+            )
+        )
+        hold.status = RELEASED
+        returned += hold.quantity
+    return returned
+
+
+def release_sale(session: Session, *, flash_sale_id: int) -> int:
+    """The sale ended: what it still holds goes back to the lots; answers how many units."""
+    released = 0
+    for hold in _sale_holds(session, flash_sale_id):
+        _move(
+            session,
+            hold.lot_id,
+            hold.sku_id,
+            RELEASE,
+            reserved=-hold.quantity,
+            flash_sale_id=flash_sale_id,
+            reason="秒杀结束，余量退回",
+        )
+        released += hold.quantity
+        hold.status = RELEASED
+    return released
+
+
+def sale_held_units(session: Session, flash_sale_id: int) -> int:
+    """Units the sale itself still holds (not yet claimed)."""
+    return sum(hold.quantity for hold in _sale_holds(session, flash_sale_id))

@@ -1,0 +1,41 @@
+"""Flash sales in the live room: the sale's state, and claims."""
+
+from apiflask.fields import Integer, Nested
+from apiflask.validators import Range
+
+from backend.extensions import db
+from backend.live import flash
+from backend.orders.schemas import render_order
+from backend.schemas import In
+from miniprogram_api import api_v1
+from miniprogram_api.auth import current_customer_id, token_auth
+from miniprogram_api.schemas import AddressIn, IdempotencyHeader, OrderOut
+
+
+class ClaimIn(In):
+    quantity = Integer(required=True, strict=True, validate=Range(1, 99))
+    address = Nested(AddressIn)
+
+
+@api_v1.get("/flash-sales/<int:sale_id>")
+@api_v1.doc(summary="秒杀状态：剩余数量、倒计时")
+def get_flash_sale(sale_id: int):
+    return flash.sale_view(db.session, sale_id=sale_id)
+
+
+@api_v1.post("/flash-sales/<int:sale_id>/claims")
+@api_v1.auth_required(token_auth)
+@api_v1.input(IdempotencyHeader, location="headers", arg_name="headers")
+@api_v1.input(ClaimIn, arg_name="body")
+@api_v1.output(OrderOut, status_code=201)
+@api_v1.doc(summary="抢购：成功得到待支付订单，抢光时 409", responses=[200, 201, 404, 409, 422])
+def claim_flash_sale(sale_id: int, headers, body):
+    order, created = flash.claim(
+        db.session,
+        sale_id=sale_id,
+        customer_id=current_customer_id(),
+        quantity=body["quantity"],
+        idempotency_key=headers["idempotency_key"],
+        address=body.get("address"),
+    )
+    return render_order(order), 201 if created else 200
