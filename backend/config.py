@@ -83,6 +83,7 @@ class Config:
     TRACE_RATE_PER_CODE: str = "20/minute"
     TRACE_URL_BASE: str = ""  # what a printed QR code opens; default PUBLIC_BASE_URL + "/t/"
     WXACODE_TRACE_PAGE: str = "pages/trace/index"
+    LIVE_COMMENT_RATE: str = "3 per 5 seconds"
 
     TESTING: bool = False
     extra: dict = field(default_factory=dict)

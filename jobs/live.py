@@ -1,5 +1,5 @@
 from backend.extensions import db
-from backend.live import flash
+from backend.live import flash, rooms
 from jobs.base import job
 
 
@@ -15,3 +15,14 @@ def reconcile_flash_sales() -> list[dict]:
     return [
         flash.reconcile(db.session, sale_id=sale_id) for sale_id in flash.open_sale_ids(db.session)
     ]
+
+
+@job
+def sync_live_rooms() -> int:
+    """Every minute: mirror live rooms' status from the provider."""
+    return rooms.sync(db.session)
+
+
+@job
+def send_live_reminders(room_id: int) -> dict:
+    return rooms.send_reminders(db.session, room_id=room_id)

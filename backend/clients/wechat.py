@@ -104,6 +104,24 @@ class HeliWeChatClient(WeChatClient):
             raise WeChatError(response.get("errcode"), response.get("errmsg", ""))
         return response.content
 
+    def upload_image(self, filename: str, content: bytes) -> str:
+        """A temporary image material (3 days) → its media_id (live-room covers)."""
+        result = self.call(lambda c: c.media.upload("image", (filename, content, "image/png")))
+        return result["media_id"]
+
+    def create_live_room(self, body: dict) -> dict:
+        return self.call(lambda c: c.wxa._post("wxaapi/broadcast/room/create", data=body))
+
+    def live_rooms(self, *, start: int, limit: int) -> dict:
+        return self.call(
+            lambda c: c.wxa._post("wxa/business/getliveinfo", data={"start": start, "limit": limit})
+        )
+
+    def check_text(self, *, openid: str, content: str, scene: int = 2) -> dict:
+        """msgSecCheck v2: {"suggest": pass|review|risky, "label": ...}."""
+        body = {"version": 2, "scene": scene, "openid": openid, "content": content}
+        return self.call(lambda c: c.wxa._post("wxa/msg_sec_check", data=body))["result"]
+
 
 def wechat_client() -> HeliWeChatClient:
     config = current_app.config

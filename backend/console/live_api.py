@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
 from apiflask import APIBlueprint
-from apiflask.fields import Integer
-from apiflask.validators import Range
+from apiflask.fields import AwareDateTime, Integer, String
+from apiflask.validators import Length, Range
 
 from backend.console.api import staff_required
 from backend.extensions import db
-from backend.live import flash
+from backend.live import flash, rooms
 from backend.schemas import In
 
 bp = APIBlueprint("live_api", __name__, tag="Console: live")
@@ -43,3 +45,49 @@ def stop_flash_sale(sale_id: int, staff):
 @staff_required
 def watch_flash_sale(sale_id: int, staff):
     return flash.sale_view(db.session, sale_id=sale_id)
+
+
+class RoomIn(In):
+    name = String(required=True, validate=Length(1, 40))
+    anchor_name = String(required=True, validate=Length(1, 30))
+    anchor_wechat = String(required=True, validate=Length(1, 60))
+    starts_at = AwareDateTime(required=True)
+    ends_at = AwareDateTime(required=True)
+
+
+class OnScreenIn(In):
+    sku_id = Integer(strict=True, validate=Range(1), allow_none=True, load_default=None)
+
+
+def _utc(value):
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
+@bp.post("/live/rooms")
+@staff_required
+@bp.input(RoomIn, arg_name="body")
+def create_room(body, staff):
+    room = rooms.create_room(
+        db.session,
+        name=body["name"],
+        anchor_name=body["anchor_name"],
+        anchor_wechat=body["anchor_wechat"],
+        starts_at=_utc(body["starts_at"]),
+        ends_at=_utc(body["ends_at"]),
+        staff_id=staff.id,
+    )
+    return rooms.room_detail(db.session, room_id=room.id, custom_params={}), 201
+
+
+@bp.post("/live/rooms/<int:room_id>/on-screen")
+@staff_required
+@bp.input(OnScreenIn, arg_name="body")
+def put_on_screen(room_id: int, body, staff):
+    rooms.put_on_screen(db.session, room_id=room_id, sku_id=body["sku_id"])
+    return rooms.room_detail(db.session, room_id=room_id, custom_params={})
+
+
+@bp.post("/live/rooms/sync")
+@staff_required
+def sync_rooms(staff):
+    return {"changed": rooms.sync(db.session)}

@@ -17,7 +17,7 @@ class FlashSale(db.Model):
     __tablename__ = "flash_sales"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    room_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    room_id: Mapped[int | None] = mapped_column(ForeignKey("live_rooms.id"), index=True)
     sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id"))
     price: Mapped[int] = mapped_column(Integer)  # fen
     units: Mapped[int] = mapped_column(Integer)  # taken from the lots at start
@@ -46,4 +46,50 @@ class FlashClaim(db.Model):
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), unique=True)
     # Unpaid: its units went back to the "sale" (it still ran) or to "stock" (it had ended).
     returned_to: Mapped[str | None] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# 小程序直播 live_status codes
+LIVE, NOT_STARTED, FINISHED, BANNED, PAUSED, ABNORMAL, EXPIRED = 101, 102, 103, 104, 105, 106, 107
+LIVE_STATUSES = {
+    LIVE: "直播中",
+    NOT_STARTED: "未开始",
+    FINISHED: "已结束",
+    BANNED: "禁播",
+    PAUSED: "暂停",
+    ABNORMAL: "异常",
+    EXPIRED: "已过期",
+}
+
+
+class LiveRoom(db.Model):
+    """A live room of the operation center, mirrored from the live provider."""
+
+    __tablename__ = "live_rooms"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider: Mapped[str] = mapped_column(String(20), default="wxa_live")
+    external_id: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(40))
+    anchor_name: Mapped[str] = mapped_column(String(30))
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    live_status: Mapped[int] = mapped_column(Integer, default=NOT_STARTED, index=True)
+    on_screen_sku_id: Mapped[int | None] = mapped_column(ForeignKey("skus.id"))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    synced_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LiveReminder(db.Model):
+    """A viewer asked to be told when a room goes live; told once."""
+
+    __tablename__ = "live_reminders"
+    __table_args__ = (UniqueConstraint("room_id", "customer_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    room_id: Mapped[int] = mapped_column(ForeignKey("live_rooms.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    sent_at: Mapped[datetime | None]
+    outcome: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,82 @@
+"""Live-room comments: one Redis Stream per room (bounded), posted after WeChat content security
+(msgSecCheck v2) and a local blocklist, read with a cursor. The co-host bot reads the same
+stream."""
+
+from __future__ import annotations
+
+import re
+
+from flask import current_app
+from sqlalchemy.orm import Session
+
+from backend.clients.wechat import WeChatError, wechat_client
+from backend.customers.models import Customer
+from backend.errors import BadRequest, RuleBroken, UpstreamUnavailable
+from backend.live.models import LIVE, PAUSED
+from backend.live.rooms import get_room
+from backend.queue import redis_client
+
+MAX_LENGTH = 100
+KEEP_PER_ROOM = 5000  # the stream is trimmed to about this many comments
+# Words the alliance never shows, whatever WeChat says (ads for private channels, abuse).
+BLOCKLIST = ("加微信", "加v", "vx", "私聊", "代购", "刷单", "假货", "傻逼")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def stream_key(room_id: int) -> str:
+    return f"heli:live:room:{room_id}:comments"
+
+
+def post(session: Session, *, room_id: int, customer_id: int, text: str) -> dict:
+    """Check and publish a viewer's comment; answers it with its cursor id."""
+    room = get_room(session, room_id)
+    if room.live_status not in (LIVE, PAUSED):
+        raise RuleBroken("直播未开始或已结束，暂不能评论", code="ROOM_NOT_LIVE")
+    text = _CONTROL.sub("", text).strip()
+    if not text:
+        raise BadRequest("评论内容不能为空", code="EMPTY_COMMENT")
+    if len(text) > MAX_LENGTH:
+        raise BadRequest(f"评论最多 {MAX_LENGTH} 个字", code="COMMENT_TOO_LONG")
+    lowered = text.lower()
+    blocked = current_app.config.get("LIVE_COMMENT_BLOCKLIST", BLOCKLIST)
+    if any(word in lowered for word in blocked):
+        raise RuleBroken("评论包含不允许的内容", code="COMMENT_BLOCKED")
+    customer = session.get(Customer, customer_id)
+    try:
+        verdict = wechat_client().check_text(openid=customer.openid, content=text)
+    except WeChatError as exc:
+        raise UpstreamUnavailable("内容安全检查暂时不可用，请稍后再试") from exc
+    if verdict.get("suggest") == "risky":
+        raise RuleBroken(
+            "评论包含违规内容，未能发布",
+            code="COMMENT_BLOCKED",
+            details={"label": verdict.get("label")},
+        )
+    fields = {
+        "customer_id": customer_id,
+        "nickname": customer.nickname,
+        "text": text,
+        "review": "1" if verdict.get("suggest") == "review" else "0",
+    }
+    comment_id = redis_client().xadd(
+        stream_key(room_id), fields, maxlen=KEEP_PER_ROOM, approximate=True
+    )
+    return {"id": comment_id.decode(), **fields}
+
+
+def read(*, room_id: int, after: str | None, limit: int) -> dict:
+    """Comments after a cursor (oldest first), or the latest ones without a cursor."""
+    redis = redis_client()
+    if after:
+        if not re.fullmatch(r"\d{1,20}-\d{1,20}", after):
+            raise BadRequest("游标格式不正确", code="INVALID_CURSOR")
+        rows = redis.xrange(stream_key(room_id), min=f"({after}", count=limit)
+    else:
+        rows = list(reversed(redis.xrevrange(stream_key(room_id), count=limit)))
+    items = [
+        {"id": entry_id.decode(), **{k.decode(): v.decode() for k, v in fields.items()}}
+        for entry_id, fields in rows
+    ]
+    for item in items:
+        item["customer_id"] = int(item["customer_id"])
+    return {"items": items, "cursor": items[-1]["id"] if items else after}

@@ -1,0 +1,78 @@
+"""Live-room entry points for the mini-program: rooms, a room's state, comments, reminders."""
+
+from apiflask.fields import Integer, String
+from apiflask.validators import Length, OneOf, Range
+from flask import current_app
+
+from backend.extensions import db, limiter
+from backend.live import comments, rooms
+from backend.schemas import In
+from miniprogram_api import api_v1
+from miniprogram_api.auth import current_customer_id, token_auth
+
+
+class RoomListQuery(In):
+    kind = String(load_default="live", validate=OneOf(list(rooms.KINDS)))
+    page = Integer(load_default=1, validate=Range(1, 10000))
+    page_size = Integer(load_default=10, validate=Range(1, 50))
+
+
+class RoomQuery(In):
+    seller_id = Integer(validate=Range(1), metadata={"description": "分享直播间的卖家"})
+    sharer = String(validate=Length(1, 64), metadata={"description": "分享者 openid 或主播"})
+
+
+class CommentIn(In):
+    text = String(required=True, validate=Length(0, 500))
+
+
+class CommentQuery(In):
+    after = String(validate=Length(1, 45))
+    limit = Integer(load_default=50, validate=Range(1, 200))
+
+
+@api_v1.get("/live/rooms")
+@api_v1.input(RoomListQuery, location="query", arg_name="query")
+@api_v1.doc(summary="直播间列表：即将开始 / 直播中 / 回放")
+def list_rooms(query):
+    return rooms.list_rooms(
+        db.session, kind=query["kind"], page=query["page"], page_size=query["page_size"]
+    )
+
+
+@api_v1.get("/live/rooms/<int:room_id>")
+@api_v1.input(RoomQuery, location="query", arg_name="query")
+@api_v1.doc(summary="直播间详情：状态、讲解中的商品、秒杀、进入直播间的插件链接")
+def room_detail(room_id: int, query):
+    return rooms.room_detail(db.session, room_id=room_id, custom_params=query)
+
+
+@api_v1.post("/live/rooms/<int:room_id>/reminders")
+@api_v1.auth_required(token_auth)
+@api_v1.doc(summary="开播提醒（每人一次）")
+def remind_me(room_id: int):
+    rooms.remind_me(db.session, room_id=room_id, customer_id=current_customer_id())
+    return {"ok": True}
+
+
+@api_v1.get("/live/rooms/<int:room_id>/comments")
+@api_v1.input(CommentQuery, location="query", arg_name="query")
+@api_v1.doc(summary="评论流（?after= 游标）")
+def read_comments(room_id: int, query):
+    rooms.get_room(db.session, room_id)
+    return comments.read(room_id=room_id, after=query.get("after"), limit=query["limit"])
+
+
+def _per_viewer() -> str:
+    return f"live-comment:{current_customer_id()}"
+
+
+@api_v1.post("/live/rooms/<int:room_id>/comments")
+@api_v1.auth_required(token_auth)
+@limiter.limit(lambda: current_app.config["LIVE_COMMENT_RATE"], key_func=_per_viewer)
+@api_v1.input(CommentIn, arg_name="body")
+@api_v1.doc(summary="发表评论（内容安全检查，限频）")
+def post_comment(room_id: int, body):
+    return comments.post(
+        db.session, room_id=room_id, customer_id=current_customer_id(), text=body["text"]
+    ), 201
