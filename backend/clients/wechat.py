@@ -117,6 +117,30 @@ class HeliWeChatClient(WeChatClient):
             lambda c: c.wxa._post("wxa/business/getliveinfo", data={"start": start, "limit": limit})
         )
 
+    def add_live_goods(self, goods: dict) -> dict:
+        return self.call(
+            lambda c: c.wxa._post("wxaapi/broadcast/goods/add", data={"goodsInfo": goods})
+        )
+
+    def live_goods_status(self, goods_ids: list[int]) -> dict:
+        return self.call(
+            lambda c: c.wxa._post("wxa/business/getgoodswarehouse", data={"goods_ids": goods_ids})
+        )
+
+    def add_goods_to_room(self, *, room_id: int, goods_id: int) -> dict:
+        return self.call(
+            lambda c: c.wxa._post(
+                "wxaapi/broadcast/room/addgoods", data={"ids": [goods_id], "roomId": room_id}
+            )
+        )
+
+    def push_goods(self, *, room_id: int, goods_id: int) -> dict:
+        return self.call(
+            lambda c: c.wxa._post(
+                "wxaapi/broadcast/goods/push", data={"roomId": room_id, "goodsId": goods_id}
+            )
+        )
+
     def check_text(self, *, openid: str, content: str, scene: int = 2) -> dict:
         """msgSecCheck v2: {"suggest": pass|review|risky, "label": ...}."""
         body = {"version": 2, "scene": scene, "openid": openid, "content": content}

@@ -83,8 +83,8 @@ def create_room(body, staff):
 @staff_required
 @bp.input(OnScreenIn, arg_name="body")
 def put_on_screen(room_id: int, body, staff):
-    rooms.put_on_screen(db.session, room_id=room_id, sku_id=body["sku_id"])
-    return rooms.room_detail(db.session, room_id=room_id, custom_params={})
+    card = rooms.put_on_screen(db.session, room_id=room_id, sku_id=body["sku_id"])
+    return {**rooms.room_detail(db.session, room_id=room_id, custom_params={}), "card": card}
 
 
 @bp.post("/live/rooms/sync")

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.extensions import db
@@ -92,4 +92,18 @@ class LiveReminder(db.Model):
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
     sent_at: Mapped[datetime | None]
     outcome: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LiveGoods(db.Model):
+    """A SKU in the live provider's goods library (its product card), with the audit state."""
+
+    __tablename__ = "live_goods"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id"), unique=True)
+    goods_id: Mapped[str] = mapped_column(String(40))
+    audit_id: Mapped[str] = mapped_column(String(40), default="")
+    audit_status: Mapped[int] = mapped_column(Integer, default=1)  # 0 未审核 1 审核中 2 通过 3 驳回
+    room_ids: Mapped[list] = mapped_column(JSON, default=list)  # rooms it was imported into
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -27,12 +27,25 @@ class RoomSpec:
     ends_at: datetime
 
 
+@dataclass
+class GoodsSpec:
+    name: str
+    price_fen: int
+    page: str  # the mini-program page the product card opens
+
+
 class LiveProvider(Protocol):
     def create_room(self, spec: RoomSpec) -> str: ...
 
     def statuses(self) -> dict[str, int]: ...
 
     def entry_url(self, external_id: str, custom_params: dict) -> str: ...
+
+    def add_goods(self, spec: GoodsSpec) -> tuple[str, str]: ...
+
+    def goods_audit(self, goods_ids: list[str]) -> dict[str, int]: ...
+
+    def show_goods(self, external_id: str, goods_id: str, *, import_first: bool) -> None: ...
 
 
 def _poster(text: str) -> bytes:
@@ -84,6 +97,32 @@ class WxaLiveProvider:
             f"plugin-private://{LIVE_PLAYER_PLUGIN}/pages/live-player-plugin"
             f"?room_id={external_id}&custom_params={params}"
         )
+
+    def add_goods(self, spec: GoodsSpec) -> tuple[str, str]:
+        """Into the goods library and audit: (goods id, audit id)."""
+        client = wechat_client()
+        cover = client.upload_image("goods.png", _poster(spec.name))
+        result = client.add_live_goods(
+            {
+                "coverImgUrl": cover,
+                "name": spec.name[:14],
+                "priceType": 1,
+                "price": round(spec.price_fen / 100, 2),
+                "url": spec.page,
+            }
+        )
+        return str(result["goodsId"]), str(result["auditId"])
+
+    def goods_audit(self, goods_ids: list[str]) -> dict[str, int]:
+        result = wechat_client().live_goods_status([int(g) for g in goods_ids])
+        return {str(g["goods_id"]): int(g["audit_status"]) for g in result.get("goods", [])}
+
+    def show_goods(self, external_id: str, goods_id: str, *, import_first: bool) -> None:
+        """Put an approved product card in the room (importing it once) and push it to viewers."""
+        client = wechat_client()
+        if import_first:
+            client.add_goods_to_room(room_id=int(external_id), goods_id=int(goods_id))
+        client.push_goods(room_id=int(external_id), goods_id=int(goods_id))
 
 
 def provider() -> LiveProvider:
