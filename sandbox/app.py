@@ -6,7 +6,16 @@ from typing import Any
 
 from flask import Flask, jsonify, request
 
-from . import control, pay_control, subscribe, wechat, wechat_control, wechatpay
+from . import (
+    control,
+    live_control,
+    pay_control,
+    subscribe,
+    wechat,
+    wechat_control,
+    wechat_wxa,
+    wechatpay,
+)
 from .context import Sandbox
 from .errors import ControlError
 from .pay_signing import pay_json
@@ -21,7 +30,9 @@ def create_app(settings: dict[str, Any] | None = None) -> Flask:
     app.extensions["sandbox"] = sandbox
     app.json.ensure_ascii = False  # control answers show Chinese text as is
 
-    for blueprint in (wechat.bp, wechatpay.bp, control.bp, wechat_control.bp, pay_control.bp):
+    blueprints = (wechat.bp, wechat_wxa.bp, wechatpay.bp)
+    blueprints += (control.bp, wechat_control.bp, live_control.bp, pay_control.bp)
+    for blueprint in blueprints:
         app.register_blueprint(blueprint)
 
     @app.errorhandler(ControlError)

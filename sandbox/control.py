@@ -30,7 +30,8 @@ def health():
 
 @bp.post("/reset")
 def reset():
-    """Forget orders, tokens, codes, credits, logs and faults; stop pending deliveries."""
+    """Forget orders, tokens, codes, credits, media, live rooms and goods, visits, logs and
+    faults; stop pending deliveries."""
     current_sandbox().state.reset()
     return jsonify({"ok": True})
 

@@ -24,6 +24,18 @@ DEFAULT_TEMPLATES: dict[str, list[str]] = {
     "TPL_LIVE_START": ["thing1", "time2", "name3", "thing4"],
 }
 
+# msgSecCheck samples: suggest "risky" ...
+DEFAULT_SEC_CHECK_WORDS: dict[str, int] = {
+    "加微信": 10001,  # ad: moving buyers off the platform
+    "台独": 20001,
+    "裸聊": 20002,
+    "傻逼": 20003,
+    "代开发票": 20006,
+    "刷单": 20008,
+}
+# ... and suggest "review" (a person should look)
+DEFAULT_SEC_CHECK_REVIEW_WORDS: dict[str, int] = {"私聊": 10001, "返现": 10001}
+
 DEFAULTS: dict[str, Any] = {
     # WeChat access tokens
     "token_expires_in": 7200,
@@ -37,6 +49,25 @@ DEFAULTS: dict[str, Any] = {
     # subscribe messages
     "subscribe_templates": DEFAULT_TEMPLATES,
     "pages": None,  # list of valid page paths; None = accept any page
+    # temporary media (cgi-bin/media/upload)
+    "media_ttl_seconds": 3 * 24 * 3600,
+    # 小程序直播: daily quotas of the official docs, reset at midnight China time
+    "live_create_room_per_day": 10_000,
+    "live_getliveinfo_per_day": 100_000,
+    "live_addgoods_per_day": 10_000,
+    "live_push_per_day": 10_000,
+    "live_goods_audit_per_day": 500,  # goods/add and goods/audit share it (300012 beyond)
+    "live_goods_warehouse_per_day": 1000,
+    "live_verified_wechats": ["heli_anchor", "heli_anchor2"],  # real-name verified 微信号
+    "live_goods_audit_seconds": 60,  # under audit -> approved after this; None = control only
+    "live_abnormal_grace_seconds": 900,  # 106 not recovered within 15 min -> 103
+    "live_room_goods_max": 500,  # sandbox guess at the shelf size (300033 beyond)
+    "live_push_busy_seconds": 0,  # a pushed card blocks the next push this long (300047)
+    # msgSecCheck: word -> label (10001 ad, 20001 politics, 20002 porn, 20003 abuse,
+    # 20006 illegal, 20008 fraud); matched case-insensitively in content/title/nickname
+    "sec_check_words": DEFAULT_SEC_CHECK_WORDS,
+    "sec_check_review_words": DEFAULT_SEC_CHECK_REVIEW_WORDS,
+    "sec_check_visit_ttl_seconds": 7200,  # the openid must have visited within 2 hours
     # WeChat Pay
     "pay_max_clock_skew": 300,  # seconds between the request timestamp and the sandbox clock
     "notify_retry_delays": [0.5, 1, 2, 5, 10, 30],  # real: 15s, 15s, 30s, 3m, 10m, ...

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .faults import Faults
+from .wxa_state import WxaData
 
 
 @dataclass
@@ -93,6 +94,7 @@ class SandboxState:
         self.faults = Faults()
         self.wechat = WeChatData(templates={k: list(v) for k, v in templates.items()})
         self.pay = PayData()
+        self.wxa = WxaData()  # temporary media, live rooms and goods, msgSecCheck
 
     def now(self) -> float:
         """The WeChat clock (token/code lifetimes, rate windows); tests may push it forward."""
@@ -110,6 +112,7 @@ class SandboxState:
                 templates={k: list(v) for k, v in self._default_templates.items()}
             )
             self.pay = PayData()
+            self.wxa = WxaData()
 
     def stop(self) -> None:
         """Wake and end every background worker (server shutdown)."""
