@@ -205,3 +205,25 @@ def test_racing_viewers_get_exactly_the_units(app, sandbox, staff_client, store)
     assert sku_stock(app, store["RS-LIVE-M-5"]) == (600, 20)
     with app.app_context():
         assert inventory_queries.ledger_mismatches(db.session) == []
+
+
+def test_a_claim_cut_off_by_a_dying_worker_is_repaired(app, shopper, sale):
+    """The claim script ran but the process died before the order was written (SIGKILL)."""
+    import time
+
+    keys = flash._keys(sale["id"])
+    redis = app.extensions["heli_redis"]
+    redis.eval(flash.CLAIM, 3, *keys, time.time(), 424242, 1, "lost-key-0001")
+    redis.hset(keys[2], "424242:lost-key-0001", f"PENDING|1|{time.time() - 60}")  # long ago
+    assert shopper.client.get(f"/api/v1/flash-sales/{sale['id']}").json["remaining"] == 49
+    report = _reconcile(app, sale["id"])
+    assert report["balanced"] is True and report["redis_remaining"] == 50
+    # A claim whose order was written but whose answer was not: finished, not given back twice.
+    order = _claim(shopper, sale["id"], 1, key="half-done-key-1").json
+    with app.app_context():
+        customer_id = db.session.scalar(db.select(Order.customer_id).where(Order.id == order["id"]))
+    field = f"{customer_id}:half-done-key-1"
+    redis.hset(keys[2], field, f"PENDING|1|{time.time() - 60}")
+    report = _reconcile(app, sale["id"])
+    assert report["balanced"] is True and report["redis_remaining"] == 49
+    assert redis.hget(keys[2], field).decode() == str(order["id"])

@@ -26,7 +26,8 @@ from backend.timeutil import to_aware_utc, utcnow
 from backend.transactions import on_commit
 
 # KEYS: sale hash, per-person counts, idempotency answers. ARGV: now, person, quantity, key.
-# Answers {status, value}: OK (units left), REPLAY (order id or "PENDING"), NO_SALE,
+# Answers {status, value}: OK (units left), REPLAY (order id, or "PENDING|quantity|time" while
+# the claim's order is being written), NO_SALE,
 # NOT_STARTED, ENDED, OVER_LIMIT (units the person may still take), SOLD_OUT (units left).
 CLAIM = """
 local answer = redis.call('HGET', KEYS[3], ARGV[2] .. ':' .. ARGV[4])
@@ -42,9 +43,22 @@ local remaining = tonumber(sale[3])
 if remaining < quantity then return {'SOLD_OUT', tostring(remaining)} end
 redis.call('HINCRBY', KEYS[1], 'remaining', -quantity)
 redis.call('HINCRBY', KEYS[2], ARGV[2], quantity)
-redis.call('HSET', KEYS[3], ARGV[2] .. ':' .. ARGV[4], 'PENDING')
+redis.call('HSET', KEYS[3], ARGV[2] .. ':' .. ARGV[4], 'PENDING|' .. quantity .. '|' .. ARGV[1])
 return {'OK', tostring(remaining - quantity)}
 """
+
+# A claim whose order was never written (its process died between the script and the
+# database): give its units back, but only if its marker is still exactly the one seen.
+# KEYS as CLAIM; ARGV: answer field, marker, person, quantity.
+REPAIR = """
+if redis.call('HGET', KEYS[3], ARGV[1]) ~= ARGV[2] then return 0 end
+redis.call('HDEL', KEYS[3], ARGV[1])
+if redis.call('HGET', KEYS[1], 'state') ~= 'RUNNING' then return 1 end
+redis.call('HINCRBY', KEYS[1], 'remaining', tonumber(ARGV[4]))
+redis.call('HINCRBY', KEYS[2], ARGV[3], -tonumber(ARGV[4]))
+return 1
+"""
+STALE_CLAIM_SECONDS = 30
 
 # Undo a claim whose order could not be written, or give an unpaid claim's units back.
 # KEYS as CLAIM; ARGV: person, quantity, key ("" keeps the key's answer).
@@ -154,7 +168,7 @@ def claim(
         )
     )
     if status == "REPLAY":
-        if value == "PENDING":
+        if value.startswith("PENDING"):
             raise Conflict("抢购处理中，请稍后刷新", code="CLAIM_IN_PROGRESS")
         return orders.get_order(session, customer_id=customer_id, order_id=int(value)), False
     if status != "OK":
@@ -277,10 +291,38 @@ def sale_view(session: Session, *, sale_id: int) -> dict:
     }
 
 
+def repair_stale_claims(session: Session, *, sale_id: int) -> int:
+    """Claims left half-done by a process that died: finish the answer when the order exists,
+    else give the units back. Answers how many were repaired."""
+    keys, repaired = _keys(sale_id), 0
+    for field, marker in redis_client().hgetall(keys[2]).items():
+        field, marker = field.decode(), marker.decode()
+        if not marker.startswith("PENDING"):
+            continue
+        _, quantity, claimed_at = marker.split("|")
+        if time.time() - float(claimed_at) < STALE_CLAIM_SECONDS:
+            continue  # probably still being written
+        customer_id, idempotency_key = field.split(":", 1)
+        order_id = session.scalar(
+            select(FlashClaim.order_id).where(
+                FlashClaim.flash_sale_id == sale_id,
+                FlashClaim.customer_id == int(customer_id),
+                FlashClaim.idempotency_key == idempotency_key,
+            )
+        )
+        if order_id is not None:
+            redis_client().hset(keys[2], field, order_id)
+        else:
+            redis_client().eval(REPAIR, 3, *keys, field, marker, customer_id, quantity)
+        repaired += 1
+    return repaired
+
+
 def reconcile(session: Session, *, sale_id: int) -> dict:
     """Prove units paid + held + remaining (+ released at the end) = units allocated, and the
     sale's own holds = Redis's remaining while it runs; a mismatch is put before staff."""
     sale = _sale(session, sale_id)
+    repair_stale_claims(session, sale_id=sale_id)
     claimed = _claimed_units(session, sale_id)
     in_sale = sale_stock.sale_held_units(session, sale_id)
     redis_left = int(redis_client().hget(_keys(sale_id)[0], "remaining") or 0)
