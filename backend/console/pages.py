@@ -313,4 +313,4 @@ def adjust_lot(lot_id: int, staff):
     return redirect(back)
 
 
-from backend.console import brand_pages  # noqa: E402, F401  (its views register on bp)
+from backend.console import brand_pages, live_pages  # noqa: E402, F401  (views register on bp)

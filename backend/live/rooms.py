@@ -93,7 +93,11 @@ def get_room(session: Session, room_id: int) -> LiveRoom:
 def sync(session: Session) -> int:
     """Mirror every room's status (and product-card audits) from the provider; a room going
     live tells its reminders."""
-    statuses = provider().statuses()
+    try:
+        statuses = provider().statuses()
+    except WeChatError as exc:
+        raise UpstreamUnavailable("微信直播状态同步失败，请稍后再试",
+                                  details={"errcode": exc.errcode}) from exc
     changed = 0
     for room in session.scalars(select(LiveRoom).where(LiveRoom.external_id.in_(statuses))):
         status = statuses[room.external_id]

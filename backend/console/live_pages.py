@@ -1,0 +1,354 @@
+"""/console/live: the host's pages. Rooms to schedule and sync, and a room's control room: the
+product on screen, flash sales, and a live panel (stock, claims, countdown, comments) that the
+page polls as JSON once a second.
+
+The views register on the console blueprint of `pages.py`, so they share its login, CSRF
+handling and error pages. Polling rather than server-sent events: a gunicorn sync worker would
+be held for as long as a host keeps the page open."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from flask import abort, flash, redirect, render_template, request, url_for
+
+from backend.catalogue import service as catalogue
+from backend.clients.wechat import WeChatError
+from backend.console.api import staff_required
+from backend.console.pages import _page, _pages, bp, login_required
+from backend.errors import BadRequest, DomainError, NotFound, SoldOut
+from backend.extensions import db
+from backend.live import comments, rooms
+from backend.live import flash as flash_sales
+from backend.timeutil import SHANGHAI
+
+ROOMS_PER_PAGE = 20
+COMMENTS_SHOWN = 50
+POLL_MILLISECONDS = 1000
+SKUS_LISTED = 200
+ROOM_TABS = {"upcoming": "即将开播", "live": "直播中", "replay": "已结束 / 回放"}
+CARD_STATES = {
+    "pushed": "商品卡片已推送给观众",
+    "auditing": "商品卡片正在审核，审核通过后才能推送给观众",
+    "none": "已撤下讲解商品",
+}
+# What the host can do about the live provider's usual refusals (the errcodes of room/create).
+ERRCODE_HINTS = {
+    200002: "开播时间需晚于现在 10 分钟且在 6 个月内，直播时长需在 30 分钟到 24 小时之间",
+    300002: "直播间名称需为 3 到 17 个汉字（1 个汉字相当于 2 个字母）",
+    300030: "主播微信号格式不正确",
+    300034: "主播昵称需为 2 到 15 个汉字",
+    300036: "主播微信号未在「小程序直播」小程序完成实名认证，请主播先扫码认证",
+    300040: "直播间名称含有不支持的字符（如表情符号）",
+    45009: "今日创建直播间次数已达上限，请明天再试",
+}
+# Bounds of the flash-sale form; the same as the console JSON API's.
+SALE_FIELDS = {
+    "units": ("秒杀数量", 1, 100_000),
+    "seconds": ("秒杀时长（秒）", 10, 24 * 3600),
+    "per_person_limit": ("每人限购", 1, 99),
+    "pay_minutes": ("支付时限（分钟）", 1, 30),
+}
+MAX_PRICE_FEN = 10_000_000
+MAX_ID = 2**31 - 1
+ROOM_FORM_FIELDS = ("name", "anchor_name", "anchor_wechat", "starts_at", "ends_at")
+_YUAN = re.compile(r"\d{1,6}(\.\d{1,2})?")
+_WALL_CLOCK = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2})?")
+
+
+@bp.app_template_filter("iso_minute")
+def iso_minute(value: str | None) -> str:
+    """An ISO-8601 Shanghai time from a service (…T20:00:00+08:00) as 2025-01-31 20:00."""
+    return value[:16].replace("T", " ") if value else "—"
+
+
+@bp.app_template_filter("yuan")
+def yuan(fen: int | None) -> str:
+    return "—" if fen is None else f"¥{fen / 100:,.2f}"
+
+
+# --- form input -------------------------------------------------------------------------------
+
+
+def _form_text(name: str, label: str, longest: int) -> str:
+    value = request.form.get(name, "").strip()
+    if not value:
+        raise BadRequest(f"请填写{label}", code="FIELD_MISSING")
+    if len(value) > longest:
+        raise BadRequest(f"{label}不能超过 {longest} 个字", code="FIELD_TOO_LONG")
+    return value
+
+
+def _form_int(name: str, label: str, low: int, high: int) -> int:
+    raw = request.form.get(name, "").strip()
+    if not raw:
+        raise BadRequest(f"请填写{label}", code="FIELD_MISSING")
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 9 and low <= int(raw) <= high):
+        raise BadRequest(f"{label}需为 {low} 到 {high} 之间的整数", code="FIELD_INVALID")
+    return int(raw)
+
+
+def _form_fen(name: str, label: str) -> int:
+    """A price typed in yuan (59, 59.9, 59.90) as integer fen, never through a float."""
+    raw = request.form.get(name, "").strip().removeprefix("¥").strip()
+    if not raw:
+        raise BadRequest(f"请填写{label}", code="FIELD_MISSING")
+    if not (raw.isascii() and _YUAN.fullmatch(raw)):
+        raise BadRequest(f"{label}需为金额（元），最多两位小数，例如 59.90", code="PRICE_INVALID")
+    fen = int(Decimal(raw) * 100)
+    if not 1 <= fen <= MAX_PRICE_FEN:
+        raise BadRequest(
+            f"{label}需在 0.01 到 {MAX_PRICE_FEN // 100} 元之间", code="PRICE_OUT_OF_RANGE"
+        )
+    return fen
+
+
+def _form_time(name: str, label: str) -> datetime:
+    """A wall-clock time typed in Asia/Shanghai, as the naive UTC time the database stores."""
+    raw = request.form.get(name, "").strip()
+    if not raw:
+        raise BadRequest(f"请填写{label}", code="FIELD_MISSING")
+    try:
+        if not _WALL_CLOCK.fullmatch(raw):
+            raise ValueError(raw)
+        local = datetime.fromisoformat(raw).replace(tzinfo=SHANGHAI)
+    except ValueError:
+        raise BadRequest(
+            f"{label}格式应为 年-月-日 时:分，例如 2025-01-31 20:00", code="TIME_INVALID"
+        ) from None
+    return local.astimezone(UTC).replace(tzinfo=None)
+
+
+def _refusal(failure: DomainError) -> str:
+    """The service's Chinese message, with what the host can do about it when we know."""
+    message = failure.message
+    hint = ERRCODE_HINTS.get(failure.details.get("errcode"))
+    if hint:
+        message += f"。{hint}"
+    if isinstance(failure, SoldOut) and "available" in failure.details:
+        message += f"（当前可售 {failure.details['available']} 份）"
+    return message
+
+
+# --- rooms ------------------------------------------------------------------------------------
+
+
+def _default_period() -> dict[str, str]:
+    """The next whole hour at least an hour away, for two hours, in Shanghai wall-clock time."""
+    start = datetime.now(SHANGHAI).replace(minute=0, second=0, microsecond=0) + timedelta(hours=2)
+    return {
+        "starts_at": start.strftime("%Y-%m-%dT%H:%M"),
+        "ends_at": (start + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M"),
+    }
+
+
+def _rooms_page(form: dict | None = None, status: int = 200):
+    tab = request.args.get("tab", "upcoming")
+    tab = tab if tab in ROOM_TABS else "upcoming"
+    page = _page()
+    listed = rooms.list_rooms(db.session, kind=tab, page=page, page_size=ROOMS_PER_PAGE)
+    counts = {
+        kind: listed["total"]
+        if kind == tab
+        else rooms.list_rooms(db.session, kind=kind, page=1, page_size=1)["total"]
+        for kind in ROOM_TABS
+    }
+    html = render_template(
+        "console/live_rooms.html",
+        rows=listed["items"],
+        total=listed["total"],
+        tab=tab,
+        tabs=ROOM_TABS,
+        counts=counts,
+        form=form or _default_period(),
+        page=page,
+        pages=_pages(listed["total"], ROOMS_PER_PAGE),
+    )
+    return html, status
+
+
+@bp.get("/live")
+@login_required
+def live_rooms(staff):
+    return _rooms_page()
+
+
+@bp.post("/live/rooms")
+@login_required
+def create_live_room(staff):
+    typed = {key: request.form.get(key, "")[:80] for key in ROOM_FORM_FIELDS}
+    try:
+        room = rooms.create_room(
+            db.session,
+            name=_form_text("name", "直播间名称", 40),
+            anchor_name=_form_text("anchor_name", "主播昵称", 30),
+            anchor_wechat=_form_text("anchor_wechat", "主播微信号", 60),
+            starts_at=_form_time("starts_at", "开播时间"),
+            ends_at=_form_time("ends_at", "结束时间"),
+            staff_id=staff.id,
+        )
+    except DomainError as failure:
+        db.session.rollback()
+        flash(f"未能创建直播间：{_refusal(failure)}", "error")
+        return _rooms_page(form=typed, status=failure.status)
+    flash(f"已创建直播间「{room.name}」，微信直播间号 {room.external_id}", "success")
+    return redirect(url_for(".live_room", room_id=room.id))
+
+
+@bp.post("/live/sync")
+@login_required
+def sync_live_rooms(staff):
+    try:
+        changed = rooms.sync(db.session)
+    except WeChatError as exc:  # rooms.sync lets the client's error through untranslated
+        db.session.rollback()
+        code = f"（错误码 {exc.errcode}）" if exc.errcode is not None else ""
+        flash(f"同步失败：微信直播暂时不可用，请稍后再试{code}", "error")
+    except DomainError as failure:
+        db.session.rollback()
+        flash(f"同步失败：{failure.message}", "error")
+    else:
+        flash(f"已同步直播间状态，{changed} 个直播间有变化", "success")
+    return redirect(url_for(".live_rooms", tab=request.args.get("tab", "upcoming")))
+
+
+# --- a room's control room --------------------------------------------------------------------
+
+
+def _room_state(room_id: int, after: str | None) -> dict:
+    """What the control room's live panel shows: the room, its running sale, new comments."""
+    room = rooms.room_detail(db.session, room_id=room_id, custom_params={})
+    sale = room.pop("flash_sale")
+    stream = comments.read(room_id=room_id, after=after, limit=COMMENTS_SHOWN)
+    return {"room": room, "flash_sale": sale, "comments": stream}
+
+
+def _sku_options() -> list[dict]:
+    """The on-sale SKUs a host can show or sell, labelled for a select."""
+    products = catalogue.list_products(db.session, page=1, page_size=SKUS_LISTED)["items"]
+    return [
+        {
+            "id": sku["id"],
+            "label": f"{product['name']} · {sku['grade']} · {sku['spec']} · "
+            f"{yuan(sku['price'])} · 可售 {sku['stock']}",
+        }
+        for product in products
+        for sku in product["skus"]
+    ]
+
+
+def _control_room(room_id: int, sale_form: dict | None = None, status: int = 200):
+    try:
+        state = _room_state(room_id, None)
+    except NotFound:
+        abort(404)
+    on_screen = state["room"]["on_screen"]
+    default_sku = on_screen["sku_id"] if on_screen else None
+    html = render_template(
+        "console/live_room.html",
+        state=state,
+        skus=_sku_options(),
+        sale_form=sale_form
+        or {
+            "sku_id": default_sku,
+            "units": 50,
+            "price": "",
+            "seconds": 300,
+            "per_person_limit": 2,
+            "pay_minutes": 5,
+        },
+        poll_ms=POLL_MILLISECONDS,
+    )
+    return html, status
+
+
+@bp.get("/live/rooms/<int:room_id>")
+@login_required
+def live_room(room_id: int, staff):
+    return _control_room(room_id)
+
+
+@bp.get("/live/rooms/<int:room_id>/state")
+@staff_required
+def live_room_state(room_id: int, staff):
+    """JSON for the control room's polling; a bad or missing login answers 401 JSON."""
+    after = request.args.get("after", "").strip()[:50] or None
+    return _room_state(room_id, after)
+
+
+@bp.post("/live/rooms/<int:room_id>/on-screen")
+@login_required
+def put_on_screen(room_id: int, staff):
+    back = url_for(".live_room", room_id=room_id)
+    try:
+        rooms.get_room(db.session, room_id)
+    except NotFound:
+        abort(404)
+    try:
+        chosen = request.form.get("sku_id", "").strip()
+        sku_id = _form_int("sku_id", "讲解商品", 1, MAX_ID) if chosen else None
+        card = rooms.put_on_screen(db.session, room_id=room_id, sku_id=sku_id)
+    except (BadRequest, NotFound) as failure:
+        db.session.rollback()
+        flash(f"未能切换讲解商品：{failure.message}", "error")
+        return redirect(back)
+    except DomainError as failure:  # the product is on screen; only its card did not go out
+        db.session.rollback()
+        flash(f"讲解商品已切换，但商品卡片未推送给观众：{_refusal(failure)}", "error")
+        return redirect(back)
+    flash(CARD_STATES.get(card, card), "success")
+    return redirect(back)
+
+
+@bp.post("/live/rooms/<int:room_id>/flash-sales")
+@login_required
+def start_flash_sale(room_id: int, staff):
+    typed = {key: request.form.get(key, "")[:20] for key in ("sku_id", "price", *SALE_FIELDS)}
+    try:
+        rooms.get_room(db.session, room_id)
+    except NotFound:
+        abort(404)
+    try:
+        sku_id = _form_int("sku_id", "秒杀商品", 1, MAX_ID)
+        numbers = {key: _form_int(key, *bounds) for key, bounds in SALE_FIELDS.items()}
+        sale = flash_sales.start_sale(
+            db.session,
+            sku_id=sku_id,
+            price=_form_fen("price", "秒杀价"),
+            staff_id=staff.id,
+            room_id=room_id,
+            **numbers,
+        )
+    except DomainError as failure:
+        db.session.rollback()
+        flash(f"未能开始秒杀：{_refusal(failure)}", "error")
+        return _control_room(room_id, sale_form=typed, status=failure.status)
+    flash(
+        f"秒杀已开始：{sale.units} 份，每份 {yuan(sale.price)}，限时 {numbers['seconds']} 秒",
+        "success",
+    )
+    return redirect(url_for(".live_room", room_id=room_id))
+
+
+@bp.post("/live/rooms/<int:room_id>/flash-sale/stop")
+@login_required
+def stop_flash_sale(room_id: int, staff):
+    back = url_for(".live_room", room_id=room_id)
+    try:
+        running = rooms.room_detail(db.session, room_id=room_id, custom_params={})["flash_sale"]
+    except NotFound:
+        abort(404)
+    asked = request.form.get("sale_id", "").strip()
+    if running is None or asked != str(running["id"]):
+        flash("该秒杀已结束，无需停止", "error")
+        return redirect(back)
+    sale = flash_sales.end_sale(db.session, sale_id=running["id"])
+    final = flash_sales.sale_view(db.session, sale_id=sale.id)
+    flash(
+        f"秒杀已停止：已支付 {final['paid']} 份，待支付 {final['held']} 份，"
+        f"{sale.released_units} 份退回库存",
+        "success",
+    )
+    return redirect(back)
