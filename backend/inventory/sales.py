@@ -12,21 +12,27 @@ from backend.inventory.models import HELD, RELEASE, RELEASED, RESERVE, Lot, Stoc
 from backend.inventory.service import _allocate, _available_from_ledger, _holds, _move
 
 
-def _sale_holds(session: Session, flash_sale_id: int) -> list[StockReservation]:
-    """A flash sale's held units, first to expire first (the order claims take them in)."""
-    return list(
-        session.scalars(
-            select(StockReservation)
-            .join(Lot, Lot.id == StockReservation.lot_id)
-            .where(
-                StockReservation.flash_sale_id == flash_sale_id,
-                StockReservation.order_id.is_(None),
-                StockReservation.status == HELD,
-                StockReservation.quantity > 0,
-            )
-            .order_by(Lot.use_by, Lot.id, StockReservation.id)
+def _sale_holds(
+    session: Session, flash_sale_id: int, *, lock: bool = False
+) -> list[StockReservation]:
+    """A flash sale's held units, first to expire first (the order claims take them in).
+
+    With lock, the rows are locked first (SELECT ... FOR UPDATE): concurrent claims on one sale
+    then take turns instead of both decrementing the same row from a stale read."""
+    query = (
+        select(StockReservation)
+        .join(Lot, Lot.id == StockReservation.lot_id)
+        .where(
+            StockReservation.flash_sale_id == flash_sale_id,
+            StockReservation.order_id.is_(None),
+            StockReservation.status == HELD,
+            StockReservation.quantity > 0,
         )
+        .order_by(Lot.use_by, Lot.id, StockReservation.id)
     )
+    if lock:
+        query = query.with_for_update(of=StockReservation)
+    return list(session.scalars(query))
 
 
 def hold_for_sale(session: Session, *, flash_sale_id: int, sku_id: int, units: int) -> None:
@@ -39,9 +45,16 @@ def hold_for_sale(session: Session, *, flash_sale_id: int, sku_id: int, units: i
 def sale_to_order(session: Session, *, flash_sale_id: int, order_id: int, quantity: int) -> None:
     """A claim: move units the sale holds to the claimer's order (a release and a reserve per
     lot in the ledger, so every unit stays accounted for)."""
-    remaining = quantity
-    for hold in _sale_holds(session, flash_sale_id):
-        take = min(hold.quantity, remaining)
+    plan, wanted = [], quantity
+    for hold in _sale_holds(session, flash_sale_id, lock=True):  # first expiring first
+        if wanted == 0:
+            break
+        plan.append((hold, min(hold.quantity, wanted)))
+        wanted -= plan[-1][1]
+    if wanted:
+        raise SoldOut(details={"flash_sale_id": flash_sale_id})
+    # Locked in lot-id order, like every other stock change (no deadlocks on PostgreSQL).
+    for hold, take in sorted(plan, key=lambda item: (item[0].lot_id, item[0].id)):
         _move(
             session,
             hold.lot_id,
@@ -73,10 +86,6 @@ def sale_to_order(session: Session, *, flash_sale_id: int, order_id: int, quanti
                 status=HELD,
             )
         )
-        remaining -= take
-        if remaining == 0:
-            return
-    raise SoldOut(details={"flash_sale_id": flash_sale_id})
 
 
 def order_to_sale(session: Session, *, order_id: int, flash_sale_id: int) -> int:
@@ -120,7 +129,8 @@ def order_to_sale(session: Session, *, order_id: int, flash_sale_id: int) -> int
 def release_sale(session: Session, *, flash_sale_id: int) -> int:
     """The sale ended: what it still holds goes back to the lots; answers how many units."""
     released = 0
-    for hold in _sale_holds(session, flash_sale_id):
+    held = _sale_holds(session, flash_sale_id, lock=True)
+    for hold in sorted(held, key=lambda h: (h.lot_id, h.id)):
         _move(
             session,
             hold.lot_id,

@@ -200,8 +200,15 @@ def _allocate(
         lots = session.execute(query).all()
         if sum(free for _, free in lots) < remaining:
             return False
-        for lot_id, free in lots:
-            take = min(free, remaining)
+        plan, wanted = [], remaining
+        for lot_id, free in lots:  # first expiring first ...
+            if wanted == 0:
+                break
+            plan.append((lot_id, min(free, wanted)))
+            wanted -= plan[-1][1]
+        # ... but locked in lot-id order, like every other stock change, so that concurrent
+        # transactions on PostgreSQL never wait on each other in a circle.
+        for lot_id, take in sorted(plan):
             guard = and_(Lot.on_hand - Lot.reserved >= take, _sellable(now))
             if _move(
                 session,
@@ -227,8 +234,6 @@ def _allocate(
                 if status == COMMITTED:
                     _move(session, lot_id, sku_id, COMMIT, order_id=order_id, reason="已支付")
                 remaining -= take
-            if remaining == 0:
-                break
         if remaining == 0:
             if status == COMMITTED:
                 session.flush()
