@@ -227,3 +227,12 @@ def test_a_claim_cut_off_by_a_dying_worker_is_repaired(app, shopper, sale):
     report = _reconcile(app, sale["id"])
     assert report["balanced"] is True and report["redis_remaining"] == 49
     assert redis.hget(keys[2], field).decode() == str(order["id"])
+
+
+def test_a_claim_before_the_start_is_refused(app, shopper, sale):
+    import time
+
+    app.extensions["heli_redis"].hset(flash._keys(sale["id"])[0], "starts", time.time() + 60)
+    early = _claim(shopper, sale["id"])
+    assert early.status_code == 422 and early.json["code"] == "FLASH_SALE_NOT_STARTED"
+    assert "还未开始" in early.json["message"]
