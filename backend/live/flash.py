@@ -326,6 +326,12 @@ def reconcile(session: Session, *, sale_id: int) -> dict:
     claimed = _claimed_units(session, sale_id)
     in_sale = sale_stock.sale_held_units(session, sale_id)
     redis_left = int(redis_client().hget(_keys(sale_id)[0], "remaining") or 0)
+    # Claims the script granted whose orders are still being written: not yet moved in the DB.
+    in_flight = sum(
+        int(marker.split(b"|")[1])
+        for marker in redis_client().hvals(_keys(sale_id)[2])
+        if marker.startswith(b"PENDING")
+    )
     to_stock = session.scalar(
         select(func.coalesce(func.sum(FlashClaim.quantity), 0)).where(
             FlashClaim.flash_sale_id == sale_id, FlashClaim.returned_to == "stock"
@@ -334,7 +340,7 @@ def reconcile(session: Session, *, sale_id: int) -> dict:
     accounted = claimed["paid"] + claimed["held"] + in_sale + sale.released_units + to_stock
     balanced = accounted == sale.units
     if sale.status == RUNNING:
-        balanced = balanced and in_sale == redis_left
+        balanced = balanced and in_sale == redis_left + in_flight
     report = {
         "sale_id": sale_id,
         "units": sale.units,
@@ -342,6 +348,7 @@ def reconcile(session: Session, *, sale_id: int) -> dict:
         "in_sale": in_sale,
         "released": sale.released_units + to_stock,
         "redis_remaining": redis_left,
+        "in_flight": in_flight,
         "balanced": balanced,
     }
     if not balanced:

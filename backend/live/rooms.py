@@ -96,8 +96,9 @@ def sync(session: Session) -> int:
     try:
         statuses = provider().statuses()
     except WeChatError as exc:
-        raise UpstreamUnavailable("微信直播状态同步失败，请稍后再试",
-                                  details={"errcode": exc.errcode}) from exc
+        raise UpstreamUnavailable(
+            "微信直播状态同步失败，请稍后再试", details={"errcode": exc.errcode}
+        ) from exc
     changed = 0
     for room in session.scalars(select(LiveRoom).where(LiveRoom.external_id.in_(statuses))):
         status = statuses[room.external_id]

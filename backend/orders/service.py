@@ -53,7 +53,9 @@ def _request_hash(lines: dict[int, int], address: dict, remark: str) -> str:
 
 def _new_number() -> str:
     now = to_aware_utc(utcnow()).astimezone(SHANGHAI)
-    return f"HL{now:%Y%m%d%H%M%S}{secrets.randbelow(10**6):06d}"
+    # 10 random digits: a busy flash sale makes hundreds of orders a second (26 characters,
+    # within WeChat Pay's 32 for out_trade_no).
+    return f"HL{now:%Y%m%d%H%M%S}{secrets.randbelow(10**10):010d}"
 
 
 def _replay(session: Session, customer_id: int, key: str, request_hash: str) -> Placed | None:
