@@ -52,8 +52,14 @@ def make_sandbox() -> Iterator[Callable[..., SandboxServer]]:
 
 
 @pytest.fixture
-def sandbox(make_sandbox) -> SandboxServer:
-    return make_sandbox()
+def sandbox_settings() -> dict:
+    """Extra sandbox settings; a test overrides it with `parametrize("sandbox_settings", ...)`."""
+    return {}
+
+
+@pytest.fixture
+def sandbox(make_sandbox, sandbox_settings) -> SandboxServer:
+    return make_sandbox(**sandbox_settings)
 
 
 class Control:

@@ -12,17 +12,6 @@ from sandbox.wxacode import make_png
 MINUTE, HOUR, DAY = 60, 3600, 24 * 3600
 
 
-@pytest.fixture
-def sandbox_settings() -> dict:
-    """Extra sandbox settings; a test overrides it with `parametrize("sandbox_settings", ...)`."""
-    return {}
-
-
-@pytest.fixture
-def sandbox(make_sandbox, sandbox_settings):
-    return make_sandbox(**sandbox_settings)
-
-
 def _error(call) -> WeChatClientException:
     with pytest.raises(WeChatClientException) as raised:
         call()

@@ -8,17 +8,6 @@ from wechatpy.exceptions import WeChatClientException
 
 
 @pytest.fixture
-def sandbox_settings() -> dict:
-    """Extra sandbox settings; a test overrides it with `parametrize("sandbox_settings", ...)`."""
-    return {}
-
-
-@pytest.fixture
-def sandbox(make_sandbox, sandbox_settings):
-    return make_sandbox(**sandbox_settings)
-
-
-@pytest.fixture
 def visitor(control) -> str:
     control.post("/sandbox/wx/visit", {"openid": "o_viewer"})
     return "o_viewer"
