@@ -124,7 +124,7 @@ def _register_errors(app: APIFlask) -> None:
 
 
 def _register_blueprints(app: APIFlask) -> None:
-    from backend.callbacks.wechatpay import bp as wechatpay_callbacks
+    from backend.callbacks import bp as callbacks
     from backend.console.api import bp as console_api
     from backend.console.brand_api import bp as brand_api
     from backend.console.live_api import bp as live_api
@@ -134,7 +134,7 @@ def _register_blueprints(app: APIFlask) -> None:
     from miniprogram_api.trace_page import bp as trace_page
 
     app.register_blueprint(api_v1, url_prefix="/api/v1")
-    app.register_blueprint(wechatpay_callbacks, url_prefix="/callbacks")
+    app.register_blueprint(callbacks, url_prefix="/callbacks")
     app.register_blueprint(console_api, url_prefix="/console/api")
     app.register_blueprint(brand_api, url_prefix="/console/api")
     app.register_blueprint(live_api, url_prefix="/console/api")
@@ -142,7 +142,7 @@ def _register_blueprints(app: APIFlask) -> None:
     app.register_blueprint(trace_page, url_prefix="/t")
     app.register_blueprint(console_pages, url_prefix="/console")
     # The APIs take JSON bodies, tokens or signatures, never HTML forms: no form CSRF token.
-    for api in (api_v1, wechatpay_callbacks, console_api, brand_api, live_api, processing_api):
+    for api in (api_v1, callbacks, console_api, brand_api, live_api, processing_api):
         csrf.exempt(api)
 
     @app.get("/healthz")

@@ -63,6 +63,12 @@ class Config:
     WECHATPAY_PUBLIC_KEY: str = ""
     WECHATPAY_PUBLIC_KEY_ID: str = ""
     WECHATPAY_NOTIFY_URL: str = ""
+    # The alliance's Official Account (seller notices, trace/order lookups); its callback token
+    # and EncodingAESKey are set on the OA's developer settings page.
+    WECHAT_OA_APPID: str = ""
+    WECHAT_OA_SECRET: str = ""
+    WECHAT_OA_TOKEN: str = ""
+    WECHAT_OA_AES_KEY: str = ""
     HTTP_TIMEOUT_SECONDS: int = 5
     WECHAT_MAX_TOKEN_RETRIES: int = 2
 
@@ -84,6 +90,13 @@ class Config:
     TRACE_URL_BASE: str = ""  # what a printed QR code opens; default PUBLIC_BASE_URL + "/t/"
     WXACODE_TRACE_PAGE: str = "pages/trace/index"
     LIVE_COMMENT_RATE: str = "3 per 5 seconds"
+    LIVE_MUTE_AFTER_OFFENCES: int = 3  # refused or spam comments before a viewer is muted
+    LIVE_LOW_STOCK_UNITS: int = 10  # the bot announces "仅剩 N 份" at or below this
+    # Shipping as the co-host bot and the store describe it (the alliance's courier contract).
+    SHIP_CARRIER: str = "顺丰冷链"
+    SHIP_CUTOFF: str = "16:00"  # ordered before this (Asia/Shanghai) ships the same day
+    SHIP_DAYS: str = "1-2"  # days to most provinces
+    SHIP_NOT_TO: str = "新疆、西藏、青海、港澳台及海外"
 
     TESTING: bool = False
     extra: dict = field(default_factory=dict)
@@ -112,6 +125,10 @@ class Config:
             or _read_key("WECHATPAY_PUBLIC_KEY_FILE"),
             WECHATPAY_PUBLIC_KEY_ID=_str("WECHATPAY_PUBLIC_KEY_ID"),
             WECHATPAY_NOTIFY_URL=_str("WECHATPAY_NOTIFY_URL"),
+            WECHAT_OA_APPID=_str("WECHAT_OA_APPID"),
+            WECHAT_OA_SECRET=_str("WECHAT_OA_SECRET"),
+            WECHAT_OA_TOKEN=_str("WECHAT_OA_TOKEN"),
+            WECHAT_OA_AES_KEY=_str("WECHAT_OA_AES_KEY"),
             HTTP_TIMEOUT_SECONDS=_int("HTTP_TIMEOUT_SECONDS", 5),
             PAY_WINDOW_MINUTES=_int("PAY_WINDOW_MINUTES", 15),
             AUTO_CONFIRM_DAYS=_int("AUTO_CONFIRM_DAYS", 7),

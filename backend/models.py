@@ -16,7 +16,18 @@ from backend.batches.models import (  # noqa: F401
 from backend.catalogue.models import Grade, Product, ProductLine, Sku  # noqa: F401
 from backend.customers.models import AuthToken, CartItem, Customer  # noqa: F401
 from backend.inventory.models import Lot, StockMovement, StockReservation  # noqa: F401
-from backend.live.models import FlashClaim, FlashSale, LiveGoods, LiveReminder, LiveRoom  # noqa: F401
+from backend.live.models import (  # noqa: F401
+    FlashClaim,
+    FlashSale,
+    LiveClaim,
+    LiveGoods,
+    LiveMute,
+    LiveReminder,
+    LiveRoom,
+    LiveShelfItem,
+    LiveShowSummary,
+)
+from backend.officialaccount.models import OAFollower  # noqa: F401
 from backend.orders.models import Order, OrderEvent, OrderItem, OrderRequest  # noqa: F401
 from backend.payments.models import Payment, PaymentAnomaly, Refund  # noqa: F401
 from backend.sellers.models import BrandLicence, Seller, SellerNotice  # noqa: F401

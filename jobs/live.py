@@ -1,5 +1,5 @@
 from backend.extensions import db
-from backend.live import flash, rooms
+from backend.live import flash, rooms, summary
 from jobs.base import job
 
 
@@ -19,8 +19,11 @@ def reconcile_flash_sales() -> list[dict]:
 
 @job
 def sync_live_rooms() -> int:
-    """Every minute: mirror live rooms' status from the provider."""
-    return rooms.sync(db.session)
+    """Every minute: mirror live rooms' status from the provider; ended shows get their
+    summary (the bot writes it too when it sees the end first)."""
+    changed = rooms.sync(db.session)
+    summary.summarise_finished(db.session)
+    return changed
 
 
 @job

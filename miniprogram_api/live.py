@@ -5,7 +5,7 @@ from apiflask.validators import Length, OneOf, Range
 from flask import current_app
 
 from backend.extensions import db, limiter
-from backend.live import comments, rooms
+from backend.live import comments, rooms, shelf
 from backend.schemas import In
 from miniprogram_api import api_v1
 from miniprogram_api.auth import current_customer_id, token_auth
@@ -44,7 +44,8 @@ def list_rooms(query):
 @api_v1.input(RoomQuery, location="query", arg_name="query")
 @api_v1.doc(summary="直播间详情：状态、讲解中的商品、秒杀、进入直播间的插件链接")
 def room_detail(room_id: int, query):
-    return rooms.room_detail(db.session, room_id=room_id, custom_params=query)
+    detail = rooms.room_detail(db.session, room_id=room_id, custom_params=query)
+    return {**detail, "shelf": shelf.listing(db.session, room_id)}
 
 
 @api_v1.post("/live/rooms/<int:room_id>/reminders")

@@ -4,15 +4,13 @@ Answers 204 once applied (or already applied), 4xx with {"code":"FAIL"} for noti
 refuse, 5xx when we could not decide now and want WeChat Pay to send it again.
 """
 
-from apiflask import APIBlueprint
 from flask import request
 
 from backend.aftersales import service as aftersales
+from backend.callbacks import bp
 from backend.errors import DomainError
 from backend.extensions import db
 from backend.payments import service as payments
-
-bp = APIBlueprint("callbacks", __name__)
 
 
 def _fail(message: str, status: int):

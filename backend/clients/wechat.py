@@ -146,6 +146,47 @@ class HeliWeChatClient(WeChatClient):
         body = {"version": 2, "scene": scene, "openid": openid, "content": content}
         return self.call(lambda c: c.wxa._post("wxa/msg_sec_check", data=body))["result"]
 
+    # Official Account APIs (a client built by oa_client())
+    def send_custom_text(self, *, openid: str, content: str) -> dict:
+        """A customer-service message: allowed within 48 h of the user's last message."""
+        return self.call(lambda c: c.message.send_text(openid, content))
+
+    def user_info(self, openid: str) -> dict:
+        return self.call(lambda c: c.user.get(openid))
+
+    def send_template(
+        self,
+        *,
+        openid: str,
+        template_id: str,
+        data: dict,
+        page: str | None = None,
+        url: str | None = None,
+        client_msg_id: str | None = None,
+    ) -> dict:
+        """An OA template message; client_msg_id makes WeChat drop a resend within 10 min."""
+        body = {"touser": openid, "template_id": template_id, "data": data}
+        if page:
+            body["miniprogram"] = {"appid": current_app.config["WECHAT_APPID"], "pagepath": page}
+        if url:
+            body["url"] = url
+        if client_msg_id:
+            body["client_msg_id"] = client_msg_id
+        return self.call(lambda c: c.post("message/template/send", data=body))
+
+
+def oa_client() -> HeliWeChatClient:
+    """The alliance's Official Account (its own appid, secret and token)."""
+    config = current_app.config
+    return HeliWeChatClient(
+        config["WECHAT_OA_APPID"],
+        config["WECHAT_OA_SECRET"],
+        api_base=config["WECHAT_API_BASE"],
+        redis=redis_client(),
+        timeout=config["HTTP_TIMEOUT_SECONDS"],
+        max_token_retries=config["WECHAT_MAX_TOKEN_RETRIES"],
+    )
+
 
 def wechat_client() -> HeliWeChatClient:
     config = current_app.config

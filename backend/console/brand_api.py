@@ -1,4 +1,5 @@
-"""/console/api: brand licences, code print runs and their exports, and flagged codes (staff)."""
+"""/console/api: brand licences, code print runs and their exports, flagged codes, and the
+Official Account bind codes of sellers and staff."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from backend.clients.wechat import WeChatError, wechat_client
 from backend.console.api import staff_required
 from backend.errors import NotFound, UpstreamUnavailable
 from backend.extensions import db
+from backend.officialaccount import service as officialaccount
 from backend.schemas import In
 from backend.sellers import service as sellers
 from backend.sellers.models import BrandLicence
@@ -240,3 +242,17 @@ def trace_flags(query, staff):
         "by_seller": trace_queries.flag_counts(db.session, by="seller"),
         "by_region": trace_queries.flag_counts(db.session, by="region"),
     }
+
+
+@bp.post("/sellers/<int:seller_id>/oa-bind-code")
+@staff_required
+@bp.doc(summary="卖家绑定公众号的一次性绑定码（30 分钟内有效）")
+def seller_bind_code(seller_id: int, staff):
+    return officialaccount.issue_bind_code(db.session, seller_id=seller_id), 201
+
+
+@bp.post("/staff/me/oa-bind-code")
+@staff_required
+@bp.doc(summary="员工（主播）绑定公众号的一次性绑定码，用于接收直播总结")
+def staff_bind_code(staff):
+    return officialaccount.issue_bind_code(db.session, staff_id=staff.id), 201

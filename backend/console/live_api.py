@@ -10,7 +10,7 @@ from apiflask.validators import Length, Range
 
 from backend.console.api import staff_required
 from backend.extensions import db
-from backend.live import flash, rooms
+from backend.live import flash, moderation, rooms, shelf, summary
 from backend.schemas import In
 
 bp = APIBlueprint("live_api", __name__, tag="Console: live")
@@ -83,7 +83,7 @@ def create_room(body, staff):
 @staff_required
 @bp.input(OnScreenIn, arg_name="body")
 def put_on_screen(room_id: int, body, staff):
-    card = rooms.put_on_screen(db.session, room_id=room_id, sku_id=body["sku_id"])
+    card = shelf.show(db.session, room_id=room_id, sku_id=body["sku_id"])
     return {**rooms.room_detail(db.session, room_id=room_id, custom_params={}), "card": card}
 
 
@@ -91,3 +91,61 @@ def put_on_screen(room_id: int, body, staff):
 @staff_required
 def sync_rooms(staff):
     return {"changed": rooms.sync(db.session)}
+
+
+class ShelfIn(In):
+    sku_id = Integer(required=True, strict=True, validate=Range(1))
+    number = Integer(strict=True, validate=Range(1, shelf.MAX_ITEMS))
+
+
+@bp.get("/live/rooms/<int:room_id>/shelf")
+@staff_required
+def room_shelf(room_id: int, staff):
+    rooms.get_room(db.session, room_id)
+    return {"items": shelf.listing(db.session, room_id)}
+
+
+@bp.post("/live/rooms/<int:room_id>/shelf")
+@staff_required
+@bp.input(ShelfIn, arg_name="body")
+def add_to_shelf(room_id: int, body, staff):
+    shelf.add(db.session, room_id=room_id, sku_id=body["sku_id"], number=body.get("number"))
+    return {"items": shelf.listing(db.session, room_id)}, 201
+
+
+@bp.delete("/live/rooms/<int:room_id>/shelf/<int:number>")
+@staff_required
+def remove_from_shelf(room_id: int, number: int, staff):
+    shelf.remove(db.session, room_id=room_id, number=number)
+    return {"items": shelf.listing(db.session, room_id)}
+
+
+@bp.get("/live/rooms/<int:room_id>/summary")
+@staff_required
+def show_summary(room_id: int, staff):
+    """The host's summary once the show ended; the figures so far while it runs."""
+    rooms.get_room(db.session, room_id)
+    written = summary.get_summary(db.session, room_id)
+    if written is not None:
+        return {"final": True, **written}
+    return {"final": False, **summary.live_figures(db.session, room_id)}
+
+
+@bp.get("/live/rooms/<int:room_id>/mutes")
+@staff_required
+def muted_viewers(room_id: int, staff):
+    rooms.get_room(db.session, room_id)
+    return {
+        "items": [
+            {"customer_id": m.customer_id, "reason": m.reason, "muted_at": m.created_at.isoformat()}
+            for m in moderation.muted_viewers(db.session, room_id)
+        ]
+    }
+
+
+@bp.delete("/live/rooms/<int:room_id>/mutes/<int:customer_id>")
+@staff_required
+def unmute_viewer(room_id: int, customer_id: int, staff):
+    rooms.get_room(db.session, room_id)
+    moderation.unmute(db.session, room_id=room_id, customer_id=customer_id)
+    return {"ok": True}

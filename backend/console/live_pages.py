@@ -20,7 +20,7 @@ from backend.console.api import staff_required
 from backend.console.pages import _page, _pages, bp, login_required
 from backend.errors import BadRequest, DomainError, NotFound, SoldOut
 from backend.extensions import db
-from backend.live import comments, rooms
+from backend.live import comments, rooms, shelf
 from backend.live import flash as flash_sales
 from backend.timeutil import SHANGHAI
 
@@ -289,7 +289,7 @@ def put_on_screen(room_id: int, staff):
     try:
         chosen = request.form.get("sku_id", "").strip()
         sku_id = _form_int("sku_id", "讲解商品", 1, MAX_ID) if chosen else None
-        card = rooms.put_on_screen(db.session, room_id=room_id, sku_id=sku_id)
+        card = shelf.show(db.session, room_id=room_id, sku_id=sku_id)
     except (BadRequest, NotFound) as failure:
         db.session.rollback()
         flash(f"未能切换讲解商品：{failure.message}", "error")

@@ -11,12 +11,14 @@ from sqlalchemy.orm import Session
 
 from backend.clients.wechat import WeChatError, wechat_client
 from backend.customers.models import Customer
-from backend.errors import BadRequest, RuleBroken, UpstreamUnavailable
+from backend.errors import BadRequest, Forbidden, RuleBroken, UpstreamUnavailable
+from backend.live import moderation
 from backend.live.models import LIVE, PAUSED
 from backend.live.rooms import get_room
 from backend.queue import redis_client
 
 MAX_LENGTH = 100
+BOT_NAME = "合蛎小助手"
 KEEP_PER_ROOM = 5000  # the stream is trimmed to about this many comments
 # Words the alliance never shows, whatever WeChat says (ads for private channels, abuse).
 BLOCKLIST = ("加微信", "加v", "vx", "私聊", "代购", "刷单", "假货", "傻逼")
@@ -32,6 +34,8 @@ def post(session: Session, *, room_id: int, customer_id: int, text: str) -> dict
     room = get_room(session, room_id)
     if room.live_status not in (LIVE, PAUSED):
         raise RuleBroken("直播未开始或已结束，暂不能评论", code="ROOM_NOT_LIVE")
+    if moderation.is_muted(room_id, customer_id):
+        raise Forbidden("您已被禁言，本场直播不能再评论", code="MUTED")
     text = _CONTROL.sub("", text).strip()
     if not text:
         raise BadRequest("评论内容不能为空", code="EMPTY_COMMENT")
@@ -40,18 +44,14 @@ def post(session: Session, *, room_id: int, customer_id: int, text: str) -> dict
     lowered = text.lower()
     blocked = current_app.config.get("LIVE_COMMENT_BLOCKLIST", BLOCKLIST)
     if any(word in lowered for word in blocked):
-        raise RuleBroken("评论包含不允许的内容", code="COMMENT_BLOCKED")
+        _refuse(session, room_id, customer_id, "评论包含不允许的内容", None)
     customer = session.get(Customer, customer_id)
     try:
         verdict = wechat_client().check_text(openid=customer.openid, content=text)
     except WeChatError as exc:
         raise UpstreamUnavailable("内容安全检查暂时不可用，请稍后再试") from exc
     if verdict.get("suggest") == "risky":
-        raise RuleBroken(
-            "评论包含违规内容，未能发布",
-            code="COMMENT_BLOCKED",
-            details={"label": verdict.get("label")},
-        )
+        _refuse(session, room_id, customer_id, "评论包含违规内容，未能发布", verdict.get("label"))
     fields = {
         "customer_id": customer_id,
         "nickname": customer.nickname,
@@ -64,6 +64,26 @@ def post(session: Session, *, room_id: int, customer_id: int, text: str) -> dict
     return {"id": comment_id.decode(), **fields}
 
 
+def _refuse(session: Session, room_id: int, customer_id: int, message: str, label) -> None:
+    muted = moderation.record_offence(
+        session, room_id=room_id, customer_id=customer_id, reason=message
+    )
+    if muted:
+        message += "；多次违规，您已被禁言"
+    raise RuleBroken(message, code="COMMENT_BLOCKED", details={"label": label, "muted": muted})
+
+
+def publish_reply(room_id: int, text: str, **fields) -> str:
+    """The co-host bot speaks in the room: a comment by the bot (customer 0), maybe addressed to
+    one viewer (`to_customer_id`) and answering one comment (`reply_to`)."""
+    entry = {"customer_id": 0, "nickname": BOT_NAME, "text": text, "review": "0", "bot": "1"}
+    entry.update({key: str(value) for key, value in fields.items() if value is not None})
+    entry_id = redis_client().xadd(
+        stream_key(room_id), entry, maxlen=KEEP_PER_ROOM, approximate=True
+    )
+    return entry_id.decode()
+
+
 def read(*, room_id: int, after: str | None, limit: int) -> dict:
     """Comments after a cursor (oldest first), or the latest ones without a cursor."""
     redis = redis_client()
@@ -73,10 +93,17 @@ def read(*, room_id: int, after: str | None, limit: int) -> dict:
         rows = redis.xrange(stream_key(room_id), min=f"({after}", count=limit)
     else:
         rows = list(reversed(redis.xrevrange(stream_key(room_id), count=limit)))
+    hidden = moderation.hidden(room_id)
     items = [
         {"id": entry_id.decode(), **{k.decode(): v.decode() for k, v in fields.items()}}
         for entry_id, fields in rows
     ]
+    cursor = items[-1]["id"] if items else after
+    items = [item for item in items if item["id"] not in hidden]
     for item in items:
         item["customer_id"] = int(item["customer_id"])
-    return {"items": items, "cursor": items[-1]["id"] if items else after}
+        item["bot"] = item.get("bot") == "1"
+        for number_field in ("to_customer_id", "order_id", "total"):
+            if number_field in item:
+                item[number_field] = int(item[number_field])
+    return {"items": items, "cursor": cursor}

@@ -107,3 +107,60 @@ class LiveGoods(db.Model):
     audit_status: Mapped[int] = mapped_column(Integer, default=1)  # 0 未审核 1 审核中 2 通过 3 驳回
     room_ids: Mapped[list] = mapped_column(JSON, default=list)  # rooms it was imported into
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LiveShelfItem(db.Model):
+    """A product on a room's shelf, numbered as the host shows it ("3号")."""
+
+    __tablename__ = "live_shelf_items"
+    __table_args__ = (
+        UniqueConstraint("room_id", "number"),
+        UniqueConstraint("room_id", "sku_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    room_id: Mapped[int] = mapped_column(ForeignKey("live_rooms.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LiveClaim(db.Model):
+    """A buying comment ("3号要2份") that became a hold and an order to pay; one per comment."""
+
+    __tablename__ = "live_claims"
+    __table_args__ = (UniqueConstraint("room_id", "comment_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    room_id: Mapped[int] = mapped_column(ForeignKey("live_rooms.id"), index=True)
+    comment_id: Mapped[str] = mapped_column(String(40))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id"))
+    quantity: Mapped[int] = mapped_column(Integer)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
+    flash_sale_id: Mapped[int | None] = mapped_column(ForeignKey("flash_sales.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LiveMute(db.Model):
+    """A viewer muted in a room after repeated refused or spam comments."""
+
+    __tablename__ = "live_mutes"
+    __table_args__ = (UniqueConstraint("room_id", "customer_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    room_id: Mapped[int] = mapped_column(ForeignKey("live_rooms.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    reason: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LiveShowSummary(db.Model):
+    """What happened in a show, for the host: written once when the room ends."""
+
+    __tablename__ = "live_show_summaries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    room_id: Mapped[int] = mapped_column(ForeignKey("live_rooms.id"), unique=True)
+    figures: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

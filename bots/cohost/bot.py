@@ -1,0 +1,311 @@
+"""The co-host bot: reads every live room's comment stream through a Redis consumer group (a
+restart resumes where it stopped; a comment is handled once), answers questions from live
+data, turns buying comments into holds with a pay prompt, hides spam and mutes repeat
+offenders, announces sale starts, countdowns, low stock and sold out, and writes the host's
+summary when a show ends.
+
+A comment that makes the handler raise is logged, kept in a dead-letter stream and skipped;
+one that keeps killing the process is skipped after MAX_DELIVERIES attempts."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+from bots.cohost.understanding import ShelfItem, read_comment, warm_up
+from flask import Flask
+from redis.exceptions import ResponseError
+from sqlalchemy import select
+
+from backend.errors import DomainError, SoldOut
+from backend.extensions import db
+from backend.live import claims, comments, moderation, shelf, summary
+from backend.live.models import ABNORMAL, LIVE, PAUSED, LiveRoom
+from bots.cohost import answers
+
+log = logging.getLogger("heli.bot")
+
+GROUP = "cohost"
+READ_COUNT = 200
+MAX_DELIVERIES = 3
+ROOMS_EVERY = 1.0  # seconds between looks at which rooms are live
+FACTS_TTL = 1.0  # the live facts a reply quotes are at most this old
+ANNOUNCE_EVERY = 0.5
+RECOVER_EVERY = 30.0
+RECOVER_IDLE_MS = 30_000  # a pending comment idle this long belonged to a dead bot
+COUNTDOWN_AT = (60, 30, 10)
+WATCHED_STATUSES = (LIVE, PAUSED, ABNORMAL)
+
+
+def dead_letter_key(room_id: int) -> str:
+    return f"heli:live:room:{room_id}:bot:dead"
+
+
+@dataclass
+class RoomFacts:
+    facts: dict
+    shelf: list[ShelfItem]
+    read_at: float = field(default_factory=time.monotonic)
+
+
+class CoHost:
+    def __init__(self, app: Flask, consumer: str):
+        self.app = app
+        self.consumer = consumer
+        self.redis = app.extensions["heli_redis"]
+        self.rooms: set[int] = set()
+        self._facts: dict[int, RoomFacts] = {}
+        self._next = {"rooms": 0.0, "announce": 0.0, "recover": 0.0}
+        self.handled = 0
+
+    # -- the loop -------------------------------------------------------------------------
+    def run(self, should_stop=lambda: False) -> None:
+        warm_up()
+        with self.app.app_context():
+            while not should_stop():
+                try:
+                    self.step()
+                except Exception:  # Redis or the database briefly away: wait, then go on
+                    log.exception("co-host step failed")
+                    db.session.rollback()
+                    time.sleep(1)
+                finally:
+                    db.session.remove()
+
+    def step(self, block_ms: int = 200) -> int:
+        """One round: rooms, pending work, new comments, announcements. Answers how many
+        comments it handled. Needs an app context."""
+        now = time.monotonic()
+        if now >= self._next["rooms"]:
+            self._next["rooms"] = now + ROOMS_EVERY
+            self._refresh_rooms()
+        if now >= self._next["recover"]:
+            self._next["recover"] = now + RECOVER_EVERY
+            self._recover()
+        handled = self._read_new(block_ms)
+        if time.monotonic() >= self._next["announce"]:
+            self._next["announce"] = time.monotonic() + ANNOUNCE_EVERY
+            for room_id in sorted(self.rooms):
+                self._announce(room_id)
+        return handled
+
+    def _refresh_rooms(self) -> None:
+        watched = set(
+            db.session.scalars(
+                select(LiveRoom.id).where(LiveRoom.live_status.in_(WATCHED_STATUSES))
+            )
+        )
+        for room_id in watched - self.rooms:
+            try:  # from the start of the stream: comments made before the bot came count too
+                self.redis.xgroup_create(comments.stream_key(room_id), GROUP, id="0", mkstream=True)
+            except ResponseError as exc:
+                if "BUSYGROUP" not in str(exc):
+                    raise
+        for room_id in self.rooms - watched:
+            self._drain(room_id)
+            summary.summarise_finished(db.session)
+            self._facts.pop(room_id, None)
+        self.rooms = watched
+
+    def _drain(self, room_id: int) -> None:
+        """A room that just ended: handle what was still unread (claims are refused now)."""
+        self._read({comments.stream_key(room_id): ">"}, block_ms=None)
+
+    def _read_new(self, block_ms: int) -> int:
+        if not self.rooms:
+            time.sleep(block_ms / 1000)
+            return 0
+        streams = {comments.stream_key(room_id): ">" for room_id in sorted(self.rooms)}
+        return self._read(streams, block_ms)
+
+    def _read(self, streams: dict[str, str], block_ms: int | None) -> int:
+        batches = self.redis.xreadgroup(
+            GROUP, self.consumer, streams, count=READ_COUNT, block=block_ms
+        )
+        handled = 0
+        for stream, entries in batches or []:
+            room_id = int(stream.decode().split(":")[3])
+            for entry_id, fields in entries:
+                self._handle_safely(room_id, entry_id.decode(), fields)
+                handled += 1
+            if entries:
+                self.redis.xack(stream, GROUP, *[entry_id for entry_id, _ in entries])
+        self.handled += handled
+        return handled
+
+    def _recover(self) -> None:
+        """Comments delivered to a bot that died before acknowledging them: take them over
+        and handle them again (idempotent), unless they already failed MAX_DELIVERIES times."""
+        for room_id in sorted(self.rooms):
+            stream = comments.stream_key(room_id)
+            pending = self.redis.xpending_range(stream, GROUP, min="-", max="+", count=500)
+            for entry in pending:
+                entry_id = entry["message_id"]
+                mine = entry["consumer"].decode() == self.consumer
+                if not mine and entry["time_since_delivered"] < RECOVER_IDLE_MS:
+                    continue  # another bot is working on it
+                if entry["times_delivered"] >= MAX_DELIVERIES:
+                    self._dead_letter(room_id, entry_id.decode(), "投递多次仍未处理完")
+                    self.redis.xack(stream, GROUP, entry_id)
+                    continue
+                claimed = self.redis.xclaim(
+                    stream, GROUP, self.consumer, min_idle_time=0, message_ids=[entry_id]
+                )
+                for claimed_id, fields in claimed:
+                    self._handle_safely(room_id, claimed_id.decode(), fields)
+                    self.redis.xack(stream, GROUP, claimed_id)
+
+    def _dead_letter(self, room_id: int, entry_id: str, error: str) -> None:
+        self.redis.xadd(
+            dead_letter_key(room_id),
+            {"entry_id": entry_id, "error": error[:300]},
+            maxlen=1000,
+            approximate=True,
+        )
+
+    # -- one comment ----------------------------------------------------------------------
+    def _handle_safely(self, room_id: int, entry_id: str, raw: dict) -> None:
+        try:
+            fields = {key.decode(): value.decode() for key, value in raw.items()}
+            self.handle(room_id, entry_id, fields)
+        except Exception as exc:
+            db.session.rollback()
+            log.exception("comment %s in room %s could not be handled", entry_id, room_id)
+            self._dead_letter(room_id, entry_id, f"{type(exc).__name__}: {exc}")
+            self.redis.hincrby(f"heli:live:room:{room_id}:bot:stats", "failed", 1)
+
+    def handle(self, room_id: int, entry_id: str, fields: dict) -> None:
+        if fields.get("bot") == "1":
+            return
+        customer_id, text = int(fields["customer_id"]), fields["text"]
+        nickname = fields.get("nickname") or "朋友"
+        room = self.facts(room_id)
+        if room.facts["live_status"] not in (LIVE, PAUSED):
+            return  # the show is over: no holds, nobody to answer
+        reading = read_comment(text, room.shelf)
+        spam = moderation.spam_reason(
+            room_id, customer_id, text, is_claim=reading.claim is not None
+        )
+        if spam:
+            self._moderate(room_id, entry_id, customer_id, nickname, spam)
+            return
+        questions = [intent for intent in reading.intents if intent != "claim"]
+        number = reading.claim.number if reading.claim else answers.mentioned_number(text)
+        config = self.app.config
+        sentences, unanswered = answers.answer_questions(
+            questions, room.facts, config, number=number
+        )
+        reply = {"reply_to": entry_id, "to_customer_id": customer_id}
+        if reading.claim:
+            said, extra = self._claim(room_id, entry_id, customer_id, reading.claim)
+            sentences.insert(0, said)
+            reply.update(extra)
+        elif unanswered and not sentences:
+            sentences.append("这个问题已记下，稍后请主播为您解答")
+        pipe = self.redis.pipeline(transaction=False)
+        summary.record_comment(
+            pipe,
+            room_id,
+            customer_id=customer_id,
+            text=text,
+            questions=questions,
+            unanswered=unanswered,
+        )
+        if sentences and not reading.claim:
+            summary.count(pipe, room_id, "answered")
+        pipe.execute()
+        if sentences:
+            comments.publish_reply(room_id, answers.addressed(nickname, sentences), **reply)
+
+    def _claim(self, room_id, entry_id, customer_id, claim) -> tuple[str, dict]:
+        """Hold the claimed units; answers what to say and the reply's extra fields."""
+        room = self.facts(room_id)
+        item = answers.pick_item(room.facts, claim.number)
+        stats = f"heli:live:room:{room_id}:bot:stats"
+        self.redis.hincrby(stats, "claims", 1)
+        if item is None:
+            self.redis.hincrby(stats, "refused", 1)
+            if claim.number is None:
+                return "请写明商品编号，例如“3号要2份”", {}
+            return f"没有{claim.number}号商品哦，请看屏幕上的编号", {}
+        try:
+            held = claims.claim_from_comment(
+                db.session,
+                room_id=room_id,
+                comment_id=entry_id,
+                customer_id=customer_id,
+                number=item["number"],
+                quantity=claim.quantity,
+            )
+        except SoldOut:
+            self.redis.hincrby(stats, "refused", 1)
+            return f"手慢了，{answers.title(item)}已抢光", {}
+        except DomainError as refusal:
+            self.redis.hincrby(stats, "refused", 1)
+            return refusal.message, {}
+        order = held.order
+        prompt = answers.pay_prompt(item, claim.quantity, order, again=not held.created)
+        return prompt, {"kind": "pay_prompt", "order_id": order.id, "total": order.total}
+
+    def _moderate(self, room_id, entry_id, customer_id, nickname, reason) -> None:
+        moderation.hide(room_id, entry_id)
+        self.redis.hincrby(f"heli:live:room:{room_id}:bot:stats", "spam", 1)
+        if moderation.record_offence(
+            db.session, room_id=room_id, customer_id=customer_id, reason=reason
+        ):
+            comments.publish_reply(
+                room_id,
+                f"@{nickname} 多次{reason}，已被禁言",
+                kind="moderation",
+                to_customer_id=customer_id,
+            )
+
+    # -- live facts and announcements -----------------------------------------------------
+    def facts(self, room_id: int) -> RoomFacts:
+        cached = self._facts.get(room_id)
+        if cached is None or time.monotonic() - cached.read_at > FACTS_TTL:
+            facts = shelf.room_facts(db.session, room_id)
+            db.session.commit()  # end the read so the next one sees new stock
+            cached = self._facts[room_id] = RoomFacts(
+                facts=facts,
+                shelf=[
+                    ShelfItem(item["number"], item["name"], item["grade"], item["spec"])
+                    for item in facts["shelf"]
+                ],
+            )
+        return cached
+
+    def _say_once(self, room_id: int, what: str, text: str) -> None:
+        if self.redis.set(f"heli:live:room:{room_id}:bot:said:{what}", 1, nx=True, ex=86400):
+            comments.publish_reply(room_id, text, kind="announcement")
+
+    def _announce(self, room_id: int) -> None:
+        facts = self.facts(room_id).facts
+        if facts["live_status"] != LIVE:
+            return
+        low = self.app.config["LIVE_LOW_STOCK_UNITS"]
+        now = time.time()
+        for item in facts["shelf"]:
+            sale = item["flash_sale"]
+            if sale:
+                key, remaining = f"sale:{sale['id']}", sale["remaining"]
+                if sale["starts_at"] <= now < sale["ends_at"]:
+                    self._say_once(room_id, f"{key}:start", answers.sale_started(item))
+                left = int(sale["ends_at"] - now)
+                for mark in COUNTDOWN_AT:
+                    if 0 < left <= mark and left > mark - 5 and remaining > 0:
+                        self._say_once(
+                            room_id, f"{key}:left:{mark}", answers.seconds_left(item, left)
+                        )
+            elif item["number"] == facts["on_screen"]:
+                key, remaining = f"sku:{item['sku_id']}", item["stock"]
+            else:
+                continue
+            if remaining == 0:
+                self._say_once(room_id, f"{key}:sold_out", answers.sold_out(item))
+            elif remaining <= low:
+                marks = [mark for mark in (low, 5, 3, 1) if mark <= low and remaining <= mark]
+                self._say_once(
+                    room_id, f"{key}:low:{min(marks)}", answers.low_stock(item, remaining)
+                )
