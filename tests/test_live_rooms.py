@@ -1,45 +1,17 @@
 """Live rooms through the mini-program live stand-in: schedule, sync, reminders, the product on
 screen with its card pushed, comments with content security, and the sale in the room."""
 
-from datetime import timedelta
-
 import pytest
 import requests
 
-from backend.timeutil import SHANGHAI, to_aware_utc, utcnow
-
-
-def at(minutes: int) -> str:
-    return to_aware_utc(utcnow() + timedelta(minutes=minutes)).astimezone(SHANGHAI).isoformat()
-
-
-def _room_body(**overrides):
-    return {
-        "name": "乳山牡蛎开海直播",
-        "anchor_name": "小于",
-        "anchor_wechat": "heli_anchor",
-        "starts_at": at(20),
-        "ends_at": at(140),
-        **overrides,
-    }
+from tests.helpers import at, go_live, room_body
 
 
 @pytest.fixture
 def room(staff_client, store):
-    res = staff_client.post("/console/api/live/rooms", json=_room_body())
+    res = staff_client.post("/console/api/live/rooms", json=room_body())
     assert res.status_code == 201, res.json
     return res.json
-
-
-def _go_live(sandbox, staff_client, room_id):
-    rooms = requests.get(f"{sandbox.url}/sandbox/live/rooms", timeout=5).json()["rooms"]
-    external = rooms[0]["roomId"]
-    res = requests.post(
-        f"{sandbox.url}/sandbox/live/rooms/{external}/status", json={"live_status": 101}, timeout=5
-    )
-    assert res.status_code == 200, res.text
-    assert staff_client.post("/console/api/live/rooms/sync").json["changed"] == 1
-    return external
 
 
 def test_a_host_schedules_a_room_viewers_see_it_upcoming(client, room):
@@ -62,7 +34,7 @@ def test_a_host_schedules_a_room_viewers_see_it_upcoming(client, room):
     ],
 )
 def test_wechats_refusals_reach_the_host_in_chinese(staff_client, store, overrides, errcode):
-    res = staff_client.post("/console/api/live/rooms", json=_room_body(**overrides))
+    res = staff_client.post("/console/api/live/rooms", json=room_body(**overrides))
     assert res.status_code == 422 and res.json["code"] == "LIVE_ROOM_REFUSED"
     assert (
         res.json["details"]["errcode"] == errcode
@@ -72,10 +44,10 @@ def test_wechats_refusals_reach_the_host_in_chinese(staff_client, store, overrid
 
 def test_bad_room_times(staff_client, store):
     backwards = staff_client.post(
-        "/console/api/live/rooms", json=_room_body(starts_at=at(60), ends_at=at(30))
+        "/console/api/live/rooms", json=room_body(starts_at=at(60), ends_at=at(30))
     )
     assert backwards.status_code == 400 and backwards.json["code"] == "INVALID_PERIOD"
-    too_soon = staff_client.post("/console/api/live/rooms", json=_room_body(starts_at=at(2)))
+    too_soon = staff_client.post("/console/api/live/rooms", json=room_body(starts_at=at(2)))
     assert too_soon.status_code == 422 and too_soon.json["details"]["errcode"]
 
 
@@ -87,7 +59,7 @@ def test_going_live_reminds_each_viewer_once(app, sandbox, staff_client, shopper
     )
     assert shopper.post(f"/api/v1/live/rooms/{room['id']}/reminders").status_code == 200
     assert shopper.post(f"/api/v1/live/rooms/{room['id']}/reminders").status_code == 200
-    _go_live(sandbox, staff_client, room["id"])
+    go_live(sandbox, staff_client, room["id"])
     with app.app_context():
         from jobs.live import send_live_reminders
 
@@ -103,7 +75,7 @@ def test_going_live_reminds_each_viewer_once(app, sandbox, staff_client, shopper
 
 
 def test_the_product_on_screen_and_its_card(app, sandbox, staff_client, client, room, store):
-    external = _go_live(sandbox, staff_client, room["id"])
+    external = go_live(sandbox, staff_client, room["id"])
     sku = store["RS-LIVE-XL-5"]
     first = staff_client.post(
         f"/console/api/live/rooms/{room['id']}/on-screen", json={"sku_id": sku}
@@ -132,7 +104,7 @@ def test_comments_are_checked_and_read_with_a_cursor(app, sandbox, staff_client,
     path = f"/api/v1/live/rooms/{room['id']}/comments"
     not_live = shopper.post(path, json={"text": "扣1"})
     assert not_live.status_code == 422 and not_live.json["code"] == "ROOM_NOT_LIVE"
-    _go_live(sandbox, staff_client, room["id"])
+    go_live(sandbox, staff_client, room["id"])
     app.config["LIVE_COMMENT_RATE"] = "100 per 5 seconds"
     first = shopper.post(path, json={"text": "扣1"})
     assert first.status_code == 201 and first.json["text"] == "扣1"
@@ -162,7 +134,7 @@ def test_wechat_content_security_blocks_risky_comments(
     requests.post(
         f"{sandbox.url}/sandbox/wx/visit", json={"openid": other_shopper.openid}, timeout=5
     )
-    _go_live(sandbox, staff_client, room["id"])
+    go_live(sandbox, staff_client, room["id"])
     words = requests.get(f"{sandbox.url}/sandbox/wx/sec-checks", timeout=5)
     assert words.status_code == 200
     app.config["LIVE_COMMENT_BLOCKLIST"] = ()  # only WeChat decides in this test

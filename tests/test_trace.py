@@ -6,7 +6,6 @@ import secrets
 import zipfile
 from datetime import timedelta
 
-import pytest
 import requests
 
 from backend.extensions import db
@@ -16,32 +15,10 @@ from backend.timeutil import utcnow
 from backend.trace import codes as trace_codes
 from backend.trace import queries as trace_queries
 from backend.trace.models import TraceCode, TraceFlag, TraceScan
+from tests.helpers import print_run, run_codes
 
 WEIHAI = {"lat": 37.51, "lon": 122.12, "region": "山东省威海市"}
 GUANGZHOU = {"lat": 23.13, "lon": 113.26, "region": "广东省广州市"}
-
-
-@pytest.fixture
-def licensed(app, store):
-    """A new seller licensed for every product, and the lot of 5-jin XL live oysters."""
-    with app.app_context():
-        seller = sellers.create_seller(db.session, name="海阳所老于家牡蛎")
-        db.session.commit()
-        from backend.catalogue.models import Product
-
-        products = list(db.session.scalars(db.select(Product.id)))
-        sellers.grant_licence(
-            db.session,
-            seller_id=seller.id,
-            product_ids=products,
-            valid_from=sellers.today() - timedelta(days=10),
-            valid_until=sellers.today() + timedelta(days=200),
-            staff_id=None,
-        )
-        lot_id = db.session.scalar(db.select(Lot.id).where(Lot.sku_id == store["RS-LIVE-XL-5"]))
-        seller_id = seller.id
-        db.session.remove()
-    return {"seller_id": seller_id, "lot_id": lot_id}
 
 
 def _persist(app) -> int:
@@ -52,31 +29,10 @@ def _persist(app) -> int:
         return persist_scans()
 
 
-def _print_run(staff_client, licensed, quantity=50, **overrides):
-    body = {
-        "seller_id": licensed["seller_id"],
-        "lot_id": licensed["lot_id"],
-        "quantity": quantity,
-        **overrides,
-    }
-    return staff_client.post("/console/api/print-runs", json=body)
-
-
-def _codes(app, run_id) -> list[str]:
-    with app.app_context():
-        return list(
-            db.session.scalars(
-                db.select(TraceCode.code)
-                .where(TraceCode.print_run_id == run_id)
-                .order_by(TraceCode.serial)
-            )
-        )
-
-
 def test_a_licensed_seller_gets_unguessable_codes_for_a_lot(app, staff_client, licensed):
-    res = _print_run(staff_client, licensed, quantity=200)
+    res = print_run(staff_client, licensed, quantity=200)
     assert res.status_code == 201
-    issued = _codes(app, res.json["id"])
+    issued = run_codes(app, res.json["id"])
     assert len(issued) == len(set(issued)) == 200
     assert all(len(c) == 26 and trace_codes.CODE_PATTERN.match(c) for c in issued)
     exported = staff_client.get(f"/console/api/print-runs/{res.json['id']}/codes.csv")
@@ -85,13 +41,13 @@ def test_a_licensed_seller_gets_unguessable_codes_for_a_lot(app, staff_client, l
     assert rows[1][1] == issued[0] and rows[1][2].endswith("/t/" + issued[0])
 
 
-def test_labels_qr_and_mini_program_codes(app, staff_client, licensed, sandbox):
-    run = _print_run(staff_client, licensed, quantity=3).json
+def test_labels_qr_and_mini_programrun_codes(app, staff_client, licensed, sandbox):
+    run = print_run(staff_client, licensed, quantity=3).json
     labels = staff_client.get(f"/console/api/print-runs/{run['id']}/labels.zip")
     with zipfile.ZipFile(io.BytesIO(labels.data)) as archive:
         names = archive.namelist()
         assert len(names) == 3 and archive.read(names[0])[:8] == b"\x89PNG\r\n\x1a\n"
-    code = _codes(app, run["id"])[0]
+    code = run_codes(app, run["id"])[0]
     svg = staff_client.get(f"/console/api/codes/{code}/qr.svg")
     assert svg.status_code == 200 and b"<svg" in svg.data
     wxacode = staff_client.get(f"/console/api/codes/{code}/wxacode.png")
@@ -106,14 +62,14 @@ def test_print_runs_are_refused_without_a_valid_licence_or_lot(app, staff_client
         stranger = sellers.create_seller(db.session, name="无授权卖家")
         db.session.commit()
         stranger_id = stranger.id
-    unlicensed = _print_run(staff_client, licensed, seller_id=stranger_id)
+    unlicensed = print_run(staff_client, licensed, seller_id=stranger_id)
     assert unlicensed.status_code == 422 and unlicensed.json["code"] == "NO_VALID_LICENCE"
-    too_many = _print_run(staff_client, licensed, quantity=201)  # the lot has 200 packs
+    too_many = print_run(staff_client, licensed, quantity=201)  # the lot has 200 packs
     assert too_many.status_code == 422 and too_many.json["code"] == "PRINT_RUN_EXCEEDS_LOT"
-    assert _print_run(staff_client, licensed, quantity=150).status_code == 201
-    cumulative = _print_run(staff_client, licensed, quantity=51)
+    assert print_run(staff_client, licensed, quantity=150).status_code == 201
+    cumulative = print_run(staff_client, licensed, quantity=51)
     assert cumulative.json["code"] == "PRINT_RUN_EXCEEDS_LOT"
-    assert _print_run(staff_client, licensed, quantity=0).status_code == 400
+    assert print_run(staff_client, licensed, quantity=0).status_code == 400
     with app.app_context():
         db.session.execute(
             db.update(Lot)
@@ -121,11 +77,11 @@ def test_print_runs_are_refused_without_a_valid_licence_or_lot(app, staff_client
             .values(use_by=utcnow() - timedelta(minutes=1))
         )
         db.session.commit()
-    expired_lot = _print_run(staff_client, licensed, quantity=1)
+    expired_lot = print_run(staff_client, licensed, quantity=1)
     assert expired_lot.status_code == 422 and expired_lot.json["code"] == "LOT_EXPIRED"
 
 
-def test_suspended_and_out_of_scope_licences_get_no_codes(app, staff_client, store):
+def test_suspended_and_out_of_scope_licences_get_norun_codes(app, staff_client, store):
     with app.app_context():
         seller = sellers.create_seller(db.session, name="限定范围卖家")
         db.session.commit()
@@ -152,8 +108,8 @@ def test_suspended_and_out_of_scope_licences_get_no_codes(app, staff_client, sto
 
 
 def test_a_scan_shows_the_exact_lots_whole_chain(app, client, staff_client, licensed):
-    run = _print_run(staff_client, licensed, quantity=2).json
-    code = _codes(app, run["id"])[1]
+    run = print_run(staff_client, licensed, quantity=2).json
+    code = run_codes(app, run["id"])[1]
     res = client.get(f"/api/v1/trace/{code}", query_string=WEIHAI)
     assert res.status_code == 200
     body = res.json
@@ -180,7 +136,7 @@ def test_a_scan_shows_the_exact_lots_whole_chain(app, client, staff_client, lice
 
 
 def test_every_scan_is_stored_and_many_scans_are_called_out(app, client, staff_client, licensed):
-    code = _codes(app, _print_run(staff_client, licensed, quantity=1).json["id"])[0]
+    code = run_codes(app, print_run(staff_client, licensed, quantity=1).json["id"])[0]
     for _ in range(5):
         assert client.get(f"/api/v1/trace/{code}", query_string=WEIHAI).json["verdict"] == "GENUINE"
     sixth = client.get(f"/api/v1/trace/{code}").json
@@ -196,7 +152,7 @@ def test_every_scan_is_stored_and_many_scans_are_called_out(app, client, staff_c
 
 
 def test_a_copied_code_scanned_in_two_cities_is_flagged(app, client, staff_client, licensed):
-    code = _codes(app, _print_run(staff_client, licensed, quantity=1).json["id"])[0]
+    code = run_codes(app, print_run(staff_client, licensed, quantity=1).json["id"])[0]
     assert client.get(f"/api/v1/trace/{code}", query_string=WEIHAI).json["verdict"] == "GENUINE"
     copy = client.get(f"/api/v1/trace/{code}", query_string=GUANGZHOU).json
     assert copy["verdict"] == "SUSPICIOUS"
@@ -212,7 +168,7 @@ def test_a_copied_code_scanned_in_two_cities_is_flagged(app, client, staff_clien
 
 
 def test_scans_long_after_use_by_are_flagged(app, client, staff_client, licensed):
-    code = _codes(app, _print_run(staff_client, licensed, quantity=1).json["id"])[0]
+    code = run_codes(app, print_run(staff_client, licensed, quantity=1).json["id"])[0]
     with app.app_context():
         db.session.execute(
             db.update(Lot)
@@ -224,7 +180,7 @@ def test_scans_long_after_use_by_are_flagged(app, client, staff_client, licensed
     assert res["verdict"] == "SUSPICIOUS" and res["warnings"][0]["code"] == "AFTER_USE_BY"
 
 
-def test_made_up_and_malformed_codes(app, client):
+def test_made_up_and_malformedrun_codes(app, client):
     fake = trace_codes.new_code()
     res = client.get(f"/api/v1/trace/{fake}")
     assert res.status_code == 404 and res.json["code"] == "TRACE_CODE_NOT_FOUND"
@@ -273,7 +229,7 @@ def test_scans_faster_than_the_limits_get_429(app, client):
 
 
 def test_a_million_random_guesses_hit_nothing(app, staff_client, licensed):
-    _print_run(staff_client, licensed, quantity=200)
+    print_run(staff_client, licensed, quantity=200)
     with app.app_context():
         from backend.inventory.models import Lot as LotModel
         from backend.trace import service as trace
@@ -311,7 +267,7 @@ def test_a_million_random_guesses_hit_nothing(app, staff_client, licensed):
 
 
 def test_the_printed_qr_opens_a_chinese_trace_page(app, client, staff_client, licensed):
-    code = _codes(app, _print_run(staff_client, licensed, quantity=1).json["id"])[0]
+    code = run_codes(app, print_run(staff_client, licensed, quantity=1).json["id"])[0]
     page = client.get(f"/t/{code}")
     text = page.data.decode()
     assert page.status_code == 200 and "乳山牡蛎正品，可放心食用" in text

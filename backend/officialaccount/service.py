@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from backend.clients.wechat import WeChatError, oa_client
 from backend.customers.models import Customer
-from backend.errors import NotFound, TooManyRequests
+from backend.errors import NotFound
 from backend.live import rooms
 from backend.officialaccount.models import OAFollower
 from backend.orders.models import Order
@@ -78,8 +78,8 @@ def _bind(session: Session, follower: OAFollower, code: str) -> str:
     attempts, _ = (
         redis.pipeline().incr(attempts_key).expire(attempts_key, BIND_CODE_TTL_SECONDS).execute()
     )
-    if attempts > BIND_ATTEMPTS:
-        raise TooManyRequests("尝试次数过多，请 30 分钟后再试", code="BIND_TOO_MANY_ATTEMPTS")
+    if attempts > BIND_ATTEMPTS:  # 8 digits are only safe while guesses are few
+        return "尝试次数过多，请 30 分钟后再试"
     target = redis.getdel(f"heli:oa:bind:{code}")
     if target is None:
         return "绑定码无效或已过期，请在联盟控制台重新获取"

@@ -1,0 +1,183 @@
+"""The Official Account bot at /callbacks/wechat-oa, driven by the sandbox playing WeChat's
+server: signed (and in safe mode AES-encrypted) pushes, replies checked the way WeChat checks
+them, customer-service messages for queued lookups."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+from rq import Queue, SimpleWorker
+
+from backend.extensions import db
+from backend.officialaccount.models import OAFollower
+from tests.helpers import Shopper, print_run, room_body, run_codes
+
+
+@pytest.fixture
+def oa(app, sandbox):
+    """The sandbox pushes to this app's callback; answers a push function."""
+    url = app.config["PUBLIC_BASE_URL"] + "/callbacks/wechat-oa"
+    res = requests.post(f"{sandbox.url}/sandbox/oa/config", json={"callback_url": url}, timeout=5)
+    assert res.status_code == 200, res.text
+
+    def push(openid: str, **body) -> dict:
+        res = requests.post(
+            f"{sandbox.url}/sandbox/oa/push", json={"openid": openid, **body}, timeout=30
+        )
+        assert res.status_code == 200, res.text
+        return res.json()
+
+    return push
+
+
+def follow(sandbox, openid: str, unionid: str | None = None) -> dict:
+    body = {"openid": openid, "follow": True, **({"unionid": unionid} if unionid else {})}
+    res = requests.post(f"{sandbox.url}/sandbox/oa/users", json=body, timeout=30)
+    assert res.status_code == 200, res.text
+    return res.json()
+
+
+def run_jobs(app) -> None:
+    with app.app_context():
+        redis = app.extensions["heli_redis"]
+        SimpleWorker([Queue("default", connection=redis)], connection=redis).work(burst=True)
+
+
+def custom_messages(sandbox, openid: str) -> list[str]:
+    res = requests.get(
+        f"{sandbox.url}/sandbox/oa/messages",
+        params={"openid": openid, "kind": "custom"},
+        timeout=5,
+    ).json()
+    return [m["body"]["text"]["content"] for m in res["messages"]]
+
+
+def follower(app, openid: str) -> OAFollower | None:
+    with app.app_context():
+        found = db.session.scalar(db.select(OAFollower).where(OAFollower.openid == openid))
+        db.session.expunge_all()
+        db.session.remove()
+    return found
+
+
+def text_of(result: dict) -> str | None:
+    return (result.get("reply") or {}).get("Content")
+
+
+def test_wechat_checks_the_url(oa, sandbox):
+    good = requests.get(f"{sandbox.url}/sandbox/oa/verify", timeout=10).json()
+    assert good["ok"] is True
+    forged = requests.get(
+        f"{sandbox.url}/sandbox/oa/verify", params={"tamper": "signature"}, timeout=10
+    ).json()
+    assert forged["ok"] is False and forged["status"] == 403
+
+
+def test_a_seller_binds_their_wechat_and_looks_up_a_trace_code(
+    app, oa, sandbox, staff_client, licensed
+):
+    run = print_run(staff_client, licensed, quantity=5).json
+    code = run_codes(app, run["id"])[0]
+    welcome = follow(sandbox, "oa-seller", unionid="union-seller")
+    assert "防伪码" in welcome["push"]["reply"]["Content"]
+    run_jobs(app)  # the follower's UnionID, from user/info
+    assert follower(app, "oa-seller").unionid == "union-seller"
+
+    issued = staff_client.post(f"/console/api/sellers/{licensed['seller_id']}/oa-bind-code")
+    assert issued.status_code == 201 and len(issued.json["code"]) == 8
+    bound = oa("oa-seller", type="text", content=f"绑定 {issued.json['code']}")
+    assert text_of(bound).startswith("绑定成功：海阳所老于家牡蛎")
+    assert follower(app, "oa-seller").seller_id == licensed["seller_id"]
+    again = oa("oa-seller", type="text", content=issued.json["code"])
+    assert "无效或已过期" in text_of(again)  # one time only
+
+    asked = oa("oa-seller", type="text", content=code.lower()[:10] + " " + code.lower()[10:])
+    assert text_of(asked) == "正在查询防伪码，请稍候…"
+    run_jobs(app)
+    [answer] = custom_messages(sandbox, "oa-seller")
+    assert answer.startswith("乳山牡蛎正品") and "海阳所东湾 1 号海区" in answer
+    assert "卖家：海阳所老于家牡蛎" in answer and "此码已查询 1 次" in answer
+
+
+def test_bind_codes_cannot_be_guessed(app, oa, sandbox):
+    follow(sandbox, "oa-guesser")
+    answers = [text_of(oa("oa-guesser", type="text", content=f"{n:08d}")) for n in range(6)]
+    assert all("无效或已过期" in a for a in answers[:5])
+    assert "尝试次数过多" in answers[5]
+
+
+def test_an_order_is_shown_only_to_its_buyer(app, oa, client, sandbox, store):
+    code = requests.post(
+        f"{sandbox.url}/sandbox/wx/login-code",
+        json={"openid": "mp-buyer", "unionid": "union-buyer"},
+        timeout=5,
+    ).json()["code"]
+    token = client.post("/api/v1/auth/login", json={"code": code}).json["token"]
+    buyer = Shopper(client, sandbox, token, "mp-buyer")
+    order = buyer.order([(store["RS-LIVE-L-5"], 1)]).json
+    follow(sandbox, "oa-buyer", unionid="union-buyer")
+    follow(sandbox, "oa-stranger", unionid="union-stranger")
+    run_jobs(app)
+    for openid in ("oa-buyer", "oa-stranger"):
+        reply = oa(openid, type="text", content=f"查订单 {order['number']}")
+        assert text_of(reply) == "正在查询订单，请稍候…"
+    run_jobs(app)
+    [mine] = custom_messages(sandbox, "oa-buyer")
+    assert mine.startswith(f"订单 {order['number']}：待付款") and "98.00 元" in mine
+    [theirs] = custom_messages(sandbox, "oa-stranger")
+    assert order["number"] not in theirs and "未找到您的这笔订单" in theirs
+
+
+def test_the_live_schedule(app, oa, sandbox, staff_client, store):
+    follow(sandbox, "oa-viewer")
+    assert "暂无直播" in text_of(oa("oa-viewer", type="text", content="直播"))
+    staff_client.post("/console/api/live/rooms", json=room_body(name="开海节牡蛎直播"))
+    schedule = text_of(oa("oa-viewer", type="text", content="最近有直播吗"))
+    assert "开海节牡蛎直播（主播 小于）" in schedule
+
+
+def test_plain_mode_works_too(app, oa, sandbox):
+    follow(sandbox, "oa-plain")
+    reply = oa("oa-plain", type="text", content="你好", encrypt=False)
+    assert reply["status"] == 200 and "发送包装上的防伪码" in text_of(reply)
+
+
+@pytest.mark.parametrize(
+    "tamper, status", [("signature", 403), ("msg_signature", 403), ("encryption", 400)]
+)
+def test_forged_or_broken_pushes_are_rejected(app, oa, sandbox, tamper, status):
+    follow(sandbox, "oa-forged")
+    result = oa("oa-forged", type="text", content="直播", tamper=tamper)
+    assert result["status"] == status and result["reply"] is None
+    with app.app_context():
+        last = db.session.scalar(
+            db.select(OAFollower.last_message_at).where(OAFollower.openid == "oa-forged")
+        )
+        db.session.remove()
+    assert last is not None  # only the (genuine) subscribe event counted, not the forged text
+
+
+def test_a_resent_message_is_answered_once(app, oa, sandbox):
+    follow(sandbox, "oa-resend")
+    result = oa("oa-resend", type="text", content="直播", repeat=3)
+    replies = [attempt.get("reply") for attempt in result["deliveries"]]
+    assert sum(1 for reply in replies if reply) == 1
+
+
+def test_follow_unfollow_and_blocked_templates_set_reachability(app, oa, sandbox):
+    follow(sandbox, "oa-reach")
+    assert follower(app, "oa-reach").reachable
+    oa(
+        "oa-reach",
+        type="event",
+        event="TEMPLATESENDJOBFINISH",
+        msg_id=7,
+        status="failed:user block",
+    )
+    assert follower(app, "oa-reach").reachable is False
+    oa("oa-reach", type="event", event="TEMPLATESENDJOBFINISH", msg_id=8, status="success")
+    assert follower(app, "oa-reach").reachable
+    requests.post(
+        f"{sandbox.url}/sandbox/oa/users", json={"openid": "oa-reach", "follow": False}, timeout=30
+    )
+    assert follower(app, "oa-reach").following is False
