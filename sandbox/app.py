@@ -9,6 +9,8 @@ from flask import Flask, jsonify, request
 from . import (
     control,
     live_control,
+    oa,
+    oa_control,
     pay_control,
     subscribe,
     wechat,
@@ -30,8 +32,8 @@ def create_app(settings: dict[str, Any] | None = None) -> Flask:
     app.extensions["sandbox"] = sandbox
     app.json.ensure_ascii = False  # control answers show Chinese text as is
 
-    blueprints = (wechat.bp, wechat_wxa.bp, wechatpay.bp)
-    blueprints += (control.bp, wechat_control.bp, live_control.bp, pay_control.bp)
+    blueprints = (wechat.bp, wechat_wxa.bp, oa.bp, wechatpay.bp)
+    blueprints += (control.bp, wechat_control.bp, live_control.bp, pay_control.bp, oa_control.bp)
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
 

@@ -24,6 +24,19 @@ DEFAULT_TEMPLATES: dict[str, list[str]] = {
     "TPL_LIVE_START": ["thing1", "time2", "name3", "thing4"],
 }
 
+# Official Account template messages: template id -> data keys. Two styles exist on the platform:
+# the old industry templates (`first`, `keyword1..N`, `remark`; since 2023-05 the platform drops
+# `first`/`remark`, so they are optional here) and the category templates of 2023 with typed keys
+# like the subscribe messages (`character_string1`, `thing2`, `amount3`, ...).
+DEFAULT_OA_TEMPLATES: dict[str, list[str]] = {
+    # 订单状态通知 (to buyers): order no, goods, amount, status, time
+    "OA_TPL_ORDER_STATUS": ["character_string1", "thing2", "amount3", "phrase4", "time5"],
+    # 新订单提醒 (to sellers): order no, goods, amount, time
+    "OA_TPL_NEW_ORDER": ["character_string1", "thing2", "amount3", "time4"],
+    # 活动通知 (broadcast to followers), old style
+    "OA_TPL_BROADCAST": ["first", "keyword1", "keyword2", "keyword3", "remark"],
+}
+
 # msgSecCheck samples: suggest "risky" ...
 DEFAULT_SEC_CHECK_WORDS: dict[str, int] = {
     "加微信": 10001,  # ad: moving buyers off the platform
@@ -68,6 +81,20 @@ DEFAULTS: dict[str, Any] = {
     "sec_check_words": DEFAULT_SEC_CHECK_WORDS,
     "sec_check_review_words": DEFAULT_SEC_CHECK_REVIEW_WORDS,
     "sec_check_visit_ttl_seconds": 7200,  # the openid must have visited within 2 hours
+    # Official Account (公众号): callback pushes, template and custom (客服) messages
+    "oa_original_id": "gh_heli_sandbox",  # ToUserName of every push
+    "oa_callback_url": "http://127.0.0.1:8000/callbacks/wechat-oa",  # POST /sandbox/oa/config
+    "oa_push_timeout": 5.0,  # WeChat waits 5 s for the callback's answer ...
+    "oa_push_attempts": 3,  # ... and tries 3 times in all
+    "oa_encrypt": True,  # safe (AES) mode for the pushes the sandbox makes on its own
+    "oa_templates": DEFAULT_OA_TEMPLATES,
+    "oa_template_per_day": 100_000,  # 45009 beyond (reset at midnight China time)
+    "oa_template_per_second": None,  # burst cap, 45009 "api freq out of limit"; None = off
+    "oa_template_finish_delay": 0.2,  # seconds until TEMPLATESENDJOBFINISH is pushed
+    "oa_client_msg_id_ttl": 600,  # same touser + client_msg_id within 10 min is not resent
+    "oa_custom_window_seconds": 48 * 3600,  # custom messages only within 48 h of an interaction
+    "oa_custom_per_interaction": 20,  # 45047 beyond
+    "oa_custom_per_day": 500_000,  # 45009 beyond
     # WeChat Pay
     "pay_max_clock_skew": 300,  # seconds between the request timestamp and the sandbox clock
     "notify_retry_delays": [0.5, 1, 2, 5, 10, 30],  # real: 15s, 15s, 30s, 3m, 10m, ...

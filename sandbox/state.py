@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .faults import Faults
+from .oa_state import OaData, Outbox
 from .wxa_state import WxaData
 
 
@@ -95,6 +96,9 @@ class SandboxState:
         self.wechat = WeChatData(templates={k: list(v) for k, v in templates.items()})
         self.pay = PayData()
         self.wxa = WxaData()  # temporary media, live rooms and goods, msgSecCheck
+        self.oa = OaData()  # Official Account: followers, messages, quotas, its faults
+        self.oa_outbox = Outbox()  # delayed pushes to the OA callback (TEMPLATESENDJOBFINISH)
+        self.oa_callback_url: str | None = None  # set at runtime; kept across reset (config)
 
     def now(self) -> float:
         """The WeChat clock (token/code lifetimes, rate windows); tests may push it forward."""
@@ -113,12 +117,15 @@ class SandboxState:
             )
             self.pay = PayData()
             self.wxa = WxaData()
+            self.oa = OaData()
+            self.oa_outbox.clear()
 
     def stop(self) -> None:
         """Wake and end every background worker (server shutdown)."""
         with self.lock:
             self.generation += 1
             self.cancelled.set()
+        self.oa_outbox.stop()
 
     def pause(self, seconds: float, generation: int) -> bool:
         """Sleep in a worker; False when the sandbox was reset or stopped meanwhile."""

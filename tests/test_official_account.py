@@ -66,11 +66,11 @@ def text_of(result: dict) -> str | None:
 
 def test_wechat_checks_the_url(oa, sandbox):
     good = requests.get(f"{sandbox.url}/sandbox/oa/verify", timeout=10).json()
-    assert good["ok"] is True
+    assert good["echoed"] is True
     forged = requests.get(
         f"{sandbox.url}/sandbox/oa/verify", params={"tamper": "signature"}, timeout=10
     ).json()
-    assert forged["ok"] is False and forged["status"] == 403
+    assert forged["echoed"] is False and forged["status"] == 403
 
 
 def test_a_seller_binds_their_wechat_and_looks_up_a_trace_code(
