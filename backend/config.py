@@ -69,6 +69,7 @@ class Config:
     WECHAT_OA_SECRET: str = ""
     WECHAT_OA_TOKEN: str = ""
     WECHAT_OA_AES_KEY: str = ""
+    WECHAT_OA_NOTICE_TEMPLATE: str = ""  # 活动通知: keyword1 title, keyword2 body, keyword3 time
     HTTP_TIMEOUT_SECONDS: int = 5
     WECHAT_MAX_TOKEN_RETRIES: int = 2
 
@@ -129,6 +130,7 @@ class Config:
             WECHAT_OA_SECRET=_str("WECHAT_OA_SECRET"),
             WECHAT_OA_TOKEN=_str("WECHAT_OA_TOKEN"),
             WECHAT_OA_AES_KEY=_str("WECHAT_OA_AES_KEY"),
+            WECHAT_OA_NOTICE_TEMPLATE=_str("WECHAT_OA_NOTICE_TEMPLATE"),
             HTTP_TIMEOUT_SECONDS=_int("HTTP_TIMEOUT_SECONDS", 5),
             PAY_WINDOW_MINUTES=_int("PAY_WINDOW_MINUTES", 15),
             AUTO_CONFIRM_DAYS=_int("AUTO_CONFIRM_DAYS", 7),

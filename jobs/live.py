@@ -29,3 +29,8 @@ def sync_live_rooms() -> int:
 @job
 def send_live_reminders(room_id: int) -> dict:
     return rooms.send_reminders(db.session, room_id=room_id)
+
+
+@job
+def send_summary_to_host(room_id: int) -> bool:
+    return summary.send_to_host(db.session, room_id)

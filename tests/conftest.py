@@ -174,3 +174,20 @@ def licensed(app, store):
         seller_id = seller.id
         db.session.remove()
     return {"seller_id": seller_id, "lot_id": lot_id}
+
+
+@pytest.fixture
+def oa(app, sandbox):
+    """The sandbox pushes to this app's callback; answers a push function."""
+    url = app.config["PUBLIC_BASE_URL"] + "/callbacks/wechat-oa"
+    res = requests.post(f"{sandbox.url}/sandbox/oa/config", json={"callback_url": url}, timeout=5)
+    assert res.status_code == 200, res.text
+
+    def push(openid: str, **body) -> dict:
+        res = requests.post(
+            f"{sandbox.url}/sandbox/oa/push", json={"openid": openid, **body}, timeout=30
+        )
+        assert res.status_code == 200, res.text
+        return res.json()
+
+    return push

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import requests
+from rq import Queue, SimpleWorker
 
 from backend import demo
 from backend.catalogue.models import Sku
@@ -228,3 +229,16 @@ def run_codes(app, run_id) -> list[str]:
                 .order_by(TraceCode.serial)
             )
         )
+
+
+def follow(sandbox, openid: str, unionid: str | None = None) -> dict:
+    body = {"openid": openid, "follow": True, **({"unionid": unionid} if unionid else {})}
+    res = requests.post(f"{sandbox.url}/sandbox/oa/users", json=body, timeout=30)
+    assert res.status_code == 200, res.text
+    return res.json()
+
+
+def run_jobs(app) -> None:
+    with app.app_context():
+        redis = app.extensions["heli_redis"]
+        SimpleWorker([Queue("default", connection=redis)], connection=redis).work(burst=True)

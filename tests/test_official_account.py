@@ -6,41 +6,10 @@ from __future__ import annotations
 
 import pytest
 import requests
-from rq import Queue, SimpleWorker
 
 from backend.extensions import db
 from backend.officialaccount.models import OAFollower
-from tests.helpers import Shopper, print_run, room_body, run_codes
-
-
-@pytest.fixture
-def oa(app, sandbox):
-    """The sandbox pushes to this app's callback; answers a push function."""
-    url = app.config["PUBLIC_BASE_URL"] + "/callbacks/wechat-oa"
-    res = requests.post(f"{sandbox.url}/sandbox/oa/config", json={"callback_url": url}, timeout=5)
-    assert res.status_code == 200, res.text
-
-    def push(openid: str, **body) -> dict:
-        res = requests.post(
-            f"{sandbox.url}/sandbox/oa/push", json={"openid": openid, **body}, timeout=30
-        )
-        assert res.status_code == 200, res.text
-        return res.json()
-
-    return push
-
-
-def follow(sandbox, openid: str, unionid: str | None = None) -> dict:
-    body = {"openid": openid, "follow": True, **({"unionid": unionid} if unionid else {})}
-    res = requests.post(f"{sandbox.url}/sandbox/oa/users", json=body, timeout=30)
-    assert res.status_code == 200, res.text
-    return res.json()
-
-
-def run_jobs(app) -> None:
-    with app.app_context():
-        redis = app.extensions["heli_redis"]
-        SimpleWorker([Queue("default", connection=redis)], connection=redis).work(burst=True)
+from tests.helpers import Shopper, follow, print_run, room_body, run_codes, run_jobs
 
 
 def custom_messages(sandbox, openid: str) -> list[str]:

@@ -19,6 +19,7 @@ from backend.queue import redis_client
 
 MAX_LENGTH = 100
 BOT_NAME = "合蛎小助手"
+REQUIRED_FIELDS = {"customer_id", "nickname", "text"}
 KEEP_PER_ROOM = 5000  # the stream is trimmed to about this many comments
 # Words the alliance never shows, whatever WeChat says (ads for private channels, abuse).
 BLOCKLIST = ("加微信", "加v", "vx", "私聊", "代购", "刷单", "假货", "傻逼")
@@ -99,7 +100,11 @@ def read(*, room_id: int, after: str | None, limit: int) -> dict:
         for entry_id, fields in rows
     ]
     cursor = items[-1]["id"] if items else after
-    items = [item for item in items if item["id"] not in hidden]
+    items = [
+        item
+        for item in items
+        if item["id"] not in hidden and REQUIRED_FIELDS <= item.keys()  # skip malformed entries
+    ]
     for item in items:
         item["customer_id"] = int(item["customer_id"])
         item["bot"] = item.get("bot") == "1"

@@ -4,6 +4,7 @@ room has ended, the summary for the host is written once from those counts and t
 
 from __future__ import annotations
 
+from flask import current_app
 from redis.client import Pipeline
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -18,10 +19,12 @@ from backend.live.models import (
     LiveRoom,
     LiveShowSummary,
 )
+from backend.officialaccount import service as officialaccount
 from backend.orders.models import Order
-from backend.queue import redis_client
+from backend.queue import enqueue, redis_client
 from backend.staff import service as staff
 from backend.timeutil import to_shanghai_iso
+from backend.transactions import on_commit
 
 INTENT_NAMES = {
     "price": "价格",
@@ -153,6 +156,7 @@ def write_summary(session: Session, room_id: int) -> LiveShowSummary:
         room_id=room_id,
         text=summary_text(figures),
     )
+    on_commit(session, lambda: enqueue("jobs.live.send_summary_to_host", room_id))
     session.commit()
     for what in ("stats", "viewers", "intents", "questions", "unanswered"):
         redis_client().expire(_key(room_id, what), SUMMARY_KEEP_SECONDS)
@@ -191,3 +195,20 @@ def get_summary(session: Session, room_id: int) -> dict | None:
     if summary is None:
         return None
     return {**summary.figures, "created_at": to_shanghai_iso(summary.created_at)}
+
+
+def send_to_host(session: Session, room_id: int) -> bool:
+    """The summary as a message on the host's phone (the OA they bound), if they bound one."""
+    room = session.get(LiveRoom, room_id)
+    summary = get_summary(session, room_id)
+    openid = officialaccount.staff_openid(session, room.created_by)
+    if summary is None or openid is None:
+        return False
+    officialaccount.send_notice(
+        openid=openid,
+        title=f"直播总结：{room.name}",
+        body=f"成交{summary['paid_orders']}单 {summary['gmv'] / 100:.2f}元",
+        url=f"{current_app.config['PUBLIC_BASE_URL']}/console/live/rooms/{room_id}",
+        dedupe=f"live-summary-{room_id}",
+    )
+    return True

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import secrets
 
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -168,7 +169,7 @@ def _text(session: Session, follower: OAFollower, content: str) -> str:
 
 # -- answers -------------------------------------------------------------------------------
 def _minute(iso: str) -> str:
-    """"2026-11-25T08:30:00+08:00" -> "2026-11-25 08:30" """
+    """ "2026-11-25T08:30:00+08:00" -> "2026-11-25 08:30" """
     return iso[:16].replace("T", " ")
 
 
@@ -257,3 +258,27 @@ def refresh_follower(session: Session, openid: str) -> None:
     follower.unionid = info.get("unionid") or follower.unionid
     follower.following = bool(info.get("subscribe", 0))
     session.commit()
+
+
+def staff_openid(session: Session, staff_id: int | None) -> str | None:
+    """Where a staff member (a host) reads messages: the OA account they bound and follow."""
+    if staff_id is None:
+        return None
+    follower = session.scalar(select(OAFollower).where(OAFollower.staff_id == staff_id))
+    return follower.openid if follower is not None and follower.reachable else None
+
+
+def send_notice(*, openid: str, title: str, body: str, url: str, dedupe: str) -> None:
+    """A 活动通知 template message (fields of 20 characters at most, as WeChat shows them);
+    `dedupe` becomes client_msg_id, so a retried job does not notify twice."""
+    template = current_app.config["WECHAT_OA_NOTICE_TEMPLATE"]
+    if not template:
+        return
+    data = {
+        "keyword1": {"value": title[:20]},
+        "keyword2": {"value": body[:20]},
+        "keyword3": {"value": to_shanghai_iso(utcnow())[:16].replace("T", " ")},
+    }
+    oa_client().send_template(
+        openid=openid, template_id=template, data=data, url=url, client_msg_id=dedupe[:32]
+    )

@@ -13,7 +13,6 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from bots.cohost.understanding import ShelfItem, read_comment, warm_up
 from flask import Flask
 from redis.exceptions import ResponseError
 from sqlalchemy import select
@@ -23,6 +22,7 @@ from backend.extensions import db
 from backend.live import claims, comments, moderation, shelf, summary
 from backend.live.models import ABNORMAL, LIVE, PAUSED, LiveRoom
 from bots.cohost import answers
+from bots.cohost.understanding import ShelfItem, read_comment, warm_up
 
 log = logging.getLogger("heli.bot")
 
@@ -58,6 +58,12 @@ class CoHost:
         self._facts: dict[int, RoomFacts] = {}
         self._next = {"rooms": 0.0, "announce": 0.0, "recover": 0.0}
         self.handled = 0
+
+    def due_now(self) -> None:
+        """Make the next step read fresh facts and look at rooms, pending work and
+        announcements straight away."""
+        self._next = dict.fromkeys(self._next, 0.0)
+        self._facts.clear()
 
     # -- the loop -------------------------------------------------------------------------
     def run(self, should_stop=lambda: False) -> None:
@@ -103,9 +109,9 @@ class CoHost:
                 if "BUSYGROUP" not in str(exc):
                     raise
         for room_id in self.rooms - watched:
+            self._facts.pop(room_id, None)  # its facts now say it ended
             self._drain(room_id)
             summary.summarise_finished(db.session)
-            self._facts.pop(room_id, None)
         self.rooms = watched
 
     def _drain(self, room_id: int) -> None:
@@ -181,28 +187,33 @@ class CoHost:
         customer_id, text = int(fields["customer_id"]), fields["text"]
         nickname = fields.get("nickname") or "朋友"
         room = self.facts(room_id)
-        if room.facts["live_status"] not in (LIVE, PAUSED):
-            return  # the show is over: no holds, nobody to answer
+        if room.facts["live_status"] not in (LIVE, PAUSED):  # the show is over: counted only
+            pipe = self.redis.pipeline(transaction=False)
+            summary.record_comment(
+                pipe, room_id, customer_id=customer_id, text=text, questions=[], unanswered=False
+            )
+            pipe.execute()
+            return
         reading = read_comment(text, room.shelf)
         spam = moderation.spam_reason(
             room_id, customer_id, text, is_claim=reading.claim is not None
         )
+        questions = [] if spam else [i for i in reading.intents if i != "claim"]
+        sentences, unanswered, reply = [], False, {}
         if spam:
             self._moderate(room_id, entry_id, customer_id, nickname, spam)
-            return
-        questions = [intent for intent in reading.intents if intent != "claim"]
-        number = reading.claim.number if reading.claim else answers.mentioned_number(text)
-        config = self.app.config
-        sentences, unanswered = answers.answer_questions(
-            questions, room.facts, config, number=number
-        )
-        reply = {"reply_to": entry_id, "to_customer_id": customer_id}
-        if reading.claim:
-            said, extra = self._claim(room_id, entry_id, customer_id, reading.claim)
-            sentences.insert(0, said)
-            reply.update(extra)
-        elif unanswered and not sentences:
-            sentences.append("这个问题已记下，稍后请主播为您解答")
+        else:
+            number = reading.claim.number if reading.claim else answers.mentioned_number(text)
+            sentences, unanswered = answers.answer_questions(
+                questions, room.facts, self.app.config, number=number
+            )
+            reply = {"reply_to": entry_id, "to_customer_id": customer_id}
+            if reading.claim:
+                said, extra = self._claim(room_id, entry_id, customer_id, reading.claim)
+                sentences.insert(0, said)
+                reply.update(extra)
+            elif unanswered and not sentences:
+                sentences.append("这个问题已记下，稍后请主播为您解答")
         pipe = self.redis.pipeline(transaction=False)
         summary.record_comment(
             pipe,
