@@ -163,6 +163,8 @@ def test_a_simulated_show(app, client, sandbox, staff_client, store, show, bot, 
         alert = db.session.scalar(db.select(StaffAlert).where(StaffAlert.kind == "LIVE_SUMMARY"))
         assert "成交额 276.00 元" in alert.details["text"]
         db.session.remove()
+    page = staff_client.get(f"/console/live/rooms/{room_id}").get_data(as_text=True)
+    assert "直播总结" in page and "¥276.00" in page and "1号</td>" in page
     run_jobs(app)
     sent = requests.get(
         f"{sandbox.url}/sandbox/oa/messages", params={"openid": "oa-host", "kind": "template"}

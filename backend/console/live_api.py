@@ -125,10 +125,7 @@ def remove_from_shelf(room_id: int, number: int, staff):
 def show_summary(room_id: int, staff):
     """The host's summary once the show ended; the figures so far while it runs."""
     rooms.get_room(db.session, room_id)
-    written = summary.get_summary(db.session, room_id)
-    if written is not None:
-        return {"final": True, **written}
-    return {"final": False, **summary.live_figures(db.session, room_id)}
+    return summary.show_figures(db.session, room_id)
 
 
 @bp.get("/live/rooms/<int:room_id>/mutes")

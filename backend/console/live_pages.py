@@ -20,7 +20,7 @@ from backend.console.api import staff_required
 from backend.console.pages import _page, _pages, bp, login_required
 from backend.errors import BadRequest, DomainError, NotFound, SoldOut
 from backend.extensions import db
-from backend.live import comments, rooms, shelf
+from backend.live import comments, rooms, shelf, summary
 from backend.live import flash as flash_sales
 from backend.timeutil import SHANGHAI
 
@@ -260,8 +260,11 @@ def _control_room(room_id: int, sale_form: dict | None = None, status: int = 200
             "pay_minutes": 5,
         },
         poll_ms=POLL_MILLISECONDS,
+        shelf=shelf.listing(db.session, room_id),
+        show_summary=summary.show_figures(db.session, room_id),
     )
     return html, status
+
 
 
 @bp.get("/live/rooms/<int:room_id>")

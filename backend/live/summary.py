@@ -197,6 +197,14 @@ def get_summary(session: Session, room_id: int) -> dict | None:
     return {**summary.figures, "created_at": to_shanghai_iso(summary.created_at)}
 
 
+def show_figures(session: Session, room_id: int) -> dict:
+    """The summary once the show ended (final), else the figures so far."""
+    written = get_summary(session, room_id)
+    if written is not None:
+        return {"final": True, **written}
+    return {"final": False, **live_figures(session, room_id)}
+
+
 def send_to_host(session: Session, room_id: int) -> bool:
     """The summary as a message on the host's phone (the OA they bound), if they bound one."""
     room = session.get(LiveRoom, room_id)
