@@ -1,5 +1,5 @@
 from backend.extensions import db
-from backend.live import flash, rooms, summary
+from backend.live import claims, flash, rooms, summary
 from jobs.base import job
 
 
@@ -34,3 +34,8 @@ def send_live_reminders(room_id: int) -> dict:
 @job
 def send_summary_to_host(room_id: int) -> bool:
     return summary.send_to_host(db.session, room_id)
+
+
+@job
+def send_pay_prompt(room_id: int, comment_id: str) -> str:
+    return claims.send_pay_prompt(db.session, room_id=room_id, comment_id=comment_id)

@@ -20,6 +20,7 @@ from backend.staff.models import StaffAlert
 from backend.trace.chain import chain_for_lot
 from bots.cohost import bot as bot_module
 from bots.cohost.bot import GROUP, CoHost, dead_letter_key
+from jobs.live import send_pay_prompt
 from tests.helpers import (
     ADDRESS,
     Shopper,
@@ -333,3 +334,63 @@ def test_low_stock_and_sold_out_are_announced_once(
         "1号乳山鲜活牡蛎（特大）仅剩4份，要的抓紧",
         "1号乳山鲜活牡蛎（特大）已抢光，感谢大家支持！没抢到的关注下一轮",
     ]
+
+
+def test_a_sale_counts_down_and_early_claims_wait_for_it(
+    app, client, sandbox, staff_client, store, show, bot
+):
+    room_id = show["id"]
+    early = viewer(client, sandbox, "o-early")
+    sale = staff_client.post(
+        "/console/api/flash-sales",
+        json={
+            "sku_id": store["RS-LIVE-L-5"],
+            "units": 20,
+            "price": 5900,
+            "seconds": 60,
+            "per_person_limit": 1,
+            "room_id": room_id,
+            "starts_in": 8,
+        },
+    ).json
+    assert 7 <= sale["starts_in"] <= 8
+    claimed = say(early, room_id, "2号要1份").json["id"]
+    run_bot(app, bot)
+    [refused] = replies(client, room_id, reply_to=claimed)
+    assert "秒杀还未开始" in refused["text"]
+    announcements = [r["text"] for r in replies(client, room_id, kind="announcement")]
+    assert (
+        len(announcements) == 1 and "秒后开抢：2号乳山鲜活牡蛎（大） 秒杀价59元" in announcements[0]
+    )
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count()).select_from(Order)) == 0
+        db.session.remove()
+
+
+def test_the_pay_prompt_reaches_the_phone_once_when_the_viewer_subscribed(
+    app, client, sandbox, show, bot
+):
+    room_id = show["id"]
+    subscribed = viewer(client, sandbox, "o-subscribed")
+    not_subscribed = viewer(client, sandbox, "o-not-subscribed")
+    requests.post(
+        f"{sandbox.url}/sandbox/wx/subscriptions",
+        json={"openid": "o-subscribed", "template_id": "TPL_ORDER_TO_PAY"},
+        timeout=5,
+    )
+    first = say(subscribed, room_id, "扣1").json["id"]
+    say(not_subscribed, room_id, "扣1")
+    run_bot(app, bot)
+    run_jobs(app)
+    with app.app_context():  # a retried job does not send again
+        assert send_pay_prompt(room_id, first) == "already"
+        outcomes = sorted(db.session.scalars(db.select(LiveClaim.prompt_outcome)))
+        db.session.remove()
+    assert outcomes == ["refused:43101", "sent"]
+    sent = requests.get(
+        f"{sandbox.url}/sandbox/wx/messages",
+        params={"touser": "o-subscribed", "template_id": "TPL_ORDER_TO_PAY"},
+        timeout=5,
+    ).json()
+    assert len(sent["messages"]) == 1
+    assert sent["messages"][0]["data"]["amount2"]["value"] == "¥138.00"

@@ -24,6 +24,7 @@ class StartSaleIn(In):
     per_person_limit = Integer(required=True, strict=True, validate=Range(1, 99))
     pay_minutes = Integer(load_default=5, strict=True, validate=Range(1, 30))
     room_id = Integer(strict=True, validate=Range(1))
+    starts_in = Integer(load_default=0, strict=True, validate=Range(0, 3600))  # seconds
 
 
 @bp.post("/flash-sales")

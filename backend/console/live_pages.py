@@ -266,7 +266,6 @@ def _control_room(room_id: int, sale_form: dict | None = None, status: int = 200
     return html, status
 
 
-
 @bp.get("/live/rooms/<int:room_id>")
 @login_required
 def live_room(room_id: int, staff):
@@ -308,7 +307,10 @@ def put_on_screen(room_id: int, staff):
 @bp.post("/live/rooms/<int:room_id>/flash-sales")
 @login_required
 def start_flash_sale(room_id: int, staff):
-    typed = {key: request.form.get(key, "")[:20] for key in ("sku_id", "price", *SALE_FIELDS)}
+    typed = {
+        key: request.form.get(key, "")[:20]
+        for key in ("sku_id", "price", "starts_in", *SALE_FIELDS)
+    }
     try:
         rooms.get_room(db.session, room_id)
     except NotFound:
@@ -316,6 +318,8 @@ def start_flash_sale(room_id: int, staff):
     try:
         sku_id = _form_int("sku_id", "秒杀商品", 1, MAX_ID)
         numbers = {key: _form_int(key, *bounds) for key, bounds in SALE_FIELDS.items()}
+        if request.form.get("starts_in", "").strip():  # empty: start now
+            numbers["starts_in"] = _form_int("starts_in", "开始倒计时（秒）", 0, 3600)
         sale = flash_sales.start_sale(
             db.session,
             sku_id=sku_id,
@@ -328,8 +332,9 @@ def start_flash_sale(room_id: int, staff):
         db.session.rollback()
         flash(f"未能开始秒杀：{_refusal(failure)}", "error")
         return _control_room(room_id, sale_form=typed, status=failure.status)
+    when = f"{numbers['starts_in']} 秒后开始" if numbers.get("starts_in") else "已开始"
     flash(
-        f"秒杀已开始：{sale.units} 份，每份 {yuan(sale.price)}，限时 {numbers['seconds']} 秒",
+        f"秒杀{when}：{sale.units} 份，每份 {yuan(sale.price)}，限时 {numbers['seconds']} 秒",
         "success",
     )
     return redirect(url_for(".live_room", room_id=room_id))

@@ -7,17 +7,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from backend.clients.wechat import WeChatError, wechat_client
+from backend.customers.models import Customer
 from backend.errors import NotFound, RuleBroken
 from backend.live import flash
 from backend.live.models import LIVE, PAUSED, RUNNING, FlashSale, LiveClaim, LiveShelfItem
 from backend.live.rooms import get_room
 from backend.orders import service as orders
 from backend.orders.models import PENDING_PAYMENT, Order
-from backend.timeutil import utcnow
+from backend.queue import enqueue
+from backend.timeutil import to_shanghai_iso, utcnow
+from backend.transactions import on_commit
+
+PAY_PROMPT_TEMPLATE = "TPL_ORDER_TO_PAY"
 
 
 @dataclass
@@ -108,8 +114,56 @@ def claim_from_comment(
             flash_sale_id=sale.id if sale else None,
         )
     )
+    on_commit(session, lambda: enqueue("jobs.live.send_pay_prompt", room_id, comment_id))
     try:
         session.commit()
     except IntegrityError:  # the same comment, handled concurrently: its order is the same
         session.rollback()
     return Held(order, number, sale.id if sale else None, created=created)
+
+
+def send_pay_prompt(session: Session, *, room_id: int, comment_id: str) -> str:
+    """Remind the viewer to pay by subscribe message, once per claim (if they granted one;
+    43101 means they did not, and the prompt in the room is all they get)."""
+    claimed = session.execute(
+        update(LiveClaim)
+        .where(
+            LiveClaim.room_id == room_id,
+            LiveClaim.comment_id == comment_id,
+            LiveClaim.prompt_outcome.is_(None),
+        )
+        .values(prompt_outcome="sending")
+    ).rowcount
+    session.commit()
+    if not claimed:
+        return "already"
+    claim = session.scalar(
+        select(LiveClaim).where(LiveClaim.room_id == room_id, LiveClaim.comment_id == comment_id)
+    )
+    order = orders.get_order(session, customer_id=None, order_id=claim.order_id)
+    openid = session.scalar(select(Customer.openid).where(Customer.id == order.customer_id))
+    item = order.items[0]
+    try:
+        wechat_client().send_subscribe_message(
+            openid,
+            PAY_PROMPT_TEMPLATE,
+            {
+                "character_string1": {"value": order.number},
+                "amount2": {"value": f"¥{order.total / 100:.2f}"},
+                "thing3": {"value": f"{item.product_name}{item.grade} x{item.quantity}"[:20]},
+                "time4": {"value": to_shanghai_iso(order.pay_deadline)[:16].replace("T", " ")},
+            },
+            page=f"pages/order/detail?id={order.id}",
+        )
+        outcome = "sent"
+    except WeChatError as refused:
+        if refused.errcode in (None, -1):
+            session.execute(
+                update(LiveClaim).where(LiveClaim.id == claim.id).values(prompt_outcome=None)
+            )
+            session.commit()
+            raise  # transient: the job retries
+        outcome = f"refused:{refused.errcode}"
+    claim.prompt_outcome = outcome
+    session.commit()
+    return outcome

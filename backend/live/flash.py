@@ -100,14 +100,17 @@ def start_sale(
     pay_minutes: int,
     staff_id: int | None,
     room_id: int | None = None,
+    starts_in: int = 0,
 ) -> FlashSale:
-    """Start a sale now: its units leave the lots (FEFO, ledger rows) or SoldOut."""
+    """Open a sale that starts now or in `starts_in` seconds (claims before then are refused,
+    the co-host bot counts down): its units leave the lots at once (FEFO, ledger rows) or
+    SoldOut."""
     if per_person_limit > units:
         raise BadRequest("每人限购数量不能超过秒杀总量", code="LIMIT_ABOVE_UNITS")
     sku = catalogue.skus_for_sale(session, [sku_id]).get(sku_id)
     if sku is None or not (sku.on_sale and sku.product.on_sale):
         raise NotFound("商品不存在或已下架", code="SKU_NOT_FOUND")
-    now = utcnow()
+    now = utcnow() + timedelta(seconds=starts_in)
     sale = FlashSale(
         room_id=room_id,
         sku_id=sku_id,
@@ -286,6 +289,9 @@ def sale_view(session: Session, *, sale_id: int) -> dict:
         "paid": claimed["paid"],
         "sold_out": sale.status == RUNNING and left == 0,
         "seconds_left": max(0, int((sale.ends_at - utcnow()).total_seconds()))
+        if sale.status == RUNNING
+        else 0,
+        "starts_in": max(0, int((sale.starts_at - utcnow()).total_seconds()))
         if sale.status == RUNNING
         else 0,
     }

@@ -139,6 +139,8 @@ class LiveClaim(db.Model):
     quantity: Mapped[int] = mapped_column(Integer)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
     flash_sale_id: Mapped[int | None] = mapped_column(ForeignKey("flash_sales.id"))
+    # The pay prompt by subscribe message: "sending", "sent" or "refused:<errcode>".
+    prompt_outcome: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

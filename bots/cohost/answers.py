@@ -233,6 +233,14 @@ def sale_started(item: dict) -> str:
     )
 
 
+def sale_starting(item: dict, seconds: int) -> str:
+    sale = item["flash_sale"]
+    return (
+        f"{seconds}秒后开抢：{title(item)} 秒杀价{yuan(sale['price'])}元，"
+        f"共{sale['units']}份，准备好“扣1”"
+    )
+
+
 def seconds_left(item: dict, seconds: int) -> str:
     return f"{title(item)}秒杀还剩{seconds}秒，还剩{item['flash_sale']['remaining']}份"
 

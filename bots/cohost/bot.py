@@ -301,7 +301,14 @@ class CoHost:
             sale = item["flash_sale"]
             if sale:
                 key, remaining = f"sale:{sale['id']}", sale["remaining"]
-                if sale["starts_at"] <= now < sale["ends_at"]:
+                if now < sale["starts_at"]:
+                    wait = int(sale["starts_at"] - now)
+                    for mark in COUNTDOWN_AT:
+                        if 0 < wait <= mark and wait > mark - 5:
+                            said = answers.sale_starting(item, wait)
+                            self._say_once(room_id, f"{key}:starts_in:{mark}", said)
+                    continue
+                if now < sale["ends_at"]:
                     self._say_once(room_id, f"{key}:start", answers.sale_started(item))
                 left = int(sale["ends_at"] - now)
                 for mark in COUNTDOWN_AT:
@@ -315,7 +322,7 @@ class CoHost:
                 continue
             if remaining == 0:
                 self._say_once(room_id, f"{key}:sold_out", answers.sold_out(item))
-            elif remaining <= low:
+            elif remaining <= low and not (sale and remaining == sale["units"]):
                 marks = [mark for mark in (low, 5, 3, 1) if mark <= low and remaining <= mark]
                 self._say_once(
                     room_id, f"{key}:low:{min(marks)}", answers.low_stock(item, remaining)

@@ -87,6 +87,7 @@ def upgrade():
     sa.Column('quantity', sa.Integer(), nullable=False),
     sa.Column('order_id', sa.Integer(), nullable=False),
     sa.Column('flash_sale_id', sa.Integer(), nullable=True),
+    sa.Column('prompt_outcome', sa.String(length=40), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_live_claims_customer_id_customers')),
     sa.ForeignKeyConstraint(['flash_sale_id'], ['flash_sales.id'], name=op.f('fk_live_claims_flash_sale_id_flash_sales')),
