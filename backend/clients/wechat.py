@@ -1,4 +1,5 @@
-"""The WeChat server API (mini-program) through wechatpy, pointed at a configurable base URL.
+"""The WeChat server API (the mini-program and the Official Account) through wechatpy, pointed at
+a configurable base URL.
 
 wechatpy's own token retry recurses without limit when WeChat keeps answering 40001, so we turn it
 off and retry a bounded number of times ourselves. Tokens come from cgi-bin/stable_token, which
@@ -175,26 +176,23 @@ class HeliWeChatClient(WeChatClient):
         return self.call(lambda c: c.post("message/template/send", data=body))
 
 
-def oa_client() -> HeliWeChatClient:
-    """The alliance's Official Account (its own appid, secret and token)."""
+def _client(appid: str, secret: str) -> HeliWeChatClient:
     config = current_app.config
     return HeliWeChatClient(
-        config["WECHAT_OA_APPID"],
-        config["WECHAT_OA_SECRET"],
+        appid,
+        secret,
         api_base=config["WECHAT_API_BASE"],
         redis=redis_client(),
         timeout=config["HTTP_TIMEOUT_SECONDS"],
         max_token_retries=config["WECHAT_MAX_TOKEN_RETRIES"],
     )
+
+
+def oa_client() -> HeliWeChatClient:
+    """The alliance's Official Account (its own appid, secret and token)."""
+    return _client(current_app.config["WECHAT_OA_APPID"], current_app.config["WECHAT_OA_SECRET"])
 
 
 def wechat_client() -> HeliWeChatClient:
-    config = current_app.config
-    return HeliWeChatClient(
-        config["WECHAT_APPID"],
-        config["WECHAT_SECRET"],
-        api_base=config["WECHAT_API_BASE"],
-        redis=redis_client(),
-        timeout=config["HTTP_TIMEOUT_SECONDS"],
-        max_token_retries=config["WECHAT_MAX_TOKEN_RETRIES"],
-    )
+    """The mini-program."""
+    return _client(current_app.config["WECHAT_APPID"], current_app.config["WECHAT_SECRET"])

@@ -27,6 +27,7 @@ from backend.staff.models import Staff
 from backend.timeutil import to_shanghai_iso, utcnow
 from backend.trace import codes
 from backend.trace import service as trace
+from backend.transactions import on_commit
 
 BIND_CODE_TTL_SECONDS = 30 * 60
 BIND_ATTEMPTS = 5  # wrong codes per follower per BIND_CODE_TTL_SECONDS
@@ -69,7 +70,8 @@ def _follower(session: Session, openid: str) -> OAFollower:
         follower = OAFollower(openid=openid, following=True)
         session.add(follower)
         session.flush()
-        enqueue("jobs.officialaccount.refresh_follower", openid)  # unionid from user/info
+        # its UnionID (the link to a mini-program account) comes from user/info
+        on_commit(session, lambda: enqueue("jobs.officialaccount.refresh_follower", openid))
     return follower
 
 
@@ -100,29 +102,34 @@ def _bind(session: Session, follower: OAFollower, code: str) -> str:
 
 
 # -- handling one message ----------------------------------------------------------------
-def first_time(message) -> bool:
-    """False for a message or event WeChat already delivered (it retries after 5 s)."""
+def _seen_key(message) -> str:
     if getattr(message, "id", None):
-        key = f"heli:oa:seen:{message.id}"
-    else:
-        key = f"heli:oa:seen:{message.source}:{message.create_time}:{getattr(message, 'event', '')}"
-    return bool(redis_client().set(key, 1, nx=True, ex=SEEN_TTL_SECONDS))
+        return f"heli:oa:seen:{message.id}"
+    event = getattr(message, "event", "")
+    return f"heli:oa:seen:{message.source}:{message.create_time}:{event}"
 
 
 def handle(session: Session, message) -> str | None:
-    """Answer one parsed message (wechatpy message or event): the reply text, or None."""
-    if not first_time(message):
+    """Answer one parsed message (wechatpy message or event): the reply text, or None for a
+    message WeChat already delivered (it retries after 5 s). A failure forgets the message,
+    so WeChat's retry gets another go."""
+    seen = _seen_key(message)
+    if not redis_client().set(seen, 1, nx=True, ex=SEEN_TTL_SECONDS):
         return None
-    follower = _follower(session, message.source)
-    if message.type == "event":
-        reply = _event(session, follower, message)
-    elif message.type == "text":
-        follower.last_message_at = utcnow()
-        reply = _text(session, follower, message.content or "")
-    else:
-        follower.last_message_at = utcnow()
-        reply = HELP
-    session.commit()
+    try:
+        follower = _follower(session, message.source)
+        if message.type == "event":
+            reply = _event(session, follower, message)
+        else:
+            follower.last_message_at = utcnow()
+            reply = (
+                _text(session, follower, message.content or "") if message.type == "text" else HELP
+            )
+        session.commit()
+    except BaseException:
+        session.rollback()
+        redis_client().delete(seen)
+        raise
     return reply
 
 
@@ -151,13 +158,17 @@ def _text(session: Session, follower: OAFollower, content: str) -> str:
     bind = _BIND.match(text)
     if bind:
         return _bind(session, follower, bind.group(1))
-    order = _ORDER_NUMBER.search(text)
+    order, openid = _ORDER_NUMBER.search(text), follower.openid
     if order:
-        enqueue("jobs.officialaccount.answer_order", follower.openid, order.group(0).upper())
+        number = order.group(0).upper()
+        on_commit(
+            session,
+            lambda: enqueue("jobs.officialaccount.answer_order", openid, number),
+        )
         return "正在查询订单，请稍候…"
     code = codes.normalize(_SEPARATORS.sub("", text))
     if code:
-        enqueue("jobs.officialaccount.answer_trace", follower.openid, code)
+        on_commit(session, lambda: enqueue("jobs.officialaccount.answer_trace", openid, code))
         return "正在查询防伪码，请稍候…"
     if "直播" in text:
         return live_schedule(session)
