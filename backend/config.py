@@ -71,7 +71,33 @@ class Config:
     WECHAT_OA_AES_KEY: str = ""
     WECHAT_OA_NOTICE_TEMPLATE: str = ""  # 活动通知: keyword1 title, keyword2 body, keyword3 time
     HTTP_TIMEOUT_SECONDS: int = 5
+    # Fernet keys (comma separated, the first encrypts) for platform tokens at rest.
+    PLATFORM_TOKEN_KEYS: str = ""
+    PLATFORM_PULL_MINUTES: int = 5  # each shop is pulled this often
+    PLATFORM_PULL_LAG_SECONDS: int = 180  # a window ends this long before now
+    PLATFORM_PULL_OVERLAP_SECONDS: int = 300  # and starts this long before the cursor
+    PLATFORM_FIRST_PULL_HOURS: int = 24  # a new shop's first pull reaches back this far
+    PLATFORM_CALLS_PER_SECOND: int = 50  # per platform app (a token bucket in Redis)
     WECHAT_MAX_TOKEN_RETRIES: int = 2
+
+    # The outside platforms the sellers' shops sell on (docs/platforms.md): the alliance's one
+    # app per platform; each base defaults to the sandbox stand-in when SANDBOX_URL is set.
+    DOUYIN_API_BASE: str = "https://openapi-fxg.jinritemai.com"
+    TAOBAO_API_BASE: str = "https://gw.api.taobao.com"
+    JD_API_BASE: str = "https://api.jd.com"
+    JD_OAUTH_BASE: str = "https://open-oauth.jd.com"
+    PDD_API_BASE: str = "https://gw-api.pinduoduo.com"
+    YOUZAN_API_BASE: str = "https://open.youzanyun.com"
+    DOUYIN_APP_KEY: str = ""
+    DOUYIN_APP_SECRET: str = ""
+    TAOBAO_APP_KEY: str = ""
+    TAOBAO_APP_SECRET: str = ""
+    JD_APP_KEY: str = ""
+    JD_APP_SECRET: str = ""
+    PDD_CLIENT_ID: str = ""
+    PDD_CLIENT_SECRET: str = ""
+    YOUZAN_CLIENT_ID: str = ""
+    YOUZAN_CLIENT_SECRET: str = ""
 
     # Business rules
     PAY_WINDOW_MINUTES: int = 15
@@ -132,6 +158,43 @@ class Config:
             WECHAT_OA_AES_KEY=_str("WECHAT_OA_AES_KEY"),
             WECHAT_OA_NOTICE_TEMPLATE=_str("WECHAT_OA_NOTICE_TEMPLATE"),
             HTTP_TIMEOUT_SECONDS=_int("HTTP_TIMEOUT_SECONDS", 5),
+            DOUYIN_API_BASE=_str(
+                "DOUYIN_API_BASE",
+                sandbox + "/platforms/douyin" if sandbox else cls.DOUYIN_API_BASE,
+            ),
+            TAOBAO_API_BASE=_str(
+                "TAOBAO_API_BASE",
+                sandbox + "/platforms/taobao" if sandbox else cls.TAOBAO_API_BASE,
+            ),
+            JD_API_BASE=_str(
+                "JD_API_BASE", sandbox + "/platforms/jd" if sandbox else cls.JD_API_BASE
+            ),
+            JD_OAUTH_BASE=_str(
+                "JD_OAUTH_BASE", sandbox + "/platforms/jd" if sandbox else cls.JD_OAUTH_BASE
+            ),
+            PDD_API_BASE=_str(
+                "PDD_API_BASE", sandbox + "/platforms/pdd" if sandbox else cls.PDD_API_BASE
+            ),
+            YOUZAN_API_BASE=_str(
+                "YOUZAN_API_BASE",
+                sandbox + "/platforms/youzan" if sandbox else cls.YOUZAN_API_BASE,
+            ),
+            DOUYIN_APP_KEY=_str("DOUYIN_APP_KEY"),
+            DOUYIN_APP_SECRET=_str("DOUYIN_APP_SECRET"),
+            TAOBAO_APP_KEY=_str("TAOBAO_APP_KEY"),
+            TAOBAO_APP_SECRET=_str("TAOBAO_APP_SECRET"),
+            JD_APP_KEY=_str("JD_APP_KEY"),
+            JD_APP_SECRET=_str("JD_APP_SECRET"),
+            PDD_CLIENT_ID=_str("PDD_CLIENT_ID"),
+            PDD_CLIENT_SECRET=_str("PDD_CLIENT_SECRET"),
+            YOUZAN_CLIENT_ID=_str("YOUZAN_CLIENT_ID"),
+            YOUZAN_CLIENT_SECRET=_str("YOUZAN_CLIENT_SECRET"),
+            PLATFORM_TOKEN_KEYS=_str("PLATFORM_TOKEN_KEYS"),
+            PLATFORM_PULL_MINUTES=_int("PLATFORM_PULL_MINUTES", 5),
+            PLATFORM_PULL_LAG_SECONDS=_int("PLATFORM_PULL_LAG_SECONDS", 180),
+            PLATFORM_PULL_OVERLAP_SECONDS=_int("PLATFORM_PULL_OVERLAP_SECONDS", 300),
+            PLATFORM_FIRST_PULL_HOURS=_int("PLATFORM_FIRST_PULL_HOURS", 24),
+            PLATFORM_CALLS_PER_SECOND=_int("PLATFORM_CALLS_PER_SECOND", 50),
             PAY_WINDOW_MINUTES=_int("PAY_WINDOW_MINUTES", 15),
             AUTO_CONFIRM_DAYS=_int("AUTO_CONFIRM_DAYS", 7),
             DOA_CLAIM_HOURS=_int("DOA_CLAIM_HOURS", 72),

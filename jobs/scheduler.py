@@ -27,6 +27,7 @@ SCHEDULE = [
     Periodic("persist-scans", "jobs.trace.persist_scans", 5),
     Periodic("reconcile-flash-sales", "jobs.live.reconcile_flash_sales", 60),
     Periodic("sync-live-rooms", "jobs.live.sync_live_rooms", 60),
+    Periodic("schedule-platform-pulls", "jobs.platforms.schedule_pulls", 60),
     Periodic("reconcile-pending-payments", "jobs.payments.reconcile_pending_payments", 120),
     Periodic("settle-refunds", "jobs.payments.settle_refunds", 120),
     Periodic("auto-confirm-receipts", "jobs.orders.auto_confirm_receipts", 3600),

@@ -58,6 +58,9 @@ def make_config(sandbox, redis_url: str, database_url: str) -> Config:
     config.SANDBOX_URL = sandbox.url
     config.WECHAT_API_BASE = sandbox.url + "/"
     config.WECHATPAY_API_BASE = sandbox.url
+    for platform in ("douyin", "taobao", "jd", "pdd", "youzan"):
+        setattr(config, f"{platform.upper()}_API_BASE", f"{sandbox.url}/platforms/{platform}")
+    config.JD_OAUTH_BASE = f"{sandbox.url}/platforms/jd"
     config.HTTP_TIMEOUT_SECONDS = 3
     config.TESTING = True
     return config

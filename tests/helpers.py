@@ -238,7 +238,8 @@ def follow(sandbox, openid: str, unionid: str | None = None) -> dict:
     return res.json()
 
 
-def run_jobs(app) -> None:
+def run_jobs(app, queue: str = "default") -> None:
+    """Run the jobs waiting in a queue, as the rq worker would."""
     with app.app_context():
         redis = app.extensions["heli_redis"]
-        SimpleWorker([Queue("default", connection=redis)], connection=redis).work(burst=True)
+        SimpleWorker([Queue(queue, connection=redis)], connection=redis).work(burst=True)

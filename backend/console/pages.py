@@ -313,4 +313,8 @@ def adjust_lot(lot_id: int, staff):
     return redirect(back)
 
 
-from backend.console import brand_pages, live_pages  # noqa: E402, F401  (views register on bp)
+from backend.console import (  # noqa: E402, F401  (views register on bp)
+    brand_pages,
+    live_pages,
+    platform_pages,
+)

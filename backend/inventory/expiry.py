@@ -26,7 +26,8 @@ from backend.timeutil import utcnow
 def expire(session: Session, *, lot_id: int, now: datetime | None = None) -> dict:
     """Take a lot off sale at its use-by: move each open hold to another lot of the SKU, release
     the ones that cannot move, and write off the rest. The caller commits and handles the orders
-    answered in "unmoved_unpaid" (to cancel) and "unmoved_paid" (for staff)."""
+    answered in "unmoved_unpaid" (to cancel) and "unmoved_paid" / "unmoved_platform" (for
+    staff)."""
     now = now or utcnow()
     lot = session.get(Lot, lot_id)
     result = {
@@ -35,13 +36,18 @@ def expire(session: Session, *, lot_id: int, now: datetime | None = None) -> dic
         "unmoved_unpaid": [],
         "unmoved_paid": [],
         "unmoved_sale": [],
+        "unmoved_platform": [],
     }
     if lot is None or lot.status != SELLABLE or lot.use_by > now:
         return result
     lot.status = EXPIRED
     session.flush()
     for hold in _holds_on_lot(session, lot_id):
-        owner = {"order_id": hold.order_id, "flash_sale_id": hold.flash_sale_id}
+        owner = {
+            "order_id": hold.order_id,
+            "flash_sale_id": hold.flash_sale_id,
+            "platform_order_id": hold.platform_order_id,
+        }
         savepoint = session.begin_nested()
         _move(
             session,
@@ -54,6 +60,8 @@ def expire(session: Session, *, lot_id: int, now: datetime | None = None) -> dic
         )
         # A claim's units come from the lots directly now, not through the sale again.
         target = owner if hold.order_id is None else {"order_id": hold.order_id}
+        if hold.platform_order_id is not None:
+            target = {"platform_order_id": hold.platform_order_id}
         moved = _allocate(
             session,
             sku_id=hold.sku_id,
@@ -78,7 +86,9 @@ def expire(session: Session, *, lot_id: int, now: datetime | None = None) -> dic
             reason="批次到期，无其他批次可替换",
             **owner,
         )
-        if hold.order_id is None:
+        if hold.platform_order_id is not None:
+            result["unmoved_platform"].append(hold.platform_order_id)
+        elif hold.order_id is None:
             result["unmoved_sale"].append((hold.flash_sale_id, hold.quantity))
         else:
             key = "unmoved_paid" if hold.status == COMMITTED else "unmoved_unpaid"

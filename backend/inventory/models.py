@@ -50,13 +50,17 @@ HELD, COMMITTED, SHIPPED, RELEASED, MOVED = "HELD", "COMMITTED", "SHIPPED", "REL
 
 
 class StockReservation(db.Model):
-    """Units of one lot held by an order, or by a flash sale for its claimers."""
+    """Units of one lot held by an order, by a flash sale for its claimers, or sold to an order
+    of an outside platform."""
 
     __tablename__ = "stock_reservations"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)
     flash_sale_id: Mapped[int | None] = mapped_column(ForeignKey("flash_sales.id"), index=True)
+    platform_order_id: Mapped[int | None] = mapped_column(
+        ForeignKey("platform_orders.id"), index=True
+    )
     lot_id: Mapped[int] = mapped_column(ForeignKey("lots.id"), index=True)
     sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id"))
     quantity: Mapped[int] = mapped_column(Integer)
@@ -78,6 +82,9 @@ class StockMovement(db.Model):
     reserved_delta: Mapped[int] = mapped_column(Integer, default=0)
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)
     flash_sale_id: Mapped[int | None] = mapped_column(ForeignKey("flash_sales.id"), index=True)
+    platform_order_id: Mapped[int | None] = mapped_column(
+        ForeignKey("platform_orders.id"), index=True
+    )
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     reason: Mapped[str] = mapped_column(String(120), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

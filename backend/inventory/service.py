@@ -93,6 +93,7 @@ def _move(
     guard=None,
     order_id: int | None = None,
     flash_sale_id: int | None = None,
+    platform_order_id: int | None = None,
     staff_id: int | None = None,
     reason: str = "",
 ) -> bool:
@@ -123,6 +124,7 @@ def _move(
             reserved_delta=reserved,
             order_id=order_id,
             flash_sale_id=flash_sale_id,
+            platform_order_id=platform_order_id,
             staff_id=staff_id,
             reason=reason[:120],
         )
@@ -176,13 +178,14 @@ def _allocate(
     *,
     order_id: int | None = None,
     flash_sale_id: int | None = None,
+    platform_order_id: int | None = None,
     sku_id: int,
     quantity: int,
     status: str = HELD,
     exclude_lot_id: int | None = None,
 ) -> bool:
-    """Hold quantity units of a SKU for an order (or a flash sale) across lots, earliest use-by
-    first.
+    """Hold quantity units of a SKU for an order (a flash sale, a platform order) across lots,
+    earliest use-by first; with status COMMITTED the units are sold at once.
 
     Answers False when not enough is free; units held before that stay held, so the caller
     rolls back (the whole transaction, or a savepoint).
@@ -210,6 +213,11 @@ def _allocate(
         # transactions on PostgreSQL never wait on each other in a circle.
         for lot_id, take in sorted(plan):
             guard = and_(Lot.on_hand - Lot.reserved >= take, _sellable(now))
+            owner = {
+                "order_id": order_id,
+                "flash_sale_id": flash_sale_id,
+                "platform_order_id": platform_order_id,
+            }
             if _move(
                 session,
                 lot_id,
@@ -217,27 +225,18 @@ def _allocate(
                 RESERVE,
                 reserved=take,
                 guard=guard,
-                order_id=order_id,
-                flash_sale_id=flash_sale_id,
                 reason="秒杀锁定库存" if flash_sale_id else "下单锁定库存",
+                **owner,
             ):
                 session.add(
                     StockReservation(
-                        order_id=order_id,
-                        flash_sale_id=flash_sale_id,
-                        lot_id=lot_id,
-                        sku_id=sku_id,
-                        quantity=take,
-                        status=HELD,
+                        lot_id=lot_id, sku_id=sku_id, quantity=take, status=status, **owner
                     )
                 )
                 if status == COMMITTED:
-                    _move(session, lot_id, sku_id, COMMIT, order_id=order_id, reason="已支付")
+                    _move(session, lot_id, sku_id, COMMIT, reason="已支付", **owner)
                 remaining -= take
         if remaining == 0:
-            if status == COMMITTED:
-                session.flush()
-                _set_status(session, order_id, HELD, COMMITTED)
             return True
         # Another order took units between our read and our update: read the lots again.
     return False
@@ -254,24 +253,21 @@ def reserve(session: Session, *, order_id: int, lines: dict[int, int]) -> None:
             raise SoldOut(details={"sku_id": sku_id, "available": left})
 
 
-def _holds(session: Session, order_id: int, statuses: tuple[str, ...]) -> list[StockReservation]:
+def _holds(
+    session: Session, owner_id: int, statuses: tuple[str, ...], *, platform: bool = False
+) -> list[StockReservation]:
+    """An order's holds in these states (`platform`: the owner is a platform order)."""
+    column = StockReservation.platform_order_id if platform else StockReservation.order_id
     return list(
         session.scalars(
             select(StockReservation)
-            .where(StockReservation.order_id == order_id, StockReservation.status.in_(statuses))
+            .where(column == owner_id, StockReservation.status.in_(statuses))
             .order_by(StockReservation.lot_id, StockReservation.id)
         )
     )
 
 
-def _set_status(session: Session, order_id: int, old: str, new: str) -> None:
-    for hold in _holds(session, order_id, (old,)):
-        hold.status = new
-
-
-def release(session: Session, *, order_id: int, reason: str = "释放库存") -> int:
-    """Give back what an order holds and has not shipped (unpaid, cancelled, refunded)."""
-    holds = _holds(session, order_id, (HELD, COMMITTED))
+def _release(session: Session, holds: list[StockReservation], owner: dict, reason: str) -> int:
     for hold in holds:
         _move(
             session,
@@ -279,11 +275,32 @@ def release(session: Session, *, order_id: int, reason: str = "释放库存") ->
             hold.sku_id,
             RELEASE,
             reserved=-hold.quantity,
-            order_id=order_id,
             reason=reason,
+            **owner,
         )
         hold.status = RELEASED
     return len(holds)
+
+
+def _ship(session: Session, holds: list[StockReservation], owner: dict) -> None:
+    for hold in holds:
+        _move(
+            session,
+            hold.lot_id,
+            hold.sku_id,
+            SHIP,
+            on_hand=-hold.quantity,
+            reserved=-hold.quantity,
+            reason="发货出库",
+            **owner,
+        )
+        hold.status = SHIPPED
+
+
+def release(session: Session, *, order_id: int, reason: str = "释放库存") -> int:
+    """Give back what an order holds and has not shipped (unpaid, cancelled, refunded)."""
+    holds = _holds(session, order_id, (HELD, COMMITTED))
+    return _release(session, holds, {"order_id": order_id}, reason)
 
 
 def commit(session: Session, *, order_id: int) -> bool:
@@ -306,18 +323,35 @@ def reserve_and_commit(session: Session, *, order_id: int, lines: dict[int, int]
 
 def ship(session: Session, *, order_id: int) -> None:
     """The parcel left: the paid units leave the lots."""
-    for hold in _holds(session, order_id, (COMMITTED,)):
-        _move(
+    _ship(session, _holds(session, order_id, (COMMITTED,)), {"order_id": order_id})
+
+
+# Orders of the outside platforms arrive paid: their units are sold at once (FEFO), released
+# when the platform cancels or refunds before shipping, and leave the lots when shipped.
+def sell_to_platform_order(
+    session: Session, *, platform_order_id: int, lines: dict[int, int]
+) -> None:
+    """SoldOut when a SKU has too few units; the caller rolls back what was taken."""
+    for sku_id in sorted(lines):
+        if not _allocate(
             session,
-            hold.lot_id,
-            hold.sku_id,
-            SHIP,
-            on_hand=-hold.quantity,
-            reserved=-hold.quantity,
-            order_id=order_id,
-            reason="发货出库",
-        )
-        hold.status = SHIPPED
+            platform_order_id=platform_order_id,
+            sku_id=sku_id,
+            quantity=lines[sku_id],
+            status=COMMITTED,
+        ):
+            available = _available_from_ledger(session, [sku_id])[sku_id][0]
+            raise SoldOut(details={"sku_id": sku_id, "available": available})
+
+
+def release_platform_order(session: Session, *, platform_order_id: int, reason: str) -> int:
+    holds = _holds(session, platform_order_id, (COMMITTED,), platform=True)
+    return _release(session, holds, {"platform_order_id": platform_order_id}, reason)
+
+
+def ship_platform_order(session: Session, *, platform_order_id: int) -> None:
+    holds = _holds(session, platform_order_id, (COMMITTED,), platform=True)
+    _ship(session, holds, {"platform_order_id": platform_order_id})
 
 
 def return_to_stock(

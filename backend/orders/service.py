@@ -421,6 +421,14 @@ def take_lot_off_sale(session: Session, *, lot_id: int) -> dict:
             order_id=order_id,
             lot_id=lot_id,
         )
+    for platform_order_id in set(result["unmoved_platform"]):
+        staff.raise_alert(
+            session,
+            kind="PLATFORM_ORDER_LOT_EXPIRED",
+            title="平台订单所用批次到期，且没有其他批次可替换，请人工处理",
+            platform_order_id=platform_order_id,
+            lot_id=lot_id,
+        )
     session.commit()
     return result
 

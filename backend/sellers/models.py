@@ -64,3 +64,15 @@ class SellerNotice(db.Model):
     status: Mapped[str] = mapped_column(String(12), default="PENDING", index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     read_at: Mapped[datetime | None]
+
+
+class SellerToken(db.Model):
+    """A seller's key to the seller API (their shops, orders, notices); stored as a SHA-256."""
+
+    __tablename__ = "seller_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seller_id: Mapped[int] = mapped_column(ForeignKey("sellers.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from datetime import date, timedelta
 
@@ -11,7 +12,15 @@ from sqlalchemy.orm import Session
 
 from backend.catalogue.models import Product
 from backend.errors import BadRequest, Conflict, NotFound, RuleBroken
-from backend.sellers.models import ACTIVE, EXPIRED, SUSPENDED, BrandLicence, Seller, SellerNotice
+from backend.sellers.models import (
+    ACTIVE,
+    EXPIRED,
+    SUSPENDED,
+    BrandLicence,
+    Seller,
+    SellerNotice,
+    SellerToken,
+)
 from backend.timeutil import SHANGHAI, to_aware_utc, utcnow
 
 REMINDER_DAYS = (30, 7, 1)
@@ -238,3 +247,25 @@ def remind_and_expire(session: Session, *, day: date | None = None) -> dict:
         )
     session.commit()
     return {"reminded": reminded, "expired": expired}
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_api_token(session: Session, *, seller_id: int) -> str:
+    """A new seller-API token, shown once (only its hash is kept)."""
+    get_seller(session, seller_id)
+    token = secrets.token_urlsafe(32)
+    session.add(SellerToken(seller_id=seller_id, token_hash=_token_hash(token)))
+    session.commit()
+    return token
+
+
+def authenticate(session: Session, token: str) -> int | None:
+    """The seller a token belongs to (None for unknown or revoked tokens)."""
+    return session.scalar(
+        select(SellerToken.seller_id).where(
+            SellerToken.token_hash == _token_hash(token), SellerToken.revoked_at.is_(None)
+        )
+    )

@@ -1,0 +1,74 @@
+"""/console/api: sellers' API tokens, their platform shops, and the platform orders waiting
+for staff (a SKU code to map, too little stock)."""
+
+from __future__ import annotations
+
+from apiflask import APIBlueprint
+from apiflask.fields import Integer, String
+from apiflask.validators import Length, OneOf, Range
+from sqlalchemy import select
+
+from backend.clients.platforms.base import PLATFORMS
+from backend.console.api import staff_required
+from backend.extensions import db
+from backend.platforms import service as platforms
+from backend.platforms.models import STOCK_SHORT, STOCK_UNMAPPED, PlatformOrder, Shop
+from backend.schemas import In
+from backend.sellers import service as sellers
+from backend.sellers.api import order_view, shop_view
+
+bp = APIBlueprint("platforms_api", __name__, tag="Console: platforms")
+
+
+@bp.post("/sellers/<int:seller_id>/api-tokens")
+@staff_required
+@bp.doc(summary="为卖家签发卖家 API token（只显示一次）")
+def issue_seller_token(seller_id: int, staff):
+    return {"token": sellers.issue_api_token(db.session, seller_id=seller_id)}, 201
+
+
+@bp.get("/platform-shops")
+@staff_required
+def list_shops(staff):
+    shops = db.session.scalars(select(Shop).order_by(Shop.id).limit(5000))
+    return {"items": [{**shop_view(shop), "seller_id": shop.seller_id} for shop in shops]}
+
+
+class WaitingQuery(In):
+    state = String(load_default=STOCK_UNMAPPED, validate=OneOf([STOCK_UNMAPPED, STOCK_SHORT]))
+
+
+@bp.get("/platform-orders/waiting")
+@staff_required
+@bp.input(WaitingQuery, location="query", arg_name="query")
+@bp.doc(summary="等待人工处理的平台订单：商品编码未映射 / 库存不足")
+def waiting_orders(query, staff):
+    rows = db.session.scalars(
+        select(PlatformOrder)
+        .where(PlatformOrder.stock_state == query["state"])
+        .order_by(PlatformOrder.id)
+        .limit(500)
+    )
+    return {"items": [{**order_view(row), "seller_id": row.seller_id} for row in rows]}
+
+
+class MappingIn(In):
+    platform = String(required=True, validate=OneOf(PLATFORMS))
+    code = String(required=True, validate=Length(1, 64))
+    sku_id = Integer(required=True, strict=True, validate=Range(1))
+
+
+@bp.post("/platform-sku-mappings")
+@staff_required
+@bp.input(MappingIn, arg_name="body")
+@bp.doc(summary="把卖家的平台商品编码映射到联盟商品；等待中的订单随即出库")
+def map_sku(body, staff):
+    return platforms.map_sku(db.session, staff_id=staff.id, **body), 201
+
+
+@bp.post("/platform-orders/<int:order_id>/retry-stock")
+@staff_required
+@bp.doc(summary="补货后重试库存不足的平台订单")
+def retry_stock(order_id: int, staff):
+    row = platforms.retry_stock(db.session, platform_order_id=order_id)
+    return {**order_view(row), "seller_id": row.seller_id}

@@ -1,0 +1,490 @@
+"""Orders from the sellers' shops on outside platforms (Douyin, Taobao/Tmall, JD, Pinduoduo,
+Youzan): shops and their tokens, incremental pulls by update time, and what each order does to
+the shared stock and to its seller.
+
+A pull reads [cursor - overlap, now - lag] in windows no wider than the platform allows and
+moves the shop's cursor only after a whole window was read and stored, so a failure repeats a
+window and never skips one. Orders are upserted by (platform, order id); the newer update time
+wins, so reading an order twice changes nothing."""
+
+from __future__ import annotations
+
+import logging
+import zlib
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from backend.catalogue.models import Sku
+from backend.clients.platforms import client_for
+from backend.clients.platforms.base import PLATFORMS, PlatformError, ShopAuth
+from backend.clients.platforms.base import PlatformOrder as Pulled
+from backend.errors import BadRequest, Conflict, NotFound, RuleBroken, SoldOut
+from backend.inventory import service as inventory
+from backend.platforms import carriers, throttle, vault
+from backend.platforms.models import (
+    ACTIVE,
+    AUTH_BROKEN,
+    STOCK_NONE,
+    STOCK_RELEASED,
+    STOCK_SHIPPED,
+    STOCK_SHORT,
+    STOCK_SOLD,
+    STOCK_UNMAPPED,
+    PlatformOrder,
+    Shop,
+    SkuMapping,
+)
+from backend.queue import enqueue
+from backend.sellers import service as sellers
+from backend.staff import service as staff
+from backend.timeutil import utcnow
+from backend.transactions import on_commit
+
+log = logging.getLogger(__name__)
+
+PLATFORM_NAMES = {
+    "douyin": "抖店",
+    "taobao": "淘宝/天猫",
+    "jd": "京东",
+    "pdd": "拼多多",
+    "youzan": "有赞",
+}
+SOLD_STATUSES = ("PAID", "SHIPPED", "COMPLETED", "REFUNDING")
+GONE_STATUSES = ("SHIPPED", "COMPLETED")
+UNDONE_STATUSES = ("CANCELLED", "REFUNDED")
+# What a seller hears about (the notices issue pushes them over WeChat).
+NOTICE_TITLES = {
+    "PAID": "新订单",
+    "REFUNDING": "买家申请退款",
+    "REFUNDED": "订单已退款",
+    "CANCELLED": "订单已取消",
+}
+REFRESH_BEFORE = timedelta(minutes=10)
+MAX_WINDOWS_PER_RUN = 96  # a shop far behind catches up over several runs
+
+
+# -- shops -----------------------------------------------------------------------------------
+def register_shop(
+    session: Session,
+    *,
+    seller_id: int,
+    platform: str,
+    shop_key: str,
+    name: str,
+    access_token: str,
+    refresh_token: str | None,
+    expires_at: datetime,
+) -> Shop:
+    """A seller's shop authorised our app. The same shop again is a re-authorisation (new
+    tokens); a shop another seller registered is refused."""
+    if platform not in PLATFORMS:
+        raise BadRequest("不支持的平台", code="UNKNOWN_PLATFORM", details={"platforms": PLATFORMS})
+    sellers.get_seller(session, seller_id)
+    shop = session.scalar(select(Shop).where(Shop.platform == platform, Shop.shop_key == shop_key))
+    if shop is not None and shop.seller_id != seller_id:
+        raise Conflict("该店铺已由其他卖家登记", code="SHOP_ALREADY_REGISTERED")
+    if shop is None:
+        shop = Shop(seller_id=seller_id, platform=platform, shop_key=shop_key)
+        session.add(shop)
+    shop.name = name
+    shop.access_token = vault.seal(access_token)
+    shop.refresh_token = vault.seal(refresh_token)
+    shop.token_expires_at = expires_at
+    shop.status = ACTIVE
+    shop.last_error = ""
+    try:
+        session.flush()
+    except IntegrityError:  # registered concurrently
+        session.rollback()
+        raise Conflict("该店铺已登记", code="SHOP_ALREADY_REGISTERED") from None
+    shop.next_pull_at = utcnow() + _spread(shop.id)
+    session.commit()
+    return shop
+
+
+def _spread(shop_id: int) -> timedelta:
+    """Where in the pull interval this shop's pulls fall, so 3,000 shops do not all start at
+    once."""
+    interval = current_app.config["PLATFORM_PULL_MINUTES"] * 60
+    return timedelta(seconds=zlib.crc32(str(shop_id).encode()) % interval)
+
+
+def _client(platform: str):
+    """The platform's client; each of its HTTP calls waits for the app's shared budget."""
+    client = client_for(platform)
+    client.before_call = lambda: throttle.take(platform)
+    return client
+
+
+def _auth(shop: Shop) -> ShopAuth:
+    return ShopAuth(
+        shop_key=shop.shop_key,
+        access_token=vault.unseal(shop.access_token),
+        refresh_token=vault.unseal(shop.refresh_token),
+    )
+
+
+class ShopUnauthorised(Exception):
+    """The shop's authorisation broke; its seller has been told."""
+
+
+def _refresh(session: Session, shop: Shop) -> ShopAuth:
+    client = _client(shop.platform)
+    try:
+        grant = client.refresh_token(_auth(shop))
+    except PlatformError as error:
+        if error.kind not in ("auth", "auth_broken"):
+            raise
+        _mark_broken(session, shop, error)
+        raise ShopUnauthorised(shop.id) from error
+    shop.access_token = vault.seal(grant.access_token)
+    if grant.refresh_token is not None:
+        shop.refresh_token = vault.seal(grant.refresh_token)
+    shop.token_expires_at = grant.expires_at
+    session.commit()
+    return _auth(shop)
+
+
+def _mark_broken(session: Session, shop: Shop, error: PlatformError) -> None:
+    shop.status = AUTH_BROKEN
+    shop.last_error = f"{error.code} {error.message}"[:300]
+    sellers.notify(
+        session,
+        seller_id=shop.seller_id,
+        kind="SHOP_AUTH_BROKEN",
+        title=f"{PLATFORM_NAMES[shop.platform]}店铺授权已失效",
+        body=f"店铺“{shop.name}”的授权已失效，订单无法同步，请重新授权。",
+        dedupe_key=f"shop-auth-broken:{shop.id}:{shop.token_expires_at.isoformat()}",
+        shop_id=shop.id,
+    )
+    session.commit()
+
+
+# -- pulls -----------------------------------------------------------------------------------
+@dataclass
+class PullResult:
+    shop_id: int
+    windows: int = 0
+    orders_read: int = 0
+    changed: int = 0
+    synced_through: datetime | None = None
+    caught_up: bool = True
+    outcomes: dict = field(default_factory=dict)
+
+
+def pull_shop(session: Session, shop_id: int) -> PullResult:
+    """Read the shop's orders updated since its cursor, window by window (the caller holds the
+    shop's lock). PlatformError for failures worth retrying; ShopUnauthorised when the shop
+    must be authorised again."""
+    shop = session.get(Shop, shop_id)
+    if shop is None:
+        raise NotFound("店铺不存在", code="SHOP_NOT_FOUND")
+    result = PullResult(shop_id=shop_id)
+    if shop.status != ACTIVE:
+        return result
+    config = current_app.config
+    client = _client(shop.platform)
+    auth = _auth(shop)
+    if shop.token_expires_at - utcnow() < REFRESH_BEFORE:
+        auth = _refresh(session, shop)
+    end_limit = utcnow() - timedelta(seconds=config["PLATFORM_PULL_LAG_SECONDS"])
+    if shop.synced_through is None:
+        start = end_limit - timedelta(hours=config["PLATFORM_FIRST_PULL_HOURS"])
+    else:
+        start = shop.synced_through - timedelta(seconds=config["PLATFORM_PULL_OVERLAP_SECONDS"])
+    while start < end_limit:
+        if result.windows >= MAX_WINDOWS_PER_RUN:
+            result.caught_up = False
+            break
+        end = min(start + client.max_window, end_limit)
+        orders, auth = _fetch(session, shop, client, auth, start, end)
+        for pulled in orders:
+            outcome = apply_order(session, shop, pulled)
+            result.outcomes[outcome] = result.outcomes.get(outcome, 0) + 1
+        result.windows += 1
+        result.orders_read += len(orders)
+        shop.synced_through = end
+        shop.last_error = ""
+        session.commit()
+        start = end
+    shop.pulled_at = utcnow()
+    session.commit()
+    result.changed = sum(n for kind, n in result.outcomes.items() if kind in ("new", "updated"))
+    result.synced_through = shop.synced_through
+    return result
+
+
+def _fetch(session, shop, client, auth, start, end):
+    """One window; an expired token is refreshed once and the window read again."""
+    for attempt in range(2):
+        try:
+            return client.fetch_window(auth, start, end), auth
+        except PlatformError as error:
+            if error.kind == "auth" and attempt == 0:
+                auth = _refresh(session, shop)
+                continue
+            if error.kind in ("auth", "auth_broken"):
+                _mark_broken(session, shop, error)
+                raise ShopUnauthorised(shop.id) from error
+            shop.last_error = f"{error.kind}: {error.code} {error.message}"[:300]
+            session.commit()
+            raise
+    raise AssertionError("unreachable")
+
+
+def due_shop_ids(session: Session, *, limit: int = 5000) -> list[int]:
+    return list(
+        session.scalars(
+            select(Shop.id)
+            .where(Shop.status == ACTIVE, Shop.next_pull_at <= utcnow())
+            .order_by(Shop.next_pull_at)
+            .limit(limit)
+        )
+    )
+
+
+def schedule_next_pull(session: Session, shop_ids: list[int]) -> None:
+    """The shops' next pull, one interval on (the caller enqueues this one)."""
+    interval = timedelta(minutes=current_app.config["PLATFORM_PULL_MINUTES"])
+    for shop in session.scalars(select(Shop).where(Shop.id.in_(shop_ids))):
+        shop.next_pull_at = max(shop.next_pull_at + interval, utcnow() + interval / 2)
+    session.commit()
+
+
+# -- one order and its effects ---------------------------------------------------------------
+def apply_order(session: Session, shop: Shop, pulled: Pulled) -> str:
+    """Upsert what the platform says of an order and apply the change: answers "new",
+    "updated", "same" or "stale" (an older version than the one we have)."""
+    row = session.scalar(
+        select(PlatformOrder).where(
+            PlatformOrder.platform == pulled.platform, PlatformOrder.order_no == pulled.order_id
+        )
+    )
+    if row is not None:
+        if pulled.updated_at < row.platform_updated_at:
+            return "stale"
+        if pulled.updated_at == row.platform_updated_at and pulled.status == row.status:
+            return "same"
+    old_status = row.status if row is not None else None
+    codes = _sku_ids(session, pulled.platform, [line.sku_code for line in pulled.lines])
+    if row is None:
+        row = PlatformOrder(
+            platform=pulled.platform,
+            order_no=pulled.order_id,
+            shop_id=shop.id,
+            seller_id=shop.seller_id,
+            stock_state=STOCK_NONE,
+        )
+        session.add(row)
+    row.status = pulled.status
+    row.platform_status = pulled.platform_status[:60]
+    row.placed_at = pulled.created_at
+    row.platform_updated_at = pulled.updated_at
+    row.paid_at = pulled.paid_at
+    row.total = pulled.total
+    row.shipping_fee = pulled.shipping_fee
+    row.receiver = pulled.receiver
+    if pulled.tracking_no and not row.tracking_no:
+        row.tracking_no = pulled.tracking_no
+    row.lines = [
+        {
+            "sku_code": line.sku_code,
+            "platform_sku_id": line.platform_sku_id,
+            "title": line.title,
+            "quantity": line.quantity,
+            "unit_price": line.unit_price,
+            "sku_id": codes.get(line.sku_code),
+        }
+        for line in pulled.lines
+    ]
+    session.flush()
+    _stock_effects(session, row)
+    if row.status != old_status and row.status in NOTICE_TITLES:
+        _tell_seller(session, row)
+    return "new" if old_status is None else "updated"
+
+
+def _sku_ids(session: Session, platform: str, codes: list[str]) -> dict[str, int]:
+    """Our SKU for each code: a staff mapping first, else the code is our own SKU code."""
+    wanted = {code for code in codes if code}
+    found = dict(
+        session.execute(
+            select(SkuMapping.code, SkuMapping.sku_id).where(
+                SkuMapping.platform == platform, SkuMapping.code.in_(wanted)
+            )
+        ).all()
+    )
+    missing = wanted - set(found)
+    if missing:
+        found.update(session.execute(select(Sku.code, Sku.id).where(Sku.code.in_(missing))).all())
+    return found
+
+
+def _stock_effects(session: Session, row: PlatformOrder) -> None:
+    """Sell, ship or give back the order's units as its status says (idempotent)."""
+    if row.status in SOLD_STATUSES and row.stock_state in (STOCK_NONE, STOCK_UNMAPPED, STOCK_SHORT):
+        _sell(session, row)
+    if row.status in GONE_STATUSES and row.stock_state == STOCK_SOLD:
+        inventory.ship_platform_order(session, platform_order_id=row.id)
+        row.stock_state = STOCK_SHIPPED
+    if row.status in UNDONE_STATUSES:
+        if row.stock_state == STOCK_SOLD:
+            inventory.release_platform_order(
+                session,
+                platform_order_id=row.id,
+                reason=f"{PLATFORM_NAMES[row.platform]}订单取消/退款",
+            )
+            row.stock_state = STOCK_RELEASED
+        elif row.stock_state in (STOCK_UNMAPPED, STOCK_SHORT):
+            row.stock_state = STOCK_NONE  # nothing was taken; nothing for staff to do now
+
+
+def _sell(session: Session, row: PlatformOrder) -> None:
+    unmapped = [line["sku_code"] for line in row.lines if line["sku_id"] is None]
+    if unmapped:
+        if row.stock_state != STOCK_UNMAPPED:
+            row.stock_state = STOCK_UNMAPPED
+            staff.raise_alert(
+                session,
+                kind="PLATFORM_SKU_UNMAPPED",
+                title=f"{PLATFORM_NAMES[row.platform]}订单的商品编码无法对应联盟商品，请映射",
+                platform_order_id=row.id,
+                order_no=row.order_no,
+                codes=unmapped,
+            )
+        return
+    lines: dict[int, int] = {}
+    for line in row.lines:
+        lines[line["sku_id"]] = lines.get(line["sku_id"], 0) + line["quantity"]
+    savepoint = session.begin_nested()
+    try:
+        inventory.sell_to_platform_order(session, platform_order_id=row.id, lines=lines)
+    except SoldOut as short:
+        savepoint.rollback()
+        if row.stock_state != STOCK_SHORT:
+            row.stock_state = STOCK_SHORT
+            staff.raise_alert(
+                session,
+                kind="PLATFORM_ORDER_SHORT",
+                title=f"{PLATFORM_NAMES[row.platform]}订单库存不足，请人工处理",
+                platform_order_id=row.id,
+                order_no=row.order_no,
+                **short.details,
+            )
+        return
+    savepoint.commit()
+    row.stock_state = STOCK_SOLD
+
+
+def _tell_seller(session: Session, row: PlatformOrder) -> None:
+    title = f"{PLATFORM_NAMES[row.platform]}{NOTICE_TITLES[row.status]}"
+    sellers.notify(
+        session,
+        seller_id=row.seller_id,
+        kind=f"PLATFORM_ORDER_{row.status}",
+        title=title,
+        body=f"订单 {row.order_no}，金额 {row.total / 100:.2f} 元",
+        dedupe_key=f"platform-order:{row.platform}:{row.order_no}:{row.status}",
+        platform_order_id=row.id,
+    )
+
+
+# -- staff: SKU mappings and orders waiting ------------------------------------------------
+def map_sku(session: Session, *, platform: str, code: str, sku_id: int, staff_id: int) -> dict:
+    """Map a seller's SKU code to ours; orders waiting on it take their stock now."""
+    if platform not in PLATFORMS:
+        raise BadRequest("不支持的平台", code="UNKNOWN_PLATFORM")
+    if session.get(Sku, sku_id) is None:
+        raise NotFound("商品不存在", code="SKU_NOT_FOUND")
+    mapping = session.scalar(
+        select(SkuMapping).where(SkuMapping.platform == platform, SkuMapping.code == code)
+    )
+    if mapping is None:
+        session.add(SkuMapping(platform=platform, code=code, sku_id=sku_id, created_by=staff_id))
+    else:
+        mapping.sku_id = sku_id
+    session.flush()
+    waiting = session.scalars(
+        select(PlatformOrder).where(
+            PlatformOrder.platform == platform, PlatformOrder.stock_state == STOCK_UNMAPPED
+        )
+    )
+    settled = 0
+    for row in waiting:
+        if not any(line["sku_code"] == code for line in row.lines):
+            continue
+        row.lines = [
+            {**line, "sku_id": sku_id if line["sku_code"] == code else line["sku_id"]}
+            for line in row.lines
+        ]
+        _stock_effects(session, row)
+        settled += row.stock_state != STOCK_UNMAPPED
+    session.commit()
+    return {"platform": platform, "code": code, "sku_id": sku_id, "orders_settled": settled}
+
+
+def retry_stock(session: Session, *, platform_order_id: int) -> PlatformOrder:
+    """Staff restocked: an order that was short takes its units now (or stays short)."""
+    row = session.get(PlatformOrder, platform_order_id)
+    if row is None:
+        raise NotFound("平台订单不存在", code="PLATFORM_ORDER_NOT_FOUND")
+    _stock_effects(session, row)
+    session.commit()
+    return row
+
+
+# -- the seller ships ------------------------------------------------------------------------
+def ship(
+    session: Session, *, seller_id: int, platform_order_id: int, carrier: str, tracking_no: str
+) -> PlatformOrder:
+    """The seller sent the parcel: the units leave the lots and the tracking number is written
+    back to the platform (queued, retried)."""
+    row = session.get(PlatformOrder, platform_order_id)
+    if row is None or row.seller_id != seller_id:
+        raise NotFound("订单不存在", code="PLATFORM_ORDER_NOT_FOUND")
+    if carrier not in carriers.CARRIERS:
+        raise BadRequest(
+            "不支持的快递公司",
+            code="UNKNOWN_CARRIER",
+            details={"carriers": list(carriers.CARRIERS)},
+        )
+    if row.status != "PAID" or row.tracking_no:
+        raise RuleBroken(
+            "该订单不是待发货状态", code="ORDER_NOT_SHIPPABLE", details={"status": row.status}
+        )
+    row.carrier, row.tracking_no = carrier, tracking_no
+    if row.stock_state == STOCK_SOLD:
+        inventory.ship_platform_order(session, platform_order_id=row.id)
+        row.stock_state = STOCK_SHIPPED
+    order_id = row.id
+    on_commit(session, lambda: enqueue("jobs.platforms.write_back_shipment", order_id))
+    session.commit()
+    return row
+
+
+def write_back_shipment(session: Session, platform_order_id: int) -> bool:
+    """Tell the platform the parcel's tracking number (once); PlatformError to retry."""
+    row = session.get(PlatformOrder, platform_order_id)
+    if row is None or row.shipped_back_at is not None or not row.tracking_no:
+        return False
+    shop = session.get(Shop, row.shop_id)
+    client = _client(shop.platform)
+    auth = _auth(shop)
+    for attempt in range(2):
+        try:
+            company = carriers.platform_code(row.carrier, shop.platform)
+            client.ship(auth, row.order_no, company=company, tracking_no=row.tracking_no)
+            break
+        except PlatformError as error:
+            if error.kind == "auth" and attempt == 0:
+                auth = _refresh(session, shop)
+                continue
+            raise
+    row.shipped_back_at = utcnow()
+    session.commit()
+    return True

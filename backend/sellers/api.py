@@ -1,0 +1,158 @@
+"""/api/seller/v1: what a seller's own tools use — their shops on outside platforms, their
+platform orders, shipping them. Bearer token from the console (`POST
+/console/api/sellers/{id}/api-tokens`); every object is checked against its seller."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from apiflask import APIBlueprint, HTTPTokenAuth
+from apiflask.fields import Integer, String
+from apiflask.validators import Length, OneOf, Range
+from sqlalchemy import func, select
+
+from backend.clients.platforms.base import OUR_STATUSES, PLATFORMS
+from backend.errors import NotFound
+from backend.extensions import db
+from backend.platforms import service as platforms
+from backend.platforms.carriers import CARRIERS
+from backend.platforms.models import PlatformOrder, Shop
+from backend.schemas import In
+from backend.sellers import service as sellers
+from backend.timeutil import to_shanghai_iso, utcnow
+
+bp = APIBlueprint("seller_api", __name__, tag="Seller API")
+seller_auth = HTTPTokenAuth(scheme="Bearer", description="控制台为卖家签发的 API token")
+
+
+@seller_auth.verify_token
+def _verify(token: str):
+    seller_id = sellers.authenticate(db.session, token)
+    return {"seller_id": seller_id} if seller_id else None
+
+
+def _seller_id() -> int:
+    return seller_auth.current_user["seller_id"]
+
+
+class ShopIn(In):
+    platform = String(required=True, validate=OneOf(PLATFORMS))
+    shop_key = String(required=True, validate=Length(1, 64))
+    name = String(load_default="", validate=Length(0, 80))
+    access_token = String(required=True, validate=Length(1, 2000))
+    refresh_token = String(load_default=None, allow_none=True, validate=Length(1, 2000))
+    expires_in = Integer(required=True, strict=True, validate=Range(60, 366 * 86400))
+
+
+def shop_view(shop: Shop) -> dict:
+    return {
+        "id": shop.id,
+        "platform": shop.platform,
+        "shop_key": shop.shop_key,
+        "name": shop.name,
+        "status": shop.status,
+        "synced_through": to_shanghai_iso(shop.synced_through) if shop.synced_through else None,
+        "last_error": shop.last_error,
+    }
+
+
+@bp.get("/shops")
+@bp.auth_required(seller_auth)
+@bp.doc(summary="我的平台店铺")
+def list_shops():
+    shops = db.session.scalars(select(Shop).where(Shop.seller_id == _seller_id()).order_by(Shop.id))
+    return {"items": [shop_view(shop) for shop in shops]}
+
+
+@bp.post("/shops")
+@bp.auth_required(seller_auth)
+@bp.input(ShopIn, arg_name="body")
+@bp.doc(summary="登记（或重新授权）平台店铺：店铺授权后得到的 token")
+def register_shop(body):
+    shop = platforms.register_shop(
+        db.session,
+        seller_id=_seller_id(),
+        platform=body["platform"],
+        shop_key=body["shop_key"],
+        name=body["name"],
+        access_token=body["access_token"],
+        refresh_token=body["refresh_token"],
+        expires_at=utcnow() + timedelta(seconds=body["expires_in"]),
+    )
+    return shop_view(shop), 201
+
+
+class OrderQuery(In):
+    status = String(validate=OneOf(OUR_STATUSES))
+    page = Integer(load_default=1, validate=Range(1, 10000))
+    page_size = Integer(load_default=20, validate=Range(1, 100))
+
+
+def order_view(row: PlatformOrder) -> dict:
+    return {
+        "id": row.id,
+        "platform": row.platform,
+        "order_no": row.order_no,
+        "shop_id": row.shop_id,
+        "status": row.status,
+        "platform_status": row.platform_status,
+        "placed_at": to_shanghai_iso(row.placed_at),
+        "updated_at": to_shanghai_iso(row.platform_updated_at),
+        "total": row.total,
+        "shipping_fee": row.shipping_fee,
+        "lines": row.lines,
+        "receiver": row.receiver,
+        "stock_state": row.stock_state,
+        "carrier": row.carrier,
+        "tracking_no": row.tracking_no,
+        "written_back": row.shipped_back_at is not None,
+    }
+
+
+@bp.get("/orders")
+@bp.auth_required(seller_auth)
+@bp.input(OrderQuery, location="query", arg_name="query")
+@bp.doc(summary="我的平台订单（新的在前）")
+def list_orders(query):
+    where = [PlatformOrder.seller_id == _seller_id()]
+    if query.get("status"):
+        where.append(PlatformOrder.status == query["status"])
+    total = db.session.scalar(select(func.count()).select_from(PlatformOrder).where(*where))
+    rows = db.session.scalars(
+        select(PlatformOrder)
+        .where(*where)
+        .order_by(PlatformOrder.platform_updated_at.desc(), PlatformOrder.id.desc())
+        .offset((query["page"] - 1) * query["page_size"])
+        .limit(query["page_size"])
+    )
+    return {"items": [order_view(row) for row in rows], "total": total}
+
+
+@bp.get("/orders/<int:order_id>")
+@bp.auth_required(seller_auth)
+@bp.doc(summary="一笔平台订单")
+def get_order(order_id: int):
+    row = db.session.get(PlatformOrder, order_id)
+    if row is None or row.seller_id != _seller_id():
+        raise NotFound("订单不存在", code="PLATFORM_ORDER_NOT_FOUND")
+    return order_view(row)
+
+
+class ShipIn(In):
+    carrier = String(required=True, validate=OneOf(list(CARRIERS)))
+    tracking_no = String(required=True, validate=Length(4, 40))
+
+
+@bp.post("/orders/<int:order_id>/ship")
+@bp.auth_required(seller_auth)
+@bp.input(ShipIn, arg_name="body")
+@bp.doc(summary="发货：库存出库，运单号回传平台")
+def ship_order(order_id: int, body):
+    row = platforms.ship(
+        db.session,
+        seller_id=_seller_id(),
+        platform_order_id=order_id,
+        carrier=body["carrier"],
+        tracking_no=body["tracking_no"],
+    )
+    return order_view(row)
