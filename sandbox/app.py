@@ -21,6 +21,7 @@ from . import (
 from .context import Sandbox
 from .errors import ControlError
 from .pay_signing import pay_json
+from .platforms.routes import BLUEPRINTS as PLATFORM_BLUEPRINTS
 
 
 def create_app(settings: dict[str, Any] | None = None) -> Flask:
@@ -34,6 +35,7 @@ def create_app(settings: dict[str, Any] | None = None) -> Flask:
 
     blueprints = (wechat.bp, wechat_wxa.bp, oa.bp, wechatpay.bp)
     blueprints += (control.bp, wechat_control.bp, live_control.bp, pay_control.bp, oa_control.bp)
+    blueprints += PLATFORM_BLUEPRINTS
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
 

@@ -27,9 +27,17 @@ class Sandbox:
         self.apps: dict[str, str] = {self.appid: s["WECHAT_SECRET"]}
         if s.get("WECHAT_OA_APPID"):
             self.apps[s["WECHAT_OA_APPID"]] = s.get("WECHAT_OA_SECRET", "")
+        # platform -> (app key / client id, secret) of the alliance's ISV app on each order platform
+        self.platform_apps: dict[str, tuple[str, str]] = {
+            "douyin": (s["DOUYIN_APP_KEY"], s["DOUYIN_APP_SECRET"]),
+            "taobao": (s["TAOBAO_APP_KEY"], s["TAOBAO_APP_SECRET"]),
+            "jd": (s["JD_APP_KEY"], s["JD_APP_SECRET"]),
+            "pdd": (s["PDD_CLIENT_ID"], s["PDD_CLIENT_SECRET"]),
+            "youzan": (s["YOUZAN_CLIENT_ID"], s["YOUZAN_CLIENT_SECRET"]),
+        }
         self.merchant_public_key = load_public_key(repo_path(s["merchant_public_key_file"]))
         self.platform_private_key = load_private_key(repo_path(s["platform_private_key_file"]))
-        self.state = SandboxState(templates=s["subscribe_templates"])
+        self.state = SandboxState(templates=s["subscribe_templates"], settings=s)
 
     def wechat_now(self) -> float:
         return self.state.now()

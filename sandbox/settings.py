@@ -96,6 +96,13 @@ DEFAULTS: dict[str, Any] = {
     "oa_custom_window_seconds": 48 * 3600,  # custom messages only within 48 h of an interaction
     "oa_custom_per_interaction": 20,  # 45047 beyond
     "oa_custom_per_day": 500_000,  # 45009 beyond
+    # order platforms (sandbox/platforms/): Douyin, Taobao/Tmall, JD, Pinduoduo, Youzan. Each
+    # platform's POST /sandbox/platforms/{p}/config changes its copy of these at runtime.
+    "token_ttl_seconds": 86400,  # access tokens of the shops (POST .../shops, refresh)
+    "platform_token_grace_seconds": 300,  # a refreshed-away access token keeps working this long
+    "fault_timeout_seconds": 10,  # the `timeout` fault sleeps this long before answering
+    "douyin_max_window_seconds": 24 * 3600,  # order.searchList span (unpublished upstream)
+    "platform_rate_per_second": None,  # token bucket per platform app; None = no limit
     # WeChat Pay
     "pay_max_clock_skew": 300,  # seconds between the request timestamp and the sandbox clock
     "notify_retry_delays": [0.5, 1, 2, 5, 10, 30],  # real: 15s, 15s, 30s, 3m, 10m, ...

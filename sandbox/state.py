@@ -11,6 +11,8 @@ from typing import Any
 
 from .faults import Faults
 from .oa_state import OaData, Outbox
+from .platforms.store import PlatformData, build_platforms
+from .settings import build_settings
 from .wxa_state import WxaData
 
 
@@ -86,9 +88,10 @@ class PayData:
 
 
 class SandboxState:
-    def __init__(self, templates: dict[str, list[str]]):
+    def __init__(self, templates: dict[str, list[str]], settings: dict[str, Any] | None = None):
         self.lock = threading.RLock()
         self._default_templates = templates
+        self._settings = build_settings() if settings is None else settings
         self.clock_offset = 0.0
         self.generation = 0
         self.cancelled = threading.Event()
@@ -99,6 +102,8 @@ class SandboxState:
         self.oa = OaData()  # Official Account: followers, messages, quotas, its faults
         self.oa_outbox = Outbox()  # delayed pushes to the OA callback (TEMPLATESENDJOBFINISH)
         self.oa_callback_url: str | None = None  # set at runtime; kept across reset (config)
+        # the five order platforms: shops, tokens, orders, faults, stats, runtime config
+        self.platforms: dict[str, PlatformData] = build_platforms(self._settings)
 
     def now(self) -> float:
         """The WeChat clock (token/code lifetimes, rate windows); tests may push it forward."""
@@ -119,6 +124,7 @@ class SandboxState:
             self.wxa = WxaData()
             self.oa = OaData()
             self.oa_outbox.clear()
+            self.platforms = build_platforms(self._settings)
 
     def stop(self) -> None:
         """Wake and end every background worker (server shutdown)."""

@@ -234,3 +234,84 @@ def place_order() -> Callable[..., str]:
         return json.loads(text)["prepay_id"]
 
     return place
+
+
+class PlatformKit:
+    """The control side of one order platform's stand-in, and the pagers the platform tests
+    share. A pager is `page(number) -> (order ids, total)` with 1-based page numbers."""
+
+    def __init__(self, url: str, platform: str):
+        self.url = url
+        self.platform = platform
+        self.base = f"{url}/sandbox/platforms/{platform}"
+
+    def post(self, path: str, body: dict | None = None, expect: int = 200) -> Any:
+        response = requests.post(self.base + path, json=body or {}, timeout=30)
+        assert response.status_code == expect, response.text
+        return response.json()
+
+    def get(self, path: str, **params: str) -> Any:
+        response = requests.get(self.base + path, params=params, timeout=30)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def shop(self, shop_id: str, **body: Any) -> dict:
+        return self.post("/shops", {"shop_id": shop_id, **body})
+
+    def order(self, shop_id: str, status: str = "PAID", **body: Any) -> dict:
+        items = body.pop(
+            "items", [{"outer_id": "RS-LIVE-XL-5", "quantity": 2, "unit_price_fen": 13800}]
+        )
+        return self.post("/orders", {"shop_id": shop_id, "status": status, "items": items, **body})
+
+    def orders(self, shop_id: str, update_times: list[int], status: str = "PAID") -> list[str]:
+        """Orders updated at the given times, in that order; answers their ids."""
+        bodies = [
+            {
+                "shop_id": shop_id,
+                "status": status,
+                "update_time": at,
+                "items": [{"outer_id": "RS-LIVE-M-5", "quantity": 1, "unit_price_fen": 9900}],
+            }
+            for at in update_times
+        ]
+        return self.post("/orders/bulk", {"orders": bodies})["order_ids"]
+
+    def status(self, order_id: str, status: str, expect: int = 200, **body: Any) -> dict:
+        return self.post(f"/orders/{order_id}/status", {"status": status, **body}, expect)
+
+    def config(self, **body: Any) -> dict:
+        return self.post("/config", body)
+
+    def fault(self, **body: Any) -> list[dict]:
+        return self.post("/faults", body)["faults"]
+
+    def stats(self) -> dict:
+        return self.get("/stats")
+
+    def truth(self, shop_id: str) -> dict[str, dict]:
+        return {o["order_id"]: o for o in self.get("/truth", shop_id=shop_id)["orders"]}
+
+    @staticmethod
+    def pull_backward(page: Callable[[int], tuple[list[str], int]], size: int) -> list[str]:
+        """Page 1 for the total, then from the last page back to page 1 (page 1 read again)."""
+        ids, total = page(1)
+        seen = list(ids)
+        for number in range(max(1, -(-total // size)), 0, -1):
+            seen += page(number)[0]
+        return seen
+
+    @staticmethod
+    def pull_forward(page: Callable[[int], tuple[list[str], int]], size: int) -> list[str]:
+        seen, number = [], 1
+        while True:
+            ids, total = page(number)
+            seen += ids
+            if number * size >= total:
+                return seen
+            number += 1
+
+
+@pytest.fixture
+def platform_kit(sandbox) -> Callable[[str], PlatformKit]:
+    return lambda platform: PlatformKit(sandbox.url, platform)

@@ -1,0 +1,7 @@
+"""Every blueprint of the platform stand-ins, for `create_app` to register."""
+
+from __future__ import annotations
+
+from . import control, douyin, jd, pdd, taobao, youzan
+
+BLUEPRINTS = (douyin.bp, taobao.bp, jd.bp, pdd.bp, youzan.bp, control.bp)
