@@ -163,17 +163,17 @@ class Bench:
                     json={"orders": orders[start : start + 5000]},
                     timeout=300,
                 ).json()["order_ids"]
+            changes = []
             for order_id, order in zip(ids, orders, strict=True):
                 if rng.random() < 0.2:
                     later = min(now - 5 * 60, order["update_time"] + rng.randint(60, 6 * 3600))
-                    requests.post(
-                        f"{self.sandbox_url}/sandbox/platforms/{platform}/orders/{order_id}/status",
-                        json={
-                            "status": rng.choice(["SHIPPED", "REFUNDED", "COMPLETED"]),
-                            "update_time": later,
-                        },
-                        timeout=30,
-                    )
+                    status = rng.choice(["SHIPPED", "REFUNDED", "COMPLETED"])
+                    changes.append({"order_id": order_id, "status": status, "update_time": later})
+            requests.post(
+                f"{self.sandbox_url}/sandbox/platforms/{platform}/orders/bulk-status",
+                json={"changes": changes},
+                timeout=300,
+            ).raise_for_status()
         for platform in PLATFORMS:
             requests.post(
                 f"{self.sandbox_url}/sandbox/platforms/{platform}/faults",
@@ -200,7 +200,7 @@ class Bench:
                 enqueue("jobs.platforms.pull_shop", shop_id, queue="platforms")
             workers = [
                 subprocess.Popen(
-                    [sys.executable, "-m", "jobs.worker", "platforms"],
+                    [sys.executable, "-m", "jobs.worker", "--no-fork", "platforms"],
                     cwd=ROOT,
                     env=self.env,
                     stdout=subprocess.DEVNULL,

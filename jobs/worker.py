@@ -1,17 +1,22 @@
-"""The rq worker: `python -m jobs.worker [queue ...]` (with rq's scheduler for enqueue_at jobs)."""
+"""The rq worker: `python -m jobs.worker [--no-fork] [queue ...]` (with rq's scheduler for
+enqueue_at jobs). `--no-fork` runs jobs in the worker process itself (rq's SimpleWorker): the
+platform-pull queue gets thousands of short jobs, where a fork per job is most of the cost."""
 
 import sys
 
-from rq import Worker
+from rq import SimpleWorker, Worker
 
 from backend.app import create_app
 from backend.queue import redis_client
 
 
-def main(queues: list[str]) -> None:
+def main(args: list[str]) -> None:
+    no_fork = "--no-fork" in args
+    queues = [arg for arg in args if arg != "--no-fork"] or ["default"]
     app = create_app()
     with app.app_context():
-        worker = Worker(queues or ["default"], connection=redis_client())
+        worker_class = SimpleWorker if no_fork else Worker
+        worker = worker_class(queues, connection=redis_client())
         worker.work(with_scheduler=True)
 
 

@@ -10,6 +10,7 @@ wins, so reading an order twice changes nothing."""
 from __future__ import annotations
 
 import logging
+import time
 import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -65,7 +66,8 @@ NOTICE_TITLES = {
     "CANCELLED": "订单已取消",
 }
 REFRESH_BEFORE = timedelta(minutes=10)
-MAX_WINDOWS_PER_RUN = 96  # a shop far behind catches up over several runs
+MAX_WINDOWS_PER_RUN = 96
+WINDOW_RETRY_SECONDS = (0.2, 0.5, 1.0)  # a shop far behind catches up over several runs
 
 
 # -- shops -----------------------------------------------------------------------------------
@@ -197,14 +199,25 @@ def pull_shop(session: Session, shop_id: int) -> PullResult:
         start = end_limit - timedelta(hours=config["PLATFORM_FIRST_PULL_HOURS"])
     else:
         start = shop.synced_through - timedelta(seconds=config["PLATFORM_PULL_OVERLAP_SECONDS"])
+    codes: dict[str, int] = {}  # SKU codes seen in this run
     while start < end_limit:
         if result.windows >= MAX_WINDOWS_PER_RUN:
             result.caught_up = False
             break
         end = min(start + client.max_window, end_limit)
         orders, auth = _fetch(session, shop, client, auth, start, end)
+        stored = _stored(session, shop.platform, [pulled.order_id for pulled in orders])
+        codes.update(
+            _sku_ids(
+                session,
+                shop.platform,
+                [line.sku_code for p in orders for line in p.lines if line.sku_code not in codes],
+            )
+        )
         for pulled in orders:
-            outcome = apply_order(session, shop, pulled)
+            outcome = apply_order(
+                session, shop, pulled, row=stored.get(pulled.order_id), codes=codes
+            )
             result.outcomes[outcome] = result.outcomes.get(outcome, 0) + 1
         result.windows += 1
         result.orders_read += len(orders)
@@ -220,21 +233,26 @@ def pull_shop(session: Session, shop_id: int) -> PullResult:
 
 
 def _fetch(session, shop, client, auth, start, end):
-    """One window; an expired token is refreshed once and the window read again."""
-    for attempt in range(2):
+    """One window. An expired token is refreshed once; a transient failure is tried again a
+    few times at once (the cursor has not moved, so nothing can be skipped) before the job
+    gives up and rq retries it later."""
+    refreshed, backoff = False, list(WINDOW_RETRY_SECONDS)
+    while True:
         try:
             return client.fetch_window(auth, start, end), auth
         except PlatformError as error:
-            if error.kind == "auth" and attempt == 0:
-                auth = _refresh(session, shop)
+            if error.kind == "auth" and not refreshed:
+                auth, refreshed = _refresh(session, shop), True
                 continue
             if error.kind in ("auth", "auth_broken"):
                 _mark_broken(session, shop, error)
                 raise ShopUnauthorised(shop.id) from error
+            if error.kind in ("transient", "rate_limited") and backoff:
+                time.sleep(max(backoff.pop(0), min(error.retry_after or 0, 5)))
+                continue
             shop.last_error = f"{error.kind}: {error.code} {error.message}"[:300]
             session.commit()
             raise
-    raise AssertionError("unreachable")
 
 
 def due_shop_ids(session: Session, *, limit: int = 5000) -> list[int]:
@@ -257,21 +275,38 @@ def schedule_next_pull(session: Session, shop_ids: list[int]) -> None:
 
 
 # -- one order and its effects ---------------------------------------------------------------
-def apply_order(session: Session, shop: Shop, pulled: Pulled) -> str:
-    """Upsert what the platform says of an order and apply the change: answers "new",
-    "updated", "same" or "stale" (an older version than the one we have)."""
-    row = session.scalar(
+def _stored(session: Session, platform: str, order_nos: list[str]) -> dict[str, PlatformOrder]:
+    if not order_nos:
+        return {}
+    rows = session.scalars(
         select(PlatformOrder).where(
-            PlatformOrder.platform == pulled.platform, PlatformOrder.order_no == pulled.order_id
+            PlatformOrder.platform == platform, PlatformOrder.order_no.in_(set(order_nos))
         )
     )
+    return {row.order_no: row for row in rows}
+
+
+def apply_order(
+    session: Session,
+    shop: Shop,
+    pulled: Pulled,
+    *,
+    row: PlatformOrder | None = None,
+    codes: dict[str, int] | None = None,
+) -> str:
+    """Upsert what the platform says of an order and apply the change: answers "new",
+    "updated", "same" or "stale" (an older version than the one we have). `row` and `codes`
+    may come preloaded for a whole window."""
+    if row is None:
+        row = _stored(session, pulled.platform, [pulled.order_id]).get(pulled.order_id)
     if row is not None:
         if pulled.updated_at < row.platform_updated_at:
             return "stale"
         if pulled.updated_at == row.platform_updated_at and pulled.status == row.status:
             return "same"
     old_status = row.status if row is not None else None
-    codes = _sku_ids(session, pulled.platform, [line.sku_code for line in pulled.lines])
+    if codes is None:
+        codes = _sku_ids(session, pulled.platform, [line.sku_code for line in pulled.lines])
     if row is None:
         row = PlatformOrder(
             platform=pulled.platform,
@@ -312,6 +347,8 @@ def apply_order(session: Session, shop: Shop, pulled: Pulled) -> str:
 def _sku_ids(session: Session, platform: str, codes: list[str]) -> dict[str, int]:
     """Our SKU for each code: a staff mapping first, else the code is our own SKU code."""
     wanted = {code for code in codes if code}
+    if not wanted:
+        return {}
     found = dict(
         session.execute(
             select(SkuMapping.code, SkuMapping.sku_id).where(
