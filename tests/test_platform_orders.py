@@ -389,7 +389,8 @@ def test_a_failed_page_moves_no_cursor(app, client, sandbox, seller, kind):
     shop = register(client, seller, platform, f"dy-{kind}")
     set_cursor(app, shop["id"], minutes_ago=30)
     platform.order(f"dy-{kind}", minutes_ago=20)
-    platform.fault(kind=kind, times=1)
+    platform.call("POST", "/config", fault_timeout_seconds=2)
+    platform.fault(kind=kind, times=4)  # more than a pull tries a window at once
     app.config["HTTP_TIMEOUT_SECONDS"] = 1
     try:
         with pytest.raises(Exception):  # noqa: B017  (the job fails; rq retries it)
@@ -432,3 +433,11 @@ def test_one_pull_per_shop_at_a_time_and_the_schedule(app, client, sandbox, sell
     with app.app_context():
         assert db.session.get(Shop, shop["id"]).pulled_at is not None
         db.session.remove()
+
+
+def test_a_short_hiccup_is_tried_again_within_the_pull(app, client, sandbox, seller):
+    platform = Platform(sandbox, "taobao")
+    shop = register(client, seller, platform, "tb-hiccup")
+    platform.order("tb-hiccup")
+    platform.fault(kind="server_error", times=2)
+    assert pull(app, shop["id"])["orders"] == 1
