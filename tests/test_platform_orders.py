@@ -441,3 +441,19 @@ def test_a_short_hiccup_is_tried_again_within_the_pull(app, client, sandbox, sel
     platform.order("tb-hiccup")
     platform.fault(kind="server_error", times=2)
     assert pull(app, shop["id"])["orders"] == 1
+
+
+def test_a_platform_clock_far_from_ours_is_refused_and_nothing_moves(app, client, sandbox, seller):
+    platform = Platform(sandbox, "pdd")
+    shop = register(client, seller, platform, "pdd-skew")
+    set_cursor(app, shop["id"], minutes_ago=20)
+    platform.order("pdd-skew")
+    platform.call("POST", "/config", clock_offset_seconds=900)  # 15 minutes ahead of us
+    assert "failed" in pull(app, shop["id"])  # refused, not retried in a loop
+    with app.app_context():
+        stored = db.session.get(Shop, shop["id"])
+        assert utcnow() - stored.synced_through > timedelta(minutes=19)
+        assert "invalid" in stored.last_error
+        db.session.remove()
+    platform.call("POST", "/config", clock_offset_seconds=120)  # within the platform's 10 min
+    assert pull(app, shop["id"])["orders"] == 1

@@ -247,6 +247,7 @@ CONFIG_KEYS = (
     "token_ttl_seconds",
     "token_grace_seconds",
     "fault_timeout_seconds",
+    "clock_offset_seconds",
 )
 
 
@@ -262,6 +263,8 @@ def config(platform: str):
     for key in ("max_window_seconds", "token_ttl_seconds"):
         if key in body:
             integer(body[key], key, 1)
+    if "clock_offset_seconds" in body and number(body, "clock_offset_seconds", -86400) is None:
+        raise ControlError("clock_offset_seconds must be a number")
     for key in ("token_grace_seconds", "fault_timeout_seconds"):
         if key in body and number(body, key, 0) is None:
             raise ControlError(f"{key} must be a number")

@@ -221,7 +221,7 @@ def _check_timestamp(timestamp: str) -> None:
         unix = int(timestamp) if timestamp.isdigit() else parse_cst(timestamp)
     except ValueError:
         raise ApiError("timestamp", "timestamp is not unix seconds") from None
-    check_skew(unix)
+    check_skew(unix, PLATFORM)
 
 
 def _search_list(ctx: Ctx) -> dict[str, Any]:

@@ -169,7 +169,7 @@ def _authenticate(sb: Sandbox) -> Call:
     if not same(params.get("sign"), wrapped_md5(secret, params)):
         raise ApiError("signature", "sign does not match")
     try:
-        check_skew(parse_cst(params.get("timestamp", "")))
+        check_skew(parse_cst(params.get("timestamp", "")), PLATFORM)
     except ValueError:
         raise ApiError("timestamp", "timestamp must be yyyy-MM-dd HH:mm:ss") from None
     method = params.get("method")

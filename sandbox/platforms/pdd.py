@@ -160,7 +160,7 @@ def _authenticate(sb: Sandbox) -> Call:
     timestamp = params.get("timestamp", "")
     if not timestamp.isdigit():
         raise ApiError("timestamp", "timestamp must be unix seconds")
-    check_skew(int(timestamp))
+    check_skew(int(timestamp), PLATFORM)
     method = params.get("type")
     if not method:
         raise ApiError("method", "type is required")

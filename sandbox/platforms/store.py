@@ -65,6 +65,7 @@ class PlatformConfig:
     token_ttl_seconds: int
     token_grace_seconds: float
     fault_timeout_seconds: float
+    clock_offset_seconds: float = 0.0  # the platform's clock minus the real one
 
     def view(self) -> dict[str, Any]:
         return {
@@ -74,6 +75,7 @@ class PlatformConfig:
             "token_ttl_seconds": self.token_ttl_seconds,
             "token_grace_seconds": self.token_grace_seconds,
             "fault_timeout_seconds": self.fault_timeout_seconds,
+            "clock_offset_seconds": self.clock_offset_seconds,
         }
 
 

@@ -188,7 +188,7 @@ def _authenticate(sb: Sandbox) -> Call:
             unix = parse_cst(timestamp)
     except ValueError:
         raise ApiError("timestamp", "timestamp must be yyyy-MM-dd HH:mm:ss") from None
-    check_skew(unix)
+    check_skew(unix, PLATFORM)
     if params.get("v") != "2.0":
         raise ApiError("parameter", "v must be 2.0")
     if params.get("format") != "json":
