@@ -8,7 +8,7 @@ worker memory, and, against the sandbox's truth: missed (orders not stored, or s
 status older than the truth), doubled (stored twice), and whether the stock ledger balances with
 every sold platform order holding exactly its units.
 
-    python -m bench.order_pull [--shops 3000] [--orders 100000] [--fault-rate 0.01]
+    python -m bench.order_pull [--shops 3000] [--orders 100000] [--fault-rate 0.01] [--postgres]
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from pathlib import Path
 import requests
 
 from bench.harness import ROOT, free_port, wait_http
+from bench.postgres import temp_postgres
 
 PLATFORMS = ("douyin", "taobao", "jd", "pdd", "youzan")
 SKUS = ("RS-LIVE-XL-5", "RS-LIVE-L-5", "RS-LIVE-M-5", "RS-LIVE-S-5", "RS-GIFT-L-8")
@@ -140,7 +141,8 @@ class Bench:
         by_platform: dict[str, list[dict]] = {p: [] for p in PLATFORMS}
         for _ in range(self.args.orders):
             platform, shop_key = rng.choice(self.shops)
-            created = now - rng.randint(10 * 60, DAY - 60)
+            # within the day a new shop's first pull reaches back to (PLATFORM_FIRST_PULL_HOURS)
+            created = now - rng.randint(10 * 60, DAY - 3600)
             by_platform[platform].append(
                 {
                     "shop_id": shop_key,
@@ -249,7 +251,10 @@ class Bench:
             ).all()
             counts = Counter((platform, order_no) for platform, order_no, _ in stored)
             status = {(platform, order_no): s for platform, order_no, s in stored}
-            missed = sum(1 for key, s in truth.items() if status.get(key) != s)
+            wrong = [(key, s, status.get(key)) for key, s in truth.items() if status.get(key) != s]
+            missed = len(wrong)
+            for key, expected, found in wrong[:5]:
+                print(f"# missed {key}: truth {expected}, stored {found}")
             doubled = sum(n - 1 for n in counts.values() if n > 1)
             sold_units = sum(
                 line["quantity"]
@@ -286,7 +291,21 @@ def main() -> None:
     parser.add_argument("--shops", type=int, default=3000)
     parser.add_argument("--orders", type=int, default=100_000)
     parser.add_argument("--fault-rate", type=float, default=0.01)
+    parser.add_argument("--postgres", action="store_true", help="a scratch PostgreSQL cluster")
     args = parser.parse_args()
+    if args.postgres:
+        with temp_postgres() as database_url:
+            if database_url is None:
+                sys.exit("PostgreSQL is not installed")
+            os.environ["DATABASE_URL"] = database_url
+            print("database: postgresql")
+            run(args)
+    else:
+        print("database: sqlite")
+        run(args)
+
+
+def run(args) -> None:
     scratch = Path(tempfile.mkdtemp(prefix="heli-bench-pull-"))
     bench = Bench(scratch, args)
     try:
