@@ -19,7 +19,7 @@ from backend.sellers.models import SellerNotice
 from backend.staff.models import StaffAlert
 from backend.timeutil import utcnow
 from jobs import platforms as platform_jobs
-from tests.helpers import run_jobs, sku_stock
+from tests.helpers import limit_stock, run_jobs, sku_stock, stock_up
 
 PLATFORMS = ("douyin", "taobao", "jd", "pdd", "youzan")
 
@@ -457,3 +457,44 @@ def test_a_platform_clock_far_from_ours_is_refused_and_nothing_moves(app, client
         db.session.remove()
     platform.call("POST", "/config", clock_offset_seconds=120)  # within the platform's 10 min
     assert pull(app, shop["id"])["orders"] == 1
+
+
+def test_too_little_stock_waits_for_staff_and_takes_nothing(
+    app, client, sandbox, staff_client, store, seller
+):
+    platform = Platform(sandbox, "taobao")
+    shop = register(client, seller, platform, "tb-short")
+    sku = store["RS-GIFT-XL-8"]
+    limit_stock(app, sku, 1)
+    before = sku_stock(app, sku)
+    platform.order(
+        "tb-short",
+        items=[
+            {"outer_id": "RS-LIVE-S-5", "quantity": 1, "unit_price_fen": 4900},
+            {"outer_id": "RS-GIFT-XL-8", "quantity": 2, "unit_price_fen": 26800},
+        ],
+    )
+    pull(app, shop["id"])
+    [row] = rows(app)
+    assert row.stock_state == "SHORT"
+    assert sku_stock(app, sku) == before
+    with app.app_context():
+        held = db.session.scalar(
+            db.select(db.func.count())
+            .select_from(StockReservation)
+            .where(
+                StockReservation.platform_order_id == row.id,
+                StockReservation.status == "COMMITTED",
+            )
+        )
+        db.session.remove()
+    assert held == 0  # the line that fitted was given back too
+    assert (
+        staff_client.post(f"/console/api/platform-orders/{row.id}/retry-stock").json["stock_state"]
+        == "SHORT"
+    )
+    stock_up(app, {"RS-GIFT-XL-8": 5})
+    retried = staff_client.post(f"/console/api/platform-orders/{row.id}/retry-stock").json
+    assert retried["stock_state"] == "SOLD"
+    page = staff_client.get("/console/platform-orders").get_data(as_text=True)
+    assert "没有等待处理的平台订单" in page
