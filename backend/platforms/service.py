@@ -20,13 +20,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from backend import ratelimit
 from backend.catalogue.models import Sku
 from backend.clients.platforms import client_for
 from backend.clients.platforms.base import PLATFORMS, PlatformError, ShopAuth
 from backend.clients.platforms.base import PlatformOrder as Pulled
 from backend.errors import BadRequest, Conflict, NotFound, RuleBroken, SoldOut
 from backend.inventory import service as inventory
-from backend.platforms import carriers, throttle, vault
+from backend.platforms import carriers, vault
 from backend.platforms.models import (
     ACTIVE,
     AUTH_BROKEN,
@@ -119,7 +120,8 @@ def _spread(shop_id: int) -> timedelta:
 def _client(platform: str):
     """The platform's client; each of its HTTP calls waits for the app's shared budget."""
     client = client_for(platform)
-    client.before_call = lambda: throttle.take(platform)
+    rate = current_app.config["PLATFORM_CALLS_PER_SECOND"]
+    client.before_call = lambda: ratelimit.take(f"platform:{platform}", rate)
     return client
 
 

@@ -1,11 +1,9 @@
-"""One rate budget per platform app, shared by every worker: a token bucket in Redis
-(PLATFORM_CALLS_PER_SECOND, bursts up to one second's worth). take() waits for a token."""
+"""Rate budgets shared by every worker: token buckets in Redis (bursts up to one second's
+worth). take() waits for a token. Used per outside-platform app and per WeChat channel."""
 
 from __future__ import annotations
 
 import time
-
-from flask import current_app
 
 from backend.queue import redis_client
 
@@ -26,19 +24,15 @@ return wait
 MAX_WAIT_SECONDS = 30
 
 
-def take(platform: str) -> None:
-    """Wait until the platform app's budget allows one more call."""
-    rate = current_app.config["PLATFORM_CALLS_PER_SECOND"]
+def take(bucket: str, per_second: float) -> None:
+    """Wait until the bucket allows one more call (TimeoutError after MAX_WAIT_SECONDS)."""
     redis = redis_client()
     deadline = time.monotonic() + MAX_WAIT_SECONDS
     while True:
-        wait_ms = int(
-            redis.eval(
-                TAKE, 1, f"heli:platform:budget:{platform}", rate, rate, int(time.time() * 1000)
-            )
-        )
+        now_ms = int(time.time() * 1000)
+        wait_ms = int(redis.eval(TAKE, 1, f"heli:budget:{bucket}", per_second, per_second, now_ms))
         if wait_ms == 0:
             return
         if time.monotonic() + wait_ms / 1000 > deadline:
-            raise TimeoutError(f"{platform} call budget exhausted for {MAX_WAIT_SECONDS}s")
+            raise TimeoutError(f"{bucket} budget exhausted for {MAX_WAIT_SECONDS}s")
         time.sleep(wait_ms / 1000)
