@@ -131,6 +131,7 @@ def _register_blueprints(app: APIFlask) -> None:
     from backend.console.api import bp as console_api
     from backend.console.brand_api import bp as brand_api
     from backend.console.live_api import bp as live_api
+    from backend.console.notices_api import bp as notices_api
     from backend.console.pages import bp as console_pages
     from backend.console.platforms_api import bp as platforms_api
     from backend.processing.api import bp as processing_api
@@ -144,13 +145,14 @@ def _register_blueprints(app: APIFlask) -> None:
     app.register_blueprint(brand_api, url_prefix="/console/api")
     app.register_blueprint(live_api, url_prefix="/console/api")
     app.register_blueprint(platforms_api, url_prefix="/console/api")
+    app.register_blueprint(notices_api, url_prefix="/console/api")
     app.register_blueprint(processing_api, url_prefix="/api/processing")
     app.register_blueprint(seller_api, url_prefix="/api/seller/v1")
     app.register_blueprint(trace_page, url_prefix="/t")
     app.register_blueprint(console_pages, url_prefix="/console")
     # The APIs take JSON bodies, tokens or signatures, never HTML forms: no form CSRF token.
-    apis = (api_v1, callbacks, console_api, brand_api, live_api, platforms_api, processing_api)
-    for api in (*apis, seller_api):
+    apis = (api_v1, callbacks, console_api, brand_api, live_api, platforms_api, notices_api)
+    for api in (*apis, processing_api, seller_api):
         csrf.exempt(api)
 
     @app.get("/healthz")

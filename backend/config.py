@@ -117,6 +117,9 @@ class Config:
     TRACE_URL_BASE: str = ""  # what a printed QR code opens; default PUBLIC_BASE_URL + "/t/"
     WXACODE_TRACE_PAGE: str = "pages/trace/index"
     LIVE_COMMENT_RATE: str = "3 per 5 seconds"
+    NOTICE_OA_PER_SECOND: int = 100  # template messages per second, all workers together
+    NOTICE_CHUNK: int = 100  # notices per fan-out job
+    NOTICE_STALE_SECONDS: int = 30  # a delivery claimed this long ago lost its worker
     LIVE_MUTE_AFTER_OFFENCES: int = 3  # refused or spam comments before a viewer is muted
     LIVE_LOW_STOCK_UNITS: int = 10  # the bot announces "仅剩 N 份" at or below this
     # Shipping as the co-host bot and the store describe it (the alliance's courier contract).
@@ -190,6 +193,7 @@ class Config:
             YOUZAN_CLIENT_ID=_str("YOUZAN_CLIENT_ID"),
             YOUZAN_CLIENT_SECRET=_str("YOUZAN_CLIENT_SECRET"),
             PLATFORM_TOKEN_KEYS=_str("PLATFORM_TOKEN_KEYS"),
+            NOTICE_OA_PER_SECOND=_int("NOTICE_OA_PER_SECOND", 100),
             PLATFORM_PULL_MINUTES=_int("PLATFORM_PULL_MINUTES", 5),
             PLATFORM_PULL_LAG_SECONDS=_int("PLATFORM_PULL_LAG_SECONDS", 180),
             PLATFORM_PULL_OVERLAP_SECONDS=_int("PLATFORM_PULL_OVERLAP_SECONDS", 300),

@@ -27,6 +27,7 @@ from backend.live.models import (  # noqa: F401
     LiveShelfItem,
     LiveShowSummary,
 )
+from backend.notices.models import Broadcast, NoticeDelivery  # noqa: F401
 from backend.officialaccount.models import OAFollower  # noqa: F401
 from backend.orders.models import Order, OrderEvent, OrderItem, OrderRequest  # noqa: F401
 from backend.payments.models import Payment, PaymentAnomaly, Refund  # noqa: F401

@@ -28,6 +28,7 @@ SCHEDULE = [
     Periodic("reconcile-flash-sales", "jobs.live.reconcile_flash_sales", 60),
     Periodic("sync-live-rooms", "jobs.live.sync_live_rooms", 60),
     Periodic("schedule-platform-pulls", "jobs.platforms.schedule_pulls", 60),
+    Periodic("sweep-notices", "jobs.notices.sweep_notices", 15),
     Periodic("reconcile-pending-payments", "jobs.payments.reconcile_pending_payments", 120),
     Periodic("settle-refunds", "jobs.payments.settle_refunds", 120),
     Periodic("auto-confirm-receipts", "jobs.orders.auto_confirm_receipts", 3600),

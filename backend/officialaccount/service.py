@@ -19,6 +19,7 @@ from backend.clients.wechat import WeChatError, oa_client
 from backend.customers.models import Customer
 from backend.errors import NotFound
 from backend.live import rooms
+from backend.notices import service as notices
 from backend.officialaccount.models import OAFollower
 from backend.orders.models import Order
 from backend.queue import enqueue, redis_client
@@ -148,6 +149,7 @@ def _event(session: Session, follower: OAFollower, event) -> str | None:
     if name == "templatesendjobfinish":
         status = (event.status or "").replace(" ", "").lower()
         follower.templates_blocked = status == "failed:userblock"
+        notices.template_finished(session, msgid=str(event.id), status=event.status or "")
         return None
     follower.last_message_at = utcnow()
     return None

@@ -427,6 +427,7 @@ def _tell_seller(session: Session, row: PlatformOrder) -> None:
         title=title,
         body=f"订单 {row.order_no}，金额 {row.total / 100:.2f} 元",
         dedupe_key=f"platform-order:{row.platform}:{row.order_no}:{row.status}",
+        link=f"/api/seller/v1/orders/{row.id}",
         platform_order_id=row.id,
     )
 

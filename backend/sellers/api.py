@@ -1,5 +1,5 @@
 """/api/seller/v1: what a seller's own tools use — their shops on outside platforms, their
-platform orders, shipping them. Bearer token from the console (`POST
+platform orders, shipping them, and their notices (the inbox). Bearer token from the console (`POST
 /console/api/sellers/{id}/api-tokens`); every object is checked against its seller."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from apiflask import APIBlueprint, HTTPTokenAuth
-from apiflask.fields import Integer, String
+from apiflask.fields import Boolean, Integer, String
 from apiflask.validators import Length, OneOf, Range
 from sqlalchemy import func, select
 
@@ -19,6 +19,7 @@ from backend.platforms.carriers import CARRIERS
 from backend.platforms.models import PlatformOrder, Shop
 from backend.schemas import In
 from backend.sellers import service as sellers
+from backend.sellers.models import SellerNotice
 from backend.timeutil import to_shanghai_iso, utcnow
 
 bp = APIBlueprint("seller_api", __name__, tag="Seller API")
@@ -156,3 +157,54 @@ def ship_order(order_id: int, body):
         tracking_no=body["tracking_no"],
     )
     return order_view(row)
+
+
+class NoticeQuery(In):
+    unread = Boolean(load_default=False)
+    page = Integer(load_default=1, validate=Range(1, 10000))
+    page_size = Integer(load_default=20, validate=Range(1, 100))
+
+
+def notice_view(notice: SellerNotice) -> dict:
+    return {
+        "id": notice.id,
+        "kind": notice.kind,
+        "title": notice.title,
+        "body": notice.body,
+        "link": notice.link,
+        "data": notice.data,
+        "created_at": to_shanghai_iso(notice.created_at),
+        "read_at": to_shanghai_iso(notice.read_at) if notice.read_at else None,
+    }
+
+
+@bp.get("/notices")
+@bp.auth_required(seller_auth)
+@bp.input(NoticeQuery, location="query", arg_name="query")
+@bp.doc(summary="我的通知（收件箱：订单、退款、联盟广播，新的在前）")
+def list_notices(query):
+    where = [SellerNotice.seller_id == _seller_id()]
+    if query["unread"]:
+        where.append(SellerNotice.read_at.is_(None))
+    total = db.session.scalar(select(func.count()).select_from(SellerNotice).where(*where))
+    rows = db.session.scalars(
+        select(SellerNotice)
+        .where(*where)
+        .order_by(SellerNotice.id.desc())
+        .offset((query["page"] - 1) * query["page_size"])
+        .limit(query["page_size"])
+    )
+    return {"items": [notice_view(row) for row in rows], "total": total}
+
+
+@bp.post("/notices/<int:notice_id>/read")
+@bp.auth_required(seller_auth)
+@bp.doc(summary="标记已读")
+def read_notice(notice_id: int):
+    notice = db.session.get(SellerNotice, notice_id)
+    if notice is None or notice.seller_id != _seller_id():
+        raise NotFound("通知不存在", code="NOTICE_NOT_FOUND")
+    if notice.read_at is None:
+        notice.read_at = utcnow()
+        db.session.commit()
+    return notice_view(notice)

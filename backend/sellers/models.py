@@ -49,8 +49,8 @@ class BrandLicence(db.Model):
 
 
 class SellerNotice(db.Model):
-    """A notice for a seller; the inbox keeps every one. Until WeChat delivery exists they stay
-    PENDING. The dedupe key makes each notice exist once."""
+    """A notice for a seller; the inbox keeps every one, whatever WeChat did with it (its
+    deliveries are NoticeDelivery rows). The dedupe key makes each notice exist once."""
 
     __tablename__ = "seller_notices"
 
@@ -61,7 +61,8 @@ class SellerNotice(db.Model):
     body: Mapped[str] = mapped_column(Text, default="")
     data: Mapped[dict] = mapped_column(JSON, default=dict)
     dedupe_key: Mapped[str] = mapped_column(String(120), unique=True)
-    status: Mapped[str] = mapped_column(String(12), default="PENDING", index=True)
+    broadcast_id: Mapped[int | None] = mapped_column(ForeignKey("broadcasts.id"), index=True)
+    link: Mapped[str] = mapped_column(String(300), default="")  # where the notice leads
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     read_at: Mapped[datetime | None]
 

@@ -12,6 +12,9 @@ from sqlalchemy.orm import Session
 
 from backend.catalogue.models import Product
 from backend.errors import BadRequest, Conflict, NotFound, RuleBroken
+from backend.notices.models import NoticeDelivery
+from backend.notices.service import CHANNEL
+from backend.queue import enqueue
 from backend.sellers.models import (
     ACTIVE,
     EXPIRED,
@@ -22,6 +25,7 @@ from backend.sellers.models import (
     SellerToken,
 )
 from backend.timeutil import SHANGHAI, to_aware_utc, utcnow
+from backend.transactions import on_commit
 
 REMINDER_DAYS = (30, 7, 1)
 
@@ -63,24 +67,36 @@ def get_seller(session: Session, seller_id: int) -> Seller:
 
 
 def notify(
-    session: Session, *, seller_id: int, kind: str, title: str, body: str, dedupe_key: str, **data
+    session: Session,
+    *,
+    seller_id: int,
+    kind: str,
+    title: str,
+    body: str,
+    dedupe_key: str,
+    link: str = "",
+    **data,
 ) -> bool:
-    """Put a notice in a seller's inbox once per dedupe key; answers whether it was new.
-
-    The caller commits. Delivery over WeChat comes with the notice channels."""
+    """Put a notice in a seller's inbox once per dedupe key, and send it over WeChat once the
+    caller commits; answers whether it was new."""
     exists = session.scalar(select(SellerNotice.id).where(SellerNotice.dedupe_key == dedupe_key))
     if exists:
         return False
-    session.add(
-        SellerNotice(
-            seller_id=seller_id,
-            kind=kind,
-            title=title[:80],
-            body=body,
-            data=data,
-            dedupe_key=dedupe_key,
-        )
+    notice = SellerNotice(
+        seller_id=seller_id,
+        kind=kind,
+        title=title[:80],
+        body=body,
+        data=data,
+        dedupe_key=dedupe_key,
+        link=link,
     )
+    session.add(notice)
+    session.flush()
+    notice_id = notice.id
+    # its WeChat delivery exists with it, so a lost job is found by the sweeper
+    session.add(NoticeDelivery(notice_id=notice_id, channel=CHANNEL))
+    on_commit(session, lambda: enqueue("jobs.notices.deliver_notice", notice_id))
     return True
 
 

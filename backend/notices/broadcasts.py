@@ -1,0 +1,335 @@
+"""Alliance broadcasts: staff compose a notice for all sellers or a tagged subset, now or at a
+time; at its time the notices are written to every recipient's inbox and fanned out through rq
+in chunks (the delivery rules of notices.service apply to each); staff can cancel a running
+broadcast and watch its delivery report fill."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.orm import Session
+
+from backend.errors import BadRequest, Conflict, NotFound, RuleBroken
+from backend.notices import service as notices
+from backend.notices.models import (
+    CANCELLED,
+    DELIVERED,
+    DONE,
+    FAILED,
+    PENDING,
+    RUNNING,
+    SCHEDULED,
+    SENDING,
+    SENT,
+    SKIPPED,
+    Broadcast,
+    NoticeDelivery,
+)
+from backend.platforms.models import Shop
+from backend.queue import enqueue, enqueue_at
+from backend.sellers.models import BrandLicence, Seller, SellerNotice
+from backend.timeutil import to_aware_utc, to_shanghai_iso, utcnow
+from backend.transactions import on_commit
+
+CATEGORIES = {
+    "typhoon": "台风预警",
+    "price": "价格指导",
+    "training": "培训课程",
+    "rules": "品牌规范",
+    "other": "联盟通知",
+}
+TARGET_KEYS = ("towns", "cooperatives", "platforms", "licence_statuses", "tags")
+MAX_BODY = 1000
+WRITE_CHUNK = 500
+RETRY_SECONDS = (1, 2, 5, 10, 15, 30)  # transient refusals within a chunk
+
+
+# -- who gets it -------------------------------------------------------------------------------
+def recipients(session: Session, target: dict) -> list[int]:
+    """Active sellers matching every given criterion (each a list: any of its values)."""
+    query = select(Seller.id, Seller.tags).where(Seller.active.is_(True))
+    if target.get("towns"):
+        query = query.where(Seller.town.in_(target["towns"]))
+    if target.get("cooperatives"):
+        query = query.where(Seller.cooperative.in_(target["cooperatives"]))
+    if target.get("platforms"):
+        query = query.where(
+            Seller.id.in_(select(Shop.seller_id).where(Shop.platform.in_(target["platforms"])))
+        )
+    if target.get("licence_statuses"):
+        query = query.where(
+            Seller.id.in_(
+                select(BrandLicence.seller_id).where(
+                    BrandLicence.status.in_(target["licence_statuses"])
+                )
+            )
+        )
+    wanted_tags = set(target.get("tags") or [])
+    return [
+        seller_id
+        for seller_id, tags in session.execute(query.order_by(Seller.id))
+        if not wanted_tags or wanted_tags & set(tags or [])
+    ]
+
+
+def _check_target(target: dict) -> dict:
+    unknown = set(target) - set(TARGET_KEYS)
+    if unknown:
+        raise BadRequest(
+            "未知的发送对象条件", code="INVALID_TARGET", details={"keys": sorted(unknown)}
+        )
+    for key, values in target.items():
+        if not isinstance(values, list) or not all(isinstance(v, str) and v for v in values):
+            raise BadRequest(f"{key} 需为文字列表", code="INVALID_TARGET")
+    return {key: values for key, values in target.items() if values}
+
+
+# -- compose, start, fan out ---------------------------------------------------------------------
+def create(
+    session: Session,
+    *,
+    title: str,
+    body: str,
+    category: str,
+    link: str,
+    target: dict,
+    send_at: datetime | None,
+    staff_id: int | None,
+) -> Broadcast:
+    """A broadcast checked against WeChat's template rules before anything is sent."""
+    title, body = title.strip(), body.strip()
+    if not title or not body:
+        raise BadRequest("标题和正文不能为空", code="EMPTY_NOTICE")
+    if len(body) > MAX_BODY:
+        raise BadRequest(f"正文最多 {MAX_BODY} 个字", code="BODY_TOO_LONG")
+    if category not in CATEGORIES:
+        raise BadRequest(
+            "未知的通知类别", code="INVALID_CATEGORY", details={"categories": CATEGORIES}
+        )
+    if link and not (link.startswith("/") or link.startswith("https://")):
+        raise BadRequest("链接需以 / 或 https:// 开头", code="INVALID_LINK")
+    notices.template_data(title, CATEGORIES[category], "2026-01-01 00:00")
+    now = utcnow()
+    if send_at is not None and send_at < now - timedelta(seconds=60):
+        raise BadRequest("发送时间不能早于现在", code="SEND_AT_IN_PAST")
+    target = _check_target(target)
+    matched = recipients(session, target)
+    if not matched:
+        raise RuleBroken("没有符合条件的卖家", code="NO_RECIPIENTS")
+    broadcast = Broadcast(
+        title=title,
+        body=body,
+        category=category,
+        link=link,
+        target=target,
+        send_at=send_at or now,
+        status=SCHEDULED,
+        recipients=len(matched),
+        created_by=staff_id,
+    )
+    session.add(broadcast)
+    session.flush()
+    broadcast_id, when = broadcast.id, broadcast.send_at
+    if when <= now:
+        on_commit(session, lambda: enqueue("jobs.notices.start_broadcast", broadcast_id))
+    else:
+        on_commit(
+            session,
+            lambda: enqueue_at(to_aware_utc(when), "jobs.notices.start_broadcast", broadcast_id),
+        )
+    session.commit()
+    return broadcast
+
+
+def get(session: Session, broadcast_id: int) -> Broadcast:
+    broadcast = session.get(Broadcast, broadcast_id)
+    if broadcast is None:
+        raise NotFound("广播不存在", code="BROADCAST_NOT_FOUND")
+    return broadcast
+
+
+def start(session: Session, broadcast_id: int) -> int:
+    """Write the inbox notices (once each) and enqueue the fan-out in chunks. Running it again
+    writes nothing new and only enqueues what still waits."""
+    broadcast = get(session, broadcast_id)
+    if broadcast.status not in (SCHEDULED, RUNNING):
+        return 0
+    broadcast.status, broadcast.started_at = RUNNING, broadcast.started_at or utcnow()
+    session.commit()
+    sellers = recipients(session, broadcast.target)
+    have = set(
+        session.scalars(
+            select(SellerNotice.seller_id).where(SellerNotice.broadcast_id == broadcast_id)
+        )
+    )
+    fresh = [seller_id for seller_id in sellers if seller_id not in have]
+    for at in range(0, len(fresh), WRITE_CHUNK):
+        _write(session, broadcast, fresh[at : at + WRITE_CHUNK])
+    broadcast.recipients = len(have) + len(fresh)
+    session.commit()
+    waiting = list(
+        session.scalars(
+            select(NoticeDelivery.notice_id)
+            .where(NoticeDelivery.broadcast_id == broadcast_id, NoticeDelivery.state == PENDING)
+            .order_by(NoticeDelivery.id)
+        )
+    )
+    _enqueue_chunks(waiting)
+    return len(waiting)
+
+
+def _write(session: Session, broadcast: Broadcast, seller_ids: list[int]) -> None:
+    now = utcnow()
+    session.execute(
+        insert(SellerNotice),
+        [
+            {
+                "seller_id": seller_id,
+                "kind": f"BROADCAST_{broadcast.category.upper()}",
+                "title": broadcast.title,
+                "body": broadcast.body,
+                "data": {"category": CATEGORIES[broadcast.category]},
+                "dedupe_key": f"broadcast:{broadcast.id}:{seller_id}",
+                "broadcast_id": broadcast.id,
+                "link": broadcast.link,
+                "created_at": now,
+            }
+            for seller_id in seller_ids
+        ],
+    )
+    notice_ids = session.scalars(
+        select(SellerNotice.id).where(
+            SellerNotice.broadcast_id == broadcast.id, SellerNotice.seller_id.in_(seller_ids)
+        )
+    ).all()
+    session.execute(
+        insert(NoticeDelivery),
+        [
+            {
+                "notice_id": notice_id,
+                "broadcast_id": broadcast.id,
+                "channel": notices.CHANNEL,
+                "state": PENDING,
+                "attempts": 0,
+                "reason": "",
+                "created_at": now,
+            }
+            for notice_id in notice_ids
+        ],
+    )
+    session.commit()
+
+
+def _enqueue_chunks(notice_ids: list[int], attempt: int = 0) -> None:
+    size = current_app.config["NOTICE_CHUNK"]
+    for at in range(0, len(notice_ids), size):
+        enqueue("jobs.notices.deliver_chunk", notice_ids[at : at + size], attempt)
+
+
+def deliver_chunk(session: Session, notice_ids: list[int], attempt: int = 0) -> dict:
+    """Send a chunk; what WeChat refused for now goes out again a little later."""
+    outcomes: dict[str, int] = {}
+    again = []
+    for notice_id in notice_ids:
+        try:
+            state = notices.deliver(session, notice_id)
+        except (notices.WeChatError, TimeoutError):
+            session.rollback()
+            again.append(notice_id)
+            state = "retry"
+        outcomes[state] = outcomes.get(state, 0) + 1
+    if again:
+        delay = RETRY_SECONDS[min(attempt, len(RETRY_SECONDS) - 1)]
+        enqueue_at(
+            to_aware_utc(utcnow() + timedelta(seconds=delay)),
+            "jobs.notices.deliver_chunk",
+            again,
+            attempt + 1,
+        )
+    finish_done(session)
+    return outcomes
+
+
+def finish_done(session: Session) -> list[int]:
+    """Running broadcasts with nothing left to send are done."""
+    running = session.scalars(select(Broadcast).where(Broadcast.status == RUNNING)).all()
+    done = []
+    for broadcast in running:
+        waiting = session.scalar(
+            select(func.count())
+            .select_from(NoticeDelivery)
+            .where(
+                NoticeDelivery.broadcast_id == broadcast.id,
+                NoticeDelivery.state.in_((PENDING, SENDING)),
+            )
+        )
+        if not waiting:
+            broadcast.status, broadcast.finished_at = DONE, utcnow()
+            done.append(broadcast.id)
+    session.commit()
+    return done
+
+
+def cancel(session: Session, broadcast_id: int) -> Broadcast:
+    """Stop a broadcast: what was not sent yet is skipped (it stays in the inboxes)."""
+    broadcast = get(session, broadcast_id)
+    if broadcast.status not in (SCHEDULED, RUNNING):
+        raise Conflict("广播已发送完毕或已取消，不能再取消", code="BROADCAST_NOT_CANCELLABLE")
+    broadcast.status, broadcast.cancelled_at = CANCELLED, utcnow()
+    session.execute(
+        update(NoticeDelivery)
+        .where(NoticeDelivery.broadcast_id == broadcast_id, NoticeDelivery.state == PENDING)
+        .values(state=SKIPPED, reason="广播已取消", finished_at=utcnow())
+    )
+    session.commit()
+    return broadcast
+
+
+# -- the report ------------------------------------------------------------------------------------
+def report(session: Session, broadcast_id: int) -> dict:
+    """Sent (WeChat took it), delivered (to the phone), failed by reason, skipped by reason,
+    pending, and read in the inbox, with progress while it runs."""
+    broadcast = get(session, broadcast_id)
+    states = notices.delivery_counts(session, broadcast_id=broadcast_id)
+    reasons = session.execute(
+        select(NoticeDelivery.state, NoticeDelivery.reason, func.count())
+        .where(
+            NoticeDelivery.broadcast_id == broadcast_id,
+            NoticeDelivery.state.in_((FAILED, SKIPPED)),
+        )
+        .group_by(NoticeDelivery.state, NoticeDelivery.reason)
+    ).all()
+    read = session.scalar(
+        select(func.count())
+        .select_from(SellerNotice)
+        .where(SellerNotice.broadcast_id == broadcast_id, SellerNotice.read_at.is_not(None))
+    )
+    total = broadcast.recipients
+    pending = states.get(PENDING, 0) + states.get(SENDING, 0)
+    written = sum(states.values())
+    return {
+        "id": broadcast.id,
+        "title": broadcast.title,
+        "body": broadcast.body,
+        "category": broadcast.category,
+        "category_name": CATEGORIES[broadcast.category],
+        "target": broadcast.target,
+        "status": broadcast.status,
+        "send_at": to_shanghai_iso(broadcast.send_at),
+        "recipients": total,
+        "sent": states.get(SENT, 0) + states.get(DELIVERED, 0),
+        "delivered": states.get(DELIVERED, 0),
+        "failed": states.get(FAILED, 0),
+        "failed_by_reason": {r: n for s, r, n in reasons if s == FAILED},
+        "skipped": states.get(SKIPPED, 0),
+        "skipped_by_reason": {r: n for s, r, n in reasons if s == SKIPPED},
+        "pending": pending + max(0, total - written),
+        "read": read,
+        "progress": round((written - pending) / total, 4) if total else 1.0,
+    }
+
+
+def list_broadcasts(session: Session, *, limit: int = 50) -> list[Broadcast]:
+    return list(session.scalars(select(Broadcast).order_by(Broadcast.id.desc()).limit(limit)))

@@ -1,0 +1,236 @@
+"""Delivering sellers' notices over WeChat, exactly once: order events (from the store and every
+platform), licence reminders and alliance broadcasts all become SellerNotice rows (the inbox,
+which keeps everything) and each goes out as an Official Account template message to a seller
+who bound and follows the account.
+
+Exactly once under crashes: a worker claims a delivery (PENDING → SENDING, committed) before
+calling WeChat, and sends with client_msg_id = the notice id, so WeChat itself drops a resend
+within 10 minutes. A delivery left SENDING by a dead worker is claimed again by the sweeper and
+sent again with the same client_msg_id: the seller still gets one message. Transient refusals
+(-1, 45009, no answer) go back to PENDING for a later try; permanent ones (43004 not
+following, 40003 ...) end FAILED with the reason."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from backend import ratelimit
+from backend.clients.wechat import WeChatError, oa_client
+from backend.errors import BadRequest
+from backend.notices.models import (
+    CANCELLED,
+    DELIVERED,
+    FAILED,
+    PENDING,
+    SENDING,
+    SENT,
+    SKIPPED,
+    Broadcast,
+    NoticeDelivery,
+)
+from backend.officialaccount.models import OAFollower
+from backend.sellers.models import SellerNotice
+from backend.timeutil import to_shanghai_iso, utcnow
+
+CHANNEL = "oa_template"
+TRANSIENT_ERRCODES = {None, -1, 45009, 45011}
+FIELD_LIMIT = 20  # WeChat shows at most 20 characters of a template field
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+ERRCODE_REASONS = {
+    43004: "未关注公众号",
+    40003: "openid 无效",
+    40037: "模板无效",
+    47003: "模板参数不合规",
+    43101: "用户拒收",
+    48001: "接口未授权",
+}
+
+
+def template_data(title: str, detail: str, when: str) -> dict:
+    """The template's fields, checked against WeChat's rules before anything is sent."""
+    fields = {"keyword1": title, "keyword2": detail, "keyword3": when}
+    for key, value in fields.items():
+        if not value or _CONTROL.search(value) or len(value) > FIELD_LIMIT:
+            raise BadRequest(
+                f"模板字段最多 {FIELD_LIMIT} 个字且不能含换行（{key}：{value[:30]}）",
+                code="TEMPLATE_FIELD_INVALID",
+                details={"field": key},
+            )
+    return {key: {"value": value} for key, value in fields.items()}
+
+
+def _detail(notice: SellerNotice) -> str:
+    """The second field: the notice body's first line, cut to fit."""
+    line = notice.body.strip().splitlines()[0] if notice.body.strip() else notice.kind
+    return line if len(line) <= FIELD_LIMIT else line[: FIELD_LIMIT - 1] + "…"
+
+
+def ensure_delivery(session: Session, notice: SellerNotice) -> NoticeDelivery:
+    delivery = session.scalar(
+        select(NoticeDelivery).where(
+            NoticeDelivery.notice_id == notice.id, NoticeDelivery.channel == CHANNEL
+        )
+    )
+    if delivery is None:
+        delivery = NoticeDelivery(
+            notice_id=notice.id, broadcast_id=notice.broadcast_id, channel=CHANNEL
+        )
+        session.add(delivery)
+        try:
+            session.commit()
+        except IntegrityError:  # created concurrently
+            session.rollback()
+            return ensure_delivery(session, notice)
+    return delivery
+
+
+def _stale() -> timedelta:
+    """A claim older than this belonged to a dead worker (a send takes a few seconds at most)."""
+    return timedelta(seconds=current_app.config["NOTICE_STALE_SECONDS"])
+
+
+def _claim(session: Session, delivery_id: int) -> bool:
+    """Take the delivery for this worker (PENDING, or SENDING left by a dead worker)."""
+    stale = utcnow() - _stale()
+    claimed = session.execute(
+        update(NoticeDelivery)
+        .where(
+            NoticeDelivery.id == delivery_id,
+            (NoticeDelivery.state == PENDING)
+            | ((NoticeDelivery.state == SENDING) & (NoticeDelivery.claimed_at < stale)),
+        )
+        .values(state=SENDING, claimed_at=utcnow(), attempts=NoticeDelivery.attempts + 1)
+    ).rowcount
+    session.commit()
+    return bool(claimed)
+
+
+def _finish(session: Session, delivery_id: int, **values) -> None:
+    session.execute(update(NoticeDelivery).where(NoticeDelivery.id == delivery_id).values(**values))
+    session.commit()
+
+
+def deliver(session: Session, notice_id: int) -> str:
+    """Send one notice (once). Answers the delivery's state; WeChatError on a transient refusal
+    (the delivery is PENDING again, for a retry)."""
+    notice = session.get(SellerNotice, notice_id)
+    if notice is None:
+        return "missing"
+    delivery = ensure_delivery(session, notice)
+    if delivery.state not in (PENDING, SENDING):
+        return delivery.state
+    if notice.broadcast_id is not None and _cancelled(session, notice.broadcast_id):
+        _finish(session, delivery.id, state=SKIPPED, reason="广播已取消", finished_at=utcnow())
+        return SKIPPED
+    follower = session.scalar(select(OAFollower).where(OAFollower.seller_id == notice.seller_id))
+    if follower is None or not follower.reachable:
+        reason = "未绑定公众号" if follower is None else "未关注或拒收公众号消息"
+        _finish(session, delivery.id, state=SKIPPED, reason=reason, finished_at=utcnow())
+        return SKIPPED
+    config = current_app.config
+    ratelimit.take(f"wechat:{CHANNEL}", config["NOTICE_OA_PER_SECOND"])  # before the claim:
+    if not _claim(session, delivery.id):  # a claim must not age while waiting for the budget
+        return "claimed elsewhere"
+    try:
+        answer = oa_client().send_template(
+            openid=follower.openid,
+            template_id=config["WECHAT_OA_NOTICE_TEMPLATE"],
+            data=template_data(
+                notice.title[:FIELD_LIMIT],
+                _detail(notice),
+                to_shanghai_iso(notice.created_at)[:16].replace("T", " "),
+            ),
+            url=config["PUBLIC_BASE_URL"] + notice.link if notice.link else None,
+            client_msg_id=f"heli-notice-{notice.id}",
+        )
+    except WeChatError as refused:
+        if refused.errcode in TRANSIENT_ERRCODES:
+            _finish(session, delivery.id, state=PENDING, reason=f"临时错误 {refused.errcode}")
+            raise
+        reason = ERRCODE_REASONS.get(refused.errcode, refused.errmsg[:80])
+        _finish(
+            session,
+            delivery.id,
+            state=FAILED,
+            openid=follower.openid,
+            reason=f"{refused.errcode} {reason}",
+            finished_at=utcnow(),
+        )
+        if refused.errcode == 43004:
+            follower.following = False
+            session.commit()
+        return FAILED
+    _finish(
+        session,
+        delivery.id,
+        state=SENT,
+        openid=follower.openid,
+        msgid=str(answer.get("msgid", "")),
+        sent_at=utcnow(),
+        reason="",
+    )
+    return SENT
+
+
+def _cancelled(session: Session, broadcast_id: int) -> bool:
+    return session.scalar(select(Broadcast.status).where(Broadcast.id == broadcast_id)) == CANCELLED
+
+
+def template_finished(session: Session, *, msgid: str, status: str) -> None:
+    """WeChat's TEMPLATESENDJOBFINISH: the message reached the phone, or why not."""
+    delivery = session.scalar(select(NoticeDelivery).where(NoticeDelivery.msgid == msgid))
+    if delivery is None or delivery.state != SENT:
+        return
+    delivery.finished_at = utcnow()
+    if status.replace(" ", "").lower() == "success":
+        delivery.state = DELIVERED
+    else:
+        delivery.state = FAILED
+        delivery.reason = "用户拒收" if "block" in status else f"微信发送失败：{status}"[:120]
+
+
+def waiting_deliveries(session: Session, *, limit: int = 5000) -> list[int]:
+    """Notices whose delivery lost its job: claimed by a worker that died, an order push never
+    tried, or a broadcast whose fan-out made no progress for a while. The sweeper enqueues
+    them again (a claim makes a second copy harmless)."""
+    now, stale = utcnow(), _stale()
+    stalled = (
+        select(NoticeDelivery.broadcast_id)
+        .where(NoticeDelivery.broadcast_id.is_not(None))
+        .group_by(NoticeDelivery.broadcast_id)
+        .having(func.coalesce(func.max(NoticeDelivery.claimed_at), now - 2 * stale) < now - stale)
+    )
+    dead_worker = (NoticeDelivery.state == SENDING) & (NoticeDelivery.claimed_at < now - stale)
+    lost_push = (
+        (NoticeDelivery.state == PENDING)
+        & NoticeDelivery.broadcast_id.is_(None)
+        & (NoticeDelivery.created_at < now - 2 * stale)
+    )
+    stalled_fan_out = (
+        (NoticeDelivery.state == PENDING)
+        & NoticeDelivery.broadcast_id.in_(stalled)
+        & (NoticeDelivery.created_at < now - stale)
+    )
+    return list(
+        session.scalars(
+            select(NoticeDelivery.notice_id)
+            .where(dead_worker | lost_push | stalled_fan_out)
+            .order_by(NoticeDelivery.id)
+            .limit(limit)
+        )
+    )
+
+
+def delivery_counts(session: Session, *, broadcast_id: int) -> dict:
+    rows = session.execute(
+        select(NoticeDelivery.state, func.count())
+        .where(NoticeDelivery.broadcast_id == broadcast_id)
+        .group_by(NoticeDelivery.state)
+    ).all()
+    return dict(rows)

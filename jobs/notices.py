@@ -1,0 +1,33 @@
+"""Seller notices over WeChat: one job per order push, chunk jobs for broadcasts, and a sweeper
+that re-enqueues deliveries whose job was lost (a worker killed mid-send)."""
+
+from backend.extensions import db
+from backend.notices import broadcasts
+from backend.notices import service as notices
+from backend.queue import enqueue
+from jobs.base import job
+
+
+@job
+def deliver_notice(notice_id: int) -> str:
+    return notices.deliver(db.session, notice_id)  # transient refusals raise: rq retries
+
+
+@job
+def start_broadcast(broadcast_id: int) -> int:
+    return broadcasts.start(db.session, broadcast_id)
+
+
+@job
+def deliver_chunk(notice_ids: list[int], attempt: int = 0) -> dict:
+    return broadcasts.deliver_chunk(db.session, notice_ids, attempt)
+
+
+@job
+def sweep_notices() -> int:
+    """Every 15 s: deliveries nobody is working on go out again; finished broadcasts close."""
+    waiting = notices.waiting_deliveries(db.session)
+    for at in range(0, len(waiting), 100):
+        enqueue("jobs.notices.deliver_chunk", waiting[at : at + 100])
+    broadcasts.finish_done(db.session)
+    return len(waiting)
