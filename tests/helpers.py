@@ -239,7 +239,8 @@ def follow(sandbox, openid: str, unionid: str | None = None) -> dict:
 
 
 def run_jobs(app, queue: str = "default") -> None:
-    """Run the jobs waiting in a queue, as the rq worker would."""
+    """Run the jobs waiting in a queue (and scheduled ones now due), as the rq worker would."""
     with app.app_context():
         redis = app.extensions["heli_redis"]
-        SimpleWorker([Queue(queue, connection=redis)], connection=redis).work(burst=True)
+        worker = SimpleWorker([Queue(queue, connection=redis)], connection=redis)
+        worker.work(burst=True, with_scheduler=True)  # scheduled jobs that are due run too

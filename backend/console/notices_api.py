@@ -6,8 +6,9 @@ from __future__ import annotations
 from datetime import UTC
 
 from apiflask import APIBlueprint
-from apiflask.fields import AwareDateTime, Dict, List, String
+from apiflask.fields import AwareDateTime, List, Nested, String
 from apiflask.validators import Length, OneOf
+from marshmallow import RAISE
 
 from backend.console.api import staff_required
 from backend.extensions import db
@@ -18,6 +19,9 @@ bp = APIBlueprint("notices_api", __name__, tag="Console: broadcasts")
 
 
 class TargetIn(In):
+    class Meta:
+        unknown = RAISE  # a misspelt criterion must not turn into "every seller"
+
     towns = List(String(validate=Length(1, 30)), load_default=list)
     cooperatives = List(String(validate=Length(1, 60)), load_default=list)
     platforms = List(String(validate=Length(1, 10)), load_default=list)
@@ -30,7 +34,7 @@ class BroadcastIn(In):
     body = String(required=True, validate=Length(0, 5000))
     category = String(required=True, validate=OneOf(list(broadcasts.CATEGORIES)))
     link = String(load_default="", validate=Length(0, 300))
-    target = Dict(load_default=dict)
+    target = Nested(TargetIn, load_default=dict)
     send_at = AwareDateTime(load_default=None, allow_none=True)
 
 
@@ -46,7 +50,7 @@ def create_broadcast(body, staff):
         body=body["body"],
         category=body["category"],
         link=body["link"],
-        target=TargetIn().load(body["target"]),
+        target=body["target"],
         send_at=send_at.astimezone(UTC).replace(tzinfo=None) if send_at else None,
         staff_id=staff.id,
     )
