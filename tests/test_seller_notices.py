@@ -21,6 +21,7 @@ from backend.sellers import service as sellers
 from backend.timeutil import SHANGHAI, to_aware_utc, utcnow
 from jobs import notices as notice_jobs
 from tests.helpers import run_jobs, wait_for
+from tests.test_console_pages import log_in
 
 
 def make_sellers(app, sandbox, count: int, *, bound: bool = True, **fields) -> list[int]:
@@ -260,3 +261,30 @@ def kill_tree(pid: int) -> None:
     os.kill(pid, signal.SIGKILL)
     for child in children:
         kill_tree(int(child))
+
+
+def test_staff_compose_on_the_console_and_watch_the_report(app, sandbox, client, store, oa):
+    make_sellers(app, sandbox, 3)
+    log_in(client)
+    page = client.get("/console/broadcasts").get_data(as_text=True)
+    token = page.split('name="csrf_token" value="')[1].split('"')[0]
+    form = {
+        "csrf_token": token,
+        "title": "开海培训通知",
+        "category": "training",
+        "body": "周六上午九点在海阳所镇运营中心培训直播带货。",
+        "towns": "测试东镇",
+    }
+    too_long = client.post("/console/broadcasts", data={**form, "title": "培" * 21})
+    assert too_long.status_code == 400 and "模板字段最多 20 个字" in too_long.get_data(as_text=True)
+    made = client.post("/console/broadcasts", data=form)
+    assert made.status_code == 302
+    run_jobs(app)
+    detail = wait_for(
+        lambda: (
+            (html := client.get(made.headers["Location"]).get_data(as_text=True))
+            and '<td id="sent">3</td>' in html
+            and html
+        )
+    )
+    assert "开海培训通知" in detail and "已完成" in detail
