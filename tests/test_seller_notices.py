@@ -42,7 +42,12 @@ def make_sellers(app, sandbox, count: int, *, bound: bool = True, **fields) -> l
                     json={"openid": openid, "follow": True, "push": False},
                     timeout=5,
                 )
-                db.session.add(OAFollower(openid=openid, seller_id=seller.id, following=True))
+                # a late WeChat event of an earlier test may have created the follower already
+                follower = db.session.scalar(
+                    db.select(OAFollower).where(OAFollower.openid == openid)
+                ) or OAFollower(openid=openid)
+                follower.seller_id, follower.following = seller.id, True
+                db.session.add(follower)
             ids.append(seller.id)
         db.session.commit()
         db.session.remove()
