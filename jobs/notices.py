@@ -26,8 +26,9 @@ def deliver_chunk(notice_ids: list[int], attempt: int = 0) -> dict:
 @job
 def sweep_notices() -> int:
     """Every 15 s: deliveries nobody is working on go out again; finished broadcasts close."""
+    broadcasts.start_due(db.session)
     waiting = notices.waiting_deliveries(db.session)
     for at in range(0, len(waiting), 100):
-        enqueue("jobs.notices.deliver_chunk", waiting[at : at + 100])
+        enqueue("jobs.notices.deliver_chunk", waiting[at : at + 100], queue="notices")
     broadcasts.finish_done(db.session)
     return len(waiting)

@@ -238,9 +238,11 @@ def follow(sandbox, openid: str, unionid: str | None = None) -> dict:
     return res.json()
 
 
-def run_jobs(app, queue: str = "default") -> None:
-    """Run the jobs waiting in a queue (and scheduled ones now due), as the rq worker would."""
+def run_jobs(app, *queues: str) -> None:
+    """Run the jobs waiting in the queues (and scheduled ones now due), as the rq workers
+    would; by default the queues of the `worker` process, in its order."""
     with app.app_context():
         redis = app.extensions["heli_redis"]
-        worker = SimpleWorker([Queue(queue, connection=redis)], connection=redis)
-        worker.work(burst=True, with_scheduler=True)  # scheduled jobs that are due run too
+        names = queues or ("notices", "default", "broadcasts")
+        worker = SimpleWorker([Queue(name, connection=redis) for name in names], connection=redis)
+        worker.work(burst=True, with_scheduler=True)

@@ -178,7 +178,7 @@ def test_an_order_appears_once_takes_the_stock_reaches_its_seller_and_ships_back
     )
     assert shipped.status_code == 200, shipped.json
     assert sku_stock(app, sku) == (on_hand - 2, reserved)
-    run_jobs(app, queue="default")
+    run_jobs(app)
     [shipment] = platform.shipments(f"{code}-shop-1")
     assert str(shipment["order_id"]) == order_no and shipment["tracking_no"] == "SF1234567890"
     assert client.get(f"/api/seller/v1/orders/{row.id}", headers=seller["headers"]).json[
@@ -429,7 +429,7 @@ def test_one_pull_per_shop_at_a_time_and_the_schedule(app, client, sandbox, sell
         assert platform_jobs.schedule_pulls() == 1
         assert platform_jobs.schedule_pulls() == 0  # its next turn is an interval away
         db.session.remove()
-    run_jobs(app, queue="platforms")
+    run_jobs(app, "platforms")
     with app.app_context():
         assert db.session.get(Shop, shop["id"]).pulled_at is not None
         db.session.remove()

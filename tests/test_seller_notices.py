@@ -231,7 +231,7 @@ def test_a_worker_killed_mid_fan_out_still_sends_each_notice_once(app, sandbox, 
         "SECRET_KEY": "test-secret",
     }
     worker = subprocess.Popen(
-        [sys.executable, "-m", "jobs.worker", "default"],
+        [sys.executable, "-m", "jobs.worker", "notices", "default", "broadcasts"],
         cwd=PROJECT_ROOT,
         env=env,
         stdout=subprocess.DEVNULL,

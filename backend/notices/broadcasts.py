@@ -44,6 +44,8 @@ TARGET_KEYS = ("towns", "cooperatives", "platforms", "licence_statuses", "tags")
 MAX_BODY = 1000
 WRITE_CHUNK = 500
 RETRY_SECONDS = (1, 2, 5, 10, 15, 30)  # transient refusals within a chunk
+# Broadcast chunks wait on their own queue, after order pushes ("notices") and other jobs.
+QUEUE = "broadcasts"
 
 
 # -- who gets it -------------------------------------------------------------------------------
@@ -225,7 +227,7 @@ def _write(session: Session, broadcast: Broadcast, seller_ids: list[int]) -> Non
 def _enqueue_chunks(notice_ids: list[int], attempt: int = 0) -> None:
     size = current_app.config["NOTICE_CHUNK"]
     for at in range(0, len(notice_ids), size):
-        enqueue("jobs.notices.deliver_chunk", notice_ids[at : at + size], attempt)
+        enqueue("jobs.notices.deliver_chunk", notice_ids[at : at + size], attempt, queue=QUEUE)
 
 
 def deliver_chunk(session: Session, notice_ids: list[int], attempt: int = 0) -> dict:
@@ -247,9 +249,21 @@ def deliver_chunk(session: Session, notice_ids: list[int], attempt: int = 0) -> 
             "jobs.notices.deliver_chunk",
             again,
             attempt + 1,
+            queue=QUEUE,
         )
     finish_done(session)
     return outcomes
+
+
+def start_due(session: Session) -> list[int]:
+    """Scheduled broadcasts whose time passed without their job (its scheduler died)."""
+    late = utcnow() - timedelta(seconds=current_app.config["NOTICE_STALE_SECONDS"])
+    due = session.scalars(
+        select(Broadcast.id).where(Broadcast.status == SCHEDULED, Broadcast.send_at < late)
+    ).all()
+    for broadcast_id in due:
+        start(session, broadcast_id)
+    return list(due)
 
 
 def finish_done(session: Session) -> list[int]:

@@ -35,10 +35,12 @@ from backend.notices.models import (
     NoticeDelivery,
 )
 from backend.officialaccount.models import OAFollower
+from backend.queue import redis_client
 from backend.sellers.models import SellerNotice
 from backend.timeutil import to_shanghai_iso, utcnow
 
 CHANNEL = "oa_template"
+FINISH_KEEP_SECONDS = 600  # WeChat's client_msg_id window: a resend answers within it
 TRANSIENT_ERRCODES = {None, -1, 45009, 45011}
 FIELD_LIMIT = 20  # WeChat shows at most 20 characters of a template field
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -166,15 +168,22 @@ def deliver(session: Session, notice_id: int) -> str:
             follower.following = False
             session.commit()
         return FAILED
+    msgid = str(answer.get("msgid", ""))
     _finish(
         session,
         delivery.id,
         state=SENT,
         openid=follower.openid,
-        msgid=str(answer.get("msgid", "")),
+        msgid=msgid,
         sent_at=utcnow(),
         reason="",
     )
+    early = redis_client().getdel(f"heli:notice:finish:{msgid}")
+    if early is not None:
+        session.refresh(delivery)
+        _apply_finish(delivery, early.decode())
+        session.commit()
+        return delivery.state
     return SENT
 
 
@@ -185,7 +194,14 @@ def _cancelled(session: Session, broadcast_id: int) -> bool:
 def template_finished(session: Session, *, msgid: str, status: str) -> None:
     """WeChat's TEMPLATESENDJOBFINISH: the message reached the phone, or why not."""
     delivery = session.scalar(select(NoticeDelivery).where(NoticeDelivery.msgid == msgid))
-    if delivery is None or delivery.state != SENT:
+    if delivery is None:  # it may arrive before we stored the msgid (a crash, then a resend)
+        redis_client().set(f"heli:notice:finish:{msgid}", status, ex=FINISH_KEEP_SECONDS)
+        return
+    _apply_finish(delivery, status)
+
+
+def _apply_finish(delivery: NoticeDelivery, status: str) -> None:
+    if delivery.state != SENT:
         return
     delivery.finished_at = utcnow()
     if status.replace(" ", "").lower() == "success":

@@ -96,7 +96,7 @@ def notify(
     notice_id = notice.id
     # its WeChat delivery exists with it, so a lost job is found by the sweeper
     session.add(NoticeDelivery(notice_id=notice_id, channel=CHANNEL))
-    on_commit(session, lambda: enqueue("jobs.notices.deliver_notice", notice_id))
+    on_commit(session, lambda: enqueue("jobs.notices.deliver_notice", notice_id, queue="notices"))
     return True
 
 
