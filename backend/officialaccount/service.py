@@ -287,11 +287,9 @@ def send_notice(*, openid: str, title: str, body: str, url: str, dedupe: str) ->
     template = current_app.config["WECHAT_OA_NOTICE_TEMPLATE"]
     if not template:
         return
-    data = {
-        "keyword1": {"value": title[:20]},
-        "keyword2": {"value": body[:20]},
-        "keyword3": {"value": to_shanghai_iso(utcnow())[:16].replace("T", " ")},
-    }
+    limit = notices.FIELD_LIMIT
+    when = to_shanghai_iso(utcnow())[:16].replace("T", " ")
+    data = notices.template_data(title[:limit], body[:limit], when)
     oa_client().send_template(
         openid=openid, template_id=template, data=data, url=url, client_msg_id=dedupe[:32]
     )

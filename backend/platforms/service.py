@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -476,15 +476,43 @@ def retry_stock(session: Session, *, platform_order_id: int) -> PlatformOrder:
     return row
 
 
+# -- the seller's view -----------------------------------------------------------------------
+def seller_shops(session: Session, seller_id: int) -> list[Shop]:
+    return list(session.scalars(select(Shop).where(Shop.seller_id == seller_id).order_by(Shop.id)))
+
+
+def seller_orders(
+    session: Session, *, seller_id: int, status: str | None, page: int, page_size: int
+) -> tuple[list[PlatformOrder], int]:
+    """A seller's platform orders, newest update first."""
+    where = [PlatformOrder.seller_id == seller_id]
+    if status:
+        where.append(PlatformOrder.status == status)
+    total = session.scalar(select(func.count()).select_from(PlatformOrder).where(*where))
+    rows = session.scalars(
+        select(PlatformOrder)
+        .where(*where)
+        .order_by(PlatformOrder.platform_updated_at.desc(), PlatformOrder.id.desc())
+        .offset((page - 1) * page_size)
+        .limit(page_size)
+    )
+    return list(rows), total
+
+
+def seller_order(session: Session, *, seller_id: int, platform_order_id: int) -> PlatformOrder:
+    row = session.get(PlatformOrder, platform_order_id)
+    if row is None or row.seller_id != seller_id:
+        raise NotFound("订单不存在", code="PLATFORM_ORDER_NOT_FOUND")
+    return row
+
+
 # -- the seller ships ------------------------------------------------------------------------
 def ship(
     session: Session, *, seller_id: int, platform_order_id: int, carrier: str, tracking_no: str
 ) -> PlatformOrder:
     """The seller sent the parcel: the units leave the lots and the tracking number is written
     back to the platform (queued, retried)."""
-    row = session.get(PlatformOrder, platform_order_id)
-    if row is None or row.seller_id != seller_id:
-        raise NotFound("订单不存在", code="PLATFORM_ORDER_NOT_FOUND")
+    row = seller_order(session, seller_id=seller_id, platform_order_id=platform_order_id)
     if carrier not in carriers.CARRIERS:
         raise BadRequest(
             "不支持的快递公司",

@@ -9,10 +9,8 @@ from datetime import timedelta
 from apiflask import APIBlueprint, HTTPTokenAuth
 from apiflask.fields import Boolean, Integer, String
 from apiflask.validators import Length, OneOf, Range
-from sqlalchemy import func, select
 
 from backend.clients.platforms.base import OUR_STATUSES, PLATFORMS
-from backend.errors import NotFound
 from backend.extensions import db
 from backend.platforms import service as platforms
 from backend.platforms.carriers import CARRIERS
@@ -61,8 +59,7 @@ def shop_view(shop: Shop) -> dict:
 @bp.auth_required(seller_auth)
 @bp.doc(summary="我的平台店铺")
 def list_shops():
-    shops = db.session.scalars(select(Shop).where(Shop.seller_id == _seller_id()).order_by(Shop.id))
-    return {"items": [shop_view(shop) for shop in shops]}
+    return {"items": [shop_view(shop) for shop in platforms.seller_shops(db.session, _seller_id())]}
 
 
 @bp.post("/shops")
@@ -115,16 +112,12 @@ def order_view(row: PlatformOrder) -> dict:
 @bp.input(OrderQuery, location="query", arg_name="query")
 @bp.doc(summary="我的平台订单（新的在前）")
 def list_orders(query):
-    where = [PlatformOrder.seller_id == _seller_id()]
-    if query.get("status"):
-        where.append(PlatformOrder.status == query["status"])
-    total = db.session.scalar(select(func.count()).select_from(PlatformOrder).where(*where))
-    rows = db.session.scalars(
-        select(PlatformOrder)
-        .where(*where)
-        .order_by(PlatformOrder.platform_updated_at.desc(), PlatformOrder.id.desc())
-        .offset((query["page"] - 1) * query["page_size"])
-        .limit(query["page_size"])
+    rows, total = platforms.seller_orders(
+        db.session,
+        seller_id=_seller_id(),
+        status=query.get("status"),
+        page=query["page"],
+        page_size=query["page_size"],
     )
     return {"items": [order_view(row) for row in rows], "total": total}
 
@@ -133,9 +126,7 @@ def list_orders(query):
 @bp.auth_required(seller_auth)
 @bp.doc(summary="一笔平台订单")
 def get_order(order_id: int):
-    row = db.session.get(PlatformOrder, order_id)
-    if row is None or row.seller_id != _seller_id():
-        raise NotFound("订单不存在", code="PLATFORM_ORDER_NOT_FOUND")
+    row = platforms.seller_order(db.session, seller_id=_seller_id(), platform_order_id=order_id)
     return order_view(row)
 
 
@@ -183,16 +174,12 @@ def notice_view(notice: SellerNotice) -> dict:
 @bp.input(NoticeQuery, location="query", arg_name="query")
 @bp.doc(summary="我的通知（收件箱：订单、退款、联盟广播，新的在前）")
 def list_notices(query):
-    where = [SellerNotice.seller_id == _seller_id()]
-    if query["unread"]:
-        where.append(SellerNotice.read_at.is_(None))
-    total = db.session.scalar(select(func.count()).select_from(SellerNotice).where(*where))
-    rows = db.session.scalars(
-        select(SellerNotice)
-        .where(*where)
-        .order_by(SellerNotice.id.desc())
-        .offset((query["page"] - 1) * query["page_size"])
-        .limit(query["page_size"])
+    rows, total = sellers.inbox(
+        db.session,
+        seller_id=_seller_id(),
+        unread_only=query["unread"],
+        page=query["page"],
+        page_size=query["page_size"],
     )
     return {"items": [notice_view(row) for row in rows], "total": total}
 
@@ -201,10 +188,4 @@ def list_notices(query):
 @bp.auth_required(seller_auth)
 @bp.doc(summary="标记已读")
 def read_notice(notice_id: int):
-    notice = db.session.get(SellerNotice, notice_id)
-    if notice is None or notice.seller_id != _seller_id():
-        raise NotFound("通知不存在", code="NOTICE_NOT_FOUND")
-    if notice.read_at is None:
-        notice.read_at = utcnow()
-        db.session.commit()
-    return notice_view(notice)
+    return notice_view(sellers.mark_read(db.session, seller_id=_seller_id(), notice_id=notice_id))

@@ -6,7 +6,7 @@ import hashlib
 import secrets
 from datetime import date, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -285,3 +285,31 @@ def authenticate(session: Session, token: str) -> int | None:
             SellerToken.token_hash == _token_hash(token), SellerToken.revoked_at.is_(None)
         )
     )
+
+
+def inbox(
+    session: Session, *, seller_id: int, unread_only: bool, page: int, page_size: int
+) -> tuple[list[SellerNotice], int]:
+    """A seller's notices, newest first."""
+    where = [SellerNotice.seller_id == seller_id]
+    if unread_only:
+        where.append(SellerNotice.read_at.is_(None))
+    total = session.scalar(select(func.count()).select_from(SellerNotice).where(*where))
+    rows = session.scalars(
+        select(SellerNotice)
+        .where(*where)
+        .order_by(SellerNotice.id.desc())
+        .offset((page - 1) * page_size)
+        .limit(page_size)
+    )
+    return list(rows), total
+
+
+def mark_read(session: Session, *, seller_id: int, notice_id: int) -> SellerNotice:
+    notice = session.get(SellerNotice, notice_id)
+    if notice is None or notice.seller_id != seller_id:
+        raise NotFound("通知不存在", code="NOTICE_NOT_FOUND")
+    if notice.read_at is None:
+        notice.read_at = utcnow()
+        session.commit()
+    return notice
