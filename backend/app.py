@@ -135,7 +135,7 @@ def _register_blueprints(app: APIFlask) -> None:
     from backend.console.pages import bp as console_pages
     from backend.console.platforms_api import bp as platforms_api
     from backend.processing.api import bp as processing_api
-    from backend.sellers.api import bp as seller_api
+    from backend.seller_api.routes import bp as seller_api
     from miniprogram_api import api_v1
     from miniprogram_api.trace_page import bp as trace_page
 

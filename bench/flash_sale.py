@@ -228,7 +228,7 @@ def _redis_claimer(args) -> tuple[int, float]:
 
 def redis_claim_rate(redis_url: str) -> float:
     """Successful claims/s of the bare CLAIM script on the scratch Redis (a sale of its own)."""
-    from backend.live.flash import CLAIM
+    from backend.live.flash_sales import CLAIM
 
     keys = ["heli:flash:bench", "heli:flash:bench:people", "heli:flash:bench:answers"]
     client = redis.Redis.from_url(redis_url)
@@ -315,15 +315,15 @@ def watch(bench: Bench, sale_id: int, kill: bool, stop: threading.Event, seen: d
     worker (if asked); once sold out, let GIVE_BACK unpaid claims expire so their units go back
     into the running sale."""
     from backend.extensions import db
-    from backend.live import flash
+    from backend.live import flash_sales
 
-    client, key = redis.Redis.from_url(bench.redis_url), flash._keys(sale_id)[0]
+    client, key = redis.Redis.from_url(bench.redis_url), flash_sales._keys(sale_id)[0]
     try:
         while not stop.is_set() and not ("given_back" in seen and "under_load" in seen):
             remaining = int(client.hget(key, "remaining") or UNITS)
             if "under_load" not in seen and remaining <= UNITS // 2:
                 with bench.app.app_context():
-                    seen["under_load"] = flash.reconcile(db.session, sale_id=sale_id)["balanced"]
+                    seen["under_load"] = flash_sales.reconcile(db.session, sale_id=sale_id)["balanced"]
                     db.session.remove()
                 if kill:
                     seen["killed"], seen["killed_at"] = kill_a_worker(), time.monotonic()
@@ -374,7 +374,7 @@ def account(bench: Bench, sale_id: int, free_before: int) -> dict:
     from backend.extensions import db
     from backend.inventory import queries as inventory_queries
     from backend.inventory.models import Lot
-    from backend.live import flash
+    from backend.live import flash_sales
     from backend.live.models import FlashClaim
     from backend.orders.models import CANCELLED, PAID, PENDING_PAYMENT, Order, OrderItem
 
@@ -397,7 +397,7 @@ def account(bench: Bench, sale_id: int, free_before: int) -> dict:
             db.select(Lot.on_hand, Lot.reserved).where(Lot.sku_id == bench.sku_id)
         ).all()
         ledger_ok = inventory_queries.ledger_mismatches(session) == []
-        balanced = flash.reconcile(session, sale_id=sale_id)["balanced"]
+        balanced = flash_sales.reconcile(session, sale_id=sale_id)["balanced"]
         session.remove()
     paid, held = int(units.get(PAID, 0)), int(units.get(PENDING_PAYMENT, 0))
     claimed = sum(int(n) for n in units.values())
@@ -419,12 +419,12 @@ def account(bench: Bench, sale_id: int, free_before: int) -> dict:
 def running_checks(bench: Bench, sale_id: int) -> dict:
     """While the sale still runs: DB holds = Redis remaining, and claims left half-done."""
     from backend.extensions import db
-    from backend.live import flash
+    from backend.live import flash_sales
 
     with bench.app.app_context():
-        report = flash.reconcile(db.session, sale_id=sale_id)
+        report = flash_sales.reconcile(db.session, sale_id=sale_id)
         db.session.remove()
-    answers = redis.Redis.from_url(bench.redis_url).hvals(flash._keys(sale_id)[2])
+    answers = redis.Redis.from_url(bench.redis_url).hvals(flash_sales._keys(sale_id)[2])
     return {
         "balanced_running": report["balanced"],
         "redis_remaining": report["redis_remaining"],
@@ -437,7 +437,7 @@ def settle(bench: Bench, sale_id: int, since: float) -> dict:
     """After a kill: once half-done claims are stale, reconcile must repair them, and the units
     they held must be claimable again (by claimers who have none yet)."""
     from backend.extensions import db
-    from backend.live import flash
+    from backend.live import flash_sales
     from backend.orders.models import Order
 
     stale = getattr(flash, "STALE_CLAIM_SECONDS", None)
@@ -445,7 +445,7 @@ def settle(bench: Bench, sale_id: int, since: float) -> dict:
         return {}
     time.sleep(max(0.0, since + stale + 1 - time.monotonic()))
     with bench.app.app_context():
-        report = flash.reconcile(db.session, sale_id=sale_id)
+        report = flash_sales.reconcile(db.session, sale_id=sale_id)
         winners = set(
             db.session.scalars(db.select(Order.customer_id).where(Order.flash_sale_id == sale_id))
         )

@@ -1,19 +1,19 @@
 from backend.extensions import db
-from backend.live import claims, flash, rooms, summary
+from backend.live import claims, flash_sales, rooms, summary
 from jobs.base import job
 
 
 @job
 def end_flash_sale(sale_id: int) -> int:
     """At a sale's end: what it still holds goes back to stock."""
-    return flash.end_sale(db.session, sale_id=sale_id).released_units
+    return flash_sales.end_sale(db.session, sale_id=sale_id).released_units
 
 
 @job
 def reconcile_flash_sales() -> list[dict]:
     """Every minute: prove each running sale's units add up (alarms staff otherwise)."""
     return [
-        flash.reconcile(db.session, sale_id=sale_id) for sale_id in flash.open_sale_ids(db.session)
+        flash_sales.reconcile(db.session, sale_id=sale_id) for sale_id in flash_sales.open_sale_ids(db.session)
     ]
 
 

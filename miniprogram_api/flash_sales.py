@@ -4,7 +4,7 @@ from apiflask.fields import Integer, Nested
 from apiflask.validators import Range
 
 from backend.extensions import db
-from backend.live import flash
+from backend.live import flash_sales
 from backend.orders.schemas import render_order
 from backend.schemas import In
 from miniprogram_api import api_v1
@@ -20,7 +20,7 @@ class ClaimIn(In):
 @api_v1.get("/flash-sales/<int:sale_id>")
 @api_v1.doc(summary="秒杀状态：剩余数量、倒计时")
 def get_flash_sale(sale_id: int):
-    return flash.sale_view(db.session, sale_id=sale_id)
+    return flash_sales.sale_view(db.session, sale_id=sale_id)
 
 
 @api_v1.post("/flash-sales/<int:sale_id>/claims")
@@ -30,7 +30,7 @@ def get_flash_sale(sale_id: int):
 @api_v1.output(OrderOut, status_code=201)
 @api_v1.doc(summary="抢购：成功得到待支付订单，抢光时 409", responses=[200, 201, 404, 409, 422])
 def claim_flash_sale(sale_id: int, headers, body):
-    order, created = flash.claim(
+    order, created = flash_sales.claim(
         db.session,
         sale_id=sale_id,
         customer_id=current_customer_id(),

@@ -8,7 +8,7 @@ import pytest
 
 from backend.extensions import db
 from backend.inventory import queries as inventory_queries
-from backend.live import flash
+from backend.live import flash_sales
 from backend.live.models import FlashClaim
 from backend.orders.models import Order
 from tests.helpers import ADDRESS, Shopper, sku_stock
@@ -42,7 +42,7 @@ def _claim(shopper, sale_id, quantity=1, key=None, **body):
 
 def _reconcile(app, sale_id):
     with app.app_context():
-        return flash.reconcile(db.session, sale_id=sale_id)
+        return flash_sales.reconcile(db.session, sale_id=sale_id)
 
 
 def test_a_claim_becomes_an_order_at_the_sale_price(app, shopper, sale, store):
@@ -211,9 +211,9 @@ def test_a_claim_cut_off_by_a_dying_worker_is_repaired(app, shopper, sale):
     """The claim script ran but the process died before the order was written (SIGKILL)."""
     import time
 
-    keys = flash._keys(sale["id"])
+    keys = flash_sales._keys(sale["id"])
     redis = app.extensions["heli_redis"]
-    redis.eval(flash.CLAIM, 3, *keys, time.time(), 424242, 1, "lost-key-0001")
+    redis.eval(flash_sales.CLAIM, 3, *keys, time.time(), 424242, 1, "lost-key-0001")
     redis.hset(keys[2], "424242:lost-key-0001", f"PENDING|1|{time.time() - 60}")  # long ago
     assert shopper.client.get(f"/api/v1/flash-sales/{sale['id']}").json["remaining"] == 49
     report = _reconcile(app, sale["id"])
@@ -232,7 +232,7 @@ def test_a_claim_cut_off_by_a_dying_worker_is_repaired(app, shopper, sale):
 def test_a_claim_before_the_start_is_refused(app, shopper, sale):
     import time
 
-    app.extensions["heli_redis"].hset(flash._keys(sale["id"])[0], "starts", time.time() + 60)
+    app.extensions["heli_redis"].hset(flash_sales._keys(sale["id"])[0], "starts", time.time() + 60)
     early = _claim(shopper, sale["id"])
     assert early.status_code == 422 and early.json["code"] == "FLASH_SALE_NOT_STARTED"
     assert "还未开始" in early.json["message"]
@@ -241,9 +241,9 @@ def test_a_claim_before_the_start_is_refused(app, shopper, sale):
 def test_claims_still_being_written_do_not_raise_false_alarms(app, shopper, sale):
     import time
 
-    keys = flash._keys(sale["id"])
+    keys = flash_sales._keys(sale["id"])
     redis = app.extensions["heli_redis"]
-    redis.eval(flash.CLAIM, 3, *keys, time.time(), 515151, 1, "in-flight-key-1")  # just now
+    redis.eval(flash_sales.CLAIM, 3, *keys, time.time(), 515151, 1, "in-flight-key-1")  # just now
     report = _reconcile(app, sale["id"])
     assert report["balanced"] is True and report["in_flight"] == 1
     assert report["redis_remaining"] == 49  # not repaired: it may still be written

@@ -10,7 +10,7 @@ from apiflask.validators import Length, Range
 
 from backend.console.api import staff_required
 from backend.extensions import db
-from backend.live import flash, moderation, rooms, shelf, summary
+from backend.live import flash_sales, moderation, rooms, shelf, summary
 from backend.schemas import In
 
 bp = APIBlueprint("live_api", __name__, tag="Console: live")
@@ -31,21 +31,21 @@ class StartSaleIn(In):
 @staff_required
 @bp.input(StartSaleIn, arg_name="body")
 def start_flash_sale(body, staff):
-    sale = flash.start_sale(db.session, staff_id=staff.id, **body)
-    return flash.sale_view(db.session, sale_id=sale.id), 201
+    sale = flash_sales.start_sale(db.session, staff_id=staff.id, **body)
+    return flash_sales.sale_view(db.session, sale_id=sale.id), 201
 
 
 @bp.post("/flash-sales/<int:sale_id>/stop")
 @staff_required
 def stop_flash_sale(sale_id: int, staff):
-    flash.end_sale(db.session, sale_id=sale_id)
-    return flash.sale_view(db.session, sale_id=sale_id)
+    flash_sales.end_sale(db.session, sale_id=sale_id)
+    return flash_sales.sale_view(db.session, sale_id=sale_id)
 
 
 @bp.get("/flash-sales/<int:sale_id>")
 @staff_required
 def watch_flash_sale(sale_id: int, staff):
-    return flash.sale_view(db.session, sale_id=sale_id)
+    return flash_sales.sale_view(db.session, sale_id=sale_id)
 
 
 class RoomIn(In):

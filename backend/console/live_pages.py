@@ -21,7 +21,7 @@ from backend.console.pages import _page, _pages, bp, login_required
 from backend.errors import BadRequest, DomainError, NotFound, SoldOut
 from backend.extensions import db
 from backend.live import comments, rooms, shelf, summary
-from backend.live import flash as flash_sales
+from backend.live import flash_sales
 from backend.timeutil import SHANGHAI
 
 ROOMS_PER_PAGE = 20

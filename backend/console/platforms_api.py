@@ -15,7 +15,7 @@ from backend.platforms import service as platforms
 from backend.platforms.models import STOCK_SHORT, STOCK_UNMAPPED, PlatformOrder, Shop
 from backend.schemas import In
 from backend.sellers import service as sellers
-from backend.sellers.api import order_view, shop_view
+from backend.seller_api.routes import order_view, shop_view
 
 bp = APIBlueprint("platforms_api", __name__, tag="Console: platforms")
 

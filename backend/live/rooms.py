@@ -14,7 +14,7 @@ from backend.clients.wechat import WeChatError, wechat_client
 from backend.customers.models import Customer
 from backend.errors import BadRequest, NotFound, RuleBroken, UpstreamUnavailable
 from backend.inventory import service as inventory
-from backend.live import flash
+from backend.live import flash_sales
 from backend.live.models import (
     ABNORMAL,
     EXPIRED,
@@ -285,7 +285,7 @@ def room_detail(session: Session, *, room_id: int, custom_params: dict) -> dict:
         .where(FlashSale.room_id == room.id, FlashSale.status == RUNNING)
         .order_by(FlashSale.id.desc())
     )
-    body["flash_sale"] = flash.sale_view(session, sale_id=sale_id) if sale_id else None
+    body["flash_sale"] = flash_sales.sale_view(session, sale_id=sale_id) if sale_id else None
     body["can_remind"] = room.live_status == NOT_STARTED
     body["expired"] = room.live_status == EXPIRED
     return body

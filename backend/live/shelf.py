@@ -12,7 +12,7 @@ from backend.catalogue import service as catalogue
 from backend.catalogue.models import Grade
 from backend.errors import Conflict, NotFound, RuleBroken
 from backend.inventory import service as inventory
-from backend.live import flash, rooms
+from backend.live import flash_sales, rooms
 from backend.live.models import RUNNING, FlashSale, LiveRoom, LiveShelfItem
 from backend.live.rooms import get_room
 from backend.timeutil import to_aware_utc
@@ -146,7 +146,7 @@ def room_facts(session: Session, room_id: int) -> dict:
         sale = sales.get(sku.id)
         entry["flash_sale"] = None
         if sale is not None:
-            view = flash.sale_view(session, sale_id=sale.id)
+            view = flash_sales.sale_view(session, sale_id=sale.id)
             entry["flash_sale"] = {
                 "id": sale.id,
                 "price": sale.price,

@@ -24,7 +24,7 @@ from backend import ratelimit
 from backend.catalogue.models import Sku
 from backend.clients.platforms import client_for
 from backend.clients.platforms.base import PLATFORMS, PlatformError, ShopAuth
-from backend.clients.platforms.base import PlatformOrder as Pulled
+from backend.clients.platforms.base import PulledOrder as Pulled
 from backend.errors import BadRequest, Conflict, NotFound, RuleBroken, SoldOut
 from backend.inventory import service as inventory
 from backend.platforms import carriers, vault

@@ -11,7 +11,7 @@ from backend.clients.platforms.base import (
     OrderLine,
     PlatformClient,
     PlatformError,
-    PlatformOrder,
+    PulledOrder,
     ShopAuth,
     TokenGrant,
 )
@@ -43,7 +43,7 @@ __all__ = [
     "OrderLine",
     "PlatformClient",
     "PlatformError",
-    "PlatformOrder",
+    "PulledOrder",
     "ShopAuth",
     "TokenGrant",
     "client_for",

@@ -85,7 +85,7 @@ class OrderLine:
 
 
 @dataclass(frozen=True)
-class PlatformOrder:
+class PulledOrder:
     platform: str
     order_id: str
     status: str
@@ -104,7 +104,7 @@ class PlatformOrder:
 class Page:
     """One page as the platform answered it; total/has_next are None when not given."""
 
-    orders: list[PlatformOrder]
+    orders: list[PulledOrder]
     total: int | None
     has_next: bool | None = None
 
@@ -194,7 +194,7 @@ class PlatformClient(ABC):
             raise ValueError(f"{self.platform} windows are at most {self.max_window}")
         return start, end
 
-    def fetch_window(self, shop: ShopAuth, start: datetime, end: datetime) -> list[PlatformOrder]:
+    def fetch_window(self, shop: ShopAuth, start: datetime, end: datetime) -> list[PulledOrder]:
         """Every order of the shop whose update time is in [start, end] (naive UTC).
 
         Reads page 1 for the total, then the last page back to page 2, then page 1 again only
@@ -359,9 +359,9 @@ class PlatformClient(ABC):
             raise PlatformError("invalid", self.platform, "ship_refused", message)
 
 
-def newest_by_id(orders) -> list[PlatformOrder]:
+def newest_by_id(orders) -> list[PulledOrder]:
     """One order per id, the one with the newest updated_at (the later read wins a tie)."""
-    kept: dict[str, PlatformOrder] = {}
+    kept: dict[str, PulledOrder] = {}
     for order in orders:
         seen = kept.get(order.order_id)
         if seen is None or order.updated_at >= seen.updated_at:

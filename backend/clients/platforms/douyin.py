@@ -17,7 +17,7 @@ from backend.clients.platforms.base import (
     Page,
     PlatformClient,
     PlatformError,
-    PlatformOrder,
+    PulledOrder,
     ShopAuth,
     TokenGrant,
     unknown_status,
@@ -87,7 +87,7 @@ def refund_status_of(raw: dict) -> int | None:
     return None
 
 
-def parse_order(raw: dict) -> PlatformOrder:
+def parse_order(raw: dict) -> PulledOrder:
     paid_at = from_unix(raw.get("pay_time"))
     order_status = as_int(raw["order_status"])
     refund = refund_status_of(raw)
@@ -109,7 +109,7 @@ def parse_order(raw: dict) -> PlatformOrder:
     tracking = [
         x.get("tracking_no") for x in raw.get("logistics_info") or [] if x.get("tracking_no")
     ]
-    return PlatformOrder(
+    return PulledOrder(
         platform=PLATFORM,
         order_id=str(raw["order_id"]),
         status=map_status(order_status, paid=paid_at is not None, refund_status=refund),

@@ -14,7 +14,7 @@ from backend.clients.platforms.base import (
     Page,
     PlatformClient,
     PlatformError,
-    PlatformOrder,
+    PulledOrder,
     ShopAuth,
     TokenGrant,
     unknown_status,
@@ -73,7 +73,7 @@ def response_key(method: str) -> str:
     return method.replace(".", "_") + "_responce"
 
 
-def parse_order(raw: dict) -> PlatformOrder:
+def parse_order(raw: dict) -> PulledOrder:
     consignee = raw.get("consigneeInfo") or {}
     lines = tuple(
         OrderLine(
@@ -86,7 +86,7 @@ def parse_order(raw: dict) -> PlatformOrder:
         for item in as_list(raw, "itemInfoList")
     )
     state = str(raw["orderState"])
-    return PlatformOrder(
+    return PulledOrder(
         platform=PLATFORM,
         order_id=str(raw["orderId"]),
         status=map_status(state),

@@ -16,7 +16,7 @@ from backend.clients.platforms.base import (
     Page,
     PlatformClient,
     PlatformError,
-    PlatformOrder,
+    PulledOrder,
     ShopAuth,
     TokenGrant,
     unknown_status,
@@ -55,7 +55,7 @@ def map_status(order_status: int, refund_status: int) -> str:
     return ORDER_STATUS[order_status]
 
 
-def parse_order(raw: dict) -> PlatformOrder:
+def parse_order(raw: dict) -> PulledOrder:
     order_status = as_int(raw["order_status"])
     refund_status = as_int(raw.get("refund_status") or 1)
     lines = tuple(
@@ -68,7 +68,7 @@ def parse_order(raw: dict) -> PlatformOrder:
         )
         for item in as_list(raw, "item_list")
     )
-    return PlatformOrder(
+    return PulledOrder(
         platform=PLATFORM,
         order_id=str(raw["order_sn"]),
         status=map_status(order_status, refund_status),

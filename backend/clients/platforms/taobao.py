@@ -15,7 +15,7 @@ from backend.clients.platforms.base import (
     Page,
     PlatformClient,
     PlatformError,
-    PlatformOrder,
+    PulledOrder,
     ShopAuth,
     TokenGrant,
     unknown_status,
@@ -77,7 +77,7 @@ def map_status(status: str, line_refunds: list[str]) -> str:
     return TRADE_STATUS[status]
 
 
-def parse_order(raw: dict) -> PlatformOrder:
+def parse_order(raw: dict) -> PulledOrder:
     order_lines = as_list(raw["orders"], "order")
     refunds = [str(line.get("refund_status") or "") for line in order_lines]
     shown = sorted({r for r in refunds if r not in NO_REFUND})
@@ -93,7 +93,7 @@ def parse_order(raw: dict) -> PlatformOrder:
         for line in order_lines
     )
     address = (raw.get(k) for k in ("receiver_state", "receiver_city", "receiver_district"))
-    return PlatformOrder(
+    return PulledOrder(
         platform=PLATFORM,
         order_id=str(raw["tid"]),
         status=map_status(status, refunds),

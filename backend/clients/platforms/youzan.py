@@ -15,7 +15,7 @@ from backend.clients.platforms.base import (
     Page,
     PlatformClient,
     PlatformError,
-    PlatformOrder,
+    PulledOrder,
     ShopAuth,
     TokenGrant,
     unknown_status,
@@ -64,7 +64,7 @@ def refund_state_of(item: dict, full: dict, info: dict) -> int:
     return 0
 
 
-def parse_order(item: dict) -> PlatformOrder:
+def parse_order(item: dict) -> PulledOrder:
     full = item["full_order_info"]
     info = full["order_info"]
     pay = full.get("pay_info") or {}
@@ -81,7 +81,7 @@ def parse_order(item: dict) -> PlatformOrder:
         )
         for line in as_list(full, "orders")
     )
-    return PlatformOrder(
+    return PulledOrder(
         platform=PLATFORM,
         order_id=str(info["tid"]),
         status=map_status(status, refund_state),
