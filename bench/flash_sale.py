@@ -323,7 +323,9 @@ def watch(bench: Bench, sale_id: int, kill: bool, stop: threading.Event, seen: d
             remaining = int(client.hget(key, "remaining") or UNITS)
             if "under_load" not in seen and remaining <= UNITS // 2:
                 with bench.app.app_context():
-                    seen["under_load"] = flash_sales.reconcile(db.session, sale_id=sale_id)["balanced"]
+                    seen["under_load"] = flash_sales.reconcile(db.session, sale_id=sale_id)[
+                        "balanced"
+                    ]
                     db.session.remove()
                 if kill:
                     seen["killed"], seen["killed_at"] = kill_a_worker(), time.monotonic()
@@ -440,7 +442,7 @@ def settle(bench: Bench, sale_id: int, since: float) -> dict:
     from backend.live import flash_sales
     from backend.orders.models import Order
 
-    stale = getattr(flash, "STALE_CLAIM_SECONDS", None)
+    stale = getattr(flash_sales, "STALE_CLAIM_SECONDS", None)
     if stale is None:
         return {}
     time.sleep(max(0.0, since + stale + 1 - time.monotonic()))

@@ -13,7 +13,8 @@ def end_flash_sale(sale_id: int) -> int:
 def reconcile_flash_sales() -> list[dict]:
     """Every minute: prove each running sale's units add up (alarms staff otherwise)."""
     return [
-        flash_sales.reconcile(db.session, sale_id=sale_id) for sale_id in flash_sales.open_sale_ids(db.session)
+        flash_sales.reconcile(db.session, sale_id=sale_id)
+        for sale_id in flash_sales.open_sale_ids(db.session)
     ]
 
 

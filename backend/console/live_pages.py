@@ -20,8 +20,7 @@ from backend.console.api import staff_required
 from backend.console.pages import _page, _pages, bp, login_required
 from backend.errors import BadRequest, DomainError, NotFound, SoldOut
 from backend.extensions import db
-from backend.live import comments, rooms, shelf, summary
-from backend.live import flash_sales
+from backend.live import comments, flash_sales, rooms, shelf, summary
 from backend.timeutil import SHANGHAI
 
 ROOMS_PER_PAGE = 20

@@ -283,7 +283,9 @@ def _cancel_unpaid(session: Session, order_id: int, reason: str) -> bool:
     A flash-sale order gives its units back to the sale while the sale runs."""
     order = session.get(Order, order_id)
     if order is not None and order.flash_sale_id is not None and order.status == PENDING_PAYMENT:
-        from backend.live import flash_sales  # live builds on orders; imported here to avoid a cycle
+        from backend.live import (
+            flash_sales,  # live builds on orders; imported here to avoid a cycle
+        )
 
         flash_sales.give_back(session, order=order)
     result = session.execute(
