@@ -1,6 +1,6 @@
 from backend.extensions import db
+from backend.flows import unpaid_orders
 from backend.inventory import queries as inventory_queries
-from backend.orders import service as orders
 from backend.queue import enqueue
 from backend.staff import service as staff
 from jobs.base import job
@@ -10,7 +10,7 @@ EXPIRING_WITHIN_HOURS = 24
 
 @job
 def expire_lot(lot_id: int) -> dict:
-    return orders.take_lot_off_sale(db.session, lot_id=lot_id)
+    return unpaid_orders.take_lot_off_sale(db.session, lot_id=lot_id)
 
 
 @job

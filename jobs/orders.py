@@ -1,4 +1,5 @@
 from backend.extensions import db
+from backend.flows import unpaid_orders
 from backend.orders import service as orders
 from backend.queue import enqueue
 from jobs.base import job
@@ -6,7 +7,7 @@ from jobs.base import job
 
 @job
 def expire_unpaid_order(order_id: int) -> str:
-    return orders.expire_unpaid(db.session, order_id=order_id)
+    return unpaid_orders.expire_unpaid(db.session, order_id=order_id)
 
 
 @job

@@ -1,6 +1,7 @@
 from backend.aftersales import service as aftersales
 from backend.aftersales.schemas import render_after_sale
 from backend.extensions import db
+from backend.flows import unpaid_orders
 from backend.orders import service as orders
 from backend.orders.schemas import render_order
 from backend.payments import service as payments
@@ -94,7 +95,7 @@ def set_order_address(order_id: int, body):
 @api_v1.doc(summary="取消待支付订单")
 def cancel_order(order_id: int):
     return render_order(
-        orders.cancel_order(db.session, customer_id=current_customer_id(), order_id=order_id)
+        unpaid_orders.cancel_order(db.session, customer_id=current_customer_id(), order_id=order_id)
     )
 
 

@@ -7,11 +7,11 @@ from rq.registry import ScheduledJobRegistry
 
 from backend.errors import RuleBroken
 from backend.extensions import db
+from backend.flows import unpaid_orders
 from backend.inventory import expiry
 from backend.inventory import queries as inventory_queries
 from backend.inventory import service as inventory
 from backend.inventory.models import Lot, StockMovement, StockReservation
-from backend.orders import service as orders
 from backend.orders.models import Order
 from backend.staff.models import Staff, StaffAlert
 from backend.timeutil import utcnow
@@ -157,7 +157,7 @@ def test_expiry_cancels_unpaid_orders_it_cannot_serve_and_tells_staff_of_paid_on
             db.update(Lot).where(Lot.id == lot_id).values(use_by=utcnow() - timedelta(seconds=1))
         )
         db.session.commit()
-        result = orders.take_lot_off_sale(db.session, lot_id=lot_id)
+        result = unpaid_orders.take_lot_off_sale(db.session, lot_id=lot_id)
         assert result["unmoved_unpaid"] == [unpaid["id"]]
         assert result["unmoved_paid"] == [paid["id"]]
         cancelled = db.session.get(Order, unpaid["id"])

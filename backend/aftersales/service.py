@@ -22,10 +22,9 @@ from backend.aftersales.models import (
 )
 from backend.errors import BadRequest, Conflict, NotFound, RuleBroken
 from backend.inventory import service as inventory
-from backend.orders import events
+from backend.orders import events, lifecycle
 from backend.orders import service as orders
 from backend.orders.models import COMPLETED, PAID, SHIPPED, Order
-from backend.orders.models import REFUNDED as ORDER_REFUNDED
 from backend.orders.models import REFUNDING as ORDER_REFUNDING
 from backend.payments import service as payments
 from backend.payments.models import Refund
@@ -129,9 +128,9 @@ def request_after_sale(
         status=PENDING,
     )
     session.add(case)
-    if type != DEAD_ON_ARRIVAL:
-        order.status_before_refund, order.status = order.status, ORDER_REFUNDING
     session.flush()
+    if type != DEAD_ON_ARRIVAL:  # a dead-on-arrival claim does not stop the order
+        lifecycle.move(session, order.id, "REFUND_REQUESTED", note={"after_sale_id": case.id})
     events.record(
         session, order.id, "AFTER_SALE_REQUESTED", after_sale_id=case.id, type=type, amount=amount
     )
@@ -207,7 +206,7 @@ def reject(session: Session, *, after_sale_id: int, staff_id: int, note: str) ->
     case = _decide(session, after_sale_id, REJECTED, staff_id=staff_id, note=note)
     order = session.get(Order, case.order_id)
     if order.status == ORDER_REFUNDING and order.status_before_refund:
-        order.status, order.status_before_refund = order.status_before_refund, None
+        lifecycle.move(session, order.id, "REFUND_REJECTED", note={"after_sale_id": case.id})
     events.record(session, order.id, "AFTER_SALE_REJECTED", after_sale_id=case.id, note=note)
     session.commit()
     session.refresh(case)
@@ -247,12 +246,14 @@ def apply_refund_result(session: Session, result: dict) -> str:
     order.refunded_total += refund.amount
     if case is not None:
         case.status = REFUNDED
+    events.record(
+        session, order.id, "REFUND_PAID", out_refund_no=out_refund_no, amount=refund.amount
+    )
     if order.refunded_total >= order.total:
         if order.status_before_refund == PAID or (case is not None and case.type == REFUND_ONLY):
             inventory.release(session, order_id=order.id, reason="未发货退款，库存释放")
-        order.status = ORDER_REFUNDED
+        lifecycle.move(session, order.id, "REFUNDED")
     elif order.status == ORDER_REFUNDING and order.status_before_refund:
-        order.status = order.status_before_refund
-    events.record(session, order.id, "REFUNDED", out_refund_no=out_refund_no, amount=refund.amount)
+        lifecycle.move(session, order.id, "PARTLY_REFUNDED")
     session.commit()
     return "refunded"

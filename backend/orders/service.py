@@ -10,28 +10,22 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from backend.catalogue import service as catalogue
 from backend.errors import BadRequest, Conflict, NotFound, RuleBroken
-from backend.inventory import expiry
 from backend.inventory import service as inventory
-from backend.orders import events
+from backend.orders import events, lifecycle
 from backend.orders.models import (
-    CANCELLED,
-    COMPLETED,
-    PAID,
     PENDING_PAYMENT,
     SHIPPED,
     Order,
     OrderItem,
     OrderRequest,
 )
-from backend.payments import service as payments
-from backend.queue import enqueue, enqueue_at
-from backend.staff import service as staff
+from backend.queue import enqueue_at
 from backend.timeutil import SHANGHAI, to_aware_utc, utcnow
 from backend.transactions import on_commit
 
@@ -189,7 +183,6 @@ def _new_order(
     order = Order(
         number=_new_number(),
         customer_id=customer_id,
-        status=PENDING_PAYMENT,
         goods_total=goods_total,
         shipping_fee=0,
         total=goods_total,
@@ -277,59 +270,17 @@ def list_orders(
     return list(orders), total
 
 
-def _cancel_unpaid(session: Session, order_id: int, reason: str) -> bool:
-    """Cancel an order still waiting for payment and release its stock (the caller commits).
-
-    A flash-sale order gives its units back to the sale while the sale runs."""
-    order = session.get(Order, order_id)
-    if order is not None and order.flash_sale_id is not None and order.status == PENDING_PAYMENT:
-        from backend.live import (
-            flash_sales,  # live builds on orders; imported here to avoid a cycle
-        )
-
-        flash_sales.give_back(session, order=order)
-    result = session.execute(
-        update(Order)
-        .where(Order.id == order_id, Order.status == PENDING_PAYMENT)
-        .values(status=CANCELLED, cancelled_at=utcnow(), cancel_reason=reason)
-        .execution_options(synchronize_session=False)
+def cancel_unpaid(session: Session, *, order_id: int, reason: str) -> bool:
+    """Cancel an order still waiting for payment; answers whether it was. The caller gives its
+    units back (to a running flash sale, else `release_holds`) and commits."""
+    return lifecycle.try_move(
+        session, order_id, "CANCELLED", note={"reason": reason}, cancel_reason=reason
     )
-    if result.rowcount != 1:
-        return False
+
+
+def release_holds(session: Session, *, order_id: int, reason: str) -> None:
+    """A cancelled order's held units go back to their lots."""
     inventory.release(session, order_id=order_id, reason=reason)
-    events.record(session, order_id, "CANCELLED", reason=reason)
-    return True
-
-
-def cancel_order(session: Session, *, customer_id: int, order_id: int) -> Order:
-    """The consumer cancels an unpaid order: WeChat Pay closes first, so it can't be paid after."""
-    order = get_order(session, customer_id=customer_id, order_id=order_id)
-    if order.status != PENDING_PAYMENT:
-        raise Conflict(
-            "只有待支付的订单可以取消",
-            code="ORDER_NOT_CANCELLABLE",
-            details={"status": order.status},
-        )
-    if payments.close_open_payment(session, order_id=order.id) == payments.ALREADY_PAID:
-        raise Conflict("订单已支付，无法取消", code="ORDER_ALREADY_PAID")
-    _cancel_unpaid(session, order.id, "用户取消")
-    session.commit()
-    session.refresh(order)
-    return order
-
-
-def expire_unpaid(session: Session, *, order_id: int) -> str:
-    """At the pay deadline: settle a payment that happened, else close it and cancel the order."""
-    order = session.get(Order, order_id)
-    if order is None or order.status != PENDING_PAYMENT:
-        return "not_pending"
-    if order.pay_deadline > utcnow():
-        return "not_due"
-    if payments.close_open_payment(session, order_id=order_id) == payments.ALREADY_PAID:
-        return "paid"
-    cancelled = _cancel_unpaid(session, order_id, "超时未支付")
-    session.commit()
-    return "cancelled" if cancelled else "not_pending"
 
 
 def overdue_unpaid_order_ids(session: Session, *, limit: int = 500) -> list[int]:
@@ -347,44 +298,24 @@ def overdue_unpaid_order_ids(session: Session, *, limit: int = 500) -> list[int]
 def ship_order(session: Session, *, order_id: int, carrier: str, tracking_no: str) -> Order:
     """A paid order leaves the plant with its tracking number."""
     order = get_order(session, customer_id=None, order_id=order_id)
-    result = session.execute(
-        update(Order)
-        .where(Order.id == order_id, Order.status == PAID)
-        .values(status=SHIPPED, shipped_at=utcnow(), carrier=carrier, tracking_no=tracking_no)
-        .execution_options(synchronize_session=False)
+    lifecycle.move(
+        session,
+        order_id,
+        "SHIPPED",
+        note={"carrier": carrier, "tracking_no": tracking_no},
+        carrier=carrier,
+        tracking_no=tracking_no,
     )
-    if result.rowcount != 1:
-        raise Conflict(
-            "只有已支付的订单可以发货", code="ORDER_NOT_SHIPPABLE", details={"status": order.status}
-        )
     inventory.ship(session, order_id=order_id)
-    events.record(session, order_id, "SHIPPED", carrier=carrier, tracking_no=tracking_no)
     session.commit()
     session.refresh(order)
     return order
 
 
-def _complete(session: Session, order_id: int, by: str) -> bool:
-    result = session.execute(
-        update(Order)
-        .where(Order.id == order_id, Order.status == SHIPPED)
-        .values(status=COMPLETED, completed_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount == 1:
-        events.record(session, order_id, "COMPLETED", by=by)
-    return result.rowcount == 1
-
-
 def receive_order(session: Session, *, customer_id: int, order_id: int) -> Order:
     """The consumer confirms receipt of a shipped order."""
     order = get_order(session, customer_id=customer_id, order_id=order_id)
-    if not _complete(session, order_id, "customer"):
-        raise Conflict(
-            "只有已发货的订单可以确认收货",
-            code="ORDER_NOT_RECEIVABLE",
-            details={"status": order.status},
-        )
+    lifecycle.move(session, order_id, "COMPLETED", note={"by": "customer"})
     session.commit()
     session.refresh(order)
     return order
@@ -396,43 +327,12 @@ def auto_confirm_receipts(session: Session) -> int:
     due = session.scalars(
         select(Order.id).where(Order.status == SHIPPED, Order.shipped_at <= cutoff)
     )
-    count = sum(_complete(session, order_id, "auto") for order_id in list(due))
+    count = sum(
+        lifecycle.try_move(session, order_id, "COMPLETED", note={"by": "auto"})
+        for order_id in list(due)
+    )
     session.commit()
     return count
-
-
-def take_lot_off_sale(session: Session, *, lot_id: int) -> dict:
-    """At a lot's use-by: its open holds move to other lots of the SKU; an unpaid order that
-    cannot be served is cancelled with the reason shown to the buyer, a paid one goes to staff."""
-    result = expiry.expire(session, lot_id=lot_id)
-    for order_id in set(result["moved"]):
-        events.record(session, order_id, "STOCK_MOVED", from_lot_id=lot_id)
-    for order_id in set(result["unmoved_unpaid"]):
-        if _cancel_unpaid(session, order_id, "商品批次已到期且库存不足，订单已自动取消"):
-            on_commit(
-                session,
-                lambda order_id=order_id: enqueue(
-                    "jobs.payments.close_payment", order_id, job_id=f"close-payment-{order_id}"
-                ),
-            )
-    for order_id in set(result["unmoved_paid"]):
-        staff.raise_alert(
-            session,
-            kind="PAID_ORDER_LOT_EXPIRED",
-            title="已支付订单所用批次到期，且没有其他批次可替换，请人工处理",
-            order_id=order_id,
-            lot_id=lot_id,
-        )
-    for platform_order_id in set(result["unmoved_platform"]):
-        staff.raise_alert(
-            session,
-            kind="PLATFORM_ORDER_LOT_EXPIRED",
-            title="平台订单所用批次到期，且没有其他批次可替换，请人工处理",
-            platform_order_id=platform_order_id,
-            lot_id=lot_id,
-        )
-    session.commit()
-    return result
 
 
 def restock_returned_goods(session: Session, *, order_id: int, staff_id: int) -> int:

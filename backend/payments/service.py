@@ -18,8 +18,8 @@ from backend.clients.wechatpay import WeChatPayError, notify_url, wechatpay_clie
 from backend.customers.models import Customer
 from backend.errors import Conflict, DomainError, RuleBroken, UpstreamUnavailable
 from backend.inventory import service as inventory
-from backend.orders import events
-from backend.orders.models import CANCELLED, PAID, PENDING_PAYMENT, REFUNDING, Order
+from backend.orders import lifecycle
+from backend.orders.models import PENDING_PAYMENT, Order
 from backend.payments.models import CLOSED, NOTPAY, SUCCESS, Payment, PaymentAnomaly, Refund
 from backend.timeutil import SHANGHAI, to_aware_utc, utcnow
 from backend.transactions import on_commit
@@ -197,18 +197,16 @@ def apply_transaction(session: Session, transaction: dict, *, source: str) -> st
 
 def _mark_order_paid(session: Session, order_id: int, transaction: dict) -> None:
     order = session.get(Order, order_id)
-    paid = (
-        session.execute(
-            update(Order)
-            .where(Order.id == order_id, Order.status.in_((PENDING_PAYMENT, CANCELLED)))
-            .values(status=PAID, paid_at=utcnow(), cancelled_at=None, cancel_reason=None)
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        == 1
+    paid = lifecycle.try_move(
+        session,
+        order_id,
+        "PAID",
+        note={"transaction_id": transaction.get("transaction_id")},
+        cancelled_at=None,
+        cancel_reason=None,
     )
     if not paid:
         return
-    events.record(session, order_id, "PAID", transaction_id=transaction.get("transaction_id"))
     if inventory.commit(session, order_id=order_id):
         return
     # Paid after its hold was released (the order had expired): sell again if stock remains,
@@ -234,7 +232,7 @@ def _mark_order_paid(session: Session, order_id: int, transaction: dict) -> None
             after_sale_id=None,
             reason="订单已超时取消且库存不足，全额退款",
         )
-        order.status, order.status_before_refund = REFUNDING, PAID
+        lifecycle.move(session, order_id, "REFUND_REQUESTED", note={"refund_id": refund.id})
         refund_id = refund.id
         on_commit(session, lambda: _enqueue_refund(refund_id))
 

@@ -27,6 +27,7 @@ from backend.clients.platforms.base import PLATFORMS, PlatformError, ShopAuth
 from backend.clients.platforms.base import PulledOrder as Pulled
 from backend.errors import BadRequest, Conflict, NotFound, RuleBroken, SoldOut
 from backend.inventory import service as inventory
+from backend.orders import lifecycle
 from backend.platforms import carriers, vault
 from backend.platforms.models import (
     ACTIVE,
@@ -317,7 +318,7 @@ def apply_order(
             stock_state=STOCK_NONE,
         )
         session.add(row)
-    row.status = pulled.status
+    lifecycle.follow_platform(row, pulled.status)
     row.platform_status = pulled.platform_status[:60]
     row.placed_at = pulled.created_at
     row.platform_updated_at = pulled.updated_at
