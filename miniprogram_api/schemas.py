@@ -4,17 +4,10 @@ from apiflask import Schema
 from apiflask.fields import Boolean, Dict, Integer, List, Nested, String
 from apiflask.validators import Length, OneOf, Range, Regexp
 
+from backend.orders import lifecycle
 from backend.schemas import In
 
-ORDER_STATUSES = [
-    "PENDING_PAYMENT",
-    "PAID",
-    "SHIPPED",
-    "COMPLETED",
-    "CANCELLED",
-    "REFUNDING",
-    "REFUNDED",
-]
+ORDER_STATUSES = list(lifecycle.STATUSES)
 
 
 class LoginIn(In):

