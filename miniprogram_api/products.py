@@ -1,7 +1,7 @@
 from flask import Response
 
-from backend.catalogue import service as catalogue
 from backend.extensions import db
+from backend.flows import storefront
 from miniprogram_api import api_v1
 from miniprogram_api.schemas import ProductListOut, ProductOut, ProductQuery
 
@@ -17,7 +17,7 @@ def _json(body: bytes) -> Response:
 def list_products(query):
     # Rendered JSON is cached until the catalogue or stock changes; the schema documents it.
     return _json(
-        catalogue.list_products_json(
+        storefront.list_products_json(
             db.session,
             page=query["page"],
             page_size=query["page_size"],
@@ -30,4 +30,4 @@ def list_products(query):
 @api_v1.output(ProductOut)
 @api_v1.doc(summary="商品详情")
 def get_product(product_id: int):
-    return _json(catalogue.get_product_json(db.session, product_id=product_id))
+    return _json(storefront.get_product_json(db.session, product_id=product_id))

@@ -1,9 +1,10 @@
-"""Read-only views of batches for the staff console: the batch list and one batch's record."""
+"""Read-only views of batches for the staff console: the batch list, one batch's record, and the
+lots packed from batches with their SKU and batch."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
@@ -18,7 +19,9 @@ from backend.batches.models import (
     SeaArea,
     SortingResult,
 )
-from backend.catalogue.models import Grade, ProductLine
+from backend.catalogue.models import Grade, Product, ProductLine, Sku
+from backend.inventory.models import SELLABLE, Lot
+from backend.timeutil import utcnow
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,20 @@ class BatchRow:
     sea_area_name: str
     harvested_at: datetime
     harvest_weight_g: int
+
+
+@dataclass(frozen=True)
+class LotRow:
+    lot: Lot
+    sku_code: str
+    sku_spec: str
+    product_name: str
+    batch_code: str
+    expiring_soon: bool
+
+    @property
+    def available(self) -> int:
+        return self.lot.on_hand - self.lot.reserved
 
 
 @dataclass(frozen=True)
@@ -158,3 +175,46 @@ def _grades(session: Session, batch_id: int) -> list[GradeEntry]:
         .order_by(Grade.position, Grade.id)
     ).tuples()
     return [GradeEntry(*row) for row in rows]
+
+
+def list_lots(
+    session: Session,
+    *,
+    sku_code: str | None = None,
+    status: str | None = None,
+    batch_id: int | None = None,
+    soon_hours: int = 24,
+    page: int = 1,
+    page_size: int = 50,
+) -> tuple[list[LotRow], int]:
+    """Lots matching the filters, first to expire first, flagged when sellable units expire soon."""
+    query = (
+        select(Lot, Sku.code, Sku.spec, Product.name, Batch.code)
+        .join(Sku, Sku.id == Lot.sku_id)
+        .join(Product, Product.id == Sku.product_id)
+        .join(Batch, Batch.id == Lot.batch_id)
+    )
+    if sku_code:
+        query = query.where(Sku.code == sku_code)
+    if status:
+        query = query.where(Lot.status == status)
+    if batch_id is not None:
+        query = query.where(Lot.batch_id == batch_id)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.execute(
+        query.order_by(Lot.use_by, Lot.id).offset((page - 1) * page_size).limit(page_size)
+    ).tuples()
+    now = utcnow()
+    soon = now + timedelta(hours=soon_hours)
+    items = [
+        LotRow(
+            lot=lot,
+            sku_code=code,
+            sku_spec=spec,
+            product_name=product,
+            batch_code=batch,
+            expiring_soon=lot.status == SELLABLE and lot.on_hand > 0 and now < lot.use_by <= soon,
+        )
+        for lot, code, spec, product, batch in rows
+    ]
+    return items, total

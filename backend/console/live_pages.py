@@ -14,12 +14,12 @@ from decimal import Decimal
 
 from flask import abort, flash, redirect, render_template, request, url_for
 
-from backend.catalogue import service as catalogue
 from backend.clients.wechat import WeChatError
 from backend.console.api import staff_required
 from backend.console.pages import _page, _pages, bp, login_required
 from backend.errors import BadRequest, DomainError, NotFound, SoldOut
 from backend.extensions import db
+from backend.flows import storefront
 from backend.live import comments, flash_sales, rooms, shelf, summary
 from backend.timeutil import SHANGHAI
 
@@ -226,7 +226,7 @@ def _room_state(room_id: int, after: str | None) -> dict:
 
 def _sku_options() -> list[dict]:
     """The on-sale SKUs a host can show or sell, labelled for a select."""
-    products = catalogue.list_products(db.session, page=1, page_size=SKUS_LISTED)["items"]
+    products = storefront.list_products(db.session, page=1, page_size=SKUS_LISTED)["items"]
     return [
         {
             "id": sku["id"],

@@ -210,7 +210,7 @@ def batch_detail(batch_id: int, staff):
     detail = batch_queries.batch_detail(db.session, batch_id)
     if detail is None:
         abort(404)
-    lots, _ = stock_queries.list_lots(
+    lots, _ = batch_queries.list_lots(
         db.session, batch_id=batch_id, soon_hours=SOON_HOURS, page_size=500
     )
     return render_template("console/batch_detail.html", detail=detail, lots=lots)
@@ -221,7 +221,7 @@ def batch_detail(batch_id: int, staff):
 def lots(staff):
     sku_codes = stock_queries.sku_codes(db.session)
     sku, status, page = _choice("sku", sku_codes.values()), _choice("status", LOT_STATUSES), _page()
-    rows, total = stock_queries.list_lots(
+    rows, total = batch_queries.list_lots(
         db.session,
         sku_code=sku,
         status=status,

@@ -1,4 +1,7 @@
-"""Read-only views of stock for the staff console: lots with their SKU and batch, and the ledger."""
+"""Read-only views of stock for the staff console: SKU codes, the ledger, lots due or expiring.
+
+The lot list shows each lot's batch, so it lives in `backend.batches.queries`.
+"""
 
 from __future__ import annotations
 
@@ -8,26 +11,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from backend.batches.models import Batch
 from backend.catalogue.models import Product, Sku
 from backend.inventory.models import SELLABLE, Lot, StockMovement
 from backend.inventory.service import _sellable
 from backend.staff.models import Staff
 from backend.timeutil import utcnow
-
-
-@dataclass(frozen=True)
-class LotRow:
-    lot: Lot
-    sku_code: str
-    sku_spec: str
-    product_name: str
-    batch_code: str
-    expiring_soon: bool
-
-    @property
-    def available(self) -> int:
-        return self.lot.on_hand - self.lot.reserved
 
 
 @dataclass(frozen=True)
@@ -50,49 +38,6 @@ def sku_codes(session: Session) -> dict[int, str]:
         .order_by(Product.sort_order, Product.id, Sku.sort_order, Sku.id)
     )
     return {sku_id: code for sku_id, code in rows}
-
-
-def list_lots(
-    session: Session,
-    *,
-    sku_code: str | None = None,
-    status: str | None = None,
-    batch_id: int | None = None,
-    soon_hours: int = 24,
-    page: int = 1,
-    page_size: int = 50,
-) -> tuple[list[LotRow], int]:
-    """Lots matching the filters, first to expire first, flagged when sellable units expire soon."""
-    query = (
-        select(Lot, Sku.code, Sku.spec, Product.name, Batch.code)
-        .join(Sku, Sku.id == Lot.sku_id)
-        .join(Product, Product.id == Sku.product_id)
-        .join(Batch, Batch.id == Lot.batch_id)
-    )
-    if sku_code:
-        query = query.where(Sku.code == sku_code)
-    if status:
-        query = query.where(Lot.status == status)
-    if batch_id is not None:
-        query = query.where(Lot.batch_id == batch_id)
-    total = _count(session, query)
-    rows = session.execute(
-        query.order_by(Lot.use_by, Lot.id).offset((page - 1) * page_size).limit(page_size)
-    ).tuples()
-    now = utcnow()
-    soon = now + timedelta(hours=soon_hours)
-    items = [
-        LotRow(
-            lot=lot,
-            sku_code=code,
-            sku_spec=spec,
-            product_name=product,
-            batch_code=batch,
-            expiring_soon=lot.status == SELLABLE and lot.on_hand > 0 and now < lot.use_by <= soon,
-        )
-        for lot, code, spec, product, batch in rows
-    ]
-    return items, total
 
 
 def ledger(
