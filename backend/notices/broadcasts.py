@@ -26,10 +26,12 @@ from backend.notices.models import (
     SKIPPED,
     Broadcast,
     NoticeDelivery,
+    SellerNotice,
 )
+from backend.officialaccount.templates import template_data
 from backend.platforms.models import Shop
 from backend.queue import enqueue, enqueue_at
-from backend.sellers.models import BrandLicence, Seller, SellerNotice
+from backend.sellers.models import BrandLicence, Seller
 from backend.timeutil import to_aware_utc, to_shanghai_iso, utcnow
 from backend.transactions import on_commit
 
@@ -112,7 +114,7 @@ def create(
         )
     if link and not (link.startswith("/") or link.startswith("https://")):
         raise BadRequest("链接需以 / 或 https:// 开头", code="INVALID_LINK")
-    notices.template_data(title, CATEGORIES[category], "2026-01-01 00:00")
+    template_data(title, CATEGORIES[category], "2026-01-01 00:00")
     now = utcnow()
     if send_at is not None and send_at < now - timedelta(seconds=60):
         raise BadRequest("发送时间不能早于现在", code="SEND_AT_IN_PAST")

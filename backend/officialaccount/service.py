@@ -21,6 +21,7 @@ from backend.errors import NotFound
 from backend.live import rooms
 from backend.notices import service as notices
 from backend.officialaccount.models import OAFollower
+from backend.officialaccount.templates import FIELD_LIMIT, template_data
 from backend.orders.models import Order
 from backend.queue import enqueue, redis_client
 from backend.sellers.models import Seller
@@ -287,9 +288,8 @@ def send_notice(*, openid: str, title: str, body: str, url: str, dedupe: str) ->
     template = current_app.config["WECHAT_OA_NOTICE_TEMPLATE"]
     if not template:
         return
-    limit = notices.FIELD_LIMIT
     when = to_shanghai_iso(utcnow())[:16].replace("T", " ")
-    data = notices.template_data(title[:limit], body[:limit], when)
+    data = template_data(title[:FIELD_LIMIT], body[:FIELD_LIMIT], when)
     oa_client().send_template(
         openid=openid, template_id=template, data=data, url=url, client_msg_id=dedupe[:32]
     )

@@ -12,12 +12,13 @@ from apiflask.validators import Length, OneOf, Range
 
 from backend.clients.platforms.base import OUR_STATUSES, PLATFORMS
 from backend.extensions import db
+from backend.notices import service as notices
+from backend.notices.models import SellerNotice
 from backend.platforms import service as platforms
 from backend.platforms.carriers import CARRIERS
 from backend.platforms.models import PlatformOrder, Shop
 from backend.schemas import In
 from backend.sellers import service as sellers
-from backend.sellers.models import SellerNotice
 from backend.timeutil import to_shanghai_iso, utcnow
 
 bp = APIBlueprint("seller_api", __name__, tag="Seller API")
@@ -174,7 +175,7 @@ def notice_view(notice: SellerNotice) -> dict:
 @bp.input(NoticeQuery, location="query", arg_name="query")
 @bp.doc(summary="我的通知（收件箱：订单、退款、联盟广播，新的在前）")
 def list_notices(query):
-    rows, total = sellers.inbox(
+    rows, total = notices.inbox(
         db.session,
         seller_id=_seller_id(),
         unread_only=query["unread"],
@@ -188,4 +189,4 @@ def list_notices(query):
 @bp.auth_required(seller_auth)
 @bp.doc(summary="标记已读")
 def read_notice(notice_id: int):
-    return notice_view(sellers.mark_read(db.session, seller_id=_seller_id(), notice_id=notice_id))
+    return notice_view(notices.mark_read(db.session, seller_id=_seller_id(), notice_id=notice_id))
