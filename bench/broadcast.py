@@ -279,13 +279,13 @@ class Bench:
     def broadcast(self, title: str, *, kill: bool = False, pushes: int = 0) -> dict:
         """Compose a broadcast to every seller and wait until each delivery finished."""
         from backend.extensions import db
-        from backend.notices import broadcasts
+        from backend.flows import broadcasts as broadcast_flow
         from backend.notices.models import DONE
 
         before = self.template_stats()
         started = time.monotonic()
         with self.app.app_context():
-            broadcast = broadcasts.create(
+            broadcast = broadcast_flow.create(
                 db.session,
                 title=title,
                 body=BODY,
