@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from backend.catalogue.models import Product
 from backend.errors import BadRequest, Conflict, NotFound, RuleBroken
 from backend.notices import service as notices
+from backend.officialaccount import service as officialaccount
 from backend.sellers.models import (
     ACTIVE,
     EXPIRED,
@@ -60,6 +61,12 @@ def get_seller(session: Session, seller_id: int) -> Seller:
     if seller is None:
         raise NotFound("卖家不存在", code="SELLER_NOT_FOUND")
     return seller
+
+
+def issue_oa_bind_code(session: Session, *, seller_id: int) -> dict:
+    """A one-time code the seller sends to the Official Account to get their notices there."""
+    get_seller(session, seller_id)
+    return officialaccount.issue_bind_code(seller_id=seller_id)
 
 
 def _check_scope(session: Session, product_ids: list[int]) -> list[int]:
