@@ -136,11 +136,13 @@ def _register_blueprints(app: APIFlask) -> None:
     from backend.console.platforms_api import bp as platforms_api
     from backend.processing.api import bp as processing_api
     from backend.seller_api.routes import bp as seller_api
+    from bots.officialaccount.callback import bp as wechat_oa
     from miniprogram_api import api_v1
     from miniprogram_api.trace_page import bp as trace_page
 
     app.register_blueprint(api_v1, url_prefix="/api/v1")
     app.register_blueprint(callbacks, url_prefix="/callbacks")
+    app.register_blueprint(wechat_oa, url_prefix="/callbacks")
     app.register_blueprint(console_api, url_prefix="/console/api")
     app.register_blueprint(brand_api, url_prefix="/console/api")
     app.register_blueprint(live_api, url_prefix="/console/api")
@@ -152,7 +154,7 @@ def _register_blueprints(app: APIFlask) -> None:
     app.register_blueprint(console_pages, url_prefix="/console")
     # The APIs take JSON bodies, tokens or signatures, never HTML forms: no form CSRF token.
     apis = (api_v1, callbacks, console_api, brand_api, live_api, platforms_api, notices_api)
-    for api in (*apis, processing_api, seller_api):
+    for api in (*apis, processing_api, seller_api, wechat_oa):
         csrf.exempt(api)
 
     @app.get("/healthz")

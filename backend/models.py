@@ -27,11 +27,11 @@ from backend.live.models import (  # noqa: F401
     LiveShelfItem,
     LiveShowSummary,
 )
-from backend.notices.models import Broadcast, NoticeDelivery  # noqa: F401
+from backend.notices.models import Broadcast, NoticeDelivery, SellerNotice  # noqa: F401
 from backend.officialaccount.models import OAFollower  # noqa: F401
 from backend.orders.models import Order, OrderEvent, OrderItem, OrderRequest  # noqa: F401
 from backend.payments.models import Payment, PaymentAnomaly, Refund  # noqa: F401
 from backend.platforms.models import PlatformOrder, Shop, SkuMapping  # noqa: F401
-from backend.sellers.models import BrandLicence, Seller, SellerNotice, SellerToken  # noqa: F401
+from backend.sellers.models import BrandLicence, Seller, SellerToken  # noqa: F401
 from backend.staff.models import Staff, StaffAlert  # noqa: F401
 from backend.trace.models import PrintRun, TraceCode, TraceFlag, TraceScan  # noqa: F401

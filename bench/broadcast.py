@@ -8,7 +8,7 @@ scratch PostgreSQL). There is no scheduler process: the bench calls the sweeper 
 - broadcast: one alliance broadcast to every seller; fanout_seconds = create → every delivery
   finished and the broadcast DONE; against the sandbox's record: duplicates (openids with more
   than one message of the broadcast) and lost (bound sellers with none);
-- pushes: order events (sellers.notify, one commit each) at a steady rate; latency = the
+- pushes: order events (notices.notify, one commit each) at a steady rate; latency = the
   sandbox's time of the message - the commit, p50/p95/p99;
 - mixed: order pushes (one a second) while a second broadcast fans out;
 - killed: a third broadcast; after a third of its messages the worker running rq's scheduler
@@ -258,10 +258,10 @@ class Bench:
     def notify(self, number: int, seller_id: int) -> float:
         """One order event, committed; answers the wall time as the commit began."""
         from backend.extensions import db
-        from backend.sellers import service as sellers
+        from backend.notices import service as notices
 
         with self.app.app_context():
-            sellers.notify(
+            notices.notify(
                 db.session,
                 seller_id=seller_id,
                 kind="PLATFORM_ORDER_NEW",
@@ -279,13 +279,13 @@ class Bench:
     def broadcast(self, title: str, *, kill: bool = False, pushes: int = 0) -> dict:
         """Compose a broadcast to every seller and wait until each delivery finished."""
         from backend.extensions import db
-        from backend.notices import broadcasts
+        from backend.flows import broadcasts as broadcast_flow
         from backend.notices.models import DONE
 
         before = self.template_stats()
         started = time.monotonic()
         with self.app.app_context():
-            broadcast = broadcasts.create(
+            broadcast = broadcast_flow.create(
                 db.session,
                 title=title,
                 body=BODY,

@@ -2,6 +2,7 @@
 that re-enqueues deliveries whose job was lost (a worker killed mid-send)."""
 
 from backend.extensions import db
+from backend.flows import broadcasts as broadcast_flow
 from backend.notices import broadcasts
 from backend.notices import service as notices
 from backend.queue import enqueue
@@ -15,7 +16,7 @@ def deliver_notice(notice_id: int) -> str:
 
 @job
 def start_broadcast(broadcast_id: int) -> int:
-    return broadcasts.start(db.session, broadcast_id)
+    return broadcast_flow.start(db.session, broadcast_id)
 
 
 @job
@@ -26,7 +27,7 @@ def deliver_chunk(notice_ids: list[int], attempt: int = 0) -> dict:
 @job
 def sweep_notices() -> int:
     """Every 15 s: deliveries nobody is working on go out again; finished broadcasts close."""
-    broadcasts.start_due(db.session)
+    broadcast_flow.start_due(db.session)
     waiting = notices.waiting_deliveries(db.session)
     for at in range(0, len(waiting), 100):
         enqueue("jobs.notices.deliver_chunk", waiting[at : at + 100], queue="notices")

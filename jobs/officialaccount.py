@@ -1,4 +1,5 @@
 from backend.extensions import db
+from backend.flows import oa_lookups
 from backend.officialaccount import service as officialaccount
 from jobs.base import job
 
@@ -6,13 +7,13 @@ from jobs.base import job
 @job
 def answer_trace(openid: str, code: str) -> bool:
     """A trace-code lookup sent to the Official Account, answered by customer-service message."""
-    text = officialaccount.trace_answer(db.session, openid=openid, code=code)
+    text = oa_lookups.trace_answer(db.session, openid=openid, code=code)
     return officialaccount.send_text(openid=openid, content=text)
 
 
 @job
 def answer_order(openid: str, number: str) -> bool:
-    text = officialaccount.order_answer(db.session, openid=openid, number=number)
+    text = oa_lookups.order_answer(db.session, openid=openid, number=number)
     return officialaccount.send_text(openid=openid, content=text)
 
 

@@ -7,8 +7,9 @@ import pytest
 from backend.catalogue.models import Product
 from backend.extensions import db
 from backend.inventory.models import Lot
+from backend.notices.models import SellerNotice
 from backend.sellers import service as sellers
-from backend.sellers.models import BrandLicence, SellerNotice
+from backend.sellers.models import BrandLicence
 
 
 @pytest.fixture

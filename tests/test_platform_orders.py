@@ -11,11 +11,11 @@ import requests
 
 from backend.extensions import db
 from backend.inventory.models import StockReservation
+from backend.notices.models import SellerNotice
 from backend.platforms import vault
 from backend.platforms.models import PlatformOrder, Shop
 from backend.queue import redis_client
 from backend.sellers import service as sellers
-from backend.sellers.models import SellerNotice
 from backend.staff.models import StaffAlert
 from backend.timeutil import utcnow
 from jobs import platforms as platform_jobs

@@ -15,6 +15,7 @@ import requests
 
 from backend.config import PROJECT_ROOT
 from backend.extensions import db
+from backend.notices import service as notices
 from backend.notices.models import NoticeDelivery
 from backend.officialaccount.models import OAFollower
 from backend.sellers import service as sellers
@@ -81,7 +82,7 @@ def test_an_order_event_reaches_its_seller_once(app, client, sandbox, staff_clie
     [seller_id] = make_sellers(app, sandbox, 1)
     with app.app_context():
         for _ in range(2):  # the same event twice (a re-read order): one notice
-            sellers.notify(
+            notices.notify(
                 db.session,
                 seller_id=seller_id,
                 kind="PLATFORM_ORDER_PAID",

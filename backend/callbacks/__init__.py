@@ -1,8 +1,8 @@
-"""Callbacks from outside servers (WeChat Pay notifications, the Official Account's messages),
-each authenticated by its own signature."""
+"""Callbacks from outside servers (WeChat Pay notifications), each authenticated by its own
+signature. The Official Account's messages go to its bot (bots/officialaccount/callback.py)."""
 
 from apiflask import APIBlueprint
 
 bp = APIBlueprint("callbacks", __name__)
 
-from backend.callbacks import wechat_oa, wechatpay  # noqa: E402, F401  (their routes join bp)
+from backend.callbacks import wechatpay  # noqa: E402, F401  (its routes join bp)

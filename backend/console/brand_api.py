@@ -248,11 +248,11 @@ def trace_flags(query, staff):
 @staff_required
 @bp.doc(summary="卖家绑定公众号的一次性绑定码（30 分钟内有效）")
 def seller_bind_code(seller_id: int, staff):
-    return officialaccount.issue_bind_code(db.session, seller_id=seller_id), 201
+    return sellers.issue_oa_bind_code(db.session, seller_id=seller_id), 201
 
 
 @bp.post("/staff/me/oa-bind-code")
 @staff_required
 @bp.doc(summary="员工（主播）绑定公众号的一次性绑定码，用于接收直播总结")
 def staff_bind_code(staff):
-    return officialaccount.issue_bind_code(db.session, staff_id=staff.id), 201
+    return officialaccount.issue_bind_code(staff_id=staff.id), 201

@@ -12,6 +12,7 @@ from marshmallow import RAISE
 
 from backend.console.api import staff_required
 from backend.extensions import db
+from backend.flows import broadcasts as broadcast_flow
 from backend.notices import broadcasts
 from backend.schemas import In
 
@@ -44,7 +45,7 @@ class BroadcastIn(In):
 @bp.doc(summary="发布联盟广播（全部卖家或按条件），立即或定时发送")
 def create_broadcast(body, staff):
     send_at = body["send_at"]
-    broadcast = broadcasts.create(
+    broadcast = broadcast_flow.create(
         db.session,
         title=body["title"],
         body=body["body"],

@@ -9,6 +9,7 @@ from flask import flash, redirect, render_template, request, url_for
 from backend.console.pages import bp, login_required
 from backend.errors import DomainError
 from backend.extensions import db
+from backend.flows import broadcasts as broadcast_flow
 from backend.notices import broadcasts
 from backend.timeutil import SHANGHAI
 
@@ -50,7 +51,7 @@ def compose_broadcast(staff):
         if form.get("send_at"):
             local = datetime.fromisoformat(form["send_at"]).replace(tzinfo=SHANGHAI)
             send_at = local.astimezone(UTC).replace(tzinfo=None)
-        broadcast = broadcasts.create(
+        broadcast = broadcast_flow.create(
             db.session,
             title=form.get("title", "")[:40],
             body=form.get("body", "")[:5000],

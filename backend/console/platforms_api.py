@@ -13,8 +13,8 @@ from backend.console.api import staff_required
 from backend.extensions import db
 from backend.platforms import service as platforms
 from backend.platforms.models import STOCK_SHORT, STOCK_UNMAPPED, PlatformOrder, Shop
+from backend.platforms.schemas import order_view, shop_view
 from backend.schemas import In
-from backend.seller_api.routes import order_view, shop_view
 from backend.sellers import service as sellers
 
 bp = APIBlueprint("platforms_api", __name__, tag="Console: platforms")

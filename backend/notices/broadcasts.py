@@ -1,7 +1,8 @@
 """Alliance broadcasts: staff compose a notice for all sellers or a tagged subset, now or at a
 time; at its time the notices are written to every recipient's inbox and fanned out through rq
 in chunks (the delivery rules of notices.service apply to each); staff can cancel a running
-broadcast and watch its delivery report fill."""
+broadcast and watch its delivery report fill. Who the recipients are is decided above, by
+backend.flows.broadcasts: this module is handed their ids."""
 
 from __future__ import annotations
 
@@ -26,10 +27,10 @@ from backend.notices.models import (
     SKIPPED,
     Broadcast,
     NoticeDelivery,
+    SellerNotice,
 )
-from backend.platforms.models import Shop
+from backend.officialaccount.templates import template_data
 from backend.queue import enqueue, enqueue_at
-from backend.sellers.models import BrandLicence, Seller, SellerNotice
 from backend.timeutil import to_aware_utc, to_shanghai_iso, utcnow
 from backend.transactions import on_commit
 
@@ -40,52 +41,11 @@ CATEGORIES = {
     "rules": "品牌规范",
     "other": "联盟通知",
 }
-TARGET_KEYS = ("towns", "cooperatives", "platforms", "licence_statuses", "tags")
 MAX_BODY = 1000
 WRITE_CHUNK = 500
 RETRY_SECONDS = (1, 2, 5, 10, 15, 30)  # transient refusals within a chunk
 # Broadcast chunks wait on their own queue, after order pushes ("notices") and other jobs.
 QUEUE = "broadcasts"
-
-
-# -- who gets it -------------------------------------------------------------------------------
-def recipients(session: Session, target: dict) -> list[int]:
-    """Active sellers matching every given criterion (each a list: any of its values)."""
-    query = select(Seller.id, Seller.tags).where(Seller.active.is_(True))
-    if target.get("towns"):
-        query = query.where(Seller.town.in_(target["towns"]))
-    if target.get("cooperatives"):
-        query = query.where(Seller.cooperative.in_(target["cooperatives"]))
-    if target.get("platforms"):
-        query = query.where(
-            Seller.id.in_(select(Shop.seller_id).where(Shop.platform.in_(target["platforms"])))
-        )
-    if target.get("licence_statuses"):
-        query = query.where(
-            Seller.id.in_(
-                select(BrandLicence.seller_id).where(
-                    BrandLicence.status.in_(target["licence_statuses"])
-                )
-            )
-        )
-    wanted_tags = set(target.get("tags") or [])
-    return [
-        seller_id
-        for seller_id, tags in session.execute(query.order_by(Seller.id))
-        if not wanted_tags or wanted_tags & set(tags or [])
-    ]
-
-
-def _check_target(target: dict) -> dict:
-    unknown = set(target) - set(TARGET_KEYS)
-    if unknown:
-        raise BadRequest(
-            "未知的发送对象条件", code="INVALID_TARGET", details={"keys": sorted(unknown)}
-        )
-    for key, values in target.items():
-        if not isinstance(values, list) or not all(isinstance(v, str) and v for v in values):
-            raise BadRequest(f"{key} 需为文字列表", code="INVALID_TARGET")
-    return {key: values for key, values in target.items() if values}
 
 
 # -- compose, start, fan out ---------------------------------------------------------------------
@@ -97,10 +57,12 @@ def create(
     category: str,
     link: str,
     target: dict,
+    recipients: int,
     send_at: datetime | None,
     staff_id: int | None,
 ) -> Broadcast:
-    """A broadcast checked against WeChat's template rules before anything is sent."""
+    """A broadcast to the `recipients` sellers that `target` picks, checked against WeChat's
+    template rules before anything is sent."""
     title, body = title.strip(), body.strip()
     if not title or not body:
         raise BadRequest("标题和正文不能为空", code="EMPTY_NOTICE")
@@ -112,13 +74,11 @@ def create(
         )
     if link and not (link.startswith("/") or link.startswith("https://")):
         raise BadRequest("链接需以 / 或 https:// 开头", code="INVALID_LINK")
-    notices.template_data(title, CATEGORIES[category], "2026-01-01 00:00")
+    template_data(title, CATEGORIES[category], "2026-01-01 00:00")
     now = utcnow()
     if send_at is not None and send_at < now - timedelta(seconds=60):
         raise BadRequest("发送时间不能早于现在", code="SEND_AT_IN_PAST")
-    target = _check_target(target)
-    matched = recipients(session, target)
-    if not matched:
+    if not recipients:
         raise RuleBroken("没有符合条件的卖家", code="NO_RECIPIENTS")
     broadcast = Broadcast(
         title=title,
@@ -128,7 +88,7 @@ def create(
         target=target,
         send_at=send_at or now,
         status=SCHEDULED,
-        recipients=len(matched),
+        recipients=recipients,
         created_by=staff_id,
     )
     session.add(broadcast)
@@ -152,21 +112,26 @@ def get(session: Session, broadcast_id: int) -> Broadcast:
     return broadcast
 
 
-def start(session: Session, broadcast_id: int) -> int:
-    """Write the inbox notices (once each) and enqueue the fan-out in chunks. Running it again
-    writes nothing new and only enqueues what still waits."""
+def begin(session: Session, broadcast_id: int) -> Broadcast | None:
+    """Mark a broadcast running when its time came; None when it is done or cancelled."""
     broadcast = get(session, broadcast_id)
     if broadcast.status not in (SCHEDULED, RUNNING):
-        return 0
+        return None
     broadcast.status, broadcast.started_at = RUNNING, broadcast.started_at or utcnow()
     session.commit()
-    sellers = recipients(session, broadcast.target)
+    return broadcast
+
+
+def fan_out(session: Session, broadcast: Broadcast, seller_ids: list[int]) -> int:
+    """Write the inbox notices (once each) and enqueue the fan-out in chunks. Running it again
+    writes nothing new and only enqueues what still waits."""
+    broadcast_id = broadcast.id
     have = set(
         session.scalars(
             select(SellerNotice.seller_id).where(SellerNotice.broadcast_id == broadcast_id)
         )
     )
-    fresh = [seller_id for seller_id in sellers if seller_id not in have]
+    fresh = [seller_id for seller_id in seller_ids if seller_id not in have]
     for at in range(0, len(fresh), WRITE_CHUNK):
         _write(session, broadcast, fresh[at : at + WRITE_CHUNK])
     broadcast.recipients = len(have) + len(fresh)
@@ -255,15 +220,14 @@ def deliver_chunk(session: Session, notice_ids: list[int], attempt: int = 0) -> 
     return outcomes
 
 
-def start_due(session: Session) -> list[int]:
+def due(session: Session) -> list[int]:
     """Scheduled broadcasts whose time passed without their job (its scheduler died)."""
     late = utcnow() - timedelta(seconds=current_app.config["NOTICE_STALE_SECONDS"])
-    due = session.scalars(
-        select(Broadcast.id).where(Broadcast.status == SCHEDULED, Broadcast.send_at < late)
-    ).all()
-    for broadcast_id in due:
-        start(session, broadcast_id)
-    return list(due)
+    return list(
+        session.scalars(
+            select(Broadcast.id).where(Broadcast.status == SCHEDULED, Broadcast.send_at < late)
+        )
+    )
 
 
 def finish_done(session: Session) -> list[int]:

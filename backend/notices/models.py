@@ -32,6 +32,25 @@ class Broadcast(db.Model):
     cancelled_at: Mapped[datetime | None]
 
 
+class SellerNotice(db.Model):
+    """A notice for a seller; the inbox keeps every one, whatever WeChat did with it (its
+    deliveries are NoticeDelivery rows). The dedupe key makes each notice exist once."""
+
+    __tablename__ = "seller_notices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seller_id: Mapped[int] = mapped_column(ForeignKey("sellers.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    title: Mapped[str] = mapped_column(String(80))
+    body: Mapped[str] = mapped_column(Text, default="")
+    data: Mapped[dict] = mapped_column(JSON, default=dict)
+    dedupe_key: Mapped[str] = mapped_column(String(120), unique=True)
+    broadcast_id: Mapped[int | None] = mapped_column(ForeignKey("broadcasts.id"), index=True)
+    link: Mapped[str] = mapped_column(String(300), default="")  # where the notice leads
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    read_at: Mapped[datetime | None]
+
+
 # A delivery's life: PENDING → SENDING (claimed by one worker, committed before the call) →
 # SENT (WeChat took it, msgid known) → DELIVERED / FAILED (TEMPLATESENDJOBFINISH); or FAILED
 # at once on a permanent refusal; SKIPPED when the seller cannot be reached on the channel or

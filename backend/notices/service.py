@@ -1,7 +1,7 @@
-"""Delivering sellers' notices over WeChat, exactly once: order events (from the store and every
-platform), licence reminders and alliance broadcasts all become SellerNotice rows (the inbox,
-which keeps everything) and each goes out as an Official Account template message to a seller
-who bound and follows the account.
+"""Sellers' notices: the inbox, and delivering each over WeChat exactly once. Order events
+(from the store and every platform), licence reminders and alliance broadcasts all become
+SellerNotice rows (the inbox, which keeps everything) and each goes out as an Official Account
+template message to a seller who bound and follows the account.
 
 Exactly once under crashes: a worker claims a delivery (PENDING → SENDING, committed) before
 calling WeChat, and sends with client_msg_id = the notice id, so WeChat itself drops a resend
@@ -12,7 +12,6 @@ following, 40003 ...) end FAILED with the reason."""
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 
 from flask import current_app
@@ -22,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from backend import ratelimit
 from backend.clients.wechat import WeChatError, oa_client
-from backend.errors import BadRequest
+from backend.errors import NotFound
 from backend.notices.models import (
     CANCELLED,
     DELIVERED,
@@ -33,17 +32,17 @@ from backend.notices.models import (
     SKIPPED,
     Broadcast,
     NoticeDelivery,
+    SellerNotice,
 )
 from backend.officialaccount.models import OAFollower
-from backend.queue import redis_client
-from backend.sellers.models import SellerNotice
+from backend.officialaccount.templates import FIELD_LIMIT, template_data
+from backend.queue import enqueue, redis_client
 from backend.timeutil import to_shanghai_iso, utcnow
+from backend.transactions import on_commit
 
 CHANNEL = "oa_template"
 FINISH_KEEP_SECONDS = 600  # WeChat's client_msg_id window: a resend answers within it
 TRANSIENT_ERRCODES = {None, -1, 45009, 45011}
-FIELD_LIMIT = 20  # WeChat shows at most 20 characters of a template field
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 ERRCODE_REASONS = {
     43004: "未关注公众号",
     40003: "openid 无效",
@@ -54,19 +53,70 @@ ERRCODE_REASONS = {
 }
 
 
-def template_data(title: str, detail: str, when: str) -> dict:
-    """The template's fields, checked against WeChat's rules before anything is sent."""
-    fields = {"keyword1": title, "keyword2": detail, "keyword3": when}
-    for key, value in fields.items():
-        if not value or _CONTROL.search(value) or len(value) > FIELD_LIMIT:
-            raise BadRequest(
-                f"模板字段最多 {FIELD_LIMIT} 个字且不能含换行（{key}：{value[:30]}）",
-                code="TEMPLATE_FIELD_INVALID",
-                details={"field": key},
-            )
-    return {key: {"value": value} for key, value in fields.items()}
+# -- the inbox -----------------------------------------------------------------------------
+def notify(
+    session: Session,
+    *,
+    seller_id: int,
+    kind: str,
+    title: str,
+    body: str,
+    dedupe_key: str,
+    link: str = "",
+    **data,
+) -> bool:
+    """Put a notice in a seller's inbox once per dedupe key, and send it over WeChat once the
+    caller commits; answers whether it was new."""
+    exists = session.scalar(select(SellerNotice.id).where(SellerNotice.dedupe_key == dedupe_key))
+    if exists:
+        return False
+    notice = SellerNotice(
+        seller_id=seller_id,
+        kind=kind,
+        title=title[:80],
+        body=body,
+        data=data,
+        dedupe_key=dedupe_key,
+        link=link,
+    )
+    session.add(notice)
+    session.flush()
+    notice_id = notice.id
+    # its WeChat delivery exists with it, so a lost job is found by the sweeper
+    session.add(NoticeDelivery(notice_id=notice_id, channel=CHANNEL))
+    on_commit(session, lambda: enqueue("jobs.notices.deliver_notice", notice_id, queue="notices"))
+    return True
 
 
+def inbox(
+    session: Session, *, seller_id: int, unread_only: bool, page: int, page_size: int
+) -> tuple[list[SellerNotice], int]:
+    """A seller's notices, newest first."""
+    where = [SellerNotice.seller_id == seller_id]
+    if unread_only:
+        where.append(SellerNotice.read_at.is_(None))
+    total = session.scalar(select(func.count()).select_from(SellerNotice).where(*where))
+    rows = session.scalars(
+        select(SellerNotice)
+        .where(*where)
+        .order_by(SellerNotice.id.desc())
+        .offset((page - 1) * page_size)
+        .limit(page_size)
+    )
+    return list(rows), total
+
+
+def mark_read(session: Session, *, seller_id: int, notice_id: int) -> SellerNotice:
+    notice = session.get(SellerNotice, notice_id)
+    if notice is None or notice.seller_id != seller_id:
+        raise NotFound("通知不存在", code="NOTICE_NOT_FOUND")
+    if notice.read_at is None:
+        notice.read_at = utcnow()
+        session.commit()
+    return notice
+
+
+# -- delivery over WeChat --------------------------------------------------------------------
 def _detail(notice: SellerNotice) -> str:
     """The second field: the notice body's first line, cut to fit."""
     line = notice.body.strip().splitlines()[0] if notice.body.strip() else notice.kind

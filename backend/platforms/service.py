@@ -27,6 +27,7 @@ from backend.clients.platforms.base import PLATFORMS, PlatformError, ShopAuth
 from backend.clients.platforms.base import PulledOrder as Pulled
 from backend.errors import BadRequest, Conflict, NotFound, RuleBroken, SoldOut
 from backend.inventory import service as inventory
+from backend.notices import service as notices
 from backend.orders import lifecycle
 from backend.platforms import carriers, vault
 from backend.platforms.models import (
@@ -158,7 +159,7 @@ def _refresh(session: Session, shop: Shop) -> ShopAuth:
 def _mark_broken(session: Session, shop: Shop, error: PlatformError) -> None:
     shop.status = AUTH_BROKEN
     shop.last_error = f"{error.code} {error.message}"[:300]
-    sellers.notify(
+    notices.notify(
         session,
         seller_id=shop.seller_id,
         kind="SHOP_AUTH_BROKEN",
@@ -421,7 +422,7 @@ def _sell(session: Session, row: PlatformOrder) -> None:
 
 def _tell_seller(session: Session, row: PlatformOrder) -> None:
     title = f"{PLATFORM_NAMES[row.platform]}{NOTICE_TITLES[row.status]}"
-    sellers.notify(
+    notices.notify(
         session,
         seller_id=row.seller_id,
         kind=f"PLATFORM_ORDER_{row.status}",

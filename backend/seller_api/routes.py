@@ -12,12 +12,13 @@ from apiflask.validators import Length, OneOf, Range
 
 from backend.clients.platforms.base import OUR_STATUSES, PLATFORMS
 from backend.extensions import db
+from backend.notices import service as notices
+from backend.notices.models import SellerNotice
 from backend.platforms import service as platforms
 from backend.platforms.carriers import CARRIERS
-from backend.platforms.models import PlatformOrder, Shop
+from backend.platforms.schemas import order_view, shop_view
 from backend.schemas import In
 from backend.sellers import service as sellers
-from backend.sellers.models import SellerNotice
 from backend.timeutil import to_shanghai_iso, utcnow
 
 bp = APIBlueprint("seller_api", __name__, tag="Seller API")
@@ -41,18 +42,6 @@ class ShopIn(In):
     access_token = String(required=True, validate=Length(1, 2000))
     refresh_token = String(load_default=None, allow_none=True, validate=Length(1, 2000))
     expires_in = Integer(required=True, strict=True, validate=Range(60, 366 * 86400))
-
-
-def shop_view(shop: Shop) -> dict:
-    return {
-        "id": shop.id,
-        "platform": shop.platform,
-        "shop_key": shop.shop_key,
-        "name": shop.name,
-        "status": shop.status,
-        "synced_through": to_shanghai_iso(shop.synced_through) if shop.synced_through else None,
-        "last_error": shop.last_error,
-    }
 
 
 @bp.get("/shops")
@@ -84,27 +73,6 @@ class OrderQuery(In):
     status = String(validate=OneOf(OUR_STATUSES))
     page = Integer(load_default=1, validate=Range(1, 10000))
     page_size = Integer(load_default=20, validate=Range(1, 100))
-
-
-def order_view(row: PlatformOrder) -> dict:
-    return {
-        "id": row.id,
-        "platform": row.platform,
-        "order_no": row.order_no,
-        "shop_id": row.shop_id,
-        "status": row.status,
-        "platform_status": row.platform_status,
-        "placed_at": to_shanghai_iso(row.placed_at),
-        "updated_at": to_shanghai_iso(row.platform_updated_at),
-        "total": row.total,
-        "shipping_fee": row.shipping_fee,
-        "lines": row.lines,
-        "receiver": row.receiver,
-        "stock_state": row.stock_state,
-        "carrier": row.carrier,
-        "tracking_no": row.tracking_no,
-        "written_back": row.shipped_back_at is not None,
-    }
 
 
 @bp.get("/orders")
@@ -174,7 +142,7 @@ def notice_view(notice: SellerNotice) -> dict:
 @bp.input(NoticeQuery, location="query", arg_name="query")
 @bp.doc(summary="我的通知（收件箱：订单、退款、联盟广播，新的在前）")
 def list_notices(query):
-    rows, total = sellers.inbox(
+    rows, total = notices.inbox(
         db.session,
         seller_id=_seller_id(),
         unread_only=query["unread"],
@@ -188,4 +156,4 @@ def list_notices(query):
 @bp.auth_required(seller_auth)
 @bp.doc(summary="标记已读")
 def read_notice(notice_id: int):
-    return notice_view(sellers.mark_read(db.session, seller_id=_seller_id(), notice_id=notice_id))
+    return notice_view(notices.mark_read(db.session, seller_id=_seller_id(), notice_id=notice_id))

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, ForeignKey, String, Text
+from sqlalchemy import JSON, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.extensions import db
@@ -46,25 +46,6 @@ class BrandLicence(db.Model):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     seller: Mapped[Seller] = relationship()
-
-
-class SellerNotice(db.Model):
-    """A notice for a seller; the inbox keeps every one, whatever WeChat did with it (its
-    deliveries are NoticeDelivery rows). The dedupe key makes each notice exist once."""
-
-    __tablename__ = "seller_notices"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    seller_id: Mapped[int] = mapped_column(ForeignKey("sellers.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(40))
-    title: Mapped[str] = mapped_column(String(80))
-    body: Mapped[str] = mapped_column(Text, default="")
-    data: Mapped[dict] = mapped_column(JSON, default=dict)
-    dedupe_key: Mapped[str] = mapped_column(String(120), unique=True)
-    broadcast_id: Mapped[int | None] = mapped_column(ForeignKey("broadcasts.id"), index=True)
-    link: Mapped[str] = mapped_column(String(300), default="")  # where the notice leads
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    read_at: Mapped[datetime | None]
 
 
 class SellerToken(db.Model):

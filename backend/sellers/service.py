@@ -1,4 +1,4 @@
-"""Sellers: their brand licences (grant, renew, suspend, expiry reminders) and their notices."""
+"""Sellers: their brand licences (grant, renew, suspend, expiry reminders) and API tokens."""
 
 from __future__ import annotations
 
@@ -6,26 +6,23 @@ import hashlib
 import secrets
 from datetime import date, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from backend.catalogue.models import Product
 from backend.errors import BadRequest, Conflict, NotFound, RuleBroken
-from backend.notices.models import NoticeDelivery
-from backend.notices.service import CHANNEL
-from backend.queue import enqueue
+from backend.notices import service as notices
+from backend.officialaccount import service as officialaccount
 from backend.sellers.models import (
     ACTIVE,
     EXPIRED,
     SUSPENDED,
     BrandLicence,
     Seller,
-    SellerNotice,
     SellerToken,
 )
 from backend.timeutil import SHANGHAI, to_aware_utc, utcnow
-from backend.transactions import on_commit
 
 REMINDER_DAYS = (30, 7, 1)
 
@@ -66,38 +63,10 @@ def get_seller(session: Session, seller_id: int) -> Seller:
     return seller
 
 
-def notify(
-    session: Session,
-    *,
-    seller_id: int,
-    kind: str,
-    title: str,
-    body: str,
-    dedupe_key: str,
-    link: str = "",
-    **data,
-) -> bool:
-    """Put a notice in a seller's inbox once per dedupe key, and send it over WeChat once the
-    caller commits; answers whether it was new."""
-    exists = session.scalar(select(SellerNotice.id).where(SellerNotice.dedupe_key == dedupe_key))
-    if exists:
-        return False
-    notice = SellerNotice(
-        seller_id=seller_id,
-        kind=kind,
-        title=title[:80],
-        body=body,
-        data=data,
-        dedupe_key=dedupe_key,
-        link=link,
-    )
-    session.add(notice)
-    session.flush()
-    notice_id = notice.id
-    # its WeChat delivery exists with it, so a lost job is found by the sweeper
-    session.add(NoticeDelivery(notice_id=notice_id, channel=CHANNEL))
-    on_commit(session, lambda: enqueue("jobs.notices.deliver_notice", notice_id, queue="notices"))
-    return True
+def issue_oa_bind_code(session: Session, *, seller_id: int) -> dict:
+    """A one-time code the seller sends to the Official Account to get their notices there."""
+    get_seller(session, seller_id)
+    return officialaccount.issue_bind_code(seller_id=seller_id)
 
 
 def _check_scope(session: Session, product_ids: list[int]) -> list[int]:
@@ -228,7 +197,7 @@ def remind_and_expire(session: Session, *, day: date | None = None) -> dict:
         if left < 0:
             continue
         threshold = min(d for d in REMINDER_DAYS if d >= left)
-        reminded += notify(
+        reminded += notices.notify(
             session,
             seller_id=licence.seller_id,
             kind="LICENCE_EXPIRING",
@@ -252,7 +221,7 @@ def remind_and_expire(session: Session, *, day: date | None = None) -> dict:
         session.execute(
             update(BrandLicence).where(BrandLicence.id == licence.id).values(status=EXPIRED)
         )
-        expired += notify(
+        expired += notices.notify(
             session,
             seller_id=licence.seller_id,
             kind="LICENCE_EXPIRED",
@@ -285,31 +254,3 @@ def authenticate(session: Session, token: str) -> int | None:
             SellerToken.token_hash == _token_hash(token), SellerToken.revoked_at.is_(None)
         )
     )
-
-
-def inbox(
-    session: Session, *, seller_id: int, unread_only: bool, page: int, page_size: int
-) -> tuple[list[SellerNotice], int]:
-    """A seller's notices, newest first."""
-    where = [SellerNotice.seller_id == seller_id]
-    if unread_only:
-        where.append(SellerNotice.read_at.is_(None))
-    total = session.scalar(select(func.count()).select_from(SellerNotice).where(*where))
-    rows = session.scalars(
-        select(SellerNotice)
-        .where(*where)
-        .order_by(SellerNotice.id.desc())
-        .offset((page - 1) * page_size)
-        .limit(page_size)
-    )
-    return list(rows), total
-
-
-def mark_read(session: Session, *, seller_id: int, notice_id: int) -> SellerNotice:
-    notice = session.get(SellerNotice, notice_id)
-    if notice is None or notice.seller_id != seller_id:
-        raise NotFound("通知不存在", code="NOTICE_NOT_FOUND")
-    if notice.read_at is None:
-        notice.read_at = utcnow()
-        session.commit()
-    return notice

@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from backend.errors import Conflict, Unauthorized
+from backend.errors import Conflict, NotFound, Unauthorized
 from backend.staff.models import Staff, StaffAlert
 
 
@@ -32,6 +32,13 @@ def authenticate(session: Session, *, username: str, password: str) -> Staff:
     staff = session.scalar(select(Staff).where(Staff.username == username))
     if staff is None or not staff.active or not check_password_hash(staff.password_hash, password):
         raise Unauthorized("用户名或密码错误", code="BAD_CREDENTIALS")
+    return staff
+
+
+def get_staff(session: Session, staff_id: int) -> Staff:
+    staff = session.get(Staff, staff_id)
+    if staff is None:
+        raise NotFound("员工不存在", code="STAFF_NOT_FOUND")
     return staff
 
 

@@ -1,4 +1,5 @@
-"""/callbacks/wechat-oa: the Official Account's server URL (api-facts §1.8).
+"""/callbacks/wechat-oa: the Official Account's server URL (api-facts §1.8), registered by
+create_app under /callbacks.
 
 GET is WeChat's URL check (echo `echostr` when the signature holds). POST carries a message or
 event, plain or in safe mode (AES, `encrypt_type=aes`); a bad signature answers 403, a body that
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import logging
 
+from apiflask import APIBlueprint
 from flask import Response, current_app, request
 from wechatpy import parse_message
 from wechatpy.crypto import WeChatCrypto
@@ -15,10 +17,10 @@ from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 from wechatpy.replies import TextReply
 from wechatpy.utils import check_signature
 
-from backend.callbacks import bp
 from backend.extensions import db
-from backend.officialaccount import service as officialaccount
+from bots.officialaccount import handler
 
+bp = APIBlueprint("wechat_oa", __name__)
 log = logging.getLogger(__name__)
 
 
@@ -58,7 +60,7 @@ def wechat_oa():
         log.warning("OA message does not parse: %s", exc)
         return _refuse("bad message", 400)
 
-    reply = officialaccount.handle(db.session, message)
+    reply = handler.handle(db.session, message)
     if not reply:
         return _refuse("success", 200)
     xml = TextReply(content=reply, message=message).render()
