@@ -403,7 +403,8 @@ def auto_confirm_receipts(session: Session) -> int:
 
 def take_lot_off_sale(session: Session, *, lot_id: int) -> dict:
     """At a lot's use-by: its open holds move to other lots of the SKU; an unpaid order that
-    cannot be served is cancelled with the reason shown to the buyer, a paid one goes to staff."""
+    cannot be served is cancelled with the reason shown to the buyer, a paid one goes to staff,
+    and a running flash sale offers fewer units."""
     result = expiry.expire(session, lot_id=lot_id)
     for order_id in set(result["moved"]):
         events.record(session, order_id, "STOCK_MOVED", from_lot_id=lot_id)
@@ -431,6 +432,14 @@ def take_lot_off_sale(session: Session, *, lot_id: int) -> dict:
             platform_order_id=platform_order_id,
             lot_id=lot_id,
         )
+    lost: dict[int, int] = {}
+    for sale_id, units in result["unmoved_sale"]:
+        lost[sale_id] = lost.get(sale_id, 0) + units
+    if lost:
+        from backend.live import flash_sales  # live builds on orders, as in _cancel_unpaid
+
+        for sale_id, units in lost.items():
+            flash_sales.lose_expired_units(session, sale_id=sale_id, units=units, lot_id=lot_id)
     session.commit()
     return result
 
