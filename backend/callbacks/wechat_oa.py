@@ -1,4 +1,4 @@
-"""/callbacks/wechat-oa: the Official Account's server URL (api-facts §1.8).
+"""/callbacks/wechat-oa: the Official Account's server URL (docs/api-facts.md §1.8).
 
 GET is WeChat's URL check (echo `echostr` when the signature holds). POST carries a message or
 event, plain or in safe mode (AES, `encrypt_type=aes`); a bad signature answers 403, a body that
