@@ -128,10 +128,12 @@ def _register_errors(app: APIFlask) -> None:
 
 def _register_blueprints(app: APIFlask) -> None:
     from backend.callbacks import bp as callbacks
+    from backend.console.aftersales_api import bp as aftersales_api
     from backend.console.api import bp as console_api
     from backend.console.brand_api import bp as brand_api
     from backend.console.live_api import bp as live_api
     from backend.console.notices_api import bp as notices_api
+    from backend.console.orders_api import bp as orders_api
     from backend.console.pages import bp as console_pages
     from backend.console.platforms_api import bp as platforms_api
     from backend.processing.api import bp as processing_api
@@ -144,6 +146,8 @@ def _register_blueprints(app: APIFlask) -> None:
     app.register_blueprint(callbacks, url_prefix="/callbacks")
     app.register_blueprint(wechat_oa, url_prefix="/callbacks")
     app.register_blueprint(console_api, url_prefix="/console/api")
+    app.register_blueprint(aftersales_api, url_prefix="/console/api")
+    app.register_blueprint(orders_api, url_prefix="/console/api")
     app.register_blueprint(brand_api, url_prefix="/console/api")
     app.register_blueprint(live_api, url_prefix="/console/api")
     app.register_blueprint(platforms_api, url_prefix="/console/api")
@@ -153,8 +157,8 @@ def _register_blueprints(app: APIFlask) -> None:
     app.register_blueprint(trace_page, url_prefix="/t")
     app.register_blueprint(console_pages, url_prefix="/console")
     # The APIs take JSON bodies, tokens or signatures, never HTML forms: no form CSRF token.
-    apis = (api_v1, callbacks, console_api, brand_api, live_api, platforms_api, notices_api)
-    for api in (*apis, processing_api, seller_api, wechat_oa):
+    consoles = (console_api, aftersales_api, orders_api, brand_api, live_api, platforms_api)
+    for api in (api_v1, callbacks, *consoles, notices_api, processing_api, seller_api, wechat_oa):
         csrf.exempt(api)
 
     @app.get("/healthz")

@@ -110,7 +110,7 @@ class Show:
         self.redis = self.app.extensions["heli_redis"]
 
     def comments(self, count: int, rng: random.Random) -> list[dict]:
-        from bots.cohost import labelled
+        from bench import labelled
 
         _, rows = labelled.load()
         claims = [row["text"] for row in rows if row["claim"]]
@@ -213,7 +213,7 @@ def main() -> None:
             print(f"holds: {int(stats.get(b'claims', 0)) - int(stats.get(b'refused', 0))}")
             print(f"failed: {int(stats.get(b'failed', 0))}")
 
-        from bots.cohost import labelled
+        from bench import labelled
 
         shelf, rows = labelled.load()
         scores = labelled.score(rows, shelf)

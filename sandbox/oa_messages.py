@@ -2,7 +2,7 @@
 (template/send), plus following/unfollowing and the scripted OA faults. Callers hold the lock.
 
 Sources: the official pages for user/info, custom/send and template/send (read through stored
-copies) and /work/shared/api-facts.md §1.7; choices the docs leave open are marked *sandbox*.
+copies) and docs/api-facts.md §1.7; choices the docs leave open are marked *sandbox*.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ from backend.extensions import db
 from backend.orders.models import Order
 from backend.payments.models import Refund
 from backend.timeutil import utcnow
-from tests.helpers import limit_stock, wait_for
+from tests.helpers import limit_stock, run_jobs, wait_for
 
 PHOTOS = ["https://img.example.cn/doa/1.jpg", "https://img.example.cn/doa/2.jpg"]
 
@@ -18,14 +18,6 @@ def _ship(staff_client, order_id):
     )
     assert res.status_code == 200, res.json
     return res
-
-
-def _run_jobs(app):
-    from rq import Queue, SimpleWorker
-
-    with app.app_context():
-        redis = app.extensions["heli_redis"]
-        SimpleWorker([Queue("default", connection=redis)], connection=redis).work(burst=True)
 
 
 def _order(app, order_id):
@@ -48,7 +40,7 @@ def test_refund_before_shipping_is_approved_refunded_and_restocked(
     assert _order(app, order["id"]).status == "REFUNDING"
     approved = staff_client.post(f"/console/api/after-sales/{res.json['id']}/approve", json={})
     assert approved.status_code == 200 and approved.json["status"] == "REFUNDING"
-    _run_jobs(app)  # submits the refund; the sandbox then notifies REFUND.SUCCESS
+    run_jobs(app, "default")  # submits the refund; the sandbox then notifies REFUND.SUCCESS
     wait_for(lambda: _order(app, order["id"]).status == "REFUNDED")
     assert _order(app, order["id"]).refunded_total == 19600
     stock = next(
@@ -70,7 +62,7 @@ def test_a_refund_approved_twice_is_refunded_once(app, shopper, staff_client, st
     second = staff_client.post(f"/console/api/after-sales/{case['id']}/approve", json={})
     assert first.status_code == 200
     assert second.status_code == 409 and second.json["code"] == "AFTER_SALE_NOT_PENDING"
-    _run_jobs(app)
+    run_jobs(app, "default")
     with app.app_context():
         from jobs.payments import submit_refund
 
@@ -98,7 +90,7 @@ def test_dead_on_arrival_claim_refunds_the_dead_share(app, shopper, staff_client
     assert res.json["refund_amount"] == -(-13800 * 7 // 60)  # 1610 fen
     assert _order(app, order["id"]).status == "SHIPPED"
     staff_client.post(f"/console/api/after-sales/{res.json['id']}/approve", json={})
-    _run_jobs(app)
+    run_jobs(app, "default")
     wait_for(lambda: _order(app, order["id"]).refunded_total == 1610)
     assert _order(app, order["id"]).status == "SHIPPED"
 
@@ -216,7 +208,7 @@ def test_paid_after_expiry_with_stock_gone_is_refunded_and_flagged(app, shopper,
     with app.app_context():
         kinds = list(db.session.scalars(db.select(PaymentAnomaly.kind)))
     assert kinds == ["PAID_AFTER_CANCEL"]
-    _run_jobs(app)
+    run_jobs(app, "default")
     wait_for(lambda: _order(app, order["id"]).status == "REFUNDED")
 
 

@@ -60,11 +60,8 @@ def test_wechat_answering_token_errors_forever_is_retried_a_bounded_number_of_ti
     assert 1 <= calls["stable_token"] <= 3
 
 
-def test_wechat_unreachable_gives_a_clear_503(app, client, sandbox):
+def test_wechat_unreachable_gives_a_clear_503(app, client, sandbox, monkeypatch):
     code = login_code(sandbox, "o_down")
-    app.config["WECHAT_API_BASE"] = "http://127.0.0.1:9/"
-    try:
-        res = client.post("/api/v1/auth/login", json={"code": code})
-    finally:
-        app.config["WECHAT_API_BASE"] = sandbox.url + "/"
+    monkeypatch.setitem(app.config, "WECHAT_API_BASE", "http://127.0.0.1:9/")
+    res = client.post("/api/v1/auth/login", json={"code": code})
     assert res.status_code == 503 and "微信" in res.json["message"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bots.cohost import labelled
+from bench import labelled
 from bots.cohost.understanding import (
     INTENTS,
     Claim,

@@ -35,7 +35,7 @@ from tests.helpers import (
 
 
 @pytest.fixture
-def show(app, sandbox, staff_client, store):
+def show(app, sandbox, staff_client, store, monkeypatch):
     """A live room with 1号 特大 and 2号 大 on its shelf, 1号 on screen."""
     room = staff_client.post("/console/api/live/rooms", json=room_body()).json
     external = go_live(sandbox, staff_client, room["id"])
@@ -48,9 +48,8 @@ def show(app, sandbox, staff_client, store):
         f"/console/api/live/rooms/{room['id']}/on-screen", json={"sku_id": store["RS-LIVE-XL-5"]}
     )
     assert on_screen.status_code == 200, on_screen.json
-    app.config["LIVE_COMMENT_RATE"] = "1000 per 5 seconds"
-    yield {"id": room["id"], "external": external}
-    app.config["LIVE_COMMENT_RATE"] = "3 per 5 seconds"
+    monkeypatch.setitem(app.config, "LIVE_COMMENT_RATE", "1000 per 5 seconds")
+    return {"id": room["id"], "external": external}
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import uuid
 from datetime import datetime, timedelta
 
 import pytest
+import requests
 
 from backend.extensions import db
 from backend.live import comments
@@ -138,15 +139,32 @@ def test_creating_a_room_through_the_form(app, console):
     }
     res = post_form(console, "/console/live/rooms", "/console/live", **form)
     page = text(res)
-    if room_count(app) == 1:  # the sandbox speaks wxaapi/broadcast/room/create
-        assert res.status_code == 200 and "已创建直播间「乳山牡蛎开海节直播」" in page
-        assert res.request.path.startswith("/console/live/rooms/")
-        assert "直播控制台" in page and "未开始" in page
-    else:  # not (yet): the refusal is shown in Chinese, and nothing was kept
-        assert res.status_code in (422, 503)
-        assert "未能创建直播间" in page and "微信直播" in page
-        assert 'value="乳山牡蛎开海节直播"' in page  # what the host typed is kept
-        assert room_count(app) == 0
+    assert room_count(app) == 1  # the sandbox speaks wxaapi/broadcast/room/create
+    assert res.status_code == 200 and "已创建直播间「乳山牡蛎开海节直播」" in page
+    assert res.request.path.startswith("/console/live/rooms/")
+    assert "直播控制台" in page and "未开始" in page
+
+
+def test_a_room_wechat_cannot_create_keeps_the_form(app, console, sandbox):
+    requests.post(
+        f"{sandbox.url}/sandbox/faults",
+        json={"wechat_errcode": -1, "wechat_errcode_times": None},
+        timeout=5,
+    )
+    start = datetime.now(SHANGHAI) + timedelta(hours=3)
+    form = {
+        "name": "乳山牡蛎开海节直播",
+        "anchor_name": "海阳所小王",
+        "anchor_wechat": "heli_anchor",
+        "starts_at": wall_clock(start),
+        "ends_at": wall_clock(start + timedelta(hours=2)),
+    }
+    res = post_form(console, "/console/live/rooms", "/console/live", **form)
+    page = text(res)
+    assert res.status_code == 422
+    assert "未能创建直播间" in page and "微信直播拒绝创建直播间" in page and "错误码 -1" in page
+    assert 'value="乳山牡蛎开海节直播"' in page  # what the host typed is kept
+    assert room_count(app) == 0
 
 
 def test_a_room_the_provider_refuses_is_explained_in_chinese(app, console):
@@ -154,15 +172,15 @@ def test_a_room_the_provider_refuses_is_explained_in_chinese(app, console):
     form = {
         "name": "乳山牡蛎开海节直播",
         "anchor_name": "海阳所小王",
-        "anchor_wechat": "never_verified_anchor",  # not real-name verified for 小程序直播
+        "anchor_wechat": "unverified_anchor",  # a valid 微信号, not real-name verified
         "starts_at": wall_clock(start),
         "ends_at": wall_clock(start + timedelta(hours=2)),
     }
     res = post_form(console, "/console/live/rooms", "/console/live", **form)
     page = text(res)
-    assert res.status_code in (422, 503) and "未能创建直播间" in page
-    if "错误码 300036" in page:  # the sandbox's 小程序直播 answered as WeChat does
-        assert "微信直播拒绝创建直播间" in page and "完成实名认证" in page
+    assert res.status_code == 422 and "未能创建直播间" in page
+    assert "错误码 300036" in page  # the sandbox's 小程序直播 answers as WeChat does
+    assert "微信直播拒绝创建直播间" in page and "完成实名认证" in page
     assert room_count(app) == 0
 
 
@@ -192,11 +210,24 @@ def test_bad_room_forms_get_a_chinese_message_and_change_nothing(app, console, c
     assert room_count(app) == 0
 
 
-def test_sync_answers_in_chinese_whatever_the_provider_says(app, console):
+def test_sync_answers_in_chinese(app, console):
     make_room(app)
     res = post_form(console, "/console/live/sync", "/console/live")
     assert res.status_code == 200
-    assert "已同步直播间状态" in text(res) or "同步失败" in text(res)
+    assert "已同步直播间状态" in text(res) and "同步失败" not in text(res)
+
+
+def test_a_failed_sync_is_explained_in_chinese(app, console, sandbox):
+    make_room(app)
+    requests.post(
+        f"{sandbox.url}/sandbox/faults",
+        json={"wechat_errcode": -1, "wechat_errcode_times": None},
+        timeout=5,
+    )
+    res = post_form(console, "/console/live/sync", "/console/live")
+    assert res.status_code == 200
+    page = text(res)
+    assert "同步失败" in page and "已同步直播间状态" not in page
 
 
 def test_control_room_and_product_on_screen(app, console, store):

@@ -146,6 +146,65 @@ def test_unpaid_claims_after_the_end_go_back_to_stock(app, shopper, staff_client
     assert _reconcile(app, sale["id"])["balanced"] is True
 
 
+def test_units_lost_to_an_expired_lot_leave_the_running_sale(app, shopper, sale, store):
+    """The lots holding the sale's units reach their use-by with no other lot to take them from:
+    the sale offers none of them any more, staff are told, and the books still balance."""
+    from datetime import timedelta
+
+    from backend.inventory.models import Lot
+    from backend.staff.models import StaffAlert
+    from backend.timeutil import utcnow
+    from jobs.inventory import expire_lot
+
+    with app.app_context():
+        lot_ids = list(db.session.scalars(db.select(Lot.id).where(Lot.sku_id == sale["sku_id"])))
+        db.session.execute(
+            db.update(Lot).where(Lot.id.in_(lot_ids)).values(use_by=utcnow() - timedelta(seconds=1))
+        )
+        db.session.commit()
+        lost = [pair for lot_id in lot_ids for pair in expire_lot(lot_id)["unmoved_sale"]]
+        assert sum(units for _, units in lost) == 50
+        alerts = db.session.scalars(
+            db.select(StaffAlert).where(StaffAlert.kind == "FLASH_SALE_LOT_EXPIRED")
+        ).all()
+        assert sum(alert.details["units"] for alert in alerts) == 50
+        assert {alert.details["flash_sale_id"] for alert in alerts} == {sale["id"]}
+        assert inventory_queries.ledger_mismatches(db.session) == []
+    view = shopper.client.get(f"/api/v1/flash-sales/{sale['id']}").json
+    assert (view["remaining"], view["sold_out"]) == (0, True)
+    refused = _claim(shopper, sale["id"], 1)
+    assert refused.status_code == 409 and refused.json["code"] == "SOLD_OUT"
+    report = _reconcile(app, sale["id"])
+    assert (report["in_sale"], report["redis_remaining"], report["released"]) == (0, 0, 50)
+    assert report["balanced"] is True
+
+
+def test_an_unpaid_claim_on_an_expired_lot_is_cancelled_and_the_sale_balances(app, shopper, sale):
+    """The claim's own hold cannot move either: its order is cancelled, and its units went back
+    to the expired lot, not to the sale (nothing is given back in Redis)."""
+    from datetime import timedelta
+
+    from backend.inventory.models import Lot
+    from backend.timeutil import utcnow
+    from jobs.inventory import expire_lot
+
+    order = _claim(shopper, sale["id"], 2).json
+    with app.app_context():
+        lot_ids = list(db.session.scalars(db.select(Lot.id).where(Lot.sku_id == sale["sku_id"])))
+        db.session.execute(
+            db.update(Lot).where(Lot.id.in_(lot_ids)).values(use_by=utcnow() - timedelta(seconds=1))
+        )
+        db.session.commit()
+        for lot_id in lot_ids:
+            expire_lot(lot_id)
+    assert shopper.get(f"/api/v1/orders/{order['id']}").json["status"] == "CANCELLED"
+    view = shopper.client.get(f"/api/v1/flash-sales/{sale['id']}").json
+    assert (view["remaining"], view["held"]) == (0, 0)
+    report = _reconcile(app, sale["id"])
+    assert (report["in_sale"], report["redis_remaining"], report["released"]) == (0, 0, 50)
+    assert report["balanced"] is True
+
+
 def test_a_sale_larger_than_sellable_stock_is_refused(staff_client, store):
     res = staff_client.post(
         "/console/api/flash-sales",

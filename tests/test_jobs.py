@@ -1,19 +1,14 @@
 from datetime import timedelta
 
 import requests
-from rq import Queue, SimpleWorker
+from rq import Queue
 from rq.registry import ScheduledJobRegistry
 
 from backend.extensions import db
 from backend.orders.models import Order, OrderEvent
 from backend.timeutil import utcnow
 from jobs import scheduler
-
-
-def _run_queue(app):
-    with app.app_context():
-        redis = app.extensions["heli_redis"]
-        SimpleWorker([Queue("default", connection=redis)], connection=redis).work(burst=True)
+from tests.helpers import run_jobs
 
 
 def _make_overdue(app, order_id):
@@ -54,7 +49,7 @@ def test_expiry_cancels_releases_stock_and_closes_the_wechat_pay_order(
         from backend.queue import enqueue
 
         enqueue("jobs.orders.expire_unpaid_order", order["id"])
-    _run_queue(app)
+    run_jobs(app, "default")
     assert _status(app, order["id"]) == "CANCELLED"
     assert shopper.client.get("/api/v1/products").json["items"][0]["skus"][2]["stock"] == 600
     remote = requests.get(f"{sandbox.url}/sandbox/pay/orders/{order['number']}", timeout=5).json()
@@ -92,7 +87,7 @@ def test_sweeper_expires_orders_whose_job_was_lost(app, shopper, store):
     app.extensions["heli_redis"].flushdb()  # the scheduled expiry job is gone
     with app.app_context():
         assert expire_overdue_orders() == 1
-    _run_queue(app)
+    run_jobs(app, "default")
     assert _status(app, order["id"]) == "CANCELLED"
 
 

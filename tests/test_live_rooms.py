@@ -99,27 +99,26 @@ def test_the_product_on_screen_and_its_card(app, sandbox, staff_client, client, 
     assert len(pushes) == 1 and pushes[0]["price"] == 13800
 
 
-def test_comments_are_checked_and_read_with_a_cursor(app, sandbox, staff_client, shopper, room):
+def test_comments_are_checked_and_read_with_a_cursor(
+    app, sandbox, staff_client, shopper, room, monkeypatch
+):
     requests.post(f"{sandbox.url}/sandbox/wx/visit", json={"openid": shopper.openid}, timeout=5)
     path = f"/api/v1/live/rooms/{room['id']}/comments"
     not_live = shopper.post(path, json={"text": "扣1"})
     assert not_live.status_code == 422 and not_live.json["code"] == "ROOM_NOT_LIVE"
     go_live(sandbox, staff_client, room["id"])
-    app.config["LIVE_COMMENT_RATE"] = "100 per 5 seconds"
+    monkeypatch.setitem(app.config, "LIVE_COMMENT_RATE", "100 per 5 seconds")
     first = shopper.post(path, json={"text": "扣1"})
     assert first.status_code == 201 and first.json["text"] == "扣1"
     assert shopper.post(path, json={"text": "  "}).json["code"] == "EMPTY_COMMENT"
     assert shopper.post(path, json={"text": "好" * 101}).json["code"] == "COMMENT_TOO_LONG"
     blocked = shopper.post(path, json={"text": "加微信领优惠"})
     assert blocked.status_code == 422 and blocked.json["code"] == "COMMENT_BLOCKED"
-    app.config["LIVE_COMMENT_RATE"] = "1 per 5 seconds"
-    try:
-        second = shopper.post(path, json={"text": "3号要2份"})
-        assert second.status_code == 201
-        too_fast = shopper.post(path, json={"text": "还有吗"})
-        assert too_fast.status_code == 429 and "频繁" in too_fast.json["message"]
-    finally:
-        app.config["LIVE_COMMENT_RATE"] = "3 per 5 seconds"
+    monkeypatch.setitem(app.config, "LIVE_COMMENT_RATE", "1 per 5 seconds")
+    second = shopper.post(path, json={"text": "3号要2份"})
+    assert second.status_code == 201
+    too_fast = shopper.post(path, json={"text": "还有吗"})
+    assert too_fast.status_code == 429 and "频繁" in too_fast.json["message"]
     everything = shopper.client.get(path).json
     assert [c["text"] for c in everything["items"]] == ["扣1", "3号要2份"]
     after = shopper.client.get(path, query_string={"after": first.json["id"]}).json
@@ -129,7 +128,7 @@ def test_comments_are_checked_and_read_with_a_cursor(app, sandbox, staff_client,
 
 
 def test_wechat_content_security_blocks_risky_comments(
-    app, sandbox, staff_client, other_shopper, room
+    app, sandbox, staff_client, other_shopper, room, monkeypatch
 ):
     requests.post(
         f"{sandbox.url}/sandbox/wx/visit", json={"openid": other_shopper.openid}, timeout=5
@@ -137,13 +136,10 @@ def test_wechat_content_security_blocks_risky_comments(
     go_live(sandbox, staff_client, room["id"])
     words = requests.get(f"{sandbox.url}/sandbox/wx/sec-checks", timeout=5)
     assert words.status_code == 200
-    app.config["LIVE_COMMENT_BLOCKLIST"] = ()  # only WeChat decides in this test
-    try:
-        risky = other_shopper.post(
-            f"/api/v1/live/rooms/{room['id']}/comments", json={"text": "刷单返现"}
-        )
-    finally:
-        app.config.pop("LIVE_COMMENT_BLOCKLIST")
+    # only WeChat decides in this test
+    monkeypatch.setitem(app.config, "LIVE_COMMENT_BLOCKLIST", ())
+    path = f"/api/v1/live/rooms/{room['id']}/comments"
+    risky = other_shopper.post(path, json={"text": "刷单返现"})
     assert risky.status_code == 422 and risky.json["code"] == "COMMENT_BLOCKED"
     checks = requests.get(
         f"{sandbox.url}/sandbox/wx/sec-checks", params={"openid": other_shopper.openid}, timeout=5

@@ -171,13 +171,11 @@ def test_reconciliation_finds_a_payment_whose_notification_never_came(app, shopp
     assert _order(app, order["id"]).status == "PAID" and _paid_events(app, order["id"]) == 1
 
 
-def test_wechat_pay_down_gives_503_and_writes_nothing(app, shopper, store):
+def test_wechat_pay_down_gives_503_and_writes_nothing(app, shopper, store, monkeypatch):
     order = shopper.order([(store["RS-LIVE-L-5"], 1)]).json
-    app.config["WECHATPAY_API_BASE"] = "http://127.0.0.1:9"
-    try:
+    with monkeypatch.context() as patched:
+        patched.setitem(app.config, "WECHATPAY_API_BASE", "http://127.0.0.1:9")
         res = shopper.post(f"/api/v1/orders/{order['id']}/pay")
-    finally:
-        app.config["WECHATPAY_API_BASE"] = shopper.sandbox.url
     assert res.status_code == 503 and res.json["code"] == "PAYMENT_UNAVAILABLE"
     assert "微信支付" in res.json["message"]
     with app.app_context():

@@ -384,19 +384,17 @@ def test_an_expired_token_is_refreshed_and_a_broken_one_tells_the_seller(
 
 
 @pytest.mark.parametrize("kind", ["malformed", "server_error", "rate_limit", "timeout"])
-def test_a_failed_page_moves_no_cursor(app, client, sandbox, seller, kind):
+def test_a_failed_page_moves_no_cursor(app, client, sandbox, seller, kind, monkeypatch):
     platform = Platform(sandbox, "douyin")
     shop = register(client, seller, platform, f"dy-{kind}")
     set_cursor(app, shop["id"], minutes_ago=30)
     platform.order(f"dy-{kind}", minutes_ago=20)
     platform.call("POST", "/config", fault_timeout_seconds=2)
     platform.fault(kind=kind, times=4)  # more than a pull tries a window at once
-    app.config["HTTP_TIMEOUT_SECONDS"] = 1
-    try:
+    with monkeypatch.context() as patched:
+        patched.setitem(app.config, "HTTP_TIMEOUT_SECONDS", 1)
         with pytest.raises(Exception):  # noqa: B017  (the job fails; rq retries it)
             pull(app, shop["id"])
-    finally:
-        app.config["HTTP_TIMEOUT_SECONDS"] = 3
     with app.app_context():
         cursor = db.session.get(Shop, shop["id"]).synced_through
         db.session.remove()
@@ -404,15 +402,11 @@ def test_a_failed_page_moves_no_cursor(app, client, sandbox, seller, kind):
     assert pull(app, shop["id"])["orders"] == 1
 
 
-def test_a_wrong_app_secret_is_refused_and_not_retried(app, client, sandbox, seller):
+def test_a_wrong_app_secret_is_refused_and_not_retried(app, client, sandbox, seller, monkeypatch):
     platform = Platform(sandbox, "pdd")
     shop = register(client, seller, platform, "pdd-wrong-secret")
-    secret = app.config["PDD_CLIENT_SECRET"]
-    app.config["PDD_CLIENT_SECRET"] = "not-our-secret"
-    try:
-        result = pull(app, shop["id"])
-    finally:
-        app.config["PDD_CLIENT_SECRET"] = secret
+    monkeypatch.setitem(app.config, "PDD_CLIENT_SECRET", "not-our-secret")
+    result = pull(app, shop["id"])
     assert "failed" in result
 
 

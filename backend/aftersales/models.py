@@ -11,7 +11,6 @@ from backend.timeutil import utcnow
 REFUND_ONLY = "REFUND_ONLY"  # before shipping: full refund, stock goes back
 RETURN_REFUND = "RETURN_REFUND"  # after shipping: goods come back, full refund
 DEAD_ON_ARRIVAL = "DEAD_ON_ARRIVAL"  # live shellfish arrived dead: partial refund by count
-TYPES = (REFUND_ONLY, RETURN_REFUND, DEAD_ON_ARRIVAL)
 
 PENDING = "PENDING"
 REJECTED = "REJECTED"

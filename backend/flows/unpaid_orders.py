@@ -61,7 +61,8 @@ def expire_unpaid(session: Session, *, order_id: int) -> str:
 
 def take_lot_off_sale(session: Session, *, lot_id: int) -> dict:
     """At a lot's use-by: its open holds move to other lots of the SKU; an unpaid order that
-    cannot be served is cancelled with the reason shown to the buyer, a paid one goes to staff."""
+    cannot be served is cancelled with the reason shown to the buyer, a paid one goes to staff,
+    and a running flash sale offers fewer units."""
     result = expiry.expire(session, lot_id=lot_id)
     for order_id in set(result["moved"]):
         events.record(session, order_id, "STOCK_MOVED", from_lot_id=lot_id)
@@ -89,5 +90,10 @@ def take_lot_off_sale(session: Session, *, lot_id: int) -> dict:
             platform_order_id=platform_order_id,
             lot_id=lot_id,
         )
+    lost: dict[int, int] = {}
+    for sale_id, units in result["unmoved_sale"]:
+        lost[sale_id] = lost.get(sale_id, 0) + units
+    for sale_id, units in lost.items():
+        flash_sales.lose_expired_units(session, sale_id=sale_id, units=units, lot_id=lot_id)
     session.commit()
     return result

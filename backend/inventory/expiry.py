@@ -27,7 +27,8 @@ def expire(session: Session, *, lot_id: int, now: datetime | None = None) -> dic
     """Take a lot off sale at its use-by: move each open hold to another lot of the SKU, release
     the ones that cannot move, and write off the rest. The caller commits and handles the orders
     answered in "unmoved_unpaid" (to cancel) and "unmoved_paid" / "unmoved_platform" (for
-    staff)."""
+    staff), and the flash sales' unclaimed units in "unmoved_sale" ((sale id, units): the sale
+    offers fewer)."""
     now = now or utcnow()
     lot = session.get(Lot, lot_id)
     result = {

@@ -71,6 +71,16 @@ return 1
 """
 
 
+# Units the sale held on a lot that expired with no other lot to replace them are gone.
+# KEYS as CLAIM; ARGV: units. Not clamped at 0: a claim the script granted meanwhile fails
+# for want of stock and gives its units back, which brings remaining to the truth again.
+LOSE = """
+if redis.call('HGET', KEYS[1], 'state') ~= 'RUNNING' then return 0 end
+redis.call('HINCRBY', KEYS[1], 'remaining', -tonumber(ARGV[1]))
+return 1
+"""
+
+
 def _keys(sale_id: int) -> list[str]:
     base = f"heli:flash:{sale_id}"
     return [base, f"{base}:people", f"{base}:answers"]
@@ -223,7 +233,7 @@ def _refuse(session: Session, sale_id: int, status: str, value: str) -> None:
             code="OVER_PERSON_LIMIT",
             details={"left_for_you": max(int(value), 0)},
         )
-    raise SoldOut("手慢了，已抢光", details={"remaining": int(value)})
+    raise SoldOut("手慢了，已抢光", details={"remaining": max(0, int(value))})
 
 
 def give_back(session: Session, *, order: Order) -> None:
@@ -238,8 +248,31 @@ def give_back(session: Session, *, order: Order) -> None:
         return
     claimed.returned_to = "sale"
     units = sale_stock.order_to_sale(session, order_id=order.id, flash_sale_id=sale.id)
+    # Units on a lot that expired with no replacement (the reason the order is cancelled) went
+    # back to that lot, not to the sale.
+    sale.released_units += claimed.quantity - units
+    if not units:
+        return  # (GIVE_BACK with 0 would send Redis "-0", which HINCRBY refuses)
     keys, customer_id = _keys(sale.id), order.customer_id
     on_commit(session, lambda: redis_client().eval(GIVE_BACK, 3, *keys, customer_id, units, ""))
+
+
+def lose_expired_units(session: Session, *, sale_id: int, units: int, lot_id: int) -> None:
+    """Units the sale held on a lot that reached its use-by, with no other lot of the SKU to take
+    them from, left the sale with the lot: it offers that many fewer (counted as released) and
+    staff are told. The caller commits."""
+    sale = _sale(session, sale_id)
+    sale.released_units += units
+    staff.raise_alert(
+        session,
+        kind="FLASH_SALE_LOT_EXPIRED",
+        title=f"秒杀 {sale_id} 所用批次到期，且没有其他批次可替换，秒杀余量减少 {units} 份",
+        flash_sale_id=sale_id,
+        lot_id=lot_id,
+        units=units,
+    )
+    keys = _keys(sale_id)
+    on_commit(session, lambda: redis_client().eval(LOSE, 3, *keys, units))
 
 
 def end_sale(session: Session, *, sale_id: int) -> FlashSale:
@@ -249,7 +282,7 @@ def end_sale(session: Session, *, sale_id: int) -> FlashSale:
         return sale
     redis_client().hset(_keys(sale_id)[0], "state", ENDED)  # no claim gets in from now on
     sale.status, sale.ended_at = ENDED, utcnow()
-    sale.released_units = sale_stock.release_sale(session, flash_sale_id=sale.id)
+    sale.released_units += sale_stock.release_sale(session, flash_sale_id=sale.id)
     session.commit()
     return sale
 
@@ -276,7 +309,7 @@ def sale_view(session: Session, *, sale_id: int) -> dict:
     sale = _sale(session, sale_id)
     remaining = redis_client().hget(_keys(sale_id)[0], "remaining")
     claimed = _claimed_units(session, sale_id)
-    left = 0 if sale.status == ENDED else int(remaining or 0)
+    left = 0 if sale.status == ENDED else max(0, int(remaining or 0))
     return {
         "id": sale.id,
         "sku_id": sale.sku_id,

@@ -28,7 +28,7 @@ class FlashSale(db.Model):
     status: Mapped[str] = mapped_column(String(12), default=SCHEDULED, index=True)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     ended_at: Mapped[datetime | None]
-    released_units: Mapped[int] = mapped_column(Integer, default=0)  # back to stock at the end
+    released_units: Mapped[int] = mapped_column(Integer, default=0)  # to stock: end, expired lot
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -1,6 +1,6 @@
 """Couriers sellers ship with, and each platform's own code for them (write-backs must use the
 platform's code). The platforms publish these in their logistics-company lists; the codes here
-are the ones our stand-ins accept (api-facts.md has none verified, see docs/platforms.md)."""
+are the ones our stand-ins accept (docs/api-facts.md has none verified, see docs/platforms.md)."""
 
 CARRIERS = {
     "SF": {

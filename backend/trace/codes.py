@@ -10,7 +10,6 @@ import base64
 import re
 import secrets
 
-CODE_LENGTH = 26
 CODE_PATTERN = re.compile(r"^[A-Z2-7]{26}$")
 
 

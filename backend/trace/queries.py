@@ -88,12 +88,6 @@ def flag_counts(session: Session, *, by: str) -> list[dict]:
     return [{"region": region or "未知", "flags": n} for region, n in rows]
 
 
-def codes_of_lot(session: Session, lot_id: int) -> int:
-    return session.scalar(
-        select(func.count()).select_from(TraceCode).where(TraceCode.lot_id == lot_id)
-    )
-
-
 @dataclass(frozen=True)
 class PrintRunRow:
     run: PrintRun

@@ -1,4 +1,4 @@
-"""/callbacks/wechat-oa: the Official Account's server URL (api-facts §1.8), registered by
+"""/callbacks/wechat-oa: the Official Account's server URL (docs/api-facts.md §1.8), registered by
 create_app under /callbacks.
 
 GET is WeChat's URL check (echo `echostr` when the signature holds). POST carries a message or

@@ -1,4 +1,5 @@
-"""The labelled live-room comments, and how well the comment reader scores on them."""
+"""The labelled live-room comments (tests/data), and how well the co-host's comment reader scores
+on them: measurement for bench.bot and the tests, never read by the bot itself."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 
 from bots.cohost.understanding import ShelfItem, read_comment
 
-DATA = Path(__file__).resolve().parents[2] / "tests" / "data"
+DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
 COMMENTS_PATH = DATA / "live_comments.jsonl"
 SHELF_PATH = DATA / "live_shelf.json"
 
