@@ -19,6 +19,7 @@ from backend.batches.models import (
     SortingResult,
 )
 from backend.catalogue.models import Grade, ProductLine
+from backend.pagination import page_of
 
 
 @dataclass(frozen=True)
@@ -86,9 +87,11 @@ def list_batches(
         query = query.where(Batch.status == status)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.execute(
-        query.order_by(Batch.opened_at.desc(), Batch.id.desc())
-        .offset((page - 1) * page_size)
-        .limit(page_size)
+        page_of(
+            query.order_by(Batch.opened_at.desc(), Batch.id.desc()),
+            page,
+            page_size,
+        )
     ).tuples()
     return [BatchRow(*row) for row in rows], total
 

@@ -12,6 +12,7 @@ from backend.catalogue import cache
 from backend.catalogue.models import Product, Sku
 from backend.errors import NotFound
 from backend.inventory import service as inventory
+from backend.pagination import page_of
 from backend.timeutil import to_shanghai_iso
 
 
@@ -83,9 +84,11 @@ def list_products(
             count = count.where(Product.category == category)
         products = list(
             session.scalars(
-                query.order_by(Product.sort_order, Product.id)
-                .offset((page - 1) * page_size)
-                .limit(page_size)
+                page_of(
+                    query.order_by(Product.sort_order, Product.id),
+                    page,
+                    page_size,
+                )
             )
         )
         stock, lots = _stock_for(session, products)

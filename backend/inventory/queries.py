@@ -12,6 +12,7 @@ from backend.batches.models import Batch
 from backend.catalogue.models import Product, Sku
 from backend.inventory.models import SELLABLE, Lot, StockMovement
 from backend.inventory.service import _sellable
+from backend.pagination import page_of
 from backend.staff.models import Staff
 from backend.timeutil import utcnow
 
@@ -76,9 +77,7 @@ def list_lots(
     if batch_id is not None:
         query = query.where(Lot.batch_id == batch_id)
     total = _count(session, query)
-    rows = session.execute(
-        query.order_by(Lot.use_by, Lot.id).offset((page - 1) * page_size).limit(page_size)
-    ).tuples()
+    rows = session.execute(page_of(query.order_by(Lot.use_by, Lot.id), page, page_size)).tuples()
     now = utcnow()
     soon = now + timedelta(hours=soon_hours)
     items = [
@@ -125,9 +124,11 @@ def ledger(
         query = query.where(StockMovement.created_at < until)
     total = _count(session, query)
     rows = session.execute(
-        query.order_by(StockMovement.created_at.desc(), StockMovement.id.desc())
-        .offset((page - 1) * page_size)
-        .limit(page_size)
+        page_of(
+            query.order_by(StockMovement.created_at.desc(), StockMovement.id.desc()),
+            page,
+            page_size,
+        )
     ).tuples()
     items = [
         LedgerRow(movement=movement, lot_code=lot, sku_code=sku, staff_name=staff)

@@ -30,6 +30,7 @@ from backend.live.models import (
     LiveRoom,
 )
 from backend.live.providers import GoodsSpec, RoomSpec, provider
+from backend.pagination import page_of
 from backend.queue import enqueue
 from backend.timeutil import to_shanghai_iso, utcnow
 from backend.transactions import on_commit
@@ -250,11 +251,11 @@ def list_rooms(session: Session, *, kind: str, page: int, page_size: int) -> dic
     order = LiveRoom.starts_at if kind == "upcoming" else LiveRoom.starts_at.desc()
     total = session.scalar(select(func.count()).select_from(LiveRoom).where(where))
     rooms = session.scalars(
-        select(LiveRoom)
-        .where(where)
-        .order_by(order)
-        .offset((page - 1) * page_size)
-        .limit(page_size)
+        page_of(
+            select(LiveRoom).where(where).order_by(order),
+            page,
+            page_size,
+        )
     )
     return {"items": [_render(room) for room in rooms], "total": total}
 

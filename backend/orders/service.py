@@ -29,6 +29,7 @@ from backend.orders.models import (
     OrderItem,
     OrderRequest,
 )
+from backend.pagination import page_of
 from backend.payments import service as payments
 from backend.queue import enqueue, enqueue_at
 from backend.staff import service as staff
@@ -267,12 +268,14 @@ def list_orders(
         where.append(Order.status == status)
     total = session.scalar(select(func.count()).select_from(Order).where(*where))
     orders = session.scalars(
-        select(Order)
-        .where(*where)
-        .options(selectinload(Order.items))
-        .order_by(Order.id.desc())
-        .offset((page - 1) * page_size)
-        .limit(page_size)
+        page_of(
+            select(Order)
+            .where(*where)
+            .options(selectinload(Order.items))
+            .order_by(Order.id.desc()),
+            page,
+            page_size,
+        )
     )
     return list(orders), total
 

@@ -27,6 +27,7 @@ from backend.clients.platforms.base import PLATFORMS, PlatformError, ShopAuth
 from backend.clients.platforms.base import PulledOrder as Pulled
 from backend.errors import BadRequest, Conflict, NotFound, RuleBroken, SoldOut
 from backend.inventory import service as inventory
+from backend.pagination import page_of
 from backend.platforms import carriers, vault
 from backend.platforms.models import (
     ACTIVE,
@@ -490,11 +491,13 @@ def seller_orders(
         where.append(PlatformOrder.status == status)
     total = session.scalar(select(func.count()).select_from(PlatformOrder).where(*where))
     rows = session.scalars(
-        select(PlatformOrder)
-        .where(*where)
-        .order_by(PlatformOrder.platform_updated_at.desc(), PlatformOrder.id.desc())
-        .offset((page - 1) * page_size)
-        .limit(page_size)
+        page_of(
+            select(PlatformOrder)
+            .where(*where)
+            .order_by(PlatformOrder.platform_updated_at.desc(), PlatformOrder.id.desc()),
+            page,
+            page_size,
+        )
     )
     return list(rows), total
 

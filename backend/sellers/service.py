@@ -14,6 +14,7 @@ from backend.catalogue.models import Product
 from backend.errors import BadRequest, Conflict, NotFound, RuleBroken
 from backend.notices.models import NoticeDelivery
 from backend.notices.service import CHANNEL
+from backend.pagination import page_of
 from backend.queue import enqueue
 from backend.sellers.models import (
     ACTIVE,
@@ -296,11 +297,11 @@ def inbox(
         where.append(SellerNotice.read_at.is_(None))
     total = session.scalar(select(func.count()).select_from(SellerNotice).where(*where))
     rows = session.scalars(
-        select(SellerNotice)
-        .where(*where)
-        .order_by(SellerNotice.id.desc())
-        .offset((page - 1) * page_size)
-        .limit(page_size)
+        page_of(
+            select(SellerNotice).where(*where).order_by(SellerNotice.id.desc()),
+            page,
+            page_size,
+        )
     )
     return list(rows), total
 
