@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, selectinload
 from backend.batches import service as batches
 from backend.catalogue import cache
 from backend.catalogue.models import Product, Sku
-from backend.errors import NotFound
+from backend.errors import NotFound, get_or_404
 from backend.inventory import service as inventory
 from backend.pagination import page_of
 from backend.timeutil import to_shanghai_iso
@@ -136,9 +136,7 @@ def get_product_json(session: Session, *, product_id: int) -> bytes:
 
 def set_product_on_sale(session: Session, *, product_id: int, on_sale: bool) -> Product:
     """Put a product on sale or withdraw it (staff)."""
-    product = session.get(Product, product_id)
-    if product is None:
-        raise NotFound("商品不存在", code="PRODUCT_NOT_FOUND")
+    product = get_or_404(session, Product, product_id, "商品不存在", code="PRODUCT_NOT_FOUND")
     product.on_sale = on_sale
     cache.invalidate(session)
     session.commit()

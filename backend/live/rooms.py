@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from backend.catalogue import service as catalogue
 from backend.clients.wechat import WeChatError, wechat_client
 from backend.customers.models import Customer
-from backend.errors import BadRequest, NotFound, RuleBroken, UpstreamUnavailable
+from backend.errors import BadRequest, NotFound, RuleBroken, UpstreamUnavailable, get_or_404
 from backend.inventory import service as inventory
 from backend.live import flash_sales
 from backend.live.models import (
@@ -85,9 +85,7 @@ def create_room(
 
 
 def get_room(session: Session, room_id: int) -> LiveRoom:
-    room = session.get(LiveRoom, room_id)
-    if room is None:
-        raise NotFound("直播间不存在", code="LIVE_ROOM_NOT_FOUND")
+    room = get_or_404(session, LiveRoom, room_id, "直播间不存在", code="LIVE_ROOM_NOT_FOUND")
     return room
 
 

@@ -25,7 +25,7 @@ from backend.catalogue.models import Sku
 from backend.clients.platforms import client_for
 from backend.clients.platforms.base import PLATFORMS, PlatformError, ShopAuth
 from backend.clients.platforms.base import PulledOrder as Pulled
-from backend.errors import BadRequest, Conflict, NotFound, RuleBroken, SoldOut
+from backend.errors import BadRequest, Conflict, NotFound, RuleBroken, SoldOut, get_or_404
 from backend.inventory import service as inventory
 from backend.pagination import page_of
 from backend.platforms import carriers, vault
@@ -186,9 +186,7 @@ def pull_shop(session: Session, shop_id: int) -> PullResult:
     """Read the shop's orders updated since its cursor, window by window (the caller holds the
     shop's lock). PlatformError for failures worth retrying; ShopUnauthorised when the shop
     must be authorised again."""
-    shop = session.get(Shop, shop_id)
-    if shop is None:
-        raise NotFound("店铺不存在", code="SHOP_NOT_FOUND")
+    shop = get_or_404(session, Shop, shop_id, "店铺不存在", code="SHOP_NOT_FOUND")
     result = PullResult(shop_id=shop_id)
     if shop.status != ACTIVE:
         return result
@@ -469,9 +467,9 @@ def map_sku(session: Session, *, platform: str, code: str, sku_id: int, staff_id
 
 def retry_stock(session: Session, *, platform_order_id: int) -> PlatformOrder:
     """Staff restocked: an order that was short takes its units now (or stays short)."""
-    row = session.get(PlatformOrder, platform_order_id)
-    if row is None:
-        raise NotFound("平台订单不存在", code="PLATFORM_ORDER_NOT_FOUND")
+    row = get_or_404(
+        session, PlatformOrder, platform_order_id, "平台订单不存在", code="PLATFORM_ORDER_NOT_FOUND"
+    )
     _stock_effects(session, row)
     session.commit()
     return row

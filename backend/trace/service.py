@@ -14,7 +14,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from backend.catalogue.models import Sku
-from backend.errors import BadRequest, NotFound, RuleBroken
+from backend.errors import BadRequest, NotFound, RuleBroken, get_or_404
 from backend.inventory.models import SELLABLE, Lot
 from backend.sellers import service as sellers
 from backend.sellers.models import BrandLicence, Seller
@@ -38,9 +38,7 @@ def create_print_run(
     """Issue `quantity` codes for packages of a sellable lot to a seller licensed for it."""
     if not 1 <= quantity <= MAX_PRINT_RUN:
         raise BadRequest(f"每次印制数量需在 1 到 {MAX_PRINT_RUN} 之间", code="INVALID_QUANTITY")
-    lot = session.get(Lot, lot_id)
-    if lot is None:
-        raise NotFound("批次库存不存在", code="LOT_NOT_FOUND")
+    lot = get_or_404(session, Lot, lot_id, "批次库存不存在", code="LOT_NOT_FOUND")
     if lot.status != SELLABLE or lot.use_by <= utcnow():
         raise RuleBroken("该批次已过期，不能印制防伪码", code="LOT_EXPIRED")
     sellers.get_seller(session, seller_id)
