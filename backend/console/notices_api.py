@@ -3,8 +3,6 @@ delivery reports."""
 
 from __future__ import annotations
 
-from datetime import UTC
-
 from apiflask import APIBlueprint
 from apiflask.fields import AwareDateTime, List, Nested, String
 from apiflask.validators import Length, OneOf
@@ -14,6 +12,7 @@ from backend.console.api import staff_required
 from backend.extensions import db
 from backend.notices import broadcasts
 from backend.schemas import In
+from backend.timeutil import to_naive_utc
 
 bp = APIBlueprint("notices_api", __name__, tag="Console: broadcasts")
 
@@ -51,7 +50,7 @@ def create_broadcast(body, staff):
         category=body["category"],
         link=body["link"],
         target=body["target"],
-        send_at=send_at.astimezone(UTC).replace(tzinfo=None) if send_at else None,
+        send_at=to_naive_utc(send_at) if send_at else None,
         staff_id=staff.id,
     )
     return broadcasts.report(db.session, broadcast.id), 201

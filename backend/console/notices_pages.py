@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from flask import flash, redirect, render_template, request, url_for
 
@@ -10,7 +10,7 @@ from backend.console.pages import bp, login_required
 from backend.errors import DomainError
 from backend.extensions import db
 from backend.notices import broadcasts
-from backend.timeutil import SHANGHAI
+from backend.timeutil import SHANGHAI, to_naive_utc
 
 TARGET_FIELDS = {"towns": "镇", "cooperatives": "合作社", "platforms": "平台", "tags": "标签"}
 
@@ -49,7 +49,7 @@ def compose_broadcast(staff):
         send_at = None
         if form.get("send_at"):
             local = datetime.fromisoformat(form["send_at"]).replace(tzinfo=SHANGHAI)
-            send_at = local.astimezone(UTC).replace(tzinfo=None)
+            send_at = to_naive_utc(local)
         broadcast = broadcasts.create(
             db.session,
             title=form.get("title", "")[:40],

@@ -18,7 +18,7 @@ from backend.errors import BadRequest, NotFound, RuleBroken, get_or_404
 from backend.inventory.models import SELLABLE, Lot
 from backend.sellers import service as sellers
 from backend.sellers.models import BrandLicence, Seller
-from backend.timeutil import to_shanghai_iso, utcnow
+from backend.timeutil import naive_utc_from_timestamp, to_shanghai_iso, utcnow
 from backend.trace import codes, scan_log
 from backend.trace.chain import chain_for_lot, lot_use_by
 from backend.trace.models import PrintRun, TraceCode, TraceFlag
@@ -138,7 +138,7 @@ def _signals(state: scan_log.CodeState, use_by: datetime, place: Place, now: flo
 
 
 def _utc(timestamp: float) -> datetime:
-    return datetime.fromtimestamp(timestamp, UTC).replace(tzinfo=None)
+    return naive_utc_from_timestamp(timestamp)
 
 
 def _ip_hash(ip: str) -> str:
