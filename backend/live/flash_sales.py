@@ -146,8 +146,7 @@ def start_sale(
 
 
 def _sale(session: Session, sale_id: int) -> FlashSale:
-    sale = get_or_404(session, FlashSale, sale_id, "秒杀活动不存在", code="FLASH_SALE_NOT_FOUND")
-    return sale
+    return get_or_404(session, FlashSale, sale_id, "秒杀活动不存在", code="FLASH_SALE_NOT_FOUND")
 
 
 def claim(

@@ -85,8 +85,7 @@ def create_room(
 
 
 def get_room(session: Session, room_id: int) -> LiveRoom:
-    room = get_or_404(session, LiveRoom, room_id, "直播间不存在", code="LIVE_ROOM_NOT_FOUND")
-    return room
+    return get_or_404(session, LiveRoom, room_id, "直播间不存在", code="LIVE_ROOM_NOT_FOUND")
 
 
 def sync(session: Session) -> int:

@@ -146,10 +146,7 @@ def create(
 
 
 def get(session: Session, broadcast_id: int) -> Broadcast:
-    broadcast = get_or_404(
-        session, Broadcast, broadcast_id, "广播不存在", code="BROADCAST_NOT_FOUND"
-    )
-    return broadcast
+    return get_or_404(session, Broadcast, broadcast_id, "广播不存在", code="BROADCAST_NOT_FOUND")
 
 
 def start(session: Session, broadcast_id: int) -> int:

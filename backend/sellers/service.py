@@ -61,8 +61,7 @@ def create_seller(
 
 
 def get_seller(session: Session, seller_id: int) -> Seller:
-    seller = get_or_404(session, Seller, seller_id, "卖家不存在", code="SELLER_NOT_FOUND")
-    return seller
+    return get_or_404(session, Seller, seller_id, "卖家不存在", code="SELLER_NOT_FOUND")
 
 
 def notify(
@@ -159,8 +158,7 @@ def grant_licence(
 
 
 def _licence(session: Session, licence_id: int) -> BrandLicence:
-    licence = get_or_404(session, BrandLicence, licence_id, "授权不存在", code="LICENCE_NOT_FOUND")
-    return licence
+    return get_or_404(session, BrandLicence, licence_id, "授权不存在", code="LICENCE_NOT_FOUND")
 
 
 def renew_licence(
