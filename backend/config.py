@@ -15,12 +15,12 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = PROJECT_ROOT / "instance"
 
 
-def _int(name: str, default: int) -> int:
-    return int(os.environ.get(name, default))
+def _bool(raw: str) -> bool:
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
 
 
-def _str(name: str, default: str = "") -> str:
-    return os.environ.get(name, default)
+# How a setting's declared type is read from its environment variable (one mechanism for all).
+PARSERS = {"str": str, "int": int, "bool": _bool}
 
 
 def _read_key(path_var: str) -> str:
@@ -41,6 +41,24 @@ def load_env_file(path: Path) -> None:
             continue
         key, value = line.split("=", 1)
         os.environ.setdefault(key.strip(), value.strip())
+
+
+# Outside services whose base URL defaults to the sandbox stand-in when SANDBOX_URL is set.
+SANDBOX_PATHS = {
+    "WECHAT_API_BASE": "/",
+    "WECHATPAY_API_BASE": "",
+    "DOUYIN_API_BASE": "/platforms/douyin",
+    "TAOBAO_API_BASE": "/platforms/taobao",
+    "JD_API_BASE": "/platforms/jd",
+    "JD_OAUTH_BASE": "/platforms/jd",
+    "PDD_API_BASE": "/platforms/pdd",
+    "YOUZAN_API_BASE": "/platforms/youzan",
+}
+# Keys that may instead be read from the file another variable names.
+KEY_FILES = {
+    "WECHATPAY_PRIVATE_KEY": "WECHATPAY_PRIVATE_KEY_FILE",
+    "WECHATPAY_PUBLIC_KEY": "WECHATPAY_PUBLIC_KEY_FILE",
+}
 
 
 @dataclass
@@ -132,84 +150,25 @@ class Config:
     extra: dict = field(default_factory=dict)
 
     @classmethod
+    def settings(cls) -> list:
+        """Every setting: the dataclass fields but the bag of extras."""
+        return [f for f in fields(cls) if f.name != "extra"]
+
+    @classmethod
     def from_env(cls) -> Config:
-        sandbox = _str("SANDBOX_URL")
-        config = cls(
-            SECRET_KEY=_str("SECRET_KEY"),
-            DATABASE_URL=_str("DATABASE_URL"),
-            REDIS_URL=_str("REDIS_URL"),
-            PUBLIC_BASE_URL=_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000"),
-            SANDBOX_URL=sandbox,
-            WECHAT_API_BASE=_str(
-                "WECHAT_API_BASE", sandbox + "/" if sandbox else cls.WECHAT_API_BASE
-            ),
-            WECHATPAY_API_BASE=_str("WECHATPAY_API_BASE", sandbox or cls.WECHATPAY_API_BASE),
-            WECHAT_APPID=_str("WECHAT_APPID"),
-            WECHAT_SECRET=_str("WECHAT_SECRET"),
-            WECHATPAY_MCHID=_str("WECHATPAY_MCHID"),
-            WECHATPAY_CERT_SERIAL=_str("WECHATPAY_CERT_SERIAL"),
-            WECHATPAY_PRIVATE_KEY=_str("WECHATPAY_PRIVATE_KEY")
-            or _read_key("WECHATPAY_PRIVATE_KEY_FILE"),
-            WECHATPAY_APIV3_KEY=_str("WECHATPAY_APIV3_KEY"),
-            WECHATPAY_PUBLIC_KEY=_str("WECHATPAY_PUBLIC_KEY")
-            or _read_key("WECHATPAY_PUBLIC_KEY_FILE"),
-            WECHATPAY_PUBLIC_KEY_ID=_str("WECHATPAY_PUBLIC_KEY_ID"),
-            WECHATPAY_NOTIFY_URL=_str("WECHATPAY_NOTIFY_URL"),
-            WECHAT_OA_APPID=_str("WECHAT_OA_APPID"),
-            WECHAT_OA_SECRET=_str("WECHAT_OA_SECRET"),
-            WECHAT_OA_TOKEN=_str("WECHAT_OA_TOKEN"),
-            WECHAT_OA_AES_KEY=_str("WECHAT_OA_AES_KEY"),
-            WECHAT_OA_NOTICE_TEMPLATE=_str("WECHAT_OA_NOTICE_TEMPLATE"),
-            HTTP_TIMEOUT_SECONDS=_int("HTTP_TIMEOUT_SECONDS", 5),
-            DOUYIN_API_BASE=_str(
-                "DOUYIN_API_BASE",
-                sandbox + "/platforms/douyin" if sandbox else cls.DOUYIN_API_BASE,
-            ),
-            TAOBAO_API_BASE=_str(
-                "TAOBAO_API_BASE",
-                sandbox + "/platforms/taobao" if sandbox else cls.TAOBAO_API_BASE,
-            ),
-            JD_API_BASE=_str(
-                "JD_API_BASE", sandbox + "/platforms/jd" if sandbox else cls.JD_API_BASE
-            ),
-            JD_OAUTH_BASE=_str(
-                "JD_OAUTH_BASE", sandbox + "/platforms/jd" if sandbox else cls.JD_OAUTH_BASE
-            ),
-            PDD_API_BASE=_str(
-                "PDD_API_BASE", sandbox + "/platforms/pdd" if sandbox else cls.PDD_API_BASE
-            ),
-            YOUZAN_API_BASE=_str(
-                "YOUZAN_API_BASE",
-                sandbox + "/platforms/youzan" if sandbox else cls.YOUZAN_API_BASE,
-            ),
-            DOUYIN_APP_KEY=_str("DOUYIN_APP_KEY"),
-            DOUYIN_APP_SECRET=_str("DOUYIN_APP_SECRET"),
-            TAOBAO_APP_KEY=_str("TAOBAO_APP_KEY"),
-            TAOBAO_APP_SECRET=_str("TAOBAO_APP_SECRET"),
-            JD_APP_KEY=_str("JD_APP_KEY"),
-            JD_APP_SECRET=_str("JD_APP_SECRET"),
-            PDD_CLIENT_ID=_str("PDD_CLIENT_ID"),
-            PDD_CLIENT_SECRET=_str("PDD_CLIENT_SECRET"),
-            YOUZAN_CLIENT_ID=_str("YOUZAN_CLIENT_ID"),
-            YOUZAN_CLIENT_SECRET=_str("YOUZAN_CLIENT_SECRET"),
-            PLATFORM_TOKEN_KEYS=_str("PLATFORM_TOKEN_KEYS"),
-            NOTICE_OA_PER_SECOND=_int("NOTICE_OA_PER_SECOND", 100),
-            NOTICE_STALE_SECONDS=_int("NOTICE_STALE_SECONDS", 30),
-            PLATFORM_PULL_MINUTES=_int("PLATFORM_PULL_MINUTES", 5),
-            PLATFORM_PULL_LAG_SECONDS=_int("PLATFORM_PULL_LAG_SECONDS", 180),
-            PLATFORM_PULL_OVERLAP_SECONDS=_int("PLATFORM_PULL_OVERLAP_SECONDS", 300),
-            PLATFORM_FIRST_PULL_HOURS=_int("PLATFORM_FIRST_PULL_HOURS", 24),
-            PLATFORM_CALLS_PER_SECOND=_int("PLATFORM_CALLS_PER_SECOND", 50),
-            PAY_WINDOW_MINUTES=_int("PAY_WINDOW_MINUTES", 15),
-            AUTO_CONFIRM_DAYS=_int("AUTO_CONFIRM_DAYS", 7),
-            DOA_CLAIM_HOURS=_int("DOA_CLAIM_HOURS", 72),
-            TOKEN_TTL_HOURS=_int("TOKEN_TTL_HOURS", 24 * 7),
-            TRACE_MAX_SCANS=_int("TRACE_MAX_SCANS", 5),
-            TRACE_RATE_PER_IP=_str("TRACE_RATE_PER_IP", "60/minute"),
-            TRACE_RATE_PER_CODE=_str("TRACE_RATE_PER_CODE", "20/minute"),
-            TRACE_URL_BASE=_str("TRACE_URL_BASE"),
-        )
-        return config
+        """Each setting from its environment variable, parsed by its declared type."""
+        values = {
+            f.name: PARSERS[f.type](os.environ[f.name])
+            for f in cls.settings()
+            if f.name in os.environ
+        }
+        sandbox = values.get("SANDBOX_URL", "")
+        for name, path in SANDBOX_PATHS.items():
+            if sandbox and name not in values:
+                values[name] = sandbox + path
+        for name, path_var in KEY_FILES.items():
+            values[name] = values.get(name) or _read_key(path_var)
+        return cls(**values)
 
     def as_flask_config(self) -> dict:
         values = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}

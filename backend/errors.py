@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any, TypeVar
+
+Row = TypeVar("Row")
+
 
 class DomainError(Exception):
     status = 400
@@ -65,3 +69,11 @@ class UpstreamUnavailable(DomainError):
     """WeChat or WeChat Pay could not be reached or answered an error we cannot fix here."""
 
     status, code, message = 503, "UPSTREAM_UNAVAILABLE", "微信服务暂时不可用，请稍后再试"
+
+
+def get_or_404(session: Any, model: type[Row], ident: object, message: str, *, code: str) -> Row:
+    """The row of model with this primary key; NotFound(message, code) when there is none."""
+    row = session.get(model, ident)
+    if row is None:
+        raise NotFound(message, code=code)
+    return row

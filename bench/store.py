@@ -12,16 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
-from bench.harness import free_port, gunicorn, stack, wait_http, wrk
+from bench.harness import ADDRESS, free_port, gunicorn, stack, wait_http, wrk
 
-ADDRESS = {
-    "name": "王海",
-    "phone": "13800138000",
-    "province": "山东省",
-    "city": "威海市",
-    "district": "乳山市",
-    "detail": "海阳所镇 88 号",
-}
 PURCHASES = 200
 BUYERS = 8
 

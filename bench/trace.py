@@ -11,7 +11,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from bench.harness import free_port, gunicorn, stack, wait_http, wrk
+from bench.harness import app_for, free_port, gunicorn, stack, wait_http, wrk
 
 PRINT_RUN = 100_000
 SCANNED_CODES = 2000
@@ -30,18 +30,14 @@ end
 
 def issue_codes(env: dict, figures: dict, codes_file: Path) -> None:
     """Pack a lot big enough, license a seller and time one print run of PRINT_RUN codes."""
-    from backend.app import create_app
     from backend.catalogue.models import Product
-    from backend.config import Config
     from backend.demo import pack_batch
     from backend.extensions import db
     from backend.sellers import service as sellers
     from backend.trace import service as trace
     from backend.trace.models import TraceCode
 
-    config = Config.from_env()
-    config.DATABASE_URL, config.REDIS_URL = env["DATABASE_URL"], env["REDIS_URL"]
-    app = create_app(config)
+    app = app_for(env)
     with app.app_context():
         lot_id = pack_batch(db.session, {"RS-LIVE-M-5": PRINT_RUN})[0]
         seller = sellers.create_seller(db.session, name="压测卖家")

@@ -163,8 +163,9 @@ def test_a_typhoon_warning_reaches_every_seller_once(app, client, sandbox, staff
     [
         ({"title": "  "}, "EMPTY_NOTICE"),
         ({"body": ""}, "EMPTY_NOTICE"),
-        ({"body": "台" * 1001}, "BODY_TOO_LONG"),
-        ({"title": "超强台风海葵将于明晚登陆乳山请各位卖家停止发货"}, "TEMPLATE_FIELD_INVALID"),
+        ({"body": "台" * 1001}, "VALIDATION_ERROR"),
+        ({"title": "超强台风海葵将于明晚登陆乳山请各位卖家停止发货"}, "VALIDATION_ERROR"),
+        ({"title": "超强台风海葵将于明晚登陆乳山请各位卖家停止发货" * 2}, "VALIDATION_ERROR"),
         ({"target": {"towns": ["火星镇"]}}, "NO_RECIPIENTS"),
         ({"target": {"planets": ["火星"]}}, "VALIDATION_ERROR"),
         ({"send_at": "2020-01-01T08:00:00+08:00"}, "SEND_AT_IN_PAST"),
@@ -180,6 +181,17 @@ def test_bad_broadcasts_are_refused_before_anything_is_sent(
     assert res.status_code == (422 if code == "NO_RECIPIENTS" else 400), res.json
     assert res.json["code"] == code
     assert messages(sandbox) == []
+
+
+def test_the_api_refuses_a_long_title_with_the_pages_message(app, sandbox, staff_client):
+    make_sellers(app, sandbox, 1)
+    res = staff_client.post("/console/api/broadcasts", json=typhoon(title="培" * 21))
+    assert res.status_code == 400 and res.json["code"] == "VALIDATION_ERROR"
+    assert res.json["details"]["json"]["title"] == ["模板字段最多 20 个字（标题）"]
+    assert (
+        staff_client.post("/console/api/broadcasts", json=typhoon(title="培" * 20)).status_code
+        == 201
+    )
 
 
 def test_a_scheduled_broadcast_waits_and_can_be_cancelled_once(app, sandbox, staff_client):
@@ -287,6 +299,8 @@ def test_staff_compose_on_the_console_and_watch_the_report(app, sandbox, client,
     }
     too_long = client.post("/console/broadcasts", data={**form, "title": "培" * 21})
     assert too_long.status_code == 400 and "模板字段最多 20 个字" in too_long.get_data(as_text=True)
+    not_cut = client.post("/console/broadcasts", data={**form, "title": "培" * 41})
+    assert not_cut.status_code == 400 and "模板字段最多 20 个字" in not_cut.get_data(as_text=True)
     made = client.post("/console/broadcasts", data=form)
     assert made.status_code == 302
     run_jobs(app)

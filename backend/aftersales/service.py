@@ -26,6 +26,7 @@ from backend.orders import events, lifecycle
 from backend.orders import service as orders
 from backend.orders.models import COMPLETED, PAID, SHIPPED, Order
 from backend.orders.models import REFUNDING as ORDER_REFUNDING
+from backend.pagination import page_of
 from backend.payments import service as payments
 from backend.payments.models import Refund
 from backend.queue import enqueue
@@ -154,11 +155,11 @@ def list_after_sales(
     where = [AfterSale.status == status] if status else []
     total = session.scalar(select(func.count()).select_from(AfterSale).where(*where))
     cases = session.scalars(
-        select(AfterSale)
-        .where(*where)
-        .order_by(AfterSale.id)
-        .offset((page - 1) * page_size)
-        .limit(page_size)
+        page_of(
+            select(AfterSale).where(*where).order_by(AfterSale.id),
+            page,
+            page_size,
+        )
     )
     return list(cases), total
 

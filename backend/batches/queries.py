@@ -21,6 +21,7 @@ from backend.batches.models import (
 )
 from backend.catalogue.models import Grade, Product, ProductLine, Sku
 from backend.inventory.models import SELLABLE, Lot
+from backend.pagination import page_of
 from backend.timeutil import utcnow
 
 
@@ -103,9 +104,11 @@ def list_batches(
         query = query.where(Batch.status == status)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.execute(
-        query.order_by(Batch.opened_at.desc(), Batch.id.desc())
-        .offset((page - 1) * page_size)
-        .limit(page_size)
+        page_of(
+            query.order_by(Batch.opened_at.desc(), Batch.id.desc()),
+            page,
+            page_size,
+        )
     ).tuples()
     return [BatchRow(*row) for row in rows], total
 
@@ -201,9 +204,7 @@ def list_lots(
     if batch_id is not None:
         query = query.where(Lot.batch_id == batch_id)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.execute(
-        query.order_by(Lot.use_by, Lot.id).offset((page - 1) * page_size).limit(page_size)
-    ).tuples()
+    rows = session.execute(page_of(query.order_by(Lot.use_by, Lot.id), page, page_size)).tuples()
     now = utcnow()
     soon = now + timedelta(hours=soon_hours)
     items = [

@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session, selectinload
 
 from backend.catalogue import cache
 from backend.catalogue.models import Product, Sku
-from backend.errors import NotFound
+from backend.errors import get_or_404
+from backend.pagination import page_of
 
 
 def render_product(product: Product, stock: dict[int, int], lots: dict[int, dict]) -> dict:
@@ -61,11 +62,7 @@ def on_sale_products(
         query = query.where(Product.category == category)
         count = count.where(Product.category == category)
     products = list(
-        session.scalars(
-            query.order_by(Product.sort_order, Product.id)
-            .offset((page - 1) * page_size)
-            .limit(page_size)
-        )
+        session.scalars(page_of(query.order_by(Product.sort_order, Product.id), page, page_size))
     )
     return products, session.scalar(count)
 
@@ -77,9 +74,7 @@ def on_sale_product(session: Session, *, product_id: int) -> Product | None:
 
 def set_product_on_sale(session: Session, *, product_id: int, on_sale: bool) -> Product:
     """Put a product on sale or withdraw it (staff)."""
-    product = session.get(Product, product_id)
-    if product is None:
-        raise NotFound("商品不存在", code="PRODUCT_NOT_FOUND")
+    product = get_or_404(session, Product, product_id, "商品不存在", code="PRODUCT_NOT_FOUND")
     product.on_sale = on_sale
     cache.invalidate(session)
     session.commit()

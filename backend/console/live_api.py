@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC
-
 from apiflask import APIBlueprint
 from apiflask.fields import AwareDateTime, Integer, String
 from apiflask.validators import Length, Range
@@ -12,6 +10,7 @@ from backend.console.api import staff_required
 from backend.extensions import db
 from backend.live import flash_sales, moderation, rooms, shelf, summary
 from backend.schemas import In
+from backend.timeutil import to_naive_utc
 
 bp = APIBlueprint("live_api", __name__, tag="Console: live")
 
@@ -61,7 +60,7 @@ class OnScreenIn(In):
 
 
 def _utc(value):
-    return value.astimezone(UTC).replace(tzinfo=None)
+    return to_naive_utc(value)
 
 
 @bp.post("/live/rooms")

@@ -9,7 +9,7 @@ be held for as long as a host keeps the page open."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from flask import abort, flash, redirect, render_template, request, url_for
@@ -21,7 +21,7 @@ from backend.errors import BadRequest, DomainError, NotFound, SoldOut
 from backend.extensions import db
 from backend.flows import storefront
 from backend.live import comments, flash_sales, rooms, shelf, summary
-from backend.timeutil import SHANGHAI
+from backend.timeutil import SHANGHAI, to_naive_utc
 
 ROOMS_PER_PAGE = 20
 COMMENTS_SHOWN = 50
@@ -117,7 +117,7 @@ def _form_time(name: str, label: str) -> datetime:
         raise BadRequest(
             f"{label}格式应为 年-月-日 时:分，例如 2025-01-31 20:00", code="TIME_INVALID"
         ) from None
-    return local.astimezone(UTC).replace(tzinfo=None)
+    return to_naive_utc(local)
 
 
 def _refusal(failure: DomainError) -> str:

@@ -3,40 +3,15 @@ delivery reports."""
 
 from __future__ import annotations
 
-from datetime import UTC
-
 from apiflask import APIBlueprint
-from apiflask.fields import AwareDateTime, List, Nested, String
-from apiflask.validators import Length, OneOf
-from marshmallow import RAISE
 
 from backend.console.api import staff_required
 from backend.extensions import db
 from backend.flows import broadcasts as broadcast_flow
 from backend.notices import broadcasts
-from backend.schemas import In
+from backend.notices.schemas import BroadcastIn
 
 bp = APIBlueprint("notices_api", __name__, tag="Console: broadcasts")
-
-
-class TargetIn(In):
-    class Meta:
-        unknown = RAISE  # a misspelt criterion must not turn into "every seller"
-
-    towns = List(String(validate=Length(1, 30)), load_default=list)
-    cooperatives = List(String(validate=Length(1, 60)), load_default=list)
-    platforms = List(String(validate=Length(1, 10)), load_default=list)
-    licence_statuses = List(String(validate=Length(1, 12)), load_default=list)
-    tags = List(String(validate=Length(1, 30)), load_default=list)
-
-
-class BroadcastIn(In):
-    title = String(required=True, validate=Length(0, 40))
-    body = String(required=True, validate=Length(0, 5000))
-    category = String(required=True, validate=OneOf(list(broadcasts.CATEGORIES)))
-    link = String(load_default="", validate=Length(0, 300))
-    target = Nested(TargetIn, load_default=dict)
-    send_at = AwareDateTime(load_default=None, allow_none=True)
 
 
 @bp.post("/broadcasts")
@@ -44,17 +19,7 @@ class BroadcastIn(In):
 @bp.input(BroadcastIn, arg_name="body")
 @bp.doc(summary="发布联盟广播（全部卖家或按条件），立即或定时发送")
 def create_broadcast(body, staff):
-    send_at = body["send_at"]
-    broadcast = broadcast_flow.create(
-        db.session,
-        title=body["title"],
-        body=body["body"],
-        category=body["category"],
-        link=body["link"],
-        target=body["target"],
-        send_at=send_at.astimezone(UTC).replace(tzinfo=None) if send_at else None,
-        staff_id=staff.id,
-    )
+    broadcast = broadcast_flow.create(db.session, **body, staff_id=staff.id)
     return broadcasts.report(db.session, broadcast.id), 201
 
 

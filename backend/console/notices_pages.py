@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from flask import flash, redirect, render_template, request, url_for
+from marshmallow import ValidationError
 
 from backend.console.pages import bp, login_required
 from backend.errors import DomainError
 from backend.extensions import db
 from backend.flows import broadcasts as broadcast_flow
 from backend.notices import broadcasts
+from backend.notices.schemas import BroadcastIn, messages
 from backend.timeutil import SHANGHAI
 
 TARGET_FIELDS = {"towns": "镇", "cooperatives": "合作社", "platforms": "平台", "tags": "标签"}
@@ -49,18 +51,21 @@ def compose_broadcast(staff):
     try:
         send_at = None
         if form.get("send_at"):
-            local = datetime.fromisoformat(form["send_at"]).replace(tzinfo=SHANGHAI)
-            send_at = local.astimezone(UTC).replace(tzinfo=None)
-        broadcast = broadcast_flow.create(
-            db.session,
-            title=form.get("title", "")[:40],
-            body=form.get("body", "")[:5000],
-            category=form.get("category", ""),
-            link=form.get("link", "")[:300],
-            target={key: _list(key) for key in TARGET_FIELDS if _list(key)},
-            send_at=send_at,
-            staff_id=staff.id,
+            send_at = datetime.fromisoformat(form["send_at"]).replace(tzinfo=SHANGHAI).isoformat()
+        values = BroadcastIn().load(
+            {
+                "title": form.get("title", ""),
+                "body": form.get("body", ""),
+                "category": form.get("category", ""),
+                "link": form.get("link", ""),
+                "target": {key: _list(key) for key in TARGET_FIELDS if _list(key)},
+                "send_at": send_at,
+            }
         )
+        broadcast = broadcast_flow.create(db.session, **values, staff_id=staff.id)
+    except ValidationError as invalid:
+        flash(f"未能发布：{'；'.join(messages(invalid))}", "error")
+        return _list_page(form, 400)
     except ValueError:
         flash("发送时间格式不正确", "error")
         return _list_page(form, 400)

@@ -19,7 +19,7 @@ from backend.inventory import queries as stock_queries
 from backend.inventory import service as inventory
 from backend.inventory.models import EXPIRED, KINDS, SELLABLE
 from backend.staff import service as staff_service
-from backend.timeutil import SHANGHAI, utcnow
+from backend.timeutil import SHANGHAI, to_naive_utc, utcnow
 from backend.trace import queries as trace_queries
 
 bp = Blueprint("console", __name__, template_folder="templates")
@@ -127,7 +127,7 @@ def _choice(name: str, allowed: Collection[str]) -> str | None:
 
 def _day_start_utc(day: date) -> datetime:
     """Midnight of a Shanghai calendar day, as the naive UTC time the database stores."""
-    return datetime.combine(day, time.min, tzinfo=SHANGHAI).astimezone(UTC).replace(tzinfo=None)
+    return to_naive_utc(datetime.combine(day, time.min, tzinfo=SHANGHAI))
 
 
 def _date_arg(name: str, label: str, problems: list[str]) -> date | None:

@@ -14,12 +14,11 @@ from backend.inventory.models import (
     EXPIRED,
     HELD,
     RELEASE,
-    RELEASED,
     SELLABLE,
     Lot,
     StockReservation,
 )
-from backend.inventory.service import _allocate, _move
+from backend.inventory.service import _allocate, _move, _release
 from backend.timeutil import utcnow
 
 
@@ -78,15 +77,6 @@ def expire(session: Session, *, lot_id: int, now: datetime | None = None) -> dic
                 result["moved"].append(hold.order_id)
             continue
         savepoint.rollback()
-        _move(
-            session,
-            lot_id,
-            hold.sku_id,
-            RELEASE,
-            reserved=-hold.quantity,
-            reason="批次到期，无其他批次可替换",
-            **owner,
-        )
         if hold.platform_order_id is not None:
             result["unmoved_platform"].append(hold.platform_order_id)
         elif hold.order_id is None:
@@ -94,7 +84,7 @@ def expire(session: Session, *, lot_id: int, now: datetime | None = None) -> dic
         else:
             key = "unmoved_paid" if hold.status == COMMITTED else "unmoved_unpaid"
             result[key].append(hold.order_id)
-        hold.status = RELEASED
+        _release(session, [hold], owner, "批次到期，无其他批次可替换")
     session.refresh(lot)
     if lot.on_hand:
         result["expired"] = lot.on_hand

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from backend.catalogue.models import Product, Sku
 from backend.inventory.models import SELLABLE, Lot, StockMovement
 from backend.inventory.service import _sellable
+from backend.pagination import page_of
 from backend.staff.models import Staff
 from backend.timeutil import utcnow
 
@@ -70,9 +71,11 @@ def ledger(
         query = query.where(StockMovement.created_at < until)
     total = _count(session, query)
     rows = session.execute(
-        query.order_by(StockMovement.created_at.desc(), StockMovement.id.desc())
-        .offset((page - 1) * page_size)
-        .limit(page_size)
+        page_of(
+            query.order_by(StockMovement.created_at.desc(), StockMovement.id.desc()),
+            page,
+            page_size,
+        )
     ).tuples()
     items = [
         LedgerRow(movement=movement, lot_code=lot, sku_code=sku, staff_name=staff)

@@ -8,8 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.errors import SoldOut
-from backend.inventory.models import HELD, RELEASE, RELEASED, RESERVE, Lot, StockReservation
-from backend.inventory.service import _allocate, _available_from_ledger, _holds, _move
+from backend.inventory.models import HELD, RELEASE, RESERVE, Lot, StockReservation
+from backend.inventory.service import _allocate, _available_from_ledger, _holds, _move, _release
 
 
 def _sale_holds(
@@ -91,17 +91,9 @@ def sale_to_order(session: Session, *, flash_sale_id: int, order_id: int, quanti
 def order_to_sale(session: Session, *, order_id: int, flash_sale_id: int) -> int:
     """An unpaid claim gives its units back to the running sale; answers how many."""
     returned = 0
+    owner = {"flash_sale_id": flash_sale_id, "order_id": order_id}
     for hold in _holds(session, order_id, (HELD,)):
-        _move(
-            session,
-            hold.lot_id,
-            hold.sku_id,
-            RELEASE,
-            reserved=-hold.quantity,
-            flash_sale_id=flash_sale_id,
-            order_id=order_id,
-            reason="秒杀订单未支付，退回",
-        )
+        _release(session, [hold], owner, "秒杀订单未支付，退回")
         _move(
             session,
             hold.lot_id,
@@ -121,27 +113,15 @@ def order_to_sale(session: Session, *, order_id: int, flash_sale_id: int) -> int
                 status=HELD,
             )
         )
-        hold.status = RELEASED
         returned += hold.quantity
     return returned
 
 
 def release_sale(session: Session, *, flash_sale_id: int) -> int:
     """The sale ended: what it still holds goes back to the lots; answers how many units."""
-    released = 0
-    held = _sale_holds(session, flash_sale_id, lock=True)
-    for hold in sorted(held, key=lambda h: (h.lot_id, h.id)):
-        _move(
-            session,
-            hold.lot_id,
-            hold.sku_id,
-            RELEASE,
-            reserved=-hold.quantity,
-            flash_sale_id=flash_sale_id,
-            reason="秒杀结束，余量退回",
-        )
-        released += hold.quantity
-        hold.status = RELEASED
+    held = sorted(_sale_holds(session, flash_sale_id, lock=True), key=lambda h: (h.lot_id, h.id))
+    released = sum(hold.quantity for hold in held)
+    _release(session, held, {"flash_sale_id": flash_sale_id}, "秒杀结束，余量退回")
     return released
 
 

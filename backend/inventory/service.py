@@ -13,7 +13,7 @@ from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session
 
 from backend.catalogue import cache
-from backend.errors import NotFound, RuleBroken, SoldOut
+from backend.errors import RuleBroken, SoldOut, get_or_404
 from backend.inventory import stock_cache
 from backend.inventory.models import (
     ADJUST,
@@ -379,9 +379,7 @@ def return_to_stock(
 
 def adjust(session: Session, *, lot_id: int, delta: int, reason: str, staff_id: int) -> Lot:
     """A staff stock-take correction; never below what orders hold."""
-    lot = session.get(Lot, lot_id)
-    if lot is None:
-        raise NotFound("批次库存不存在", code="LOT_NOT_FOUND")
+    lot = get_or_404(session, Lot, lot_id, "批次库存不存在", code="LOT_NOT_FOUND")
     if not reason.strip():
         raise RuleBroken("请填写调整原因", code="REASON_REQUIRED")
     if delta == 0 or not _move(

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from backend.catalogue import service as catalogue
-from backend.errors import BadRequest, Conflict, NotFound, RuleBroken, SoldOut
+from backend.errors import BadRequest, Conflict, NotFound, RuleBroken, SoldOut, get_or_404
 from backend.inventory import sales as sale_stock
 from backend.inventory.models import COMMITTED, HELD, SHIPPED, StockReservation
 from backend.live.models import ENDED, RUNNING, FlashClaim, FlashSale
@@ -156,10 +156,7 @@ def start_sale(
 
 
 def _sale(session: Session, sale_id: int) -> FlashSale:
-    sale = session.get(FlashSale, sale_id)
-    if sale is None:
-        raise NotFound("秒杀活动不存在", code="FLASH_SALE_NOT_FOUND")
-    return sale
+    return get_or_404(session, FlashSale, sale_id, "秒杀活动不存在", code="FLASH_SALE_NOT_FOUND")
 
 
 def claim(

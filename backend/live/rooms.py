@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from backend.catalogue import service as catalogue
 from backend.clients.wechat import WeChatError, wechat_client
 from backend.customers.models import Customer
-from backend.errors import BadRequest, NotFound, RuleBroken, UpstreamUnavailable
+from backend.errors import BadRequest, NotFound, RuleBroken, UpstreamUnavailable, get_or_404
 from backend.inventory import service as inventory
 from backend.live import flash_sales
 from backend.live.models import (
@@ -30,6 +30,7 @@ from backend.live.models import (
     LiveRoom,
 )
 from backend.live.providers import GoodsSpec, RoomSpec, provider
+from backend.pagination import page_of
 from backend.queue import enqueue
 from backend.timeutil import to_shanghai_iso, utcnow
 from backend.transactions import on_commit
@@ -84,10 +85,7 @@ def create_room(
 
 
 def get_room(session: Session, room_id: int) -> LiveRoom:
-    room = session.get(LiveRoom, room_id)
-    if room is None:
-        raise NotFound("直播间不存在", code="LIVE_ROOM_NOT_FOUND")
-    return room
+    return get_or_404(session, LiveRoom, room_id, "直播间不存在", code="LIVE_ROOM_NOT_FOUND")
 
 
 def sync(session: Session) -> int:
@@ -250,11 +248,11 @@ def list_rooms(session: Session, *, kind: str, page: int, page_size: int) -> dic
     order = LiveRoom.starts_at if kind == "upcoming" else LiveRoom.starts_at.desc()
     total = session.scalar(select(func.count()).select_from(LiveRoom).where(where))
     rooms = session.scalars(
-        select(LiveRoom)
-        .where(where)
-        .order_by(order)
-        .offset((page - 1) * page_size)
-        .limit(page_size)
+        page_of(
+            select(LiveRoom).where(where).order_by(order),
+            page,
+            page_size,
+        )
     )
     return {"items": [_render(room) for room in rooms], "total": total}
 

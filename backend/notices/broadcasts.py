@@ -12,7 +12,7 @@ from flask import current_app
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
-from backend.errors import BadRequest, Conflict, NotFound, RuleBroken
+from backend.errors import BadRequest, Conflict, RuleBroken, get_or_404
 from backend.notices import service as notices
 from backend.notices.models import (
     CANCELLED,
@@ -106,10 +106,7 @@ def create(
 
 
 def get(session: Session, broadcast_id: int) -> Broadcast:
-    broadcast = session.get(Broadcast, broadcast_id)
-    if broadcast is None:
-        raise NotFound("广播不存在", code="BROADCAST_NOT_FOUND")
-    return broadcast
+    return get_or_404(session, Broadcast, broadcast_id, "广播不存在", code="BROADCAST_NOT_FOUND")
 
 
 def begin(session: Session, broadcast_id: int) -> Broadcast | None:

@@ -36,6 +36,7 @@ from backend.notices.models import (
 )
 from backend.officialaccount.models import OAFollower
 from backend.officialaccount.templates import FIELD_LIMIT, template_data
+from backend.pagination import page_of
 from backend.queue import enqueue, redis_client
 from backend.timeutil import to_shanghai_iso, utcnow
 from backend.transactions import on_commit
@@ -97,11 +98,9 @@ def inbox(
         where.append(SellerNotice.read_at.is_(None))
     total = session.scalar(select(func.count()).select_from(SellerNotice).where(*where))
     rows = session.scalars(
-        select(SellerNotice)
-        .where(*where)
-        .order_by(SellerNotice.id.desc())
-        .offset((page - 1) * page_size)
-        .limit(page_size)
+        page_of(
+            select(SellerNotice).where(*where).order_by(SellerNotice.id.desc()), page, page_size
+        )
     )
     return list(rows), total
 

@@ -25,6 +25,7 @@ from backend.orders.models import (
     OrderItem,
     OrderRequest,
 )
+from backend.pagination import page_of
 from backend.queue import enqueue_at
 from backend.timeutil import SHANGHAI, to_aware_utc, utcnow
 from backend.transactions import on_commit
@@ -260,12 +261,14 @@ def list_orders(
         where.append(Order.status == status)
     total = session.scalar(select(func.count()).select_from(Order).where(*where))
     orders = session.scalars(
-        select(Order)
-        .where(*where)
-        .options(selectinload(Order.items))
-        .order_by(Order.id.desc())
-        .offset((page - 1) * page_size)
-        .limit(page_size)
+        page_of(
+            select(Order)
+            .where(*where)
+            .options(selectinload(Order.items))
+            .order_by(Order.id.desc()),
+            page,
+            page_size,
+        )
     )
     return list(orders), total
 

@@ -25,10 +25,11 @@ from backend.catalogue.models import Sku
 from backend.clients.platforms import client_for
 from backend.clients.platforms.base import PLATFORMS, PlatformError, ShopAuth
 from backend.clients.platforms.base import PulledOrder as Pulled
-from backend.errors import BadRequest, Conflict, NotFound, RuleBroken, SoldOut
+from backend.errors import BadRequest, Conflict, NotFound, RuleBroken, SoldOut, get_or_404
 from backend.inventory import service as inventory
 from backend.notices import service as notices
 from backend.orders import lifecycle
+from backend.pagination import page_of
 from backend.platforms import carriers, vault
 from backend.platforms.models import (
     ACTIVE,
@@ -187,9 +188,7 @@ def pull_shop(session: Session, shop_id: int) -> PullResult:
     """Read the shop's orders updated since its cursor, window by window (the caller holds the
     shop's lock). PlatformError for failures worth retrying; ShopUnauthorised when the shop
     must be authorised again."""
-    shop = session.get(Shop, shop_id)
-    if shop is None:
-        raise NotFound("店铺不存在", code="SHOP_NOT_FOUND")
+    shop = get_or_404(session, Shop, shop_id, "店铺不存在", code="SHOP_NOT_FOUND")
     result = PullResult(shop_id=shop_id)
     if shop.status != ACTIVE:
         return result
@@ -470,9 +469,9 @@ def map_sku(session: Session, *, platform: str, code: str, sku_id: int, staff_id
 
 def retry_stock(session: Session, *, platform_order_id: int) -> PlatformOrder:
     """Staff restocked: an order that was short takes its units now (or stays short)."""
-    row = session.get(PlatformOrder, platform_order_id)
-    if row is None:
-        raise NotFound("平台订单不存在", code="PLATFORM_ORDER_NOT_FOUND")
+    row = get_or_404(
+        session, PlatformOrder, platform_order_id, "平台订单不存在", code="PLATFORM_ORDER_NOT_FOUND"
+    )
     _stock_effects(session, row)
     session.commit()
     return row
@@ -492,11 +491,13 @@ def seller_orders(
         where.append(PlatformOrder.status == status)
     total = session.scalar(select(func.count()).select_from(PlatformOrder).where(*where))
     rows = session.scalars(
-        select(PlatformOrder)
-        .where(*where)
-        .order_by(PlatformOrder.platform_updated_at.desc(), PlatformOrder.id.desc())
-        .offset((page - 1) * page_size)
-        .limit(page_size)
+        page_of(
+            select(PlatformOrder)
+            .where(*where)
+            .order_by(PlatformOrder.platform_updated_at.desc(), PlatformOrder.id.desc()),
+            page,
+            page_size,
+        )
     )
     return list(rows), total
 

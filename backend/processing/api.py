@@ -3,8 +3,6 @@ packing). Every call carries a report_id; a repeat is answered the same and appl
 
 from __future__ import annotations
 
-from datetime import UTC
-
 from apiflask import APIBlueprint
 from apiflask.fields import AwareDateTime, Boolean, Dict, Integer, List, Nested, Raw, String
 from apiflask.validators import Length, Range, Regexp
@@ -16,6 +14,7 @@ from backend.batches.schemas import render_batch
 from backend.extensions import db
 from backend.processing import signing
 from backend.schemas import In
+from backend.timeutil import to_naive_utc
 
 bp = APIBlueprint("processing", __name__, tag="Processing line")
 
@@ -86,7 +85,7 @@ def authenticate():
 
 
 def _utc(value):
-    return value.astimezone(UTC).replace(tzinfo=None)
+    return to_naive_utc(value)
 
 
 def _report(body: dict, apply):

@@ -9,6 +9,7 @@ from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from backend.catalogue.models import Product
+from backend.pagination import page_of
 from backend.sellers.models import ACTIVE, EXPIRED, SUSPENDED, BrandLicence, Seller
 
 # Not a stored status: active licences whose last day is within this many days.
@@ -75,7 +76,7 @@ def list_licences(
         )
     total = _count(session, query)
     rows = session.execute(
-        query.order_by(BrandLicence.id.desc()).offset((page - 1) * page_size).limit(page_size)
+        page_of(query.order_by(BrandLicence.id.desc()), page, page_size)
     ).tuples()
     items = []
     for licence, seller_name in rows:

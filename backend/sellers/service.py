@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from backend.catalogue.models import Product
-from backend.errors import BadRequest, Conflict, NotFound, RuleBroken
+from backend.errors import BadRequest, Conflict, NotFound, RuleBroken, get_or_404
 from backend.notices import service as notices
 from backend.officialaccount import service as officialaccount
 from backend.sellers.models import (
@@ -57,10 +57,7 @@ def create_seller(
 
 
 def get_seller(session: Session, seller_id: int) -> Seller:
-    seller = session.get(Seller, seller_id)
-    if seller is None:
-        raise NotFound("卖家不存在", code="SELLER_NOT_FOUND")
-    return seller
+    return get_or_404(session, Seller, seller_id, "卖家不存在", code="SELLER_NOT_FOUND")
 
 
 def issue_oa_bind_code(session: Session, *, seller_id: int) -> dict:
@@ -129,10 +126,7 @@ def grant_licence(
 
 
 def _licence(session: Session, licence_id: int) -> BrandLicence:
-    licence = session.get(BrandLicence, licence_id)
-    if licence is None:
-        raise NotFound("授权不存在", code="LICENCE_NOT_FOUND")
-    return licence
+    return get_or_404(session, BrandLicence, licence_id, "授权不存在", code="LICENCE_NOT_FOUND")
 
 
 def renew_licence(

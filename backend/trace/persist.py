@@ -6,19 +6,20 @@ unique by their stream id and flags by their key, and code counters are recounte
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from backend.timeutil import naive_utc_from_timestamp
 from backend.trace import scan_log
 from backend.trace.models import TraceCode, TraceFlag, TraceScan
 
 
 def _utc(timestamp: float) -> datetime:
-    return datetime.fromtimestamp(timestamp, UTC).replace(tzinfo=None)
+    return naive_utc_from_timestamp(timestamp)
 
 
 def _insert_ignoring_repeats(session: Session, model, rows: list[dict], key: str) -> None:

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from backend.catalogue.models import Product, Sku
 from backend.inventory.models import SELLABLE, Lot
+from backend.pagination import page_of
 from backend.sellers.models import BrandLicence, Seller
 from backend.staff.models import Staff
 from backend.timeutil import to_shanghai_iso, utcnow
@@ -44,12 +45,14 @@ def flags(
         where.append(TraceFlag.region == region)
     total = session.scalar(select(func.count()).select_from(TraceFlag).where(*where))
     rows = session.execute(
-        select(TraceFlag, Seller.name)
-        .outerjoin(Seller, Seller.id == TraceFlag.seller_id)
-        .where(*where)
-        .order_by(TraceFlag.id.desc())
-        .offset((page - 1) * page_size)
-        .limit(page_size)
+        page_of(
+            select(TraceFlag, Seller.name)
+            .outerjoin(Seller, Seller.id == TraceFlag.seller_id)
+            .where(*where)
+            .order_by(TraceFlag.id.desc()),
+            page,
+            page_size,
+        )
     )
     items = [
         {
@@ -103,14 +106,16 @@ def list_print_runs(
     """Print runs, newest first, with seller, lot, SKU and the staff who issued them."""
     total = session.scalar(select(func.count()).select_from(PrintRun)) or 0
     rows = session.execute(
-        select(PrintRun, Seller.name, Lot.code, Sku.code, Staff.display_name)
-        .join(Seller, Seller.id == PrintRun.seller_id)
-        .join(Lot, Lot.id == PrintRun.lot_id)
-        .join(Sku, Sku.id == Lot.sku_id)
-        .outerjoin(Staff, Staff.id == PrintRun.created_by)
-        .order_by(PrintRun.id.desc())
-        .offset((page - 1) * page_size)
-        .limit(page_size)
+        page_of(
+            select(PrintRun, Seller.name, Lot.code, Sku.code, Staff.display_name)
+            .join(Seller, Seller.id == PrintRun.seller_id)
+            .join(Lot, Lot.id == PrintRun.lot_id)
+            .join(Sku, Sku.id == Lot.sku_id)
+            .outerjoin(Staff, Staff.id == PrintRun.created_by)
+            .order_by(PrintRun.id.desc()),
+            page,
+            page_size,
+        )
     ).tuples()
     return [PrintRunRow(*row) for row in rows], total
 

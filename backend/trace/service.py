@@ -14,11 +14,11 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from backend.catalogue.models import Sku
-from backend.errors import BadRequest, NotFound, RuleBroken
+from backend.errors import BadRequest, NotFound, RuleBroken, get_or_404
 from backend.inventory.models import SELLABLE, Lot
 from backend.sellers import service as sellers
 from backend.sellers.models import BrandLicence, Seller
-from backend.timeutil import to_shanghai_iso, utcnow
+from backend.timeutil import naive_utc_from_timestamp, to_shanghai_iso, utcnow
 from backend.trace import codes, scan_log
 from backend.trace.chain import chain_for_lot, lot_use_by
 from backend.trace.models import PrintRun, TraceCode, TraceFlag
@@ -38,9 +38,7 @@ def create_print_run(
     """Issue `quantity` codes for packages of a sellable lot to a seller licensed for it."""
     if not 1 <= quantity <= MAX_PRINT_RUN:
         raise BadRequest(f"每次印制数量需在 1 到 {MAX_PRINT_RUN} 之间", code="INVALID_QUANTITY")
-    lot = session.get(Lot, lot_id)
-    if lot is None:
-        raise NotFound("批次库存不存在", code="LOT_NOT_FOUND")
+    lot = get_or_404(session, Lot, lot_id, "批次库存不存在", code="LOT_NOT_FOUND")
     if lot.status != SELLABLE or lot.use_by <= utcnow():
         raise RuleBroken("该批次已过期，不能印制防伪码", code="LOT_EXPIRED")
     sellers.get_seller(session, seller_id)
@@ -140,7 +138,7 @@ def _signals(state: scan_log.CodeState, use_by: datetime, place: Place, now: flo
 
 
 def _utc(timestamp: float) -> datetime:
-    return datetime.fromtimestamp(timestamp, UTC).replace(tzinfo=None)
+    return naive_utc_from_timestamp(timestamp)
 
 
 def _ip_hash(ip: str) -> str:

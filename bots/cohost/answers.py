@@ -8,19 +8,14 @@ import re
 from datetime import datetime
 
 from backend.timeutil import SHANGHAI, to_aware_utc
+from bots.cohost.understanding import parse_number
 
 FORM_NAMES = {"live": "鲜活", "frozen": "冷冻", "ready_to_eat": "即食"}
 MAX_REPLY = 180  # characters; a comment bubble, not an essay
 
 # "3号", "三号", "叁号", "３号": which product a question is about
 _NUMBER = re.compile(r"([0-9０-９]{1,2}|[一二两三四五六七八九十壹贰叁肆伍陆柒捌玖拾]{1,3})\s*号")
-_CN_DIGITS = dict(
-    zip(
-        "一二两三四五六七八九壹贰叁肆伍陆柒捌玖",
-        [1, 2, 2, 3, 4, 5, 6, 7, 8, 9] + list(range(1, 10)),
-        strict=True,
-    )
-)
+_FULLWIDTH = str.maketrans("０１２３４５６７８９", "0123456789")
 
 
 def mentioned_number(text: str) -> int | None:
@@ -28,18 +23,7 @@ def mentioned_number(text: str) -> int | None:
     found = _NUMBER.search(text)
     if not found:
         return None
-    word = found.group(1).translate(str.maketrans("０１２３４５６７８９", "0123456789"))
-    if word.isdigit():
-        return int(word)
-    word = word.replace("拾", "十")
-    if word == "十":
-        return 10
-    if word.startswith("十"):
-        return 10 + _CN_DIGITS.get(word[1:], 0)
-    if "十" in word:
-        tens, _, ones = word.partition("十")
-        return _CN_DIGITS.get(tens, 0) * 10 + _CN_DIGITS.get(ones, 0)
-    return _CN_DIGITS.get(word)
+    return parse_number(found.group(1).translate(_FULLWIDTH))
 
 
 def yuan(fen: int) -> str:

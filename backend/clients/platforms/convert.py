@@ -10,6 +10,8 @@ import math
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 
+from backend.timeutil import naive_utc_from_timestamp, to_naive_utc
+
 # China has kept UTC+8 all year since 1991; a fixed offset keeps conversions DST-free.
 CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -44,7 +46,7 @@ def from_unix(value) -> datetime | None:
     """Unix seconds as naive UTC; 0 / empty means "not yet" (None)."""
     if value in (None, "", 0, "0"):
         return None
-    return datetime.fromtimestamp(as_int(value), UTC).replace(tzinfo=None)
+    return naive_utc_from_timestamp(as_int(value))
 
 
 def from_china(text) -> datetime | None:
@@ -57,12 +59,12 @@ def from_china(text) -> datetime | None:
     value = datetime.fromisoformat(text)
     if value.tzinfo is None:
         value = value.replace(tzinfo=CHINA)
-    return value.astimezone(UTC).replace(tzinfo=None)
+    return to_naive_utc(value)
 
 
 def naive_utc(value: datetime) -> datetime:
     if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
+        value = to_naive_utc(value)
     return value
 
 

@@ -8,7 +8,7 @@ once). Times are Asia/Shanghai strings, amounts yuan strings, pages 1-based.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from backend.clients.platforms.base import (
     OrderLine,
@@ -29,6 +29,7 @@ from backend.clients.platforms.convert import (
     to_china,
     to_fen,
 )
+from backend.timeutil import naive_utc_from_timestamp
 
 PLATFORM = "youzan"
 TRADE_STATUS = {
@@ -171,7 +172,7 @@ class YouzanClient(PlatformClient):
             return TokenGrant(
                 access_token=str(required(data["access_token"], "access_token")),
                 refresh_token=None,
-                expires_at=datetime.fromtimestamp(expires_ms // 1000, UTC).replace(tzinfo=None),
+                expires_at=naive_utc_from_timestamp(expires_ms // 1000),
             )
 
         return self.parsed("auth/token", read)
