@@ -249,7 +249,7 @@ def test_control_room_and_product_on_screen(app, console, store):
     res = post_form(console, f"{room_page}/on-screen", room_page, sku_id="")
     assert "已撤下讲解商品" in text(res)
     assert state(console, room_id)["room"]["on_screen"] is None
-    for bad, message in (("abc", "讲解商品需为"), ("999999", "商品不存在")):
+    for bad, message in (("abc", "讲解商品必须是整数"), ("999999", "商品不存在")):
         res = post_form(console, f"{room_page}/on-screen", room_page, sku_id=bad)
         assert res.status_code == 200 and message in text(res)
     assert console.get("/console/live/rooms/999999").status_code == 404
@@ -303,9 +303,9 @@ def test_the_state_carries_comments_after_a_cursor(app, console):
         ({"price": "NaN"}, "秒杀价需为金额（元）"),
         ({"price": "0"}, "秒杀价需在 0.01 到"),
         ({"price": ""}, "请填写秒杀价"),
-        ({"units": "十"}, "秒杀数量需为 1 到 100000 之间的整数"),
-        ({"units": "0"}, "秒杀数量需为 1 到 100000 之间的整数"),
-        ({"seconds": "5"}, "秒杀时长（秒）需为 10 到 86400 之间的整数"),
+        ({"units": "十"}, "秒杀数量必须是整数"),
+        ({"units": "0"}, "秒杀数量需在 1 到 100000 之间"),
+        ({"seconds": "5"}, "秒杀时长（秒）需在 10 到 86400 之间"),
         ({"per_person_limit": "9"}, "每人限购数量不能超过秒杀总量"),
         ({"sku_id": ""}, "请填写秒杀商品"),
         ({"sku_id": "999999"}, "商品不存在或已下架"),

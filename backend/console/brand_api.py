@@ -9,7 +9,7 @@ import zipfile
 
 import segno
 from apiflask import APIBlueprint
-from apiflask.fields import Date, Integer, List, String
+from apiflask.fields import Integer, String
 from apiflask.validators import Length, OneOf, Range
 from flask import Response, current_app
 
@@ -21,37 +21,16 @@ from backend.officialaccount import service as officialaccount
 from backend.schemas import In
 from backend.sellers import service as sellers
 from backend.sellers.models import BrandLicence
+from backend.sellers.schemas import GrantIn, NoteIn, RenewIn
 from backend.timeutil import to_shanghai_iso
 from backend.trace import codes as trace_codes
 from backend.trace import queries as trace_queries
 from backend.trace import service as trace
+from backend.trace.schemas import PrintRunIn
 
 bp = APIBlueprint("brand_api", __name__, tag="Console: brand")
 
 LABELS_PER_ZIP = 1000
-
-
-class GrantIn(In):
-    seller_id = Integer(required=True, strict=True, validate=Range(1))
-    product_ids = List(Integer(strict=True), required=True, validate=Length(1, 100))
-    valid_from = Date(required=True)
-    valid_until = Date(required=True)
-    note = String(load_default="", validate=Length(max=200))
-
-
-class RenewIn(In):
-    valid_until = Date(required=True)
-    product_ids = List(Integer(strict=True), validate=Length(1, 100))
-
-
-class NoteIn(In):
-    note = String(load_default="", validate=Length(max=200))
-
-
-class PrintRunIn(In):
-    seller_id = Integer(required=True, strict=True, validate=Range(1))
-    lot_id = Integer(required=True, strict=True, validate=Range(1))
-    quantity = Integer(required=True, strict=True, validate=Range(1, trace.MAX_PRINT_RUN))
 
 
 class LabelsQuery(In):

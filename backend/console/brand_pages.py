@@ -5,27 +5,30 @@ handling, filters and pagination."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 from flask import abort, flash, redirect, render_template, request, url_for
 
 from backend.console.brand_api import LABELS_PER_ZIP
+from backend.console.forms import load_form
 from backend.console.pages import _choice, _page, _pages, _safe_next, bp, login_required
-from backend.errors import BadRequest, DomainError
+from backend.errors import DomainError
 from backend.extensions import db
+from backend.schemas import MAX_ID
 from backend.sellers import queries as seller_queries
 from backend.sellers import service as sellers
 from backend.sellers.models import ACTIVE, EXPIRED, SUSPENDED
+from backend.sellers.schemas import GrantIn, NoteIn, RenewIn
 from backend.trace import queries as trace_queries
 from backend.trace import service as trace
+from backend.trace.schemas import PrintRunIn
 
 LICENCES_PER_PAGE = 50
 PRINT_RUNS_PER_PAGE = 20
 FLAGS_PER_PAGE = 50
 CODES_SHOWN = 100
-MAX_ID = 2**31 - 1  # ids beyond a 32-bit integer cannot exist, and would overflow SQLite
-MAX_NOTE = 200
 DEFAULT_TERM_DAYS = 365
+GRANT_FORM_FIELDS = ("seller_id", "valid_from", "valid_until", "note")
 
 LICENCE_STATES = {ACTIVE: "有效", SUSPENDED: "已暂停", EXPIRED: "已到期"}
 LICENCE_FILTERS = {
@@ -56,46 +59,6 @@ MAP_CITIES = {
 
 
 # --- form input -------------------------------------------------------------------------------
-
-
-def _form_int(name: str, label: str, *, high: int = MAX_ID, missing: str = "") -> int:
-    raw = request.form.get(name, "").strip()
-    if not raw:
-        raise BadRequest(missing or f"请填写{label}", code="FIELD_MISSING")
-    if not (raw.isascii() and raw.removeprefix("-").isdigit()):
-        raise BadRequest(f"{label}必须是整数", code="FIELD_INVALID")
-    value = int(raw) if len(raw) <= 12 else high + 1
-    if not 1 <= value <= high:
-        raise BadRequest(f"{label}需在 1 到 {high} 之间", code="FIELD_OUT_OF_RANGE")
-    return value
-
-
-def _form_date(name: str, label: str) -> date:
-    raw = request.form.get(name, "").strip()
-    if not raw:
-        raise BadRequest(f"请填写{label}", code="FIELD_MISSING")
-    try:
-        return date.fromisoformat(raw[:20])
-    except ValueError:
-        raise BadRequest(
-            f"{label}格式应为 年-月-日，例如 2025-01-31", code="DATE_INVALID"
-        ) from None
-
-
-def _form_note() -> str:
-    note = request.form.get("note", "").strip()
-    if len(note) > MAX_NOTE:
-        raise BadRequest(f"备注不能超过 {MAX_NOTE} 个字", code="NOTE_TOO_LONG")
-    return note
-
-
-def _checked_products() -> list[int]:
-    checked = request.form.getlist("product_ids")
-    if not checked:
-        raise BadRequest("请至少勾选一个授权商品", code="EMPTY_SCOPE")
-    if not all(value.isascii() and value.isdigit() and len(value) <= 9 for value in checked):
-        raise BadRequest("授权商品选择有误，请刷新页面后重试", code="SCOPE_INVALID")
-    return [int(value) for value in checked[:100]]
 
 
 def _arg_int(name: str, label: str, problems: list[str]) -> int | None:
@@ -153,18 +116,10 @@ def licences(staff):
 def grant_licence(staff):
     back = _safe_next(request.form.get("next"), url_for(".licences"))
     try:
-        seller_id = _form_int("seller_id", "卖家编号")
-        product_ids = _checked_products()
-        valid_from = _form_date("valid_from", "开始日期")
-        valid_until = _form_date("valid_until", "截止日期")
+        values = {key: request.form.get(key, "") for key in GRANT_FORM_FIELDS}
+        values["product_ids"] = request.form.getlist("product_ids")
         licence = sellers.grant_licence(
-            db.session,
-            seller_id=seller_id,
-            product_ids=product_ids,
-            valid_from=valid_from,
-            valid_until=valid_until,
-            staff_id=staff.id,
-            note=_form_note(),
+            db.session, **load_form(GrantIn(), values), staff_id=staff.id
         )
     except DomainError as failure:
         return _refused(failure, back)
@@ -177,8 +132,8 @@ def grant_licence(staff):
 def renew_licence(licence_id: int, staff):
     back = _safe_next(request.form.get("next"), url_for(".licences"))
     try:
-        valid_until = _form_date("valid_until", "新截止日期")
-        licence = sellers.renew_licence(db.session, licence_id=licence_id, valid_until=valid_until)
+        renewal = load_form(RenewIn(), {"valid_until": request.form.get("valid_until", "")})
+        licence = sellers.renew_licence(db.session, licence_id=licence_id, **renewal)
     except DomainError as failure:
         return _refused(failure, back)
     flash(f"已将授权 {licence.number} 续期至 {licence.valid_until:%Y-%m-%d}", "success")
@@ -188,8 +143,9 @@ def renew_licence(licence_id: int, staff):
 def _suspension(licence_id: int, *, suspended: bool):
     back = _safe_next(request.form.get("next"), url_for(".licences"))
     try:
+        note = load_form(NoteIn(), {"note": request.form.get("note", "")})["note"]
         licence = sellers.set_suspended(
-            db.session, licence_id=licence_id, suspended=suspended, note=_form_note()
+            db.session, licence_id=licence_id, suspended=suspended, note=note
         )
     except DomainError as failure:
         return _refused(failure, back)
@@ -238,11 +194,9 @@ def print_runs(staff):
 def create_print_run(staff):
     back = url_for(".print_runs")
     try:
-        seller_id = _form_int("seller_id", "卖家编号")
-        lot_id = _form_int("lot_id", "库存批次", missing="请选择库存批次")
-        quantity = _form_int("quantity", "印制数量", high=trace.MAX_PRINT_RUN)
+        values = {key: request.form.get(key, "") for key in ("seller_id", "lot_id", "quantity")}
         run = trace.create_print_run(
-            db.session, seller_id=seller_id, lot_id=lot_id, quantity=quantity, staff_id=staff.id
+            db.session, **load_form(PrintRunIn(), values), staff_id=staff.id
         )
     except DomainError as failure:
         return _refused(failure, back)

@@ -3,27 +3,13 @@
 from __future__ import annotations
 
 from apiflask import APIBlueprint
-from apiflask.fields import AwareDateTime, Integer, String
-from apiflask.validators import Length, Range
 
 from backend.console.api import staff_required
 from backend.extensions import db
 from backend.live import flash_sales, moderation, rooms, shelf, summary
-from backend.schemas import In
-from backend.timeutil import to_naive_utc
+from backend.live.schemas import OnScreenIn, RoomIn, ShelfIn, StartSaleIn
 
 bp = APIBlueprint("live_api", __name__, tag="Console: live")
-
-
-class StartSaleIn(In):
-    sku_id = Integer(required=True, strict=True, validate=Range(1))
-    units = Integer(required=True, strict=True, validate=Range(1, 100_000))
-    price = Integer(required=True, strict=True, validate=Range(1, 10_000_000))  # fen
-    seconds = Integer(required=True, strict=True, validate=Range(10, 24 * 3600))
-    per_person_limit = Integer(required=True, strict=True, validate=Range(1, 99))
-    pay_minutes = Integer(load_default=5, strict=True, validate=Range(1, 30))
-    room_id = Integer(strict=True, validate=Range(1))
-    starts_in = Integer(load_default=0, strict=True, validate=Range(0, 3600))  # seconds
 
 
 @bp.post("/flash-sales")
@@ -47,35 +33,11 @@ def watch_flash_sale(sale_id: int, staff):
     return flash_sales.sale_view(db.session, sale_id=sale_id)
 
 
-class RoomIn(In):
-    name = String(required=True, validate=Length(1, 40))
-    anchor_name = String(required=True, validate=Length(1, 30))
-    anchor_wechat = String(required=True, validate=Length(1, 60))
-    starts_at = AwareDateTime(required=True)
-    ends_at = AwareDateTime(required=True)
-
-
-class OnScreenIn(In):
-    sku_id = Integer(strict=True, validate=Range(1), allow_none=True, load_default=None)
-
-
-def _utc(value):
-    return to_naive_utc(value)
-
-
 @bp.post("/live/rooms")
 @staff_required
 @bp.input(RoomIn, arg_name="body")
 def create_room(body, staff):
-    room = rooms.create_room(
-        db.session,
-        name=body["name"],
-        anchor_name=body["anchor_name"],
-        anchor_wechat=body["anchor_wechat"],
-        starts_at=_utc(body["starts_at"]),
-        ends_at=_utc(body["ends_at"]),
-        staff_id=staff.id,
-    )
+    room = rooms.create_room(db.session, **body, staff_id=staff.id)
     return rooms.room_detail(db.session, room_id=room.id, custom_params={}), 201
 
 
@@ -91,11 +53,6 @@ def put_on_screen(room_id: int, body, staff):
 @staff_required
 def sync_rooms(staff):
     return {"changed": rooms.sync(db.session)}
-
-
-class ShelfIn(In):
-    sku_id = Integer(required=True, strict=True, validate=Range(1))
-    number = Integer(strict=True, validate=Range(1, shelf.MAX_ITEMS))
 
 
 @bp.get("/live/rooms/<int:room_id>/shelf")

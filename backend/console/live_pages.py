@@ -16,12 +16,14 @@ from flask import abort, flash, redirect, render_template, request, url_for
 
 from backend.clients.wechat import WeChatError
 from backend.console.api import staff_required
+from backend.console.forms import load_form
 from backend.console.pages import _page, _pages, bp, login_required
 from backend.errors import BadRequest, DomainError, NotFound, SoldOut
 from backend.extensions import db
 from backend.flows import storefront
 from backend.live import comments, flash_sales, rooms, shelf, summary
-from backend.timeutil import SHANGHAI, to_naive_utc
+from backend.live.schemas import OnScreenIn, RoomIn, StartSaleIn
+from backend.timeutil import SHANGHAI
 
 ROOMS_PER_PAGE = 20
 COMMENTS_SHOWN = 50
@@ -43,15 +45,16 @@ ERRCODE_HINTS = {
     300040: "直播间名称含有不支持的字符（如表情符号）",
     45009: "今日创建直播间次数已达上限，请明天再试",
 }
-# Bounds of the flash-sale form; the same as the console JSON API's.
-SALE_FIELDS = {
-    "units": ("秒杀数量", 1, 100_000),
-    "seconds": ("秒杀时长（秒）", 10, 24 * 3600),
-    "per_person_limit": ("每人限购", 1, 99),
-    "pay_minutes": ("支付时限（分钟）", 1, 30),
-}
-MAX_PRICE_FEN = 10_000_000
-MAX_ID = 2**31 - 1
+# The forms' fields; their bounds and messages are the JSON API's (backend/live/schemas.py).
+SALE_FORM_FIELDS = (
+    "sku_id",
+    "price",
+    "starts_in",
+    "units",
+    "seconds",
+    "per_person_limit",
+    "pay_minutes",
+)
 ROOM_FORM_FIELDS = ("name", "anchor_name", "anchor_wechat", "starts_at", "ends_at")
 _YUAN = re.compile(r"\d{1,6}(\.\d{1,2})?")
 _WALL_CLOCK = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2})?")
@@ -71,53 +74,26 @@ def yuan(fen: int | None) -> str:
 # --- form input -------------------------------------------------------------------------------
 
 
-def _form_text(name: str, label: str, longest: int) -> str:
-    value = request.form.get(name, "").strip()
-    if not value:
-        raise BadRequest(f"请填写{label}", code="FIELD_MISSING")
-    if len(value) > longest:
-        raise BadRequest(f"{label}不能超过 {longest} 个字", code="FIELD_TOO_LONG")
-    return value
+def _yuan_as_fen(raw: str):
+    """A price typed in yuan (59, 59.9, 59.90) as integer fen, never through a float; anything
+    else is left as typed for the schema to refuse."""
+    raw = raw.strip().removeprefix("¥").strip()
+    if raw.isascii() and _YUAN.fullmatch(raw):
+        return int(Decimal(raw) * 100)
+    if raw:
+        raise BadRequest("秒杀价需为金额（元），最多两位小数，例如 59.90", code="PRICE_INVALID")
+    return raw
 
 
-def _form_int(name: str, label: str, low: int, high: int) -> int:
-    raw = request.form.get(name, "").strip()
-    if not raw:
-        raise BadRequest(f"请填写{label}", code="FIELD_MISSING")
-    if not (raw.isascii() and raw.isdigit() and len(raw) <= 9 and low <= int(raw) <= high):
-        raise BadRequest(f"{label}需为 {low} 到 {high} 之间的整数", code="FIELD_INVALID")
-    return int(raw)
-
-
-def _form_fen(name: str, label: str) -> int:
-    """A price typed in yuan (59, 59.9, 59.90) as integer fen, never through a float."""
-    raw = request.form.get(name, "").strip().removeprefix("¥").strip()
-    if not raw:
-        raise BadRequest(f"请填写{label}", code="FIELD_MISSING")
-    if not (raw.isascii() and _YUAN.fullmatch(raw)):
-        raise BadRequest(f"{label}需为金额（元），最多两位小数，例如 59.90", code="PRICE_INVALID")
-    fen = int(Decimal(raw) * 100)
-    if not 1 <= fen <= MAX_PRICE_FEN:
-        raise BadRequest(
-            f"{label}需在 0.01 到 {MAX_PRICE_FEN // 100} 元之间", code="PRICE_OUT_OF_RANGE"
-        )
-    return fen
-
-
-def _form_time(name: str, label: str) -> datetime:
-    """A wall-clock time typed in Asia/Shanghai, as the naive UTC time the database stores."""
-    raw = request.form.get(name, "").strip()
-    if not raw:
-        raise BadRequest(f"请填写{label}", code="FIELD_MISSING")
-    try:
-        if not _WALL_CLOCK.fullmatch(raw):
-            raise ValueError(raw)
-        local = datetime.fromisoformat(raw).replace(tzinfo=SHANGHAI)
-    except ValueError:
-        raise BadRequest(
-            f"{label}格式应为 年-月-日 时:分，例如 2025-01-31 20:00", code="TIME_INVALID"
-        ) from None
-    return to_naive_utc(local)
+def _wall_clock(raw: str) -> str:
+    """A time typed in Asia/Shanghai (2025-01-31 20:00) with its offset, for the schema."""
+    raw = raw.strip()
+    if _WALL_CLOCK.fullmatch(raw):
+        try:
+            return datetime.fromisoformat(raw).replace(tzinfo=SHANGHAI).isoformat()
+        except ValueError:
+            pass
+    return raw
 
 
 def _refusal(failure: DomainError) -> str:
@@ -179,15 +155,10 @@ def live_rooms(staff):
 def create_live_room(staff):
     typed = {key: request.form.get(key, "")[:80] for key in ROOM_FORM_FIELDS}
     try:
-        room = rooms.create_room(
-            db.session,
-            name=_form_text("name", "直播间名称", 40),
-            anchor_name=_form_text("anchor_name", "主播昵称", 30),
-            anchor_wechat=_form_text("anchor_wechat", "主播微信号", 60),
-            starts_at=_form_time("starts_at", "开播时间"),
-            ends_at=_form_time("ends_at", "结束时间"),
-            staff_id=staff.id,
-        )
+        values = {key: request.form.get(key, "") for key in ROOM_FORM_FIELDS}
+        for key in ("starts_at", "ends_at"):
+            values[key] = _wall_clock(values[key])
+        room = rooms.create_room(db.session, **load_form(RoomIn(), values), staff_id=staff.id)
     except DomainError as failure:
         db.session.rollback()
         flash(f"未能创建直播间：{_refusal(failure)}", "error")
@@ -288,9 +259,8 @@ def put_on_screen(room_id: int, staff):
     except NotFound:
         abort(404)
     try:
-        chosen = request.form.get("sku_id", "").strip()
-        sku_id = _form_int("sku_id", "讲解商品", 1, MAX_ID) if chosen else None
-        card = shelf.show(db.session, room_id=room_id, sku_id=sku_id)
+        chosen = load_form(OnScreenIn(), {"sku_id": request.form.get("sku_id", "")})
+        card = shelf.show(db.session, room_id=room_id, sku_id=chosen["sku_id"])
     except (BadRequest, NotFound) as failure:
         db.session.rollback()
         flash(f"未能切换讲解商品：{failure.message}", "error")
@@ -306,27 +276,16 @@ def put_on_screen(room_id: int, staff):
 @bp.post("/live/rooms/<int:room_id>/flash-sales")
 @login_required
 def start_flash_sale(room_id: int, staff):
-    typed = {
-        key: request.form.get(key, "")[:20]
-        for key in ("sku_id", "price", "starts_in", *SALE_FIELDS)
-    }
+    typed = {key: request.form.get(key, "")[:20] for key in SALE_FORM_FIELDS}
     try:
         rooms.get_room(db.session, room_id)
     except NotFound:
         abort(404)
     try:
-        sku_id = _form_int("sku_id", "秒杀商品", 1, MAX_ID)
-        numbers = {key: _form_int(key, *bounds) for key, bounds in SALE_FIELDS.items()}
-        if request.form.get("starts_in", "").strip():  # empty: start now
-            numbers["starts_in"] = _form_int("starts_in", "开始倒计时（秒）", 0, 3600)
-        sale = flash_sales.start_sale(
-            db.session,
-            sku_id=sku_id,
-            price=_form_fen("price", "秒杀价"),
-            staff_id=staff.id,
-            room_id=room_id,
-            **numbers,
-        )
+        values = {key: request.form.get(key, "") for key in SALE_FORM_FIELDS}
+        values["price"] = _yuan_as_fen(values["price"])  # empty "starts_in": start now
+        numbers = load_form(StartSaleIn(), {**values, "room_id": room_id})
+        sale = flash_sales.start_sale(db.session, staff_id=staff.id, **numbers)
     except DomainError as failure:
         db.session.rollback()
         flash(f"未能开始秒杀：{_refusal(failure)}", "error")

@@ -12,7 +12,8 @@ from backend.errors import DomainError
 from backend.extensions import db
 from backend.flows import broadcasts as broadcast_flow
 from backend.notices import broadcasts
-from backend.notices.schemas import BroadcastIn, messages
+from backend.notices.schemas import BroadcastIn
+from backend.schemas import messages
 from backend.timeutil import SHANGHAI
 
 TARGET_FIELDS = {"towns": "镇", "cooperatives": "合作社", "platforms": "平台", "tags": "标签"}

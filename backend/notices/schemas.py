@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from apiflask.fields import AwareDateTime, List, Nested, String
 from apiflask.validators import Length, OneOf
-from marshmallow import RAISE, ValidationError, post_load, pre_load
+from marshmallow import RAISE, post_load, pre_load
 
 from backend.notices.broadcasts import CATEGORIES, MAX_BODY
 from backend.officialaccount.templates import FIELD_LIMIT
@@ -53,16 +53,3 @@ class BroadcastIn(In):
         if data["send_at"] is not None:
             data["send_at"] = to_naive_utc(data["send_at"])
         return data
-
-
-def messages(error: ValidationError) -> list[str]:
-    """The Chinese messages of a validation error, for a page to show."""
-
-    def walk(value) -> list[str]:
-        if isinstance(value, dict):
-            return [text for inner in value.values() for text in walk(inner)]
-        if isinstance(value, list):
-            return [text for inner in value for text in walk(inner)]
-        return [str(value)]
-
-    return walk(error.messages)
