@@ -45,13 +45,13 @@ class Show:
     def __init__(self, scratch: Path):
         sys.path.insert(0, str(ROOT))
         from backend.config import load_env_file
-        from backend.embedded import redislite_url
+        from backend.embedded import scratch_redis_url
 
         load_env_file(ROOT / "sandbox" / "sandbox.env")
         self.env = {
             **os.environ,
             "DATABASE_URL": os.environ.get("DATABASE_URL") or f"sqlite:///{scratch / 'bot.db'}",
-            "REDIS_URL": os.environ.get("REDIS_URL") or redislite_url(scratch / "redis.db"),
+            "REDIS_URL": os.environ.get("REDIS_URL") or scratch_redis_url(scratch / "redis.db"),
             "SECRET_KEY": "bench",
             "FLASK_APP": "wsgi",
             "BOT_CONSUMER": "bench-bot",

