@@ -148,6 +148,7 @@ def stack(extra_env: dict | None = None, prepare=None):
         "REDIS_URL": os.environ.get("REDIS_URL") or scratch_redis_url(scratch / "redis.db"),
         "SANDBOX_URL": sandbox_url,
         "SANDBOX_PORT": str(sandbox_port),
+        "SANDBOX_STATE_DIR": str(scratch / "sandbox"),
         "WECHAT_API_BASE": sandbox_url + "/",
         "WECHATPAY_API_BASE": sandbox_url,
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{web_port}",

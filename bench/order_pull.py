@@ -70,6 +70,7 @@ class Bench:
             "REDIS_URL": os.environ.get("REDIS_URL") or scratch_redis_url(scratch / "redis.db"),
             "SANDBOX_URL": self.sandbox_url,
             "SANDBOX_PORT": str(port),
+            "SANDBOX_STATE_DIR": str(scratch / "sandbox"),
             "WECHAT_API_BASE": self.sandbox_url + "/",
             "SECRET_KEY": "bench",
             "FLASK_APP": "wsgi",

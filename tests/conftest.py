@@ -39,8 +39,9 @@ class _Quiet(WSGIRequestHandler):
 
 
 @pytest.fixture(scope="session")
-def sandbox():
-    server = start_sandbox(SANDBOX_SETTINGS)
+def sandbox(tmp_path_factory):
+    state_dir = str(tmp_path_factory.mktemp("sandbox"))  # a fresh one: ids start over
+    server = start_sandbox({**SANDBOX_SETTINGS, "state_dir": state_dir})
     yield server
     server.stop()
 
