@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: run test lint bench
+.PHONY: run test lint bench browser
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -14,8 +14,20 @@ $(STAMP): requirements.txt requirements-dev.txt
 run: $(STAMP)
 	$(PY) -m backend.devserver
 
-test: $(STAMP)
+test: browser $(STAMP)
 	$(PY) -m pytest -q
+
+# The console's browser test drives Debian's chromium through Playwright (never `playwright install`,
+# which downloads a browser): as root we install it, otherwise we say in one line what to install.
+CHROMIUM := /usr/bin/chromium
+browser:
+	@test -x $(CHROMIUM) || [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null || { \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  echo "Installing Debian's chromium for the console's browser test (apt-get install chromium)"; \
+	  apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } || true
+	@test -x $(CHROMIUM) || { \
+	  echo "make test needs Chromium at $(CHROMIUM) for the console's browser test: sudo apt-get install chromium" >&2; \
+	  exit 1; }
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

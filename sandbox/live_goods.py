@@ -60,9 +60,7 @@ def find_goods(sb: Sandbox, goods_id: Any) -> Goods:
 def _submit(sb: Sandbox) -> int:
     """Spend one audit submission of the day and hand out an audit id."""
     spend_quota(sb, "goods/audit", "live_goods_audit_per_day", 300012, AUDIT_QUOTA_ERRMSG)
-    wxa = sb.state.wxa
-    wxa.next_audit_id += 1
-    return wxa.next_audit_id - 1
+    return sb.state.ids.take("audit_id")
 
 
 def add_goods(sb: Sandbox, body: Any) -> dict[str, Any]:
@@ -95,7 +93,7 @@ def add_goods(sb: Sandbox, body: Any) -> dict[str, Any]:
     audit_id = _submit(sb)  # the audit quota counts submissions, not malformed calls
     wxa = sb.state.wxa
     goods = Goods(
-        goods_id=wxa.next_goods_id,
+        goods_id=sb.state.ids.take("goods_id"),
         audit_id=audit_id,
         cover_img=info["coverImgUrl"],
         name=name,
@@ -108,7 +106,6 @@ def add_goods(sb: Sandbox, body: Any) -> dict[str, Any]:
         audit_submitted_at=sb.wechat_now(),
     )
     wxa.goods[goods.goods_id] = goods
-    wxa.next_goods_id += 1
     return {"errcode": 0, "errmsg": "ok", "goodsId": goods.goods_id, "auditId": audit_id}
 
 

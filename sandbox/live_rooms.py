@@ -127,8 +127,8 @@ def create_room(sb: Sandbox, body: Any) -> dict[str, Any]:
 
     wxa = sb.state.wxa
     now = sb.wechat_now()
-    room = wxa.rooms[wxa.next_roomid] = _new_room(wxa.next_roomid, body, start, end, flags, now)
-    wxa.next_roomid += 1
+    roomid = sb.state.ids.take("roomid")
+    room = wxa.rooms[roomid] = _new_room(roomid, body, start, end, flags, now)
     return {"errcode": 0, "errmsg": "ok", "roomId": room.roomid}
 
 

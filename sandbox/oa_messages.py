@@ -167,8 +167,7 @@ def send_custom(sb: Sandbox, body: Any) -> dict[str, Any]:
         raise WeChatError(45009, "reach max api daily quota limit")
     oa.quota_used[("custom", day)] += 1
     user.window_sent += 1
-    msgid = oa.next_custom_msgid
-    oa.next_custom_msgid += 1
+    msgid = sb.state.ids.take("oa_custom_msgid")
     oa.messages.append(
         {"kind": "custom", "msgid": msgid, "touser": user.openid, "msgtype": msgtype}
         | {"body": body, "at": now}
@@ -238,8 +237,7 @@ def send_template(sb: Sandbox, body: Any) -> tuple[dict[str, Any], tuple[str, in
             oa.stats["template_deduped"] += 1  # sent once already: not delivered again
             return {"errcode": 0, "errmsg": "ok", "msgid": seen[0]}, None
     _spend_template_quota(sb, now)
-    oa.next_template_msgid += 1
-    msgid = oa.next_template_msgid
+    msgid = sb.state.ids.take("oa_template_msgid")
     if client_msg_id:
         oa.client_msg_ids[(user.openid, client_msg_id)] = (msgid, now)
     status = finish_status(sb, user)

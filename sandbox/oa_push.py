@@ -39,8 +39,7 @@ def callback_url(sb: Sandbox) -> str:
 
 def new_msg_id(sb: Sandbox) -> int:
     """A fresh 64-bit-looking MsgId for a user message. Caller holds the lock."""
-    sb.state.oa.next_push_msgid += 1
-    return sb.state.oa.next_push_msgid
+    return sb.state.ids.take("oa_push_msgid")
 
 
 def text_fields(content: str, msg_id: int) -> list[tuple[str, str | int]]:

@@ -110,9 +110,6 @@ class OaData:
     faults: list[FaultRule] = field(default_factory=list)
     stats: Counter = field(default_factory=Counter)
     pushes: list[dict[str, Any]] = field(default_factory=list)  # every delivery to the callback
-    next_template_msgid: int = 3_100_000_000
-    next_custom_msgid: int = 1
-    next_push_msgid: int = 24_500_000_000_000_000
 
 
 class Outbox:

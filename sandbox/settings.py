@@ -113,6 +113,9 @@ DEFAULTS: dict[str, Any] = {
     "refund_delay_seconds": 0.2,
     "refund_query_qps": 300,
     "stale_timestamp_age": 600,
+    # where ids handed out survive a restart (sandbox/ids.py); None = in memory only.
+    # `python -m sandbox` uses $SANDBOX_STATE_DIR, default instance/sandbox.
+    "state_dir": None,
     # key files (relative to the repository root unless absolute)
     "merchant_public_key_file": "sandbox/keys/merchant_public_key.pem",
     "platform_private_key_file": "sandbox/keys/wechatpay_private_key.pem",

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .faults import Faults
+from .ids import Ids
 from .oa_state import OaData, Outbox
 from .platforms.store import PlatformData, build_platforms
 from .settings import build_settings
@@ -48,7 +49,6 @@ class WeChatData:
     templates: dict[str, list[str]] = field(default_factory=dict)
     messages: list[dict[str, Any]] = field(default_factory=list)
     wxacodes: list[dict[str, Any]] = field(default_factory=list)
-    next_msgid: int = 2_800_000_000_000_000_000
 
 
 @dataclass
@@ -94,6 +94,7 @@ class SandboxState:
         self._settings = build_settings() if settings is None else settings
         self.clock_offset = 0.0
         self.generation = 0
+        self.ids = Ids(self._settings.get("state_dir"))  # kept across reset and restart
         self.cancelled = threading.Event()
         self.faults = Faults()
         self.wechat = WeChatData(templates={k: list(v) for k, v in templates.items()})

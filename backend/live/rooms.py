@@ -12,7 +12,14 @@ from sqlalchemy.orm import Session
 from backend.catalogue import service as catalogue
 from backend.clients.wechat import WeChatError, wechat_client
 from backend.customers.models import Customer
-from backend.errors import BadRequest, NotFound, RuleBroken, UpstreamUnavailable, get_or_404
+from backend.errors import (
+    BadRequest,
+    NotFound,
+    RuleBroken,
+    UpstreamIdTaken,
+    UpstreamUnavailable,
+    get_or_404,
+)
 from backend.inventory import service as inventory
 from backend.live import flash_sales
 from backend.live.models import (
@@ -80,7 +87,16 @@ def create_room(
         created_by=staff_id,
     )
     session.add(room)
-    session.commit()
+    try:
+        session.commit()
+    except IntegrityError as exc:  # external_id is the only unique column a new room can clash on
+        session.rollback()
+        raise UpstreamIdTaken(
+            f"微信直播返回的直播间编号 {external_id} 已属于本系统的另一个直播间，"
+            "新直播间未保存，请联系技术人员核对",
+            code="LIVE_ROOM_ID_TAKEN",
+            details={"external_id": external_id},
+        ) from exc
     return room
 
 

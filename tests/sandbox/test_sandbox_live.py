@@ -254,3 +254,22 @@ def test_faults_and_reset_apply(wx, control):
     control.post("/sandbox/reset")
     assert control.get("/sandbox/live/rooms")["rooms"] == []
     assert live_info(wx)["total"] == 0
+
+
+def test_a_restarted_or_reset_sandbox_never_hands_out_a_room_id_twice(
+    make_sandbox, wechat_client_for, control, tmp_path
+):
+    """WeChat keeps its room ids across our restarts: the backend holds the ones it was given."""
+
+    def rooms_of(server, count: int) -> list[int]:
+        wx, ctl = wechat_client_for(server.url), type(control)(server.url)
+        return [create_room(wx, ctl) for _ in range(count)]
+
+    first = make_sandbox(state_dir=str(tmp_path))
+    before = rooms_of(first, 3)
+    first.stop()
+    again = make_sandbox(state_dir=str(tmp_path))
+    after = rooms_of(again, 2)
+    assert min(after) > max(before)
+    type(control)(again.url).post("/sandbox/reset")
+    assert rooms_of(again, 1)[0] > max(after)
