@@ -2,6 +2,7 @@ import base64
 import json
 import time
 
+import pytest
 import requests
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
@@ -200,3 +201,34 @@ def test_paying_a_cancelled_order_is_refused(shopper, store):
     shopper.post(f"/api/v1/orders/{order['id']}/cancel")
     res = shopper.post(f"/api/v1/orders/{order['id']}/pay")
     assert res.status_code == 409 and res.json["code"] == "ORDER_NOT_PAYABLE"
+
+
+def test_a_transaction_id_another_payment_holds_is_refused_and_flagged(app, shopper, store):
+    from backend.errors import UpstreamIdTaken
+    from backend.payments import service as payments
+    from backend.payments.models import Payment
+
+    sku = store["RS-LIVE-L-5"]
+    first = shopper.buy([(sku, 1)])
+    second = shopper.order([(sku, 1)]).json
+    shopper.pay(second["id"])
+    with app.app_context():
+        taken = db.session.scalar(
+            db.select(Payment.transaction_id).where(Payment.order_id == first["id"])
+        )
+        payment = db.session.scalar(db.select(Payment).where(Payment.order_id == second["id"]))
+        replayed = {
+            "mchid": app.config["WECHATPAY_MCHID"],
+            "appid": app.config["WECHAT_APPID"],
+            "out_trade_no": payment.out_trade_no,
+            "transaction_id": taken,
+            "trade_state": "SUCCESS",
+            "amount": {"total": payment.amount},
+        }
+        with pytest.raises(UpstreamIdTaken) as refused:
+            payments.apply_transaction(db.session, replayed, source="query")
+        assert refused.value.status == 502 and refused.value.details == {"transaction_id": taken}
+        db.session.remove()
+    assert _order(app, second["id"]).status == "PENDING_PAYMENT"
+    assert _anomalies(app) == ["TRANSACTION_ID_TAKEN"]
+    assert _paid_events(app, second["id"]) == 0

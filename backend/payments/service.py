@@ -16,7 +16,13 @@ from sqlalchemy.orm import Session
 
 from backend.clients.wechatpay import WeChatPayError, notify_url, wechatpay_client
 from backend.customers.models import Customer
-from backend.errors import Conflict, DomainError, RuleBroken, UpstreamUnavailable
+from backend.errors import (
+    Conflict,
+    DomainError,
+    RuleBroken,
+    UpstreamIdTaken,
+    UpstreamUnavailable,
+)
 from backend.inventory import service as inventory
 from backend.orders import lifecycle
 from backend.orders.models import PENDING_PAYMENT, Order
@@ -172,6 +178,28 @@ def apply_transaction(session: Session, transaction: dict, *, source: str) -> st
         raise RuleBroken("支付金额与订单金额不一致", code="AMOUNT_MISMATCH")
     if transaction.get("trade_state") != SUCCESS:
         return "ignored"
+    transaction_id = transaction.get("transaction_id")
+    holder = session.scalar(
+        select(Payment.out_trade_no).where(
+            Payment.transaction_id == transaction_id, Payment.id != payment.id
+        )
+    )
+    if transaction_id and holder is not None:
+        # WeChat Pay names another of our payments with this id: never overwrite, tell staff.
+        flag_anomaly(
+            session,
+            kind="TRANSACTION_ID_TAKEN",
+            reference=out_trade_no,
+            order_id=payment.order_id,
+            transaction_id=transaction_id,
+            held_by=holder,
+        )
+        session.commit()
+        raise UpstreamIdTaken(
+            "微信支付返回的交易单号已属于另一笔支付，请联系技术人员核对",
+            code="TRANSACTION_ID_TAKEN",
+            details={"transaction_id": transaction_id},
+        )
 
     won = (
         session.execute(
@@ -179,7 +207,7 @@ def apply_transaction(session: Session, transaction: dict, *, source: str) -> st
             .where(Payment.id == payment.id, Payment.status.in_((NOTPAY, CLOSED)))
             .values(
                 status=SUCCESS,
-                transaction_id=transaction.get("transaction_id"),
+                transaction_id=transaction_id,
                 paid_at=utcnow(),
                 confirmed_by=source,
             )
