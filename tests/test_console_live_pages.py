@@ -239,10 +239,7 @@ def test_control_room_and_product_on_screen(app, console, store):
     room_page = f"/console/live/rooms/{room_id}"
     res = post_form(console, f"{room_page}/on-screen", room_page, sku_id=str(sku_id))
     assert res.status_code == 200
-    assert any(
-        words in text(res)
-        for words in ("商品卡片已推送给观众", "商品卡片正在审核", "商品卡片未推送给观众")
-    )
+    assert "商品卡片正在审核" in text(res)  # a product new to WeChat's goods library waits
     shown = state(console, room_id)["room"]["on_screen"]
     assert shown["sku_id"] == sku_id and shown["stock"] == 400 and shown["grade"]
 

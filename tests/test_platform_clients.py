@@ -120,6 +120,9 @@ def unix(value: datetime) -> int:
 class Shape:
     platform: str
     cls: type
+    # what the parsed default order must say: its total in fen and its line's SKU code
+    total: int = 13800
+    sku_code: str = "RS-LIVE-XL-5"
 
     def client(self, url, **kw):
         return self.cls(url, KEY, SECRET, timeout=kw.pop("timeout", 2), **kw)
@@ -275,6 +278,7 @@ class Jd(Shape):
 
 class Pdd(Shape):
     platform, cls = "pdd", pdd.PddClient
+    total, sku_code = 5990, "RS-LIVE-L-3"
     errors = {"auth": 10019, "rate": 70031, "sign": 10016, "timestamp": 10035, "param": 10000,
               "service": 50000}  # fmt: skip
 
@@ -314,6 +318,7 @@ class Pdd(Shape):
 
 class Youzan(Shape):
     platform, cls = "youzan", youzan.YouzanClient
+    sku_code = "RS-LIVE"  # the line has no SKU code: the item's outer id stands in
     errors = {"auth": 4203, "rate": 4003, "param": 106000002, "service": 5000}
 
     def signed(self, call):
@@ -589,9 +594,9 @@ def test_parsed_orders_carry_fen_utc_times_and_sku_codes(fake, shape):
     assert order.platform == shape.platform
     assert order.updated_at == END and order.created_at == END - timedelta(hours=1)
     assert order.status == "PAID" and order.paid_at is not None
-    assert order.total in (13800, 5990) and order.shipping_fee == 0
+    assert order.total == shape.total and order.shipping_fee == 0
     line = order.lines[0]
-    assert line.sku_code in ("RS-LIVE-XL-5", "RS-LIVE-L-3", "RS-LIVE")
+    assert line.sku_code == shape.sku_code
     assert line.quantity * line.unit_price == order.total
     assert set(order.receiver) == {"name", "phone", "address"} and order.receiver["phone"]
 
