@@ -119,11 +119,6 @@ class IllegalTransition(Conflict):
     code, message = "ORDER_STATUS_CONFLICT", "订单当前状态不允许该操作"
 
 
-def allowed_events(status: str) -> list[str]:
-    """The events an order in this status can take."""
-    return [t.event for t in TRANSITIONS.values() if status in t.sources]
-
-
 def try_move(
     session: Session, order_id: int, event: str, *, note: dict | None = None, **values
 ) -> bool:
