@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import secrets
+import time
 
 import redis
 from apiflask import APIFlask
@@ -112,7 +114,7 @@ def _register_errors(app: APIFlask) -> None:
     @app.errorhandler(DomainError)
     def domain_error(error: DomainError):
         db.session.rollback()
-        return error.to_dict(), error.status
+        return error.to_dict(), error.status, getattr(error, "headers", {})
 
     @app.error_processor
     def http_error(error: HTTPError):
@@ -123,7 +125,18 @@ def _register_errors(app: APIFlask) -> None:
         if isinstance(error.detail, dict) and error.detail:
             body["code"] = "VALIDATION_ERROR" if error.status_code == 400 else code
             body["details"] = error.detail
-        return body, error.status_code, error.headers
+        headers = dict(error.headers or {})
+        if error.status_code == 429:
+            headers.setdefault("Retry-After", str(_limiter_retry_after()))
+        return body, error.status_code, headers
+
+
+def _limiter_retry_after() -> int:
+    """Seconds until the flask-limiter window that refused this request opens again."""
+    refused = limiter.current_limit
+    if refused is None:
+        return 60
+    return max(1, math.ceil(refused.reset_at - time.time()))
 
 
 def _register_blueprints(app: APIFlask) -> None:

@@ -124,6 +124,17 @@ class Config:
     TOKEN_TTL_HOURS: int = 24 * 7
     MAX_ITEM_QUANTITY: int = 99
     MAX_ORDER_LINES: int = 20
+    # Business-flow limits (OWASP API6, backend/orders/limits.py and backend/ratelimit.py): what
+    # one buyer may hold unpaid at once, and how often an account or an address may try.
+    MAX_UNPAID_ORDERS_PER_CUSTOMER: int = 5
+    MAX_HELD_UNITS_PER_CUSTOMER: int = 50  # units in unpaid orders, every SKU together
+    MAX_HELD_UNITS_PER_SKU_PER_CUSTOMER: int = 20
+    ORDER_RATE_PER_CUSTOMER: str = "10/minute;60/hour"  # store orders and the bot's holds
+    ORDER_RATE_PER_IP: str = "30/minute;300/hour"
+    CLAIM_RATE_PER_CUSTOMER: str = "30/minute"  # flash-sale claims (people tap fast)
+    CLAIM_RATE_PER_IP: str = "300/minute"
+    CLAIMS_PER_IP_PER_SALE: int = 5  # units of one flash sale claimed from one address
+    LOGIN_RATE_PER_IP: str = "10/minute;60/hour"  # wx.login codes exchanged for our tokens
 
     # Traceability: when a code looks copied, and how fast anyone may scan
     TRACE_MAX_SCANS: int = 5

@@ -62,7 +62,18 @@ class RuleBroken(DomainError):
 
 
 class TooManyRequests(DomainError):
+    """A rate is spent: `retry_after` seconds until it opens again (the Retry-After header)."""
+
     status, code, message = 429, "TOO_MANY_REQUESTS", "操作太频繁，请稍后再试"
+
+    def __init__(self, message: str | None = None, *, retry_after: int = 60, **kwargs):
+        self.retry_after = max(1, int(retry_after))
+        details = {"retry_after": self.retry_after, **(kwargs.pop("details", None) or {})}
+        super().__init__(message, details=details, **kwargs)
+
+    @property
+    def headers(self) -> dict:
+        return {"Retry-After": str(self.retry_after)}
 
 
 class UpstreamUnavailable(DomainError):

@@ -1,11 +1,17 @@
-"""Rate budgets shared by every worker: token buckets in Redis holding a tenth of a second's
-worth, so no second ever sees much more than the rate. take() waits for a token. Used per
-outside-platform app and per WeChat channel."""
+"""Rates shared by every worker, in Redis. Budgets for our calls out: token buckets holding a
+tenth of a second's worth, so no second ever sees much more than the rate; take() waits for a
+token (per outside-platform app and per WeChat channel). Business-flow rates for calls in:
+count() refuses a login, order or claim beyond its setting's rate with 429 and Retry-After."""
 
 from __future__ import annotations
 
+import math
 import time
 
+from flask import current_app
+from limits import parse_many
+
+from backend.errors import TooManyRequests
 from backend.queue import redis_client
 
 # KEYS: the bucket. ARGV: rate per second, capacity, now in ms. Answers the ms to wait
@@ -38,3 +44,54 @@ def take(bucket: str, per_second: float) -> None:
         if time.monotonic() + wait_ms / 1000 > deadline:
             raise TimeoutError(f"{bucket} budget exhausted for {MAX_WAIT_SECONDS}s")
         time.sleep(wait_ms / 1000)
+
+
+# Business-flow rates (OWASP API6): how often one account or one address may try a flow that
+# holds stock or mints an account. Each reads its setting (limits' notation, "10/minute" or
+# "10/minute;60/hour") and says in Chinese what was refused.
+FLOW_RATES = {
+    "login-ip": ("LOGIN_RATE_PER_IP", "登录太频繁，请稍后再试"),
+    "order-customer": ("ORDER_RATE_PER_CUSTOMER", "下单太频繁，请稍后再试"),
+    "order-ip": ("ORDER_RATE_PER_IP", "当前网络下单太频繁，请稍后再试"),
+    "claim-customer": ("CLAIM_RATE_PER_CUSTOMER", "抢购太频繁，请稍后再试"),
+    "claim-ip": ("CLAIM_RATE_PER_IP", "当前网络抢购太频繁，请稍后再试"),
+}
+
+# Fixed windows that open at their first hit. KEYS: counters. ARGV: each key's limit and
+# window in ms, in turn. A spent window refuses without counting anything: answers {ms until
+# the longest-spent one opens again, its index}; else every counter counts one: {0, 0}.
+HIT = """
+local wait, spent = 0, 0
+for i, key in ipairs(KEYS) do
+  if tonumber(redis.call('GET', key) or '0') >= tonumber(ARGV[2 * i - 1]) then
+    local left = redis.call('PTTL', key)
+    if left < 0 then left = tonumber(ARGV[2 * i]) end
+    if left > wait then wait, spent = left, i end
+  end
+end
+if wait > 0 then return {wait, spent} end
+for i, key in ipairs(KEYS) do
+  if redis.call('INCR', key) == 1 then redis.call('PEXPIRE', key, ARGV[2 * i]) end
+end
+return {0, 0}
+"""
+
+
+def count(*attempts: tuple[str, object]) -> None:
+    """Count one attempt of each (flow rate, who) in one Redis call, or refuse with
+    TooManyRequests (429 and Retry-After) when any is spent; a `who` of None is not counted."""
+    config = current_app.config
+    keys, args, messages = [], [], []
+    for rule, who in attempts:
+        if who is None or who == "":
+            continue
+        setting, message = FLOW_RATES[rule]
+        for item in parse_many(config[setting]):
+            keys.append(f"heli:rate:{rule}:{item.amount}/{item.get_expiry()}:{who}")
+            args += [item.amount, item.get_expiry() * 1000]
+            messages.append(message)
+    if not keys:
+        return
+    wait_ms, spent = (int(n) for n in redis_client().eval(HIT, len(keys), *keys, *args))
+    if wait_ms:
+        raise TooManyRequests(messages[spent - 1], retry_after=math.ceil(wait_ms / 1000))

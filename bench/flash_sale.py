@@ -208,7 +208,10 @@ def _redis_claimer(args) -> tuple[int, float]:
         pipe = client.pipeline(transaction=False)
         for _ in range(REDIS_PIPELINE):
             person += 1
-            claim(keys=keys, args=[time.time(), person, 1, f"k{person}"], client=pipe)
+            # addresses counted as the app counts them (never full: nothing may be refused)
+            address = f"10.{person >> 16 & 255}.{person >> 8 & 255}.{person & 255}"
+            args = [time.time(), person, 1, f"k{person}", address, 10**9]
+            claim(keys=keys, args=args, client=pipe)
         pipe.execute()
         calls += REDIS_PIPELINE
     return calls, time.perf_counter() - started
@@ -218,7 +221,9 @@ def redis_claim_rate(redis_url: str) -> float:
     """Successful claims/s of the bare CLAIM script on the scratch Redis (a sale of its own)."""
     from backend.live.flash_sales import CLAIM
 
-    keys = ["heli:flash:bench", "heli:flash:bench:people", "heli:flash:bench:answers"]
+    keys = ["heli:flash:bench"] + [
+        f"heli:flash:bench:{name}" for name in ("people", "answers", "addresses")
+    ]
     client = redis.Redis.from_url(redis_url)
     now = time.time()
     client.hset(

@@ -1,7 +1,7 @@
 """Login and the Bearer-token guard every consumer endpoint uses."""
 
 from apiflask import HTTPTokenAuth
-from flask import current_app
+from flask import current_app, request
 
 from backend.customers import service as customers
 from backend.extensions import db
@@ -24,9 +24,9 @@ def current_customer_id() -> int:
 @api_v1.post("/auth/login")
 @api_v1.input(LoginIn, arg_name="body")
 @api_v1.output(LoginOut)
-@api_v1.doc(summary="wx.login code → our token")
+@api_v1.doc(summary="wx.login code → our token（同一网络限频）", responses=[200, 400, 401, 429])
 def login(body):
-    result = customers.login(db.session, code=body["code"])
+    result = customers.login(db.session, code=body["code"], ip=request.remote_addr)
     return {
         "token": result.token,
         "expires_in": current_app.config["TOKEN_TTL_HOURS"] * 3600,

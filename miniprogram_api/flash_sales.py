@@ -2,6 +2,7 @@
 
 from apiflask.fields import Integer, Nested
 from apiflask.validators import Range
+from flask import request
 
 from backend.extensions import db
 from backend.live import flash_sales
@@ -28,7 +29,10 @@ def get_flash_sale(sale_id: int):
 @api_v1.input(IdempotencyHeader, location="headers", arg_name="headers")
 @api_v1.input(ClaimIn, arg_name="body")
 @api_v1.output(OrderOut, status_code=201)
-@api_v1.doc(summary="抢购：成功得到待支付订单，抢光时 409", responses=[200, 201, 404, 409, 422])
+@api_v1.doc(
+    summary="抢购：成功得到待支付订单，抢光时 409；同一网络每场限抢，抢购限频",
+    responses=[200, 201, 404, 409, 422, 429],
+)
 def claim_flash_sale(sale_id: int, headers, body):
     order, created = flash_sales.claim(
         db.session,
@@ -37,5 +41,6 @@ def claim_flash_sale(sale_id: int, headers, body):
         quantity=body["quantity"],
         idempotency_key=headers["idempotency_key"],
         address=body.get("address"),
+        ip=request.remote_addr,
     )
     return render_order(order), 201 if created else 200

@@ -1,3 +1,5 @@
+from flask import request
+
 from backend.aftersales import service as aftersales
 from backend.aftersales.schemas import render_after_sale
 from backend.extensions import db
@@ -26,7 +28,8 @@ from miniprogram_api.schemas import (
 @api_v1.input(OrderIn, arg_name="body")
 @api_v1.output(OrderOut, status_code=201)
 @api_v1.doc(
-    summary="下单并锁定库存（需 Idempotency-Key）", responses=[200, 201, 400, 404, 409, 422]
+    summary="下单并锁定库存（需 Idempotency-Key；待支付订单与份数有上限，下单限频）",
+    responses=[200, 201, 400, 404, 409, 422, 429],
 )
 def place_order(headers, body):
     placed = orders.place_order(
@@ -36,6 +39,7 @@ def place_order(headers, body):
         items=[(line["sku_id"], line["quantity"]) for line in body["items"]],
         address=body["address"],
         remark=body["remark"],
+        ip=request.remote_addr,
     )
     return render_order(placed.order), 201 if placed.created else 200
 

@@ -11,6 +11,7 @@ from flask import current_app
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from backend import ratelimit
 from backend.catalogue import service as catalogue
 from backend.catalogue.models import Sku
 from backend.clients.wechat import WeChatError, wechat_client
@@ -32,8 +33,10 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def login(session: Session, *, code: str) -> Login:
-    """Exchange a wx.login code for our own token; the customer is created on first login."""
+def login(session: Session, *, code: str, ip: str | None = None) -> Login:
+    """Exchange a wx.login code for our own token; the customer is created on first login.
+    At most LOGIN_RATE_PER_IP exchanges from one address (429): new accounts are not free."""
+    ratelimit.count(("login-ip", ip))
     try:
         result = wechat_client().code_to_session(code)
     except WeChatError as exc:

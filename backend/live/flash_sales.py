@@ -18,6 +18,7 @@ from backend.errors import BadRequest, Conflict, NotFound, RuleBroken, SoldOut, 
 from backend.inventory import sales as sale_stock
 from backend.inventory.models import COMMITTED, HELD, SHIPPED, StockReservation
 from backend.live.models import ENDED, RUNNING, FlashClaim, FlashSale
+from backend.orders import limits
 from backend.orders import service as orders
 from backend.orders.models import Order
 from backend.queue import enqueue_at, redis_client
@@ -25,10 +26,12 @@ from backend.staff import service as staff
 from backend.timeutil import to_aware_utc, utcnow
 from backend.transactions import on_commit
 
-# KEYS: sale hash, per-person counts, idempotency answers. ARGV: now, person, quantity, key.
-# Answers {status, value}: OK (units left), REPLAY (order id, or "PENDING|quantity|time" while
-# the claim's order is being written), NO_SALE,
-# NOT_STARTED, ENDED, OVER_LIMIT (units the person may still take), SOLD_OUT (units left).
+# KEYS: sale hash, per-person counts, idempotency answers, per-address counts. ARGV: now,
+# person, quantity, key, address ('' for none: the co-host bot's claims), units per address.
+# Answers {status, value}: OK (units left), REPLAY (order id, or "PENDING|quantity|time|address"
+# while the claim's order is being written), NO_SALE, NOT_STARTED, ENDED, OVER_LIMIT (units the
+# person may still take), OVER_IP_LIMIT (units the address may still take), SOLD_OUT (units
+# left). Units claimed from an address stay counted when their order expires unpaid.
 CLAIM = """
 local answer = redis.call('HGET', KEYS[3], ARGV[2] .. ':' .. ARGV[4])
 if answer then return {'REPLAY', answer} end
@@ -39,34 +42,44 @@ if sale[5] ~= 'RUNNING' or now >= tonumber(sale[2]) then return {'ENDED', ''} en
 if now < tonumber(sale[1]) then return {'NOT_STARTED', ''} end
 local mine, limit = tonumber(redis.call('HGET', KEYS[2], ARGV[2]) or '0'), tonumber(sale[4])
 if mine + quantity > limit then return {'OVER_LIMIT', tostring(limit - mine)} end
+local address = ARGV[5] or ''
+if address ~= '' then
+  local taken, most = tonumber(redis.call('HGET', KEYS[4], address) or '0'), tonumber(ARGV[6])
+  if taken + quantity > most then return {'OVER_IP_LIMIT', tostring(most - taken)} end
+end
 local remaining = tonumber(sale[3])
 if remaining < quantity then return {'SOLD_OUT', tostring(remaining)} end
 redis.call('HINCRBY', KEYS[1], 'remaining', -quantity)
 redis.call('HINCRBY', KEYS[2], ARGV[2], quantity)
-redis.call('HSET', KEYS[3], ARGV[2] .. ':' .. ARGV[4], 'PENDING|' .. quantity .. '|' .. ARGV[1])
+if address ~= '' then redis.call('HINCRBY', KEYS[4], address, quantity) end
+redis.call('HSET', KEYS[3], ARGV[2] .. ':' .. ARGV[4],
+  'PENDING|' .. quantity .. '|' .. ARGV[1] .. '|' .. address)
 return {'OK', tostring(remaining - quantity)}
 """
 
 # A claim whose order was never written (its process died between the script and the
 # database): give its units back, but only if its marker is still exactly the one seen.
-# KEYS as CLAIM; ARGV: answer field, marker, person, quantity.
+# KEYS as CLAIM; ARGV: answer field, marker, person, quantity, address ('' for none).
 REPAIR = """
 if redis.call('HGET', KEYS[3], ARGV[1]) ~= ARGV[2] then return 0 end
 redis.call('HDEL', KEYS[3], ARGV[1])
 if redis.call('HGET', KEYS[1], 'state') ~= 'RUNNING' then return 1 end
 redis.call('HINCRBY', KEYS[1], 'remaining', tonumber(ARGV[4]))
 redis.call('HINCRBY', KEYS[2], ARGV[3], -tonumber(ARGV[4]))
+if ARGV[5] ~= '' then redis.call('HINCRBY', KEYS[4], ARGV[5], -tonumber(ARGV[4])) end
 return 1
 """
 STALE_CLAIM_SECONDS = 30
 
 # Undo a claim whose order could not be written, or give an unpaid claim's units back.
-# KEYS as CLAIM; ARGV: person, quantity, key ("" keeps the key's answer).
+# KEYS as CLAIM; ARGV: person, quantity, key ("" keeps the key's answer), address whose
+# count goes back too ("": none, as for an unpaid claim).
 GIVE_BACK = """
 if redis.call('HGET', KEYS[1], 'state') ~= 'RUNNING' then return 0 end
 redis.call('HINCRBY', KEYS[1], 'remaining', tonumber(ARGV[2]))
 redis.call('HINCRBY', KEYS[2], ARGV[1], -tonumber(ARGV[2]))
 if ARGV[3] ~= '' then redis.call('HDEL', KEYS[3], ARGV[1] .. ':' .. ARGV[3]) end
+if (ARGV[4] or '') ~= '' then redis.call('HINCRBY', KEYS[4], ARGV[4], -tonumber(ARGV[2])) end
 return 1
 """
 
@@ -83,7 +96,7 @@ return 1
 
 def _keys(sale_id: int) -> list[str]:
     base = f"heli:flash:{sale_id}"
-    return [base, f"{base}:people", f"{base}:answers"]
+    return [base, f"{base}:people", f"{base}:answers", f"{base}:addresses"]
 
 
 def _publish(sale: FlashSale, remaining: int) -> None:
@@ -167,14 +180,26 @@ def claim(
     quantity: int,
     idempotency_key: str,
     address: dict | None = None,
+    ip: str | None = None,
 ) -> tuple[Order, bool]:
     """Race for units: (the order to pay, True) or a clear refusal. A repeated key answers the
-    first claim's order (False)."""
-    keys = _keys(sale_id)
+    first claim's order (False). Within the buyer's limits (orders/limits.py): 429 past the
+    claim rates of the account and of `ip` (the request's address; None for the co-host bot),
+    422 past the units one address may claim of the sale, 409 past what one buyer may hold."""
+    limits.count_claim(customer_id=customer_id, ip=ip)
+    keys, ip = _keys(sale_id), ip or ""
     status, value = (
         part.decode()
         for part in redis_client().eval(
-            CLAIM, 3, *keys, time.time(), customer_id, quantity, idempotency_key
+            CLAIM,
+            len(keys),
+            *keys,
+            time.time(),
+            customer_id,
+            quantity,
+            idempotency_key,
+            ip,
+            limits.claims_per_ip_per_sale(),
         )
     )
     if status == "REPLAY":
@@ -210,7 +235,7 @@ def claim(
         session.commit()
     except BaseException:
         session.rollback()
-        redis_client().eval(GIVE_BACK, 3, *keys, customer_id, quantity, idempotency_key)
+        redis_client().eval(GIVE_BACK, len(keys), *keys, customer_id, quantity, idempotency_key, ip)
         raise
     redis_client().hset(keys[2], f"{customer_id}:{idempotency_key}", order.id)
     return order, True
@@ -229,6 +254,13 @@ def _refuse(session: Session, sale_id: int, status: str, value: str) -> None:
             f"每人限购，您最多还能抢 {max(int(value), 0)} 份",
             code="OVER_PERSON_LIMIT",
             details={"left_for_you": max(int(value), 0)},
+        )
+    if status == "OVER_IP_LIMIT":
+        most = limits.claims_per_ip_per_sale()
+        raise RuleBroken(
+            f"同一网络本场秒杀最多抢 {most} 份，当前网络还能抢 {max(int(value), 0)} 份",
+            code="OVER_IP_LIMIT",
+            details={"left_for_address": max(int(value), 0), "limit": most},
         )
     raise SoldOut("手慢了，已抢光", details={"remaining": max(0, int(value))})
 
@@ -251,7 +283,10 @@ def give_back(session: Session, *, order: Order) -> None:
     if not units:
         return  # (GIVE_BACK with 0 would send Redis "-0", which HINCRBY refuses)
     keys, customer_id = _keys(sale.id), order.customer_id
-    on_commit(session, lambda: redis_client().eval(GIVE_BACK, 3, *keys, customer_id, units, ""))
+    on_commit(
+        session,
+        lambda: redis_client().eval(GIVE_BACK, len(keys), *keys, customer_id, units, "", ""),
+    )
 
 
 def lose_expired_units(session: Session, *, sale_id: int, units: int, lot_id: int) -> None:
@@ -269,7 +304,7 @@ def lose_expired_units(session: Session, *, sale_id: int, units: int, lot_id: in
         units=units,
     )
     keys = _keys(sale_id)
-    on_commit(session, lambda: redis_client().eval(LOSE, 3, *keys, units))
+    on_commit(session, lambda: redis_client().eval(LOSE, len(keys), *keys, units))
 
 
 def end_sale(session: Session, *, sale_id: int) -> FlashSale:
@@ -335,7 +370,7 @@ def repair_stale_claims(session: Session, *, sale_id: int) -> int:
         field, marker = field.decode(), marker.decode()
         if not marker.startswith("PENDING"):
             continue
-        _, quantity, claimed_at = marker.split("|")
+        _, quantity, claimed_at, *address = marker.split("|")
         if time.time() - float(claimed_at) < STALE_CLAIM_SECONDS:
             continue  # probably still being written
         customer_id, idempotency_key = field.split(":", 1)
@@ -349,7 +384,9 @@ def repair_stale_claims(session: Session, *, sale_id: int) -> int:
         if order_id is not None:
             redis_client().hset(keys[2], field, order_id)
         else:
-            redis_client().eval(REPAIR, 3, *keys, field, marker, customer_id, quantity)
+            redis_client().eval(
+                REPAIR, len(keys), *keys, field, marker, customer_id, quantity, "".join(address)
+            )
         repaired += 1
     return repaired
 

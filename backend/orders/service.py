@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, selectinload
 from backend.catalogue import service as catalogue
 from backend.errors import BadRequest, Conflict, NotFound, RuleBroken
 from backend.inventory import service as inventory
-from backend.orders import events, lifecycle
+from backend.orders import events, lifecycle, limits
 from backend.orders.models import (
     PENDING_PAYMENT,
     SHIPPED,
@@ -97,11 +97,16 @@ def place_order(
     items: list[tuple[int, int]],
     address: dict,
     remark: str = "",
+    ip: str | None = None,
 ) -> Placed:
     """Price the lines on the server, reserve their stock for the pay window and create the order.
 
     The same Idempotency-Key with the same body answers the first order; with another body, 409.
+    Within the buyer's limits (orders/limits.py): 429 past the rates of the account and of `ip`
+    (the address the request came from, None for the co-host bot), 409 past what one buyer may
+    hold unpaid.
     """
+    limits.count_order(customer_id=customer_id, ip=ip)
     lines = _merge_lines(items)
     request_hash = _request_hash(lines, address, remark)
     replay = _replay(session, customer_id, idempotency_key, request_hash)
@@ -115,6 +120,7 @@ def place_order(
     off_sale = sorted(s for s, sku in skus.items() if not (sku.on_sale and sku.product.on_sale))
     if off_sale:
         raise RuleBroken("商品已下架", code="SKU_OFF_SALE", details={"sku_ids": off_sale})
+    limits.check_holdings(session, customer_id=customer_id, lines=lines)
 
     order = _new_order(
         session,
@@ -224,7 +230,8 @@ def create_flash_order(
     address: dict | None,
 ) -> Order:
     """The order a flash-sale claim becomes, at the sale price (the caller moves its stock from
-    the sale and commits)."""
+    the sale and commits); 409 if the buyer already holds as much unpaid as they may."""
+    limits.check_holdings(session, customer_id=customer_id, lines={sku_id: quantity})
     skus = catalogue.skus_for_sale(session, [sku_id])
     order = _new_order(
         session,
