@@ -10,6 +10,7 @@ import redis
 from apiflask import APIFlask
 from apiflask.exceptions import HTTPError
 from sqlalchemy import event
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from backend import models  # noqa: F401  (registers every table)
 from backend.config import INSTANCE_DIR, Config
@@ -67,6 +68,8 @@ def create_app(config: Config | None = None) -> APIFlask:
         config.TRACE_URL_BASE or config.PUBLIC_BASE_URL.rstrip("/") + "/t/"
     )
     app.json.ensure_ascii = False
+    if config.PROXY_HOPS:  # request.remote_addr is the client's, as the last proxy saw it
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.PROXY_HOPS)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(INSTANCE_DIR.parent / "migrations"))

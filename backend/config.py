@@ -67,6 +67,9 @@ class Config:
     DATABASE_URL: str = ""
     REDIS_URL: str = ""
     PUBLIC_BASE_URL: str = "http://127.0.0.1:8000"
+    # Reverse proxies in front of gunicorn (which binds 127.0.0.1) that append the client's
+    # address to X-Forwarded-For: the per-address limits count that address. 0 trusts none.
+    PROXY_HOPS: int = 1
 
     # WeChat mini-program and WeChat Pay v3; every base URL is configurable.
     SANDBOX_URL: str = ""

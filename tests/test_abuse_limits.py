@@ -179,6 +179,24 @@ def test_login_code_exchange_is_rate_limited_per_address(app, client, sandbox):
     assert _login(client, sandbox, "o_fresh_11", "198.51.100.7").status_code == 200
 
 
+def test_behind_the_proxy_each_client_address_is_counted(app, client, sandbox):
+    """gunicorn listens on 127.0.0.1 behind one proxy (PROXY_HOPS=1): X-Forwarded-For says who
+    is calling, so one busy address does not lock everyone else out."""
+    assert app.config["PROXY_HOPS"] == 1
+
+    def login(openid: str, address: str):
+        return client.post(
+            "/api/v1/auth/login",
+            json={"code": login_code(sandbox, openid)},
+            headers={"X-Forwarded-For": address},
+        )
+
+    for n in range(10):
+        assert login(f"o_busy_{n}", "203.0.113.9").status_code == 200
+    assert_too_many(login("o_busy_10", "203.0.113.9"), "登录太频繁")
+    assert login("o_other", "198.51.100.7").status_code == 200
+
+
 def test_many_accounts_from_one_address_cannot_sweep_a_flash_sale(
     app, client, sandbox, staff_client, store
 ):
