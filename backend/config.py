@@ -88,6 +88,10 @@ class Config:
     WECHAT_OA_TOKEN: str = ""
     WECHAT_OA_AES_KEY: str = ""
     WECHAT_OA_NOTICE_TEMPLATE: str = ""  # 活动通知: keyword1 title, keyword2 body, keyword3 time
+    # 8-digit bind codes sent to the OA: attempts per minute from all followers together, and
+    # the wrong codes (from anyone) during a code's 30 minutes after which it no longer binds.
+    OA_BIND_ATTEMPTS_PER_MINUTE: int = 30
+    OA_BIND_WRONG_PER_CODE: int = 50
     HTTP_TIMEOUT_SECONDS: int = 5
     # Fernet keys (comma separated, the first encrypts) for platform tokens at rest.
     PLATFORM_TOKEN_KEYS: str = ""
