@@ -6,7 +6,7 @@ from flask import current_app
 
 from backend.extensions import db, limiter
 from backend.live import comments, rooms, shelf
-from backend.schemas import In
+from backend.schemas import MAX_ID, In
 from miniprogram_api import api_v1
 from miniprogram_api.auth import current_customer_id, token_auth
 
@@ -18,7 +18,7 @@ class RoomListQuery(In):
 
 
 class RoomQuery(In):
-    seller_id = Integer(validate=Range(1), metadata={"description": "分享直播间的卖家"})
+    seller_id = Integer(validate=Range(1, MAX_ID), metadata={"description": "分享直播间的卖家"})
     sharer = String(validate=Length(1, 64), metadata={"description": "分享者 openid 或主播"})
 
 
