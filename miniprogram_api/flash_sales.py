@@ -1,19 +1,19 @@
 """Flash sales in the live room: the sale's state, and claims."""
 
-from apiflask.fields import Integer, Nested
+from apiflask.fields import Nested
 from apiflask.validators import Range
 
 from backend.extensions import db
 from backend.live import flash_sales
 from backend.orders.schemas import render_order
-from backend.schemas import In
+from backend.schemas import In, WholeNumber
 from miniprogram_api import api_v1
 from miniprogram_api.auth import current_customer_id, token_auth
 from miniprogram_api.schemas import AddressIn, IdempotencyHeader, OrderOut
 
 
 class ClaimIn(In):
-    quantity = Integer(required=True, strict=True, validate=Range(1, 99))
+    quantity = WholeNumber(required=True, validate=Range(1, 99))
     address = Nested(AddressIn)
 
 
