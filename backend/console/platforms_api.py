@@ -9,26 +9,27 @@ from apiflask.validators import Length, OneOf, Range
 from sqlalchemy import select
 
 from backend.clients.platforms.base import PLATFORMS
-from backend.console.api import staff_required
+from backend.console.access import staff_required
 from backend.extensions import db
 from backend.platforms import service as platforms
 from backend.platforms.models import STOCK_SHORT, STOCK_UNMAPPED, PlatformOrder, Shop
 from backend.platforms.schemas import order_view, shop_view
 from backend.schemas import In
 from backend.sellers import service as sellers
+from backend.staff import permissions as perms
 
 bp = APIBlueprint("platforms_api", __name__, tag="Console: platforms")
 
 
 @bp.post("/sellers/<int:seller_id>/api-tokens")
-@staff_required
+@staff_required(perms.SELLER_TOKENS)
 @bp.doc(summary="为卖家签发卖家 API token（只显示一次）")
 def issue_seller_token(seller_id: int, staff):
     return {"token": sellers.issue_api_token(db.session, seller_id=seller_id)}, 201
 
 
 @bp.get("/platform-shops")
-@staff_required
+@staff_required(perms.PLATFORMS)
 def list_shops(staff):
     shops = db.session.scalars(select(Shop).order_by(Shop.id).limit(5000))
     return {"items": [{**shop_view(shop), "seller_id": shop.seller_id} for shop in shops]}
@@ -39,7 +40,7 @@ class WaitingQuery(In):
 
 
 @bp.get("/platform-orders/waiting")
-@staff_required
+@staff_required(perms.PLATFORMS)
 @bp.input(WaitingQuery, location="query", arg_name="query")
 @bp.doc(summary="等待人工处理的平台订单：商品编码未映射 / 库存不足")
 def waiting_orders(query, staff):
@@ -59,7 +60,7 @@ class MappingIn(In):
 
 
 @bp.post("/platform-sku-mappings")
-@staff_required
+@staff_required(perms.PLATFORMS)
 @bp.input(MappingIn, arg_name="body")
 @bp.doc(summary="把卖家的平台商品编码映射到联盟商品；等待中的订单随即出库")
 def map_sku(body, staff):
@@ -67,7 +68,7 @@ def map_sku(body, staff):
 
 
 @bp.post("/platform-orders/<int:order_id>/retry-stock")
-@staff_required
+@staff_required(perms.PLATFORMS)
 @bp.doc(summary="补货后重试库存不足的平台订单")
 def retry_stock(order_id: int, staff):
     row = platforms.retry_stock(db.session, platform_order_id=order_id)
