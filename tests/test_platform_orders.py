@@ -484,7 +484,9 @@ def test_too_little_stock_waits_for_staff_and_takes_nothing(
         db.session.remove()
     assert held == 0  # the line that fitted was given back too
     assert (
-        staff_client.post(f"/console/api/platform-orders/{row.id}/retry-stock", json={}).json["stock_state"]
+        staff_client.post(f"/console/api/platform-orders/{row.id}/retry-stock", json={}).json[
+            "stock_state"
+        ]
         == "SHORT"
     )
     stock_up(app, {"RS-GIFT-XL-8": 5})
