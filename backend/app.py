@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 
 import redis
 from apiflask import APIFlask
@@ -58,6 +59,7 @@ def create_app(config: Config | None = None) -> APIFlask:
         MAX_CONTENT_LENGTH=1024 * 1024,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_HTTPONLY=True,
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=config.CONSOLE_SESSION_HOURS),
         RATELIMIT_STORAGE_URI=_limits_storage(config.REDIS_URL),
         RATELIMIT_HEADERS_ENABLED=False,
     )

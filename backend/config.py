@@ -151,6 +151,15 @@ class Config:
     SHIP_DAYS: str = "1-2"  # days to most provinces
     SHIP_NOT_TO: str = "新疆、西藏、青海、港澳台及海外"
 
+    # The staff console's sign-in (backend/staff/auth.py, backend/staff/throttle.py).
+    CONSOLE_SESSION_HOURS: int = 12  # a console session ends this long after signing in
+    SESSION_COOKIE_SECURE: bool = True  # only `make run` (plain http on 127.0.0.1) turns it off
+    LOGIN_FREE_ATTEMPTS_PER_USER: int = 5  # then each further attempt locks the username
+    LOGIN_FREE_ATTEMPTS_PER_IP: int = 20  # and, past these, the client's IP
+    LOGIN_FIRST_LOCK_SECONDS: int = 30  # the first lock; each one after doubles
+    LOGIN_LONGEST_LOCK_SECONDS: int = 3600
+    LOGIN_REMEMBER_SECONDS: int = 86400  # attempts are forgotten this long after the last
+
     TESTING: bool = False
     extra: dict = field(default_factory=dict)
 

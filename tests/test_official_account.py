@@ -93,7 +93,9 @@ def test_a_seller_binds_their_wechat_and_looks_up_a_trace_code(
     run_jobs(app)  # the follower's UnionID, from user/info
     assert follower(app, "oa-seller").unionid == "union-seller"
 
-    issued = staff_client.post(f"/console/api/sellers/{licensed['seller_id']}/oa-bind-code")
+    issued = staff_client.post(
+        f"/console/api/sellers/{licensed['seller_id']}/oa-bind-code", json={}
+    )
     assert issued.status_code == 201 and len(issued.json["code"]) == 8
     bound = oa("oa-seller", type="text", content=f"绑定 {issued.json['code']}")
     assert text_of(bound).startswith("绑定成功：海阳所老于家牡蛎")

@@ -10,7 +10,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from backend.clients.platforms.base import PLATFORMS
-from backend.console.api import staff_required
+from backend.console.access import staff_required
 from backend.extensions import db
 from backend.platforms import service as platforms
 from backend.platforms.models import STOCK_SHORT, STOCK_UNMAPPED, PlatformOrder, Shop
@@ -19,6 +19,7 @@ from backend.schemas import In, text, whole
 from backend.sellers import service as sellers
 from backend.sellers.models import SellerToken
 from backend.timeutil import to_shanghai_iso, utcnow
+from backend.staff import permissions as perms
 
 bp = APIBlueprint("platforms_api", __name__, tag="Console: platforms")
 
@@ -42,7 +43,7 @@ class TokenIn(In):
 
 
 @bp.post("/sellers/<int:seller_id>/api-tokens")
-@staff_required
+@staff_required(perms.SELLER_TOKENS)
 @bp.input(TokenIn, arg_name="body")
 @bp.doc(summary="为卖家签发卖家 API token（只显示一次；默认有效期见 SELLER_TOKEN_DAYS）")
 def issue_seller_token(seller_id: int, body, staff):
@@ -56,7 +57,7 @@ def issue_seller_token(seller_id: int, body, staff):
 
 
 @bp.get("/sellers/<int:seller_id>/api-tokens")
-@staff_required
+@staff_required(perms.SELLER_TOKENS)
 @bp.doc(summary="卖家的 API token（不含 token 本身）")
 def list_seller_tokens(seller_id: int, staff):
     rows = sellers.api_tokens(db.session, seller_id=seller_id)
@@ -64,7 +65,7 @@ def list_seller_tokens(seller_id: int, staff):
 
 
 @bp.post("/sellers/<int:seller_id>/api-tokens/<int:token_id>/revoke")
-@staff_required
+@staff_required(perms.SELLER_TOKENS)
 @bp.doc(summary="吊销卖家 API token（立即失效）")
 def revoke_seller_token(seller_id: int, token_id: int, staff):
     row = sellers.revoke_api_token(db.session, seller_id=seller_id, token_id=token_id)
@@ -72,7 +73,7 @@ def revoke_seller_token(seller_id: int, token_id: int, staff):
 
 
 @bp.get("/platform-shops")
-@staff_required
+@staff_required(perms.PLATFORMS)
 def list_shops(staff):
     shops = db.session.scalars(select(Shop).order_by(Shop.id).limit(5000))
     return {"items": [{**shop_view(shop), "seller_id": shop.seller_id} for shop in shops]}
@@ -83,7 +84,7 @@ class WaitingQuery(In):
 
 
 @bp.get("/platform-orders/waiting")
-@staff_required
+@staff_required(perms.PLATFORMS)
 @bp.input(WaitingQuery, location="query", arg_name="query")
 @bp.doc(summary="等待人工处理的平台订单：商品编码未映射 / 库存不足")
 def waiting_orders(query, staff):
@@ -103,7 +104,7 @@ class MappingIn(In):
 
 
 @bp.post("/platform-sku-mappings")
-@staff_required
+@staff_required(perms.PLATFORMS)
 @bp.input(MappingIn, arg_name="body")
 @bp.doc(summary="把卖家的平台商品编码映射到联盟商品；等待中的订单随即出库")
 def map_sku(body, staff):
@@ -111,7 +112,7 @@ def map_sku(body, staff):
 
 
 @bp.post("/platform-orders/<int:order_id>/retry-stock")
-@staff_required
+@staff_required(perms.PLATFORMS)
 @bp.doc(summary="补货后重试库存不足的平台订单")
 def retry_stock(order_id: int, staff):
     row = platforms.retry_stock(db.session, platform_order_id=order_id)
