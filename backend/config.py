@@ -91,6 +91,10 @@ class Config:
     WECHAT_OA_TOKEN: str = ""
     WECHAT_OA_AES_KEY: str = ""
     WECHAT_OA_NOTICE_TEMPLATE: str = ""  # 活动通知: keyword1 title, keyword2 body, keyword3 time
+    # 8-digit bind codes sent to the OA: attempts per minute from all followers together, and
+    # the wrong codes (from anyone) during a code's 30 minutes after which it no longer binds.
+    OA_BIND_ATTEMPTS_PER_MINUTE: int = 30
+    OA_BIND_WRONG_PER_CODE: int = 50
     HTTP_TIMEOUT_SECONDS: int = 5
     # Fernet keys (comma separated, the first encrypts) for platform tokens at rest.
     PLATFORM_TOKEN_KEYS: str = ""
@@ -125,6 +129,7 @@ class Config:
     AUTO_CONFIRM_DAYS: int = 7
     DOA_CLAIM_HOURS: int = 72
     TOKEN_TTL_HOURS: int = 24 * 7
+    SELLER_TOKEN_DAYS: int = 90  # a seller-API token works this long unless revoked first
     MAX_ITEM_QUANTITY: int = 99
     MAX_ORDER_LINES: int = 20
     # Business-flow limits (OWASP API6, backend/orders/limits.py and backend/ratelimit.py): what
@@ -159,6 +164,15 @@ class Config:
     SHIP_CUTOFF: str = "16:00"  # ordered before this (Asia/Shanghai) ships the same day
     SHIP_DAYS: str = "1-2"  # days to most provinces
     SHIP_NOT_TO: str = "新疆、西藏、青海、港澳台及海外"
+
+    # The staff console's sign-in (backend/staff/auth.py, backend/staff/throttle.py).
+    CONSOLE_SESSION_HOURS: int = 12  # a console session ends this long after signing in
+    SESSION_COOKIE_SECURE: bool = True  # only `make run` (plain http on 127.0.0.1) turns it off
+    LOGIN_FREE_ATTEMPTS_PER_USER: int = 5  # then each further attempt locks the username
+    LOGIN_FREE_ATTEMPTS_PER_IP: int = 20  # and, past these, the client's IP
+    LOGIN_FIRST_LOCK_SECONDS: int = 30  # the first lock; each one after doubles
+    LOGIN_LONGEST_LOCK_SECONDS: int = 3600
+    LOGIN_REMEMBER_SECONDS: int = 86400  # attempts are forgotten this long after the last
 
     TESTING: bool = False
     extra: dict = field(default_factory=dict)

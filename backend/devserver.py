@@ -33,6 +33,7 @@ def main() -> int:
     port = env.setdefault("PORT", "8000")
     # honcho gives each process its own PORT, so everyone learns the web address from here.
     env.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{port}")
+    env.setdefault("SESSION_COOKIE_SECURE", "0")  # local development speaks plain http
     env["PYTHONUNBUFFERED"] = "1"
     bin_dir = Path(sys.executable).parent
     flask = [sys.executable, "-m", "flask"]

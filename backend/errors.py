@@ -82,6 +82,13 @@ class UpstreamUnavailable(DomainError):
     status, code, message = 503, "UPSTREAM_UNAVAILABLE", "微信服务暂时不可用，请稍后再试"
 
 
+class NotConfigured(DomainError):
+    """A callback whose secret is not configured: it refuses to run rather than accept what it
+    cannot authenticate."""
+
+    status, code, message = 503, "NOT_CONFIGURED", "服务尚未配置完成，暂不受理"
+
+
 class UpstreamIdTaken(DomainError):
     """WeChat or a platform handed out an id we already hold for something else: its state and
     ours disagree, and a person must look (never overwrite, never a 500)."""

@@ -22,6 +22,19 @@ class In(Schema):
         unknown = EXCLUDE
 
 
+class WholeNumber(Integer):
+    """An integer. JSON has one number type, so 2.0 is the integer 2; 2.5, "2" and true are
+    not integers."""
+
+    def __init__(self, **kwargs):
+        super().__init__(strict=True, **kwargs)
+
+    def _validated(self, value):
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        return super()._validated(value)
+
+
 def _required(label: str, required: bool, kwargs: dict) -> dict:
     messages = {"required": f"请填写{label}", "null": f"请填写{label}"}
     return {
@@ -46,8 +59,7 @@ def whole(
 ) -> Integer:
     """A whole number in low..high (JSON must send a number, not a string)."""
     out_of_range = error or f"{label}需在 {low} 到 {high} 之间"
-    field = Integer(
-        strict=True,
+    field = WholeNumber(
         validate=Range(low, high, error=out_of_range),
         **_required(label, required, kwargs),
     )

@@ -24,7 +24,10 @@ def current_customer_id() -> int:
 @api_v1.post("/auth/login")
 @api_v1.input(LoginIn, arg_name="body")
 @api_v1.output(LoginOut)
-@api_v1.doc(summary="wx.login code → our token（同一网络限频）", responses=[200, 400, 401, 429])
+@api_v1.doc(
+    summary="wx.login code → our token（同一网络限频）",
+    responses={401: "登录凭证无效或已过期", 503: "微信服务暂时不可用"},
+)
 def login(body):
     result = customers.login(db.session, code=body["code"], ip=request.remote_addr)
     return {

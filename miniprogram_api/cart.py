@@ -17,7 +17,7 @@ def get_cart():
 @api_v1.auth_required(token_auth)
 @api_v1.input(CartIn, arg_name="body")
 @api_v1.output(CartOut)
-@api_v1.doc(summary="整体替换购物车内容")
+@api_v1.doc(summary="整体替换购物车内容", responses={404: "购物车中有不存在的商品"})
 def put_cart(body):
     customer_id = current_customer_id()
     customers.replace_cart(

@@ -1,20 +1,20 @@
 """Flash sales in the live room: the sale's state, and claims."""
 
-from apiflask.fields import Integer, Nested
+from apiflask.fields import Nested
 from apiflask.validators import Range
 from flask import request
 
 from backend.extensions import db
 from backend.live import flash_sales
 from backend.orders.schemas import render_order
-from backend.schemas import In
+from backend.schemas import In, WholeNumber
 from miniprogram_api import api_v1
 from miniprogram_api.auth import current_customer_id, token_auth
 from miniprogram_api.schemas import AddressIn, IdempotencyHeader, OrderOut
 
 
 class ClaimIn(In):
-    quantity = Integer(required=True, strict=True, validate=Range(1, 99))
+    quantity = WholeNumber(required=True, validate=Range(1, 99))
     address = Nested(AddressIn)
 
 
@@ -31,7 +31,7 @@ def get_flash_sale(sale_id: int):
 @api_v1.output(OrderOut, status_code=201)
 @api_v1.doc(
     summary="抢购：成功得到待支付订单，抢光时 409；同一网络每场限抢，抢购限频",
-    responses=[200, 201, 404, 409, 422, 429],
+    responses=[200, 201, 404, 409, 422],
 )
 def claim_flash_sale(sale_id: int, headers, body):
     order, created = flash_sales.claim(

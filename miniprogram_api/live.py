@@ -1,12 +1,12 @@
 """Live-room entry points for the mini-program: rooms, a room's state, comments, reminders."""
 
 from apiflask.fields import Integer, String
-from apiflask.validators import Length, OneOf, Range
+from apiflask.validators import Length, OneOf, Range, Regexp
 from flask import current_app
 
 from backend.extensions import db, limiter
 from backend.live import comments, rooms, shelf
-from backend.schemas import In
+from backend.schemas import MAX_ID, In
 from miniprogram_api import api_v1
 from miniprogram_api.auth import current_customer_id, token_auth
 
@@ -18,7 +18,7 @@ class RoomListQuery(In):
 
 
 class RoomQuery(In):
-    seller_id = Integer(validate=Range(1), metadata={"description": "分享直播间的卖家"})
+    seller_id = Integer(validate=Range(1, MAX_ID), metadata={"description": "分享直播间的卖家"})
     sharer = String(validate=Length(1, 64), metadata={"description": "分享者 openid 或主播"})
 
 
@@ -27,7 +27,10 @@ class CommentIn(In):
 
 
 class CommentQuery(In):
-    after = String(validate=Length(1, 45))
+    after = String(
+        validate=Regexp(r"^\d{1,19}-\d{1,19}$"),
+        metadata={"description": "上一页最后一条评论的 id"},
+    )
     limit = Integer(load_default=50, validate=Range(1, 200))
 
 
@@ -72,7 +75,10 @@ def _per_viewer() -> str:
 @api_v1.auth_required(token_auth)
 @limiter.limit(lambda: current_app.config["LIVE_COMMENT_RATE"], key_func=_per_viewer)
 @api_v1.input(CommentIn, arg_name="body")
-@api_v1.doc(summary="发表评论（内容安全检查，限频）")
+@api_v1.doc(
+    summary="发表评论（内容安全检查，限频）",
+    responses={201: "已发表", 403: "已被禁言", 503: "内容安全检查暂时不可用"},
+)
 def post_comment(room_id: int, body):
     return comments.post(
         db.session, room_id=room_id, customer_id=current_customer_id(), text=body["text"]

@@ -29,7 +29,7 @@ from miniprogram_api.schemas import (
 @api_v1.output(OrderOut, status_code=201)
 @api_v1.doc(
     summary="下单并锁定库存（需 Idempotency-Key；待支付订单与份数有上限，下单限频）",
-    responses=[200, 201, 400, 404, 409, 422, 429],
+    responses=[200, 201, 400, 404, 409, 422],
 )
 def place_order(headers, body):
     placed = orders.place_order(
@@ -73,7 +73,10 @@ def get_order(order_id: int):
 @api_v1.post("/orders/<int:order_id>/pay")
 @api_v1.auth_required(token_auth)
 @api_v1.output(PayParamsOut)
-@api_v1.doc(summary="微信支付下单，返回 wx.requestPayment 参数")
+@api_v1.doc(
+    summary="微信支付下单，返回 wx.requestPayment 参数",
+    responses={502: "微信支付返回的单号已被占用", 503: "微信支付暂时不可用"},
+)
 def pay_order(order_id: int):
     customer_id = current_customer_id()
     order = orders.get_order(db.session, customer_id=customer_id, order_id=order_id)
@@ -96,7 +99,7 @@ def set_order_address(order_id: int, body):
 @api_v1.post("/orders/<int:order_id>/cancel")
 @api_v1.auth_required(token_auth)
 @api_v1.output(OrderOut)
-@api_v1.doc(summary="取消待支付订单")
+@api_v1.doc(summary="取消待支付订单", responses={503: "微信支付暂时不可用（关单失败）"})
 def cancel_order(order_id: int):
     return render_order(
         unpaid_orders.cancel_order(db.session, customer_id=current_customer_id(), order_id=order_id)

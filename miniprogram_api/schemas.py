@@ -5,7 +5,7 @@ from apiflask.fields import Boolean, Dict, Integer, List, Nested, String
 from apiflask.validators import Length, OneOf, Range, Regexp
 
 from backend.orders import lifecycle
-from backend.schemas import In
+from backend.schemas import In, WholeNumber
 
 ORDER_STATUSES = list(lifecycle.STATUSES)
 
@@ -28,8 +28,8 @@ class OrderQuery(PageQuery):
 
 
 class LineIn(In):
-    sku_id = Integer(required=True, strict=True, validate=Range(1, 2**31 - 1))
-    quantity = Integer(required=True, strict=True, validate=Range(1, 99))
+    sku_id = WholeNumber(required=True, validate=Range(1, 2**31 - 1))
+    quantity = WholeNumber(required=True, validate=Range(1, 99))
 
 
 class CartIn(In):
@@ -69,8 +69,8 @@ class AfterSaleIn(In):
         load_default=list,
         validate=Length(max=9),
     )
-    dead_count = Integer(strict=True, validate=Range(1, 100000))
-    order_item_id = Integer(strict=True, validate=Range(1, 2**31 - 1))
+    dead_count = WholeNumber(validate=Range(1, 100000))
+    order_item_id = WholeNumber(validate=Range(1, 2**31 - 1))
 
 
 class UserOut(Schema):
@@ -84,6 +84,14 @@ class LoginOut(Schema):
     user = Nested(UserOut)
 
 
+class LotOut(Schema):
+    code = String(metadata={"description": "批次码（溯源用）"})
+    harvested_at = String(metadata={"description": "采收时间（+08:00）"})
+    sea_area = String(metadata={"description": "产地海区"})
+    packed_at = String(metadata={"description": "包装时间（+08:00）"})
+    use_by = String(metadata={"description": "最佳食用期限（+08:00）"})
+
+
 class SkuOut(Schema):
     id = Integer()
     code = String()
@@ -93,6 +101,9 @@ class SkuOut(Schema):
     price = Integer(metadata={"description": "price in fen"})
     stock = Integer()
     pieces_per_pack = Integer(allow_none=True)
+    lot = Nested(
+        LotOut, allow_none=True, metadata={"description": "在售批次及其产地；无库存时为 null"}
+    )
 
 
 class ProductOut(Schema):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import uuid
 from datetime import timedelta
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from backend.inventory.models import Lot  # noqa: E402
 from backend.orders.models import Order  # noqa: E402
 from backend.platforms.models import PlatformOrder  # noqa: E402
 from backend.sellers import service as sellers  # noqa: E402
+from backend.staff import service as staff_service  # noqa: E402
 from backend.trace import chain  # noqa: E402
 from backend.trace import service as trace  # noqa: E402
 from sandbox.server import start_sandbox  # noqa: E402
@@ -165,11 +167,38 @@ def pytest_configure(config):
 
 @pytest.fixture
 def staff_client(app, store):
-    """A console session of the demo admin (created by the demo data)."""
+    """A console session of the demo admin (created by the demo data, role admin)."""
     console = app.test_client()
     res = console.post("/console/api/login", json={"username": "admin", "password": "heli-demo"})
-    assert res.status_code == 200
+    assert res.status_code == 200 and res.json["role"] == "admin"
     return console
+
+
+@pytest.fixture
+def console_as(app, store):
+    """Signs in a new staff member of a role: `console_as("host")` answers the test client of
+    its console session, with `.staff_id` and `.username` set."""
+
+    def sign_in(role: str, username: str | None = None):
+        username = username or f"{role}-{uuid.uuid4().hex[:6]}"
+        with app.app_context():
+            staff = staff_service.create_staff(
+                db.session,
+                username=username,
+                password=helpers.STAFF_PASSWORD,
+                display_name=f"测试{role}",
+                role=role,
+            )
+            staff_id = staff.id
+            db.session.remove()
+        console = app.test_client()
+        body = {"username": username, "password": helpers.STAFF_PASSWORD}
+        res = console.post("/console/api/login", json=body)
+        assert res.status_code == 200 and res.json["role"] == role, res.json
+        console.staff_id, console.username = staff_id, username
+        return console
+
+    return sign_in
 
 
 @pytest.fixture

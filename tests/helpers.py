@@ -19,6 +19,8 @@ from backend.staff.models import Staff
 from backend.timeutil import SHANGHAI, to_aware_utc, utcnow
 from backend.trace.models import TraceCode
 
+STAFF_PASSWORD = "tide-pool-2468"  # of the staff accounts tests create
+
 ADDRESS = {
     "name": "王海",
     "phone": "13800138000",
@@ -199,7 +201,7 @@ def set_live_status(sandbox, staff_client, external_id: str, status: int) -> Non
         timeout=5,
     )
     assert res.status_code == 200, res.text
-    assert staff_client.post("/console/api/live/rooms/sync").json["changed"] == 1
+    assert staff_client.post("/console/api/live/rooms/sync", json={}).json["changed"] == 1
 
 
 def go_live(sandbox, staff_client, room_id) -> str:

@@ -215,11 +215,11 @@ def test_paid_after_expiry_with_stock_gone_is_refunded_and_flagged(app, shopper,
 def test_returned_goods_rejoin_their_lot_once(app, shopper, staff_client, store):
     sku = store["RS-FROZEN-HALF-1KG"]
     order = shopper.buy([(sku, 3)])
-    early = staff_client.post(f"/console/api/orders/{order['id']}/restock")
+    early = staff_client.post(f"/console/api/orders/{order['id']}/restock", json={})
     assert early.status_code == 409 and early.json["code"] == "ORDER_NOT_SHIPPED"
     _ship(staff_client, order["id"])
-    first = staff_client.post(f"/console/api/orders/{order['id']}/restock")
-    again = staff_client.post(f"/console/api/orders/{order['id']}/restock")
+    first = staff_client.post(f"/console/api/orders/{order['id']}/restock", json={})
+    again = staff_client.post(f"/console/api/orders/{order['id']}/restock", json={})
     assert first.json["restocked_units"] == 3 and again.json["restocked_units"] == 0
     frozen = next(
         s

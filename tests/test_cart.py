@@ -20,13 +20,13 @@ def test_bad_quantities_are_refused(shopper, store, quantity):
 
 def test_unknown_sku_and_merged_quantity_limits(shopper, store):
     unknown = shopper.put("/api/v1/cart", json={"items": [{"sku_id": 999999, "quantity": 1}]})
-    assert unknown.status_code == 400 and unknown.json["code"] == "SKU_NOT_FOUND"
+    assert unknown.status_code == 404 and unknown.json["code"] == "SKU_NOT_FOUND"
     sku = store["RS-LIVE-L-5"]
     merged = shopper.put(
         "/api/v1/cart",
         json={"items": [{"sku_id": sku, "quantity": 60}, {"sku_id": sku, "quantity": 60}]},
     )
-    assert merged.status_code == 400 and merged.json["code"] == "QUANTITY_TOO_LARGE"
+    assert merged.status_code == 422 and merged.json["code"] == "QUANTITY_TOO_LARGE"
     assert shopper.get("/api/v1/cart").json["items"] == []
 
 

@@ -103,7 +103,7 @@ def harvest_day(app, sku_id: int) -> str:
 def test_a_simulated_show(app, client, sandbox, staff_client, store, show, bot, oa):
     room_id = show["id"]
     follow(sandbox, "oa-host")  # the host reads the summary on the Official Account
-    bind_code = staff_client.post("/console/api/staff/me/oa-bind-code").json["code"]
+    bind_code = staff_client.post("/console/api/staff/me/oa-bind-code", json={}).json["code"]
     assert "绑定成功" in oa("oa-host", type="text", content=bind_code)["reply"]["Content"]
     asker = viewer(client, sandbox, "o-asker")
     buyer = viewer(client, sandbox, "o-buyer")

@@ -107,7 +107,7 @@ def test_claims_after_the_end_are_refused_and_leftovers_go_back(
     app, shopper, staff_client, sale, store
 ):
     _claim(shopper, sale["id"], 2)
-    stopped = staff_client.post(f"/console/api/flash-sales/{sale['id']}/stop")
+    stopped = staff_client.post(f"/console/api/flash-sales/{sale['id']}/stop", json={})
     assert stopped.status_code == 200 and stopped.json["status"] == "ENDED"
     late = _claim(shopper, sale["id"], 1)
     assert late.status_code == 422 and late.json["code"] == "FLASH_SALE_ENDED"
@@ -128,7 +128,7 @@ def test_unpaid_claims_return_units_to_the_running_sale(app, shopper, other_shop
 
 def test_unpaid_claims_after_the_end_go_back_to_stock(app, shopper, staff_client, sale, store):
     order = _claim(shopper, sale["id"], 2).json
-    staff_client.post(f"/console/api/flash-sales/{sale['id']}/stop")
+    staff_client.post(f"/console/api/flash-sales/{sale['id']}/stop", json={})
     from datetime import timedelta
 
     from backend.timeutil import utcnow

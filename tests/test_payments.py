@@ -1,6 +1,9 @@
 import base64
 import json
+import logging
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
@@ -157,6 +160,77 @@ def test_a_notification_forged_with_another_key_is_rejected(app, client, shopper
     assert _order(app, order["id"]).status == "PENDING_PAYMENT"
     unsigned = client.post("/callbacks/wechatpay", data=body, content_type="application/json")
     assert unsigned.status_code == 401
+
+
+def _forged_notification(serial: str) -> tuple[str, dict]:
+    forger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    body = json.dumps({"id": "forged", "event_type": "TRANSACTION.SUCCESS", "resource": {}})
+    ts, nonce = str(int(time.time())), "n" * 32
+    signature = base64.b64encode(
+        forger.sign(f"{ts}\n{nonce}\n{body}\n".encode(), padding.PKCS1v15(), hashes.SHA256())
+    ).decode()
+    headers = {
+        "Wechatpay-Timestamp": ts,
+        "Wechatpay-Nonce": nonce,
+        "Wechatpay-Signature": signature,
+        "Wechatpay-Serial": serial,
+        "Wechatpay-Signature-Type": "WECHATPAY2-SHA256-RSA2048",
+    }
+    return body, headers
+
+
+@pytest.fixture
+def pay_gateway_calls(app, monkeypatch):
+    """WeChat Pay's gateway replaced by one that records each path it is asked for."""
+    calls: list[str] = []
+
+    class Recorder(BaseHTTPRequestHandler):
+        def do_GET(self):
+            calls.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(b'{"data": []}')
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setitem(app.config, "WECHATPAY_API_BASE", f"http://127.0.0.1:{server.server_port}")
+    yield calls
+    server.shutdown()
+
+
+def test_an_unknown_serial_is_refused_without_calling_wechat_pay(client, pay_gateway_calls):
+    """Any serial but our WeChat Pay public key's id made wechatpayv3 fetch /v3/certificates:
+    a forger could make us call WeChat Pay at will."""
+    body, headers = _forged_notification("5157F09EFDC096DE15EBE81A47057A7232F1B8E1")
+    res = client.post(
+        "/callbacks/wechatpay", data=body, content_type="application/json", headers=headers
+    )
+    assert (res.status_code, res.json["code"], pay_gateway_calls) == (401, "FAIL", [])
+
+
+@pytest.mark.parametrize(
+    "setting", ["WECHATPAY_APIV3_KEY", "WECHATPAY_PUBLIC_KEY", "WECHATPAY_PUBLIC_KEY_ID"]
+)
+def test_without_its_keys_the_wechat_pay_callback_refuses_to_run(
+    app, client, monkeypatch, caplog, setting
+):
+    monkeypatch.setitem(app.config, setting, "")
+    body, headers = _forged_notification(app.config["WECHATPAY_PUBLIC_KEY_ID"] or "5157F09E")
+    with caplog.at_level(logging.ERROR, logger="backend.payments.service"):
+        res = client.post(
+            "/callbacks/wechatpay", data=body, content_type="application/json", headers=headers
+        )
+    assert (res.status_code, res.json) == (
+        503,
+        {"code": "FAIL", "message": "微信支付回调尚未配置密钥，暂不受理"},
+    )
+    assert [r.getMessage() for r in caplog.records if r.name == "backend.payments.service"] == [
+        f"WeChat Pay notification refused: {setting} not configured"
+    ]
 
 
 def test_reconciliation_finds_a_payment_whose_notification_never_came(app, shopper, store):

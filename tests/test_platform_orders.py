@@ -80,7 +80,7 @@ def seller(app, client, staff_client, store):
         db.session.commit()
         seller_id = seller.id
         db.session.remove()
-    token = staff_client.post(f"/console/api/sellers/{seller_id}/api-tokens").json["token"]
+    token = staff_client.post(f"/console/api/sellers/{seller_id}/api-tokens", json={}).json["token"]
     return {"id": seller_id, "headers": {"Authorization": f"Bearer {token}"}}
 
 
@@ -199,7 +199,7 @@ def test_another_seller_sees_and_ships_nothing_of_theirs(
         db.session.commit()
         other_id = other.id
         db.session.remove()
-    token = staff_client.post(f"/console/api/sellers/{other_id}/api-tokens").json["token"]
+    token = staff_client.post(f"/console/api/sellers/{other_id}/api-tokens", json={}).json["token"]
     headers = {"Authorization": f"Bearer {token}"}
     assert client.get("/api/seller/v1/orders", headers=headers).json["items"] == []
     assert client.get(f"/api/seller/v1/orders/{row.id}", headers=headers).status_code == 404
@@ -222,7 +222,7 @@ def test_a_shop_registered_twice(app, client, sandbox, staff_client, seller):
         db.session.commit()
         other_id = other.id
         db.session.remove()
-    token = staff_client.post(f"/console/api/sellers/{other_id}/api-tokens").json["token"]
+    token = staff_client.post(f"/console/api/sellers/{other_id}/api-tokens", json={}).json["token"]
     grant = platform.authorise("tb-dup")
     taken = client.post(
         "/api/seller/v1/shops",
@@ -484,11 +484,13 @@ def test_too_little_stock_waits_for_staff_and_takes_nothing(
         db.session.remove()
     assert held == 0  # the line that fitted was given back too
     assert (
-        staff_client.post(f"/console/api/platform-orders/{row.id}/retry-stock").json["stock_state"]
+        staff_client.post(f"/console/api/platform-orders/{row.id}/retry-stock", json={}).json[
+            "stock_state"
+        ]
         == "SHORT"
     )
     stock_up(app, {"RS-GIFT-XL-8": 5})
-    retried = staff_client.post(f"/console/api/platform-orders/{row.id}/retry-stock").json
+    retried = staff_client.post(f"/console/api/platform-orders/{row.id}/retry-stock", json={}).json
     assert retried["stock_state"] == "SOLD"
     page = staff_client.get("/console/platform-orders").get_data(as_text=True)
     assert "没有等待处理的平台订单" in page

@@ -317,7 +317,6 @@ def test_signatures_are_checked(app, line):
         "harvest": {"sea_area": "RS-HYS-01", "harvested_at": iso(2), "weight_g": 10},
     }
     assert line.post("/batches", body, secret="wrong").json["code"] == "SIGNATURE_INVALID"
-    assert line.post("/batches", body, key_id="nobody").json["code"] == "UNKNOWN_KEY_ID"
     skewed = line.post("/batches", body, timestamp=int(time.time()) - 301)
     assert skewed.status_code == 401 and skewed.json["code"] == "TIMESTAMP_SKEWED"
     assert "5 分钟" in skewed.json["message"]
@@ -329,6 +328,40 @@ def test_signatures_are_checked(app, line):
     assert replayed.status_code == 401 and replayed.json["code"] == "NONCE_REPLAYED"
     with app.app_context():
         assert db.session.scalar(db.select(db.func.count()).select_from(Batch)) == 1
+
+
+def test_an_unknown_key_id_is_answered_as_a_wrong_signature(line):
+    """The API must not tell which key ids exist."""
+    body = {"report_id": "K:open", "batch_code": "K1", "product_line": "oyster", "harvest": {}}
+    wrong_secret = line.post("/batches", body, secret="wrong")
+    unknown_key = line.post("/batches", body, key_id="plant-nobody-01", secret="wrong")
+    assert (unknown_key.status_code, unknown_key.json) == (
+        wrong_secret.status_code,
+        wrong_secret.json,
+    )
+
+
+def test_a_plant_without_a_secret_refuses_to_run(app, line, caplog):
+    """An empty secret would make a signature anyone can compute."""
+    with app.app_context():
+        plant = Plant(name="未配置的加工厂", key_id="plant-unset-01", secret="")
+        db.session.add(plant)
+        db.session.commit()
+        plant_id = plant.id
+        db.session.remove()
+    unset = Line(line.client, "plant-unset-01", "")
+    body = {
+        "report_id": "U:open",
+        "batch_code": "U1",
+        "product_line": "oyster",
+        "harvest": {"sea_area": "RS-HYS-01", "harvested_at": iso(2), "weight_g": 10},
+    }
+    with caplog.at_level("ERROR", logger="backend.processing.signing"):
+        res = unset.post("/batches", body)
+    assert (res.status_code, res.json["code"]) == (503, "NOT_CONFIGURED")
+    assert [r.getMessage() for r in caplog.records if r.name == "backend.processing.signing"] == [
+        f"Processing API refused: plant {plant_id} has no secret configured"
+    ]
 
 
 def test_a_tampered_body_fails_the_signature(line):

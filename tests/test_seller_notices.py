@@ -63,7 +63,7 @@ def messages(sandbox, openid: str | None = None) -> list[dict]:
 
 
 def seller_headers(staff_client, seller_id: int) -> dict:
-    token = staff_client.post(f"/console/api/sellers/{seller_id}/api-tokens").json["token"]
+    token = staff_client.post(f"/console/api/sellers/{seller_id}/api-tokens", json={}).json["token"]
     return {"Authorization": f"Bearer {token}"}
 
 
@@ -154,7 +154,7 @@ def test_a_typhoon_warning_reaches_every_seller_once(app, client, sandbox, staff
         == 404
     )
     assert staff_client.get(f"/console/api/broadcasts/{broadcast['id']}").json["read"] == 2
-    again = staff_client.post(f"/console/api/broadcasts/{broadcast['id']}/cancel")
+    again = staff_client.post(f"/console/api/broadcasts/{broadcast['id']}/cancel", json={})
     assert again.status_code == 409
 
 
@@ -202,9 +202,9 @@ def test_a_scheduled_broadcast_waits_and_can_be_cancelled_once(app, sandbox, sta
     assert staff_client.get(f"/console/api/broadcasts/{broadcast['id']}").json["status"] == (
         "SCHEDULED"
     )
-    cancelled = staff_client.post(f"/console/api/broadcasts/{broadcast['id']}/cancel")
+    cancelled = staff_client.post(f"/console/api/broadcasts/{broadcast['id']}/cancel", json={})
     assert cancelled.status_code == 200 and cancelled.json["status"] == "CANCELLED"
-    again = staff_client.post(f"/console/api/broadcasts/{broadcast['id']}/cancel")
+    again = staff_client.post(f"/console/api/broadcasts/{broadcast['id']}/cancel", json={})
     assert again.status_code == 409 and again.json["code"] == "BROADCAST_NOT_CANCELLABLE"
     with app.app_context():
         assert notice_jobs.start_broadcast(broadcast["id"]) == 0  # its time came: nothing

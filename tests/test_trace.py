@@ -208,7 +208,7 @@ def test_bad_location_input(client):
     res = client.get("/api/v1/trace/" + trace_codes.new_code(), query_string={"lat": 95})
     assert res.status_code == 400
     half = client.get("/api/v1/trace/" + trace_codes.new_code(), query_string={"lat": 30})
-    assert half.status_code == 400 and half.json["code"] == "INCOMPLETE_LOCATION"
+    assert half.status_code == 422 and half.json["code"] == "INCOMPLETE_LOCATION"
 
 
 def test_scans_faster_than_the_limits_get_429(app, client):

@@ -65,9 +65,10 @@ def _build(
 
 
 class WeChatPayClient:
-    def __init__(self, pay: WeChatPay, appid: str):
+    def __init__(self, pay: WeChatPay, appid: str, public_key_id: str):
         self._pay = pay
         self.appid = appid
+        self._public_key_id = public_key_id
 
     def _call(self, operation) -> dict:
         try:
@@ -153,7 +154,11 @@ class WeChatPayClient:
         }
 
     def verify_notification(self, headers: dict, body: bytes) -> dict | None:
-        """The notification with its resource decrypted, or None when its signature is wrong."""
+        """The notification with its resource decrypted, or None when its signature is wrong.
+        Only our WeChat Pay public key verifies: for any other Wechatpay-Serial wechatpayv3 would
+        fetch /v3/certificates, so a forger could make us call WeChat Pay at will."""
+        if headers.get("Wechatpay-Serial", "") != self._public_key_id:
+            return None
         try:
             return self._pay.callback(headers, body)
         except Exception:  # missing signature-type header or undecryptable resource
@@ -174,7 +179,7 @@ def wechatpay_client() -> WeChatPayClient:
         notify_url(),
         c["HTTP_TIMEOUT_SECONDS"],
     )
-    return WeChatPayClient(pay, c["WECHAT_APPID"])
+    return WeChatPayClient(pay, c["WECHAT_APPID"], c["WECHATPAY_PUBLIC_KEY_ID"])
 
 
 def notify_url() -> str:

@@ -8,9 +8,10 @@ from apiflask.validators import Length, OneOf, Range
 
 from backend.aftersales import service as aftersales
 from backend.aftersales.schemas import render_after_sale
-from backend.console.api import staff_required
+from backend.console.access import staff_required
 from backend.extensions import db
 from backend.schemas import In
+from backend.staff import permissions as perms
 
 bp = APIBlueprint("aftersales_api", __name__, tag="Console: after-sales")
 
@@ -26,7 +27,7 @@ class CaseQuery(In):
 
 
 @bp.get("/after-sales")
-@staff_required
+@staff_required(perms.AFTERSALES_VIEW)
 @bp.input(CaseQuery, location="query", arg_name="query")
 def list_after_sales(query, staff):
     cases, total = aftersales.list_after_sales(
@@ -36,7 +37,7 @@ def list_after_sales(query, staff):
 
 
 @bp.post("/after-sales/<int:after_sale_id>/approve")
-@staff_required
+@staff_required(perms.AFTERSALES_DECIDE)
 @bp.input(DecisionIn, arg_name="body")
 def approve_after_sale(after_sale_id: int, body, staff):
     return render_after_sale(
@@ -47,7 +48,7 @@ def approve_after_sale(after_sale_id: int, body, staff):
 
 
 @bp.post("/after-sales/<int:after_sale_id>/reject")
-@staff_required
+@staff_required(perms.AFTERSALES_DECIDE)
 @bp.input(DecisionIn, arg_name="body")
 def reject_after_sale(after_sale_id: int, body, staff):
     return render_after_sale(

@@ -1,19 +1,20 @@
-"""/console/api: staff log in and out of the console's JSON API; `staff_required` guards every
-console API module (after-sales, orders, live, brand, platforms, notices)."""
+"""/console/api: staff sign in and out of the console's JSON API. Every console API module
+(after-sales, orders, live, brand, platforms, notices, staff) guards its routes with
+`backend.console.access.staff_required(permission)`."""
 
 from __future__ import annotations
-
-from functools import wraps
 
 from apiflask import APIBlueprint
 from apiflask.fields import String
 from apiflask.validators import Length
-from flask import session as web_session
+from flask import request
 
-from backend.errors import Unauthorized
+from backend.console import access
 from backend.extensions import db
 from backend.schemas import In
-from backend.staff import service as staff_service
+from backend.staff import auth
+from backend.staff.permissions import role_label
+from backend.staff.throttle import LoginLocked
 
 bp = APIBlueprint("console_api", __name__, tag="Console")
 
@@ -23,29 +24,33 @@ class StaffLoginIn(In):
     password = String(required=True, validate=Length(1, 200))
 
 
-def staff_required(view):
-    @wraps(view)
-    def wrapper(*args, **kwargs):
-        staff = staff_service.get_active(db.session, web_session.get("staff_id"))
-        if staff is None:
-            raise Unauthorized("请先登录后台", code="STAFF_LOGIN_REQUIRED")
-        return view(*args, staff=staff, **kwargs)
-
-    return wrapper
-
-
 @bp.post("/login")
+@access.public_api
 @bp.input(StaffLoginIn, arg_name="body")
 def login(body):
-    staff = staff_service.authenticate(
-        db.session, username=body["username"], password=body["password"]
-    )
-    web_session.clear()
-    web_session["staff_id"] = staff.id
-    return {"id": staff.id, "display_name": staff.display_name, "role": staff.role}
+    try:
+        staff = auth.authenticate(
+            db.session,
+            username=body["username"],
+            password=body["password"],
+            ip=request.remote_addr or "",
+        )
+    except LoginLocked as locked:
+        return locked.to_dict(), locked.status, {"Retry-After": str(locked.retry_after)}
+    access.sign_in(staff)
+    return {
+        "id": staff.id,
+        "display_name": staff.display_name,
+        "role": staff.role,
+        "role_label": role_label(staff.role),
+    }
 
 
 @bp.post("/logout")
+@access.public_api
 def logout():
-    web_session.clear()
+    access.sign_out()
     return {"ok": True}
+
+
+from backend.console import staff_api  # noqa: E402, F401  (its views register on bp)

@@ -14,7 +14,7 @@ from apiflask.validators import Length, OneOf, Range
 from flask import Response, current_app
 
 from backend.clients.wechat import WeChatError, wechat_client
-from backend.console.api import staff_required
+from backend.console.access import staff_required
 from backend.errors import NotFound, UpstreamUnavailable
 from backend.extensions import db
 from backend.officialaccount import service as officialaccount
@@ -22,6 +22,7 @@ from backend.schemas import In
 from backend.sellers import service as sellers
 from backend.sellers.models import BrandLicence
 from backend.sellers.schemas import GrantIn, NoteIn, RenewIn
+from backend.staff import permissions as perms
 from backend.timeutil import to_shanghai_iso
 from backend.trace import codes as trace_codes
 from backend.trace import queries as trace_queries
@@ -68,7 +69,7 @@ def trace_url(code: str) -> str:
 
 
 @bp.post("/licences")
-@staff_required
+@staff_required(perms.LICENCES)
 @bp.input(GrantIn, arg_name="body")
 def grant_licence(body, staff):
     return render_licence(
@@ -85,7 +86,7 @@ def grant_licence(body, staff):
 
 
 @bp.post("/licences/<int:licence_id>/renew")
-@staff_required
+@staff_required(perms.LICENCES)
 @bp.input(RenewIn, arg_name="body")
 def renew_licence(licence_id: int, body, staff):
     return render_licence(
@@ -99,7 +100,7 @@ def renew_licence(licence_id: int, body, staff):
 
 
 @bp.post("/licences/<int:licence_id>/suspend")
-@staff_required
+@staff_required(perms.LICENCES)
 @bp.input(NoteIn, arg_name="body")
 def suspend_licence(licence_id: int, body, staff):
     return render_licence(
@@ -108,7 +109,7 @@ def suspend_licence(licence_id: int, body, staff):
 
 
 @bp.post("/licences/<int:licence_id>/resume")
-@staff_required
+@staff_required(perms.LICENCES)
 @bp.input(NoteIn, arg_name="body")
 def resume_licence(licence_id: int, body, staff):
     return render_licence(
@@ -117,7 +118,7 @@ def resume_licence(licence_id: int, body, staff):
 
 
 @bp.post("/print-runs")
-@staff_required
+@staff_required(perms.CODES)
 @bp.input(PrintRunIn, arg_name="body")
 def create_print_run(body, staff):
     run = trace.create_print_run(
@@ -137,7 +138,7 @@ def create_print_run(body, staff):
 
 
 @bp.get("/print-runs/<int:print_run_id>/codes.csv")
-@staff_required
+@staff_required(perms.CODES)
 def export_csv(print_run_id: int, staff):
     rows = trace.print_run_codes(db.session, print_run_id=print_run_id)
     out = io.StringIO()
@@ -153,7 +154,7 @@ def export_csv(print_run_id: int, staff):
 
 
 @bp.get("/print-runs/<int:print_run_id>/labels.zip")
-@staff_required
+@staff_required(perms.CODES)
 @bp.input(LabelsQuery, location="query", arg_name="query")
 def export_labels(print_run_id: int, query, staff):
     """Printable QR labels (PNG, one per code), up to 1000 per download."""
@@ -183,7 +184,7 @@ def _known_code(code: str) -> str:
 
 
 @bp.get("/codes/<code>/qr.svg")
-@staff_required
+@staff_required(perms.CODES)
 def code_qr(code: str, staff):
     out = io.BytesIO()
     segno.make(trace_url(_known_code(code)), error="m").save(out, kind="svg", scale=4)
@@ -191,7 +192,7 @@ def code_qr(code: str, staff):
 
 
 @bp.get("/codes/<code>/wxacode.png")
-@staff_required
+@staff_required(perms.CODES)
 def code_wxacode(code: str, staff):
     """The mini-program code that opens the trace page with this code as its scene."""
     try:
@@ -204,7 +205,7 @@ def code_wxacode(code: str, staff):
 
 
 @bp.get("/trace-flags")
-@staff_required
+@staff_required(perms.FLAGS)
 @bp.input(FlagQuery, location="query", arg_name="query")
 def trace_flags(query, staff):
     flags, total = trace_queries.flags(
@@ -224,14 +225,14 @@ def trace_flags(query, staff):
 
 
 @bp.post("/sellers/<int:seller_id>/oa-bind-code")
-@staff_required
+@staff_required(perms.SELLER_BIND)
 @bp.doc(summary="卖家绑定公众号的一次性绑定码（30 分钟内有效）")
 def seller_bind_code(seller_id: int, staff):
     return sellers.issue_oa_bind_code(db.session, seller_id=seller_id), 201
 
 
 @bp.post("/staff/me/oa-bind-code")
-@staff_required
+@staff_required(perms.CONSOLE)
 @bp.doc(summary="员工（主播）绑定公众号的一次性绑定码，用于接收直播总结")
 def staff_bind_code(staff):
     return officialaccount.issue_bind_code(staff_id=staff.id), 201

@@ -9,9 +9,10 @@ from datetime import timedelta
 
 from flask import abort, flash, redirect, render_template, request, url_for
 
+from backend.console.access import login_required
 from backend.console.brand_api import LABELS_PER_ZIP
 from backend.console.forms import load_form
-from backend.console.pages import _choice, _page, _pages, _safe_next, bp, login_required
+from backend.console.pages import _choice, _page, _pages, _safe_next, bp
 from backend.errors import DomainError
 from backend.extensions import db
 from backend.schemas import MAX_ID
@@ -19,6 +20,7 @@ from backend.sellers import queries as seller_queries
 from backend.sellers import service as sellers
 from backend.sellers.models import ACTIVE, EXPIRED, SUSPENDED
 from backend.sellers.schemas import GrantIn, NoteIn, RenewIn
+from backend.staff import permissions as perms
 from backend.trace import queries as trace_queries
 from backend.trace import service as trace
 from backend.trace.schemas import PrintRunIn
@@ -86,7 +88,7 @@ def _refused(failure: DomainError, back: str):
 
 
 @bp.get("/licences")
-@login_required
+@login_required(perms.LICENCES)
 def licences(staff):
     day = sellers.today()
     state, page = _choice("status", LICENCE_FILTERS), _page()
@@ -112,7 +114,7 @@ def licences(staff):
 
 
 @bp.post("/licences")
-@login_required
+@login_required(perms.LICENCES)
 def grant_licence(staff):
     back = _safe_next(request.form.get("next"), url_for(".licences"))
     try:
@@ -128,7 +130,7 @@ def grant_licence(staff):
 
 
 @bp.post("/licences/<int:licence_id>/renew")
-@login_required
+@login_required(perms.LICENCES)
 def renew_licence(licence_id: int, staff):
     back = _safe_next(request.form.get("next"), url_for(".licences"))
     try:
@@ -156,13 +158,13 @@ def _suspension(licence_id: int, *, suspended: bool):
 
 
 @bp.post("/licences/<int:licence_id>/suspend")
-@login_required
+@login_required(perms.LICENCES)
 def suspend_licence(licence_id: int, staff):
     return _suspension(licence_id, suspended=True)
 
 
 @bp.post("/licences/<int:licence_id>/resume")
-@login_required
+@login_required(perms.LICENCES)
 def resume_licence(licence_id: int, staff):
     return _suspension(licence_id, suspended=False)
 
@@ -171,7 +173,7 @@ def resume_licence(licence_id: int, staff):
 
 
 @bp.get("/print-runs")
-@login_required
+@login_required(perms.CODES)
 def print_runs(staff):
     page = _page()
     rows, total = trace_queries.list_print_runs(
@@ -190,7 +192,7 @@ def print_runs(staff):
 
 
 @bp.post("/print-runs")
-@login_required
+@login_required(perms.CODES)
 def create_print_run(staff):
     back = url_for(".print_runs")
     try:
@@ -205,7 +207,7 @@ def create_print_run(staff):
 
 
 @bp.get("/print-runs/<int:print_run_id>")
-@login_required
+@login_required(perms.CODES)
 def print_run_detail(print_run_id: int, staff):
     detail = trace_queries.print_run_detail(db.session, print_run_id)
     if detail is None:
@@ -267,7 +269,7 @@ def flag_map(points: list[dict]) -> dict:
 
 
 @bp.get("/trace-flags")
-@login_required
+@login_required(perms.FLAGS)
 def trace_flags(staff):
     problems: list[str] = []
     filters = {

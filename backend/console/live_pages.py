@@ -15,14 +15,15 @@ from decimal import Decimal
 from flask import abort, flash, redirect, render_template, request, url_for
 
 from backend.clients.wechat import WeChatError
-from backend.console.api import staff_required
+from backend.console.access import login_required, staff_required
 from backend.console.forms import load_form
-from backend.console.pages import _page, _pages, bp, login_required
+from backend.console.pages import _page, _pages, bp
 from backend.errors import BadRequest, DomainError, NotFound, SoldOut
 from backend.extensions import db
 from backend.flows import storefront
-from backend.live import comments, flash_sales, rooms, shelf, summary
+from backend.live import comments, flash_sales, hosts, rooms, shelf, summary
 from backend.live.schemas import OnScreenIn, RoomIn, StartSaleIn
+from backend.staff import permissions as perms
 from backend.timeutil import SHANGHAI
 
 ROOMS_PER_PAGE = 20
@@ -145,13 +146,13 @@ def _rooms_page(form: dict | None = None, status: int = 200):
 
 
 @bp.get("/live")
-@login_required
+@login_required(perms.LIVE_HOST)
 def live_rooms(staff):
     return _rooms_page()
 
 
 @bp.post("/live/rooms")
-@login_required
+@login_required(perms.LIVE_HOST)
 def create_live_room(staff):
     typed = {key: request.form.get(key, "")[:80] for key in ROOM_FORM_FIELDS}
     try:
@@ -168,7 +169,7 @@ def create_live_room(staff):
 
 
 @bp.post("/live/sync")
-@login_required
+@login_required(perms.LIVE_HOST)
 def sync_live_rooms(staff):
     try:
         changed = rooms.sync(db.session)
@@ -185,6 +186,14 @@ def sync_live_rooms(staff):
 
 
 # --- a room's control room --------------------------------------------------------------------
+
+
+def _own_room(room_id: int, staff) -> None:
+    """404 for a room that does not exist; Forbidden (a 403 page) for another host's room."""
+    try:
+        hosts.hosted_room(db.session, room_id=room_id, staff=staff)
+    except NotFound:
+        abort(404)
 
 
 def _room_state(room_id: int, after: str | None) -> dict:
@@ -237,27 +246,26 @@ def _control_room(room_id: int, sale_form: dict | None = None, status: int = 200
 
 
 @bp.get("/live/rooms/<int:room_id>")
-@login_required
+@login_required(perms.LIVE_HOST)
 def live_room(room_id: int, staff):
+    _own_room(room_id, staff)
     return _control_room(room_id)
 
 
 @bp.get("/live/rooms/<int:room_id>/state")
-@staff_required
+@staff_required(perms.LIVE_HOST)
 def live_room_state(room_id: int, staff):
     """JSON for the control room's polling; a bad or missing login answers 401 JSON."""
+    hosts.hosted_room(db.session, room_id=room_id, staff=staff)
     after = request.args.get("after", "").strip()[:50] or None
     return _room_state(room_id, after)
 
 
 @bp.post("/live/rooms/<int:room_id>/on-screen")
-@login_required
+@login_required(perms.LIVE_HOST)
 def put_on_screen(room_id: int, staff):
     back = url_for(".live_room", room_id=room_id)
-    try:
-        rooms.get_room(db.session, room_id)
-    except NotFound:
-        abort(404)
+    _own_room(room_id, staff)
     try:
         chosen = load_form(OnScreenIn(), {"sku_id": request.form.get("sku_id", "")})
         card = shelf.show(db.session, room_id=room_id, sku_id=chosen["sku_id"])
@@ -274,13 +282,10 @@ def put_on_screen(room_id: int, staff):
 
 
 @bp.post("/live/rooms/<int:room_id>/flash-sales")
-@login_required
+@login_required(perms.LIVE_HOST)
 def start_flash_sale(room_id: int, staff):
     typed = {key: request.form.get(key, "")[:20] for key in SALE_FORM_FIELDS}
-    try:
-        rooms.get_room(db.session, room_id)
-    except NotFound:
-        abort(404)
+    _own_room(room_id, staff)
     try:
         values = {key: request.form.get(key, "") for key in SALE_FORM_FIELDS}
         values["price"] = _yuan_as_fen(values["price"])  # empty "starts_in": start now
@@ -299,9 +304,10 @@ def start_flash_sale(room_id: int, staff):
 
 
 @bp.post("/live/rooms/<int:room_id>/flash-sale/stop")
-@login_required
+@login_required(perms.LIVE_HOST)
 def stop_flash_sale(room_id: int, staff):
     back = url_for(".live_room", room_id=room_id)
+    _own_room(room_id, staff)
     try:
         running = rooms.room_detail(db.session, room_id=room_id, custom_params={})["flash_sale"]
     except NotFound:

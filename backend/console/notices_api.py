@@ -5,17 +5,18 @@ from __future__ import annotations
 
 from apiflask import APIBlueprint
 
-from backend.console.api import staff_required
+from backend.console.access import staff_required
 from backend.extensions import db
 from backend.flows import broadcasts as broadcast_flow
 from backend.notices import broadcasts
 from backend.notices.schemas import BroadcastIn
+from backend.staff import permissions as perms
 
 bp = APIBlueprint("notices_api", __name__, tag="Console: broadcasts")
 
 
 @bp.post("/broadcasts")
-@staff_required
+@staff_required(perms.BROADCASTS)
 @bp.input(BroadcastIn, arg_name="body")
 @bp.doc(summary="发布联盟广播（全部卖家或按条件），立即或定时发送")
 def create_broadcast(body, staff):
@@ -24,7 +25,7 @@ def create_broadcast(body, staff):
 
 
 @bp.get("/broadcasts")
-@staff_required
+@staff_required(perms.BROADCASTS)
 def list_broadcasts(staff):
     return {
         "items": [
@@ -34,14 +35,14 @@ def list_broadcasts(staff):
 
 
 @bp.get("/broadcasts/<int:broadcast_id>")
-@staff_required
+@staff_required(perms.BROADCASTS)
 @bp.doc(summary="广播送达报告：已发送、已送达、失败原因、待发送、已读")
 def broadcast_report(broadcast_id: int, staff):
     return broadcasts.report(db.session, broadcast_id)
 
 
 @bp.post("/broadcasts/<int:broadcast_id>/cancel")
-@staff_required
+@staff_required(perms.BROADCASTS)
 def cancel_broadcast(broadcast_id: int, staff):
     broadcasts.cancel(db.session, broadcast_id)
     return broadcasts.report(db.session, broadcast_id)

@@ -7,13 +7,15 @@ from datetime import datetime
 from flask import flash, redirect, render_template, request, url_for
 from marshmallow import ValidationError
 
-from backend.console.pages import bp, login_required
+from backend.console.access import login_required
+from backend.console.pages import bp
 from backend.errors import DomainError
 from backend.extensions import db
 from backend.flows import broadcasts as broadcast_flow
 from backend.notices import broadcasts
 from backend.notices.schemas import BroadcastIn
 from backend.schemas import messages
+from backend.staff import permissions as perms
 from backend.timeutil import SHANGHAI
 
 TARGET_FIELDS = {"towns": "镇", "cooperatives": "合作社", "platforms": "平台", "tags": "标签"}
@@ -28,7 +30,7 @@ def _list(name: str) -> list[str]:
 
 
 @bp.get("/broadcasts")
-@login_required
+@login_required(perms.BROADCASTS)
 def broadcast_list(staff):
     return _list_page({}, 200)
 
@@ -46,7 +48,7 @@ def _list_page(form: dict, status: int):
 
 
 @bp.post("/broadcasts")
-@login_required
+@login_required(perms.BROADCASTS)
 def compose_broadcast(staff):
     form = request.form.to_dict()
     try:
@@ -79,7 +81,7 @@ def compose_broadcast(staff):
 
 
 @bp.get("/broadcasts/<int:broadcast_id>")
-@login_required
+@login_required(perms.BROADCASTS)
 def broadcast_detail(broadcast_id: int, staff):
     try:
         report = broadcasts.report(db.session, broadcast_id)
@@ -89,7 +91,7 @@ def broadcast_detail(broadcast_id: int, staff):
 
 
 @bp.post("/broadcasts/<int:broadcast_id>/cancel")
-@login_required
+@login_required(perms.BROADCASTS)
 def cancel_broadcast(broadcast_id: int, staff):
     try:
         broadcasts.cancel(db.session, broadcast_id)

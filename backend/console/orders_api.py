@@ -7,11 +7,12 @@ from apiflask import APIBlueprint
 from apiflask.fields import String
 from apiflask.validators import Length
 
-from backend.console.api import staff_required
+from backend.console.access import staff_required
 from backend.extensions import db
 from backend.orders import service as orders
 from backend.payments import service as payments
 from backend.schemas import In
+from backend.staff import permissions as perms
 from backend.timeutil import to_shanghai_iso
 
 bp = APIBlueprint("orders_api", __name__, tag="Console: orders")
@@ -23,7 +24,7 @@ class ShipIn(In):
 
 
 @bp.post("/orders/<int:order_id>/ship")
-@staff_required
+@staff_required(perms.ORDERS_FULFIL)
 @bp.input(ShipIn, arg_name="body")
 def ship_order(order_id: int, body, staff):
     order = orders.ship_order(
@@ -33,14 +34,14 @@ def ship_order(order_id: int, body, staff):
 
 
 @bp.post("/orders/<int:order_id>/restock")
-@staff_required
+@staff_required(perms.ORDERS_FULFIL)
 def restock_returned_goods(order_id: int, staff):
     units = orders.restock_returned_goods(db.session, order_id=order_id, staff_id=staff.id)
     return {"id": order_id, "restocked_units": units}
 
 
 @bp.get("/payment-anomalies")
-@staff_required
+@staff_required(perms.PAYMENTS_VIEW)
 def payment_anomalies(staff):
     rows = payments.open_anomalies(db.session)
     items = [

@@ -5,20 +5,33 @@ from __future__ import annotations
 import math
 from collections.abc import Collection
 from datetime import UTC, date, datetime, time, timedelta
-from functools import wraps
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
-from flask import session as web_session
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_wtf.csrf import CSRFError
 
 from backend.batches import queries as batch_queries
-from backend.errors import BadRequest, DomainError
+from backend.console.access import can, login_required, public_page, sign_in, sign_out
+from backend.errors import BadRequest, DomainError, Forbidden
 from backend.extensions import db
 from backend.inventory import queries as stock_queries
 from backend.inventory import service as inventory
 from backend.inventory.models import EXPIRED, KINDS, SELLABLE
+from backend.staff import auth
+from backend.staff import permissions as perms
 from backend.staff import service as staff_service
+from backend.staff.permissions import role_label
+from backend.staff.throttle import LoginLocked
 from backend.timeutil import SHANGHAI, to_naive_utc, utcnow
 from backend.trace import queries as trace_queries
 
@@ -74,6 +87,9 @@ def page_helpers() -> dict:
     return {
         "page_url": page_url,
         "current_staff": g.get("staff"),
+        "can": lambda permission: can(g.get("staff"), permission),
+        "perms": perms,
+        "role_label": role_label,
         "batch_statuses": BATCH_STATUSES,
         "lot_statuses": LOT_STATUSES,
         "kind_labels": KIND_LABELS,
@@ -90,17 +106,13 @@ def not_found(_error):
     return render_template("console/error.html", message="页面或记录不存在"), 404
 
 
-def login_required(view):
-    @wraps(view)
-    def wrapper(*args, **kwargs):
-        staff = staff_service.get_active(db.session, web_session.get("staff_id"))
-        if staff is None:
-            target = request.full_path if request.method == "GET" else None
-            return redirect(url_for(".login", next=target))
-        g.staff = staff
-        return view(*args, staff=staff, **kwargs)
-
-    return wrapper
+@bp.errorhandler(Forbidden)
+def forbidden(refused: Forbidden):
+    """A page's own refusal (e.g. another host's room) as a page; JSON for the JSON routes."""
+    db.session.rollback()
+    if getattr(current_app.view_functions.get(request.endpoint), "answers_json", False):
+        return refused.to_dict(), refused.status
+    return render_template("console/error.html", message=refused.message), 403
 
 
 def _safe_next(target: str | None, default: str) -> str:
@@ -146,35 +158,43 @@ def _pages(total: int, page_size: int) -> int:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@public_page
 def login():
     next_url = _safe_next(request.values.get("next"), url_for(".dashboard"))
     if request.method == "GET":
         return render_template("console/login.html", next_url=next_url, username="")
     username = request.form.get("username", "").strip()[:40]
     password = request.form.get("password", "")
+    status, headers = 200, {}
     if not username or not password:
         error = "请输入用户名和密码"
     else:
         try:
-            staff = staff_service.authenticate(db.session, username=username, password=password)
+            staff = auth.authenticate(
+                db.session, username=username, password=password, ip=request.remote_addr or ""
+            )
+        except LoginLocked as locked:
+            error, status = locked.message, locked.status
+            headers = {"Retry-After": str(locked.retry_after)}
         except DomainError as failure:
             error = failure.message
         else:
-            web_session.clear()
-            web_session["staff_id"] = staff.id
+            sign_in(staff)
             return redirect(next_url)
-    return render_template("console/login.html", next_url=next_url, username=username, error=error)
+    page = render_template("console/login.html", next_url=next_url, username=username, error=error)
+    return page, status, headers
 
 
 @bp.post("/logout")
+@public_page
 def logout():
-    web_session.clear()
+    sign_out()
     flash("已退出登录", "success")
     return redirect(url_for(".login"))
 
 
 @bp.get("/")
-@login_required
+@login_required(perms.CONSOLE)
 def dashboard(staff):
     return render_template(
         "console/dashboard.html",
@@ -188,7 +208,7 @@ def dashboard(staff):
 
 
 @bp.get("/batches")
-@login_required
+@login_required(perms.STOCK_VIEW)
 def batches(staff):
     status, page = _choice("status", BATCH_STATUSES), _page()
     rows, total = batch_queries.list_batches(
@@ -205,7 +225,7 @@ def batches(staff):
 
 
 @bp.get("/batches/<int:batch_id>")
-@login_required
+@login_required(perms.STOCK_VIEW)
 def batch_detail(batch_id: int, staff):
     detail = batch_queries.batch_detail(db.session, batch_id)
     if detail is None:
@@ -217,7 +237,7 @@ def batch_detail(batch_id: int, staff):
 
 
 @bp.get("/lots")
-@login_required
+@login_required(perms.STOCK_VIEW)
 def lots(staff):
     sku_codes = stock_queries.sku_codes(db.session)
     sku, status, page = _choice("sku", sku_codes.values()), _choice("status", LOT_STATUSES), _page()
@@ -243,7 +263,7 @@ def lots(staff):
 
 
 @bp.get("/ledger")
-@login_required
+@login_required(perms.STOCK_VIEW)
 def ledger(staff):
     sku_codes = stock_queries.sku_codes(db.session)
     problems: list[str] = []
@@ -294,7 +314,7 @@ def _adjust_delta(raw: str) -> int:
 
 
 @bp.post("/lots/<int:lot_id>/adjust")
-@login_required
+@login_required(perms.STOCK_ADJUST)
 def adjust_lot(lot_id: int, staff):
     back = _safe_next(request.form.get("next"), url_for(".lots"))
     reason = request.form.get("reason", "").strip()
@@ -318,4 +338,5 @@ from backend.console import (  # noqa: E402, F401  (views register on bp)
     live_pages,
     notices_pages,
     platform_pages,
+    staff_pages,
 )

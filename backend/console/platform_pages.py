@@ -7,17 +7,19 @@ from flask import flash, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
 from backend.catalogue.models import Sku
-from backend.console.pages import bp, login_required
+from backend.console.access import login_required
+from backend.console.pages import bp
 from backend.errors import DomainError
 from backend.extensions import db
 from backend.platforms import service as platforms
 from backend.platforms.models import STOCK_SHORT, STOCK_UNMAPPED, PlatformOrder, Shop
+from backend.staff import permissions as perms
 
 ROWS_SHOWN = 200
 
 
 @bp.get("/platform-orders")
-@login_required
+@login_required(perms.PLATFORMS)
 def platform_orders(staff):
     waiting = list(
         db.session.scalars(
@@ -43,7 +45,7 @@ def platform_orders(staff):
 
 
 @bp.post("/platform-orders/mappings")
-@login_required
+@login_required(perms.PLATFORMS)
 def map_platform_sku(staff):
     try:
         result = platforms.map_sku(
@@ -62,7 +64,7 @@ def map_platform_sku(staff):
 
 
 @bp.post("/platform-orders/<int:order_id>/retry-stock")
-@login_required
+@login_required(perms.PLATFORMS)
 def retry_platform_stock(order_id: int, staff):
     try:
         row = platforms.retry_stock(db.session, platform_order_id=order_id)

@@ -16,7 +16,13 @@ from backend.catalogue import service as catalogue
 from backend.catalogue.models import Sku
 from backend.clients.wechat import WeChatError, wechat_client
 from backend.customers.models import AuthToken, CartItem, Customer
-from backend.errors import BadRequest, TooManyRequests, Unauthorized, UpstreamUnavailable
+from backend.errors import (
+    NotFound,
+    RuleBroken,
+    TooManyRequests,
+    Unauthorized,
+    UpstreamUnavailable,
+)
 from backend.inventory import service as inventory
 from backend.timeutil import utcnow
 
@@ -113,7 +119,7 @@ def replace_cart(session: Session, *, customer_id: int, lines: list[tuple[int, i
     max_quantity = current_app.config["MAX_ITEM_QUANTITY"]
     too_many = [sku_id for sku_id, q in merged.items() if q > max_quantity]
     if too_many:
-        raise BadRequest(
+        raise RuleBroken(
             f"单个商品最多购买 {max_quantity} 件",
             code="QUANTITY_TOO_LARGE",
             details={"sku_ids": too_many},
@@ -121,9 +127,7 @@ def replace_cart(session: Session, *, customer_id: int, lines: list[tuple[int, i
     known = set(session.scalars(select(Sku.id).where(Sku.id.in_(merged)))) if merged else set()
     unknown = sorted(set(merged) - known)
     if unknown:
-        raise BadRequest(
-            "购物车中有不存在的商品", code="SKU_NOT_FOUND", details={"sku_ids": unknown}
-        )
+        raise NotFound("购物车中有不存在的商品", code="SKU_NOT_FOUND", details={"sku_ids": unknown})
     session.execute(delete(CartItem).where(CartItem.customer_id == customer_id))
     for sku_id, quantity in merged.items():
         session.add(CartItem(customer_id=customer_id, sku_id=sku_id, quantity=quantity))

@@ -6,6 +6,7 @@ bot's (bots/officialaccount)."""
 from __future__ import annotations
 
 import secrets
+import time
 
 from flask import current_app
 from sqlalchemy import select
@@ -22,6 +23,9 @@ from backend.transactions import on_commit
 BIND_CODE_TTL_SECONDS = 30 * 60
 BIND_ATTEMPTS = 5  # wrong codes per follower per BIND_CODE_TTL_SECONDS
 SELLER, STAFF = "seller", "staff"
+# Every wrong bind code anyone sends; a code remembers the count at its issue, so the guesses
+# made during its life are known however many followers (or forged openids) made them.
+WRONG_CODES_KEY = "heli:oa:bind-wrong"
 
 
 # -- bind codes (issued on the console) ------------------------------------------------------
@@ -32,33 +36,58 @@ def issue_bind_code(*, seller_id: int | None = None, staff_id: int | None = None
         raise ValueError("a bind code is for one seller or one staff member")
     target = f"{SELLER}:{seller_id}" if seller_id is not None else f"{STAFF}:{staff_id}"
     redis = redis_client()
+    wrong_so_far = int(redis.get(WRONG_CODES_KEY) or 0)
     while True:
         code = f"{secrets.randbelow(10**8):08d}"
-        if redis.set(f"heli:oa:bind:{code}", target, nx=True, ex=BIND_CODE_TTL_SECONDS):
+        value = f"{target}:{wrong_so_far}"
+        if redis.set(f"heli:oa:bind:{code}", value, nx=True, ex=BIND_CODE_TTL_SECONDS):
             return {"code": code, "expires_in": BIND_CODE_TTL_SECONDS}
+
+
+def _count_attempt(openid: str) -> None:
+    """TooManyRequests beyond the follower's attempts, or beyond all followers' per minute: 8
+    digits are only safe while guesses are few, from one sender or from many."""
+    config = current_app.config
+    redis = redis_client()
+    mine = f"heli:oa:bind-attempts:{openid}"
+    everyone = f"heli:oa:bind-rate:{int(time.time() // 60)}"
+    attempts, _, this_minute, _ = (
+        redis.pipeline()
+        .incr(mine)
+        .expire(mine, BIND_CODE_TTL_SECONDS)
+        .incr(everyone)
+        .expire(everyone, 120)
+        .execute()
+    )
+    if attempts > BIND_ATTEMPTS:
+        raise TooManyRequests("尝试次数过多，请 30 分钟后再试", code="BIND_ATTEMPTS_EXCEEDED")
+    if this_minute > config["OA_BIND_ATTEMPTS_PER_MINUTE"]:
+        raise TooManyRequests("绑定请求过于频繁，请 1 分钟后再试", code="BIND_BUSY")
 
 
 def bind(session: Session, follower: OAFollower, code: str) -> tuple[str, int]:
     """Bind the follower to the account a bind code was issued for: (SELLER or STAFF, its id).
-    The code works once; a seller (or staff member) has one WeChat, the newest binding wins."""
+    The code works once, and not at all once more than OA_BIND_WRONG_PER_CODE wrong codes were
+    sent during its life; a seller (or staff member) has one WeChat, the newest binding wins."""
+    _count_attempt(follower.openid)
     redis = redis_client()
-    attempts_key = f"heli:oa:bind-attempts:{follower.openid}"
-    attempts, _ = (
-        redis.pipeline().incr(attempts_key).expire(attempts_key, BIND_CODE_TTL_SECONDS).execute()
-    )
-    if attempts > BIND_ATTEMPTS:  # 8 digits are only safe while guesses are few
-        raise TooManyRequests("尝试次数过多，请 30 分钟后再试", code="BIND_ATTEMPTS_EXCEEDED")
-    target = redis.getdel(f"heli:oa:bind:{code}")
-    if target is None:
+    found = redis.getdel(f"heli:oa:bind:{code}")
+    if found is None:
+        redis.incr(WRONG_CODES_KEY)
         raise NotFound("绑定码无效或已过期，请在联盟控制台重新获取", code="BIND_CODE_INVALID")
-    kind, _, target_id = target.decode().partition(":")
+    kind, target_id, *at_issue = found.decode().split(":")  # codes from before the count: 0
+    guessed = int(redis.get(WRONG_CODES_KEY) or 0) - int(at_issue[0] if at_issue else 0)
+    if guessed > current_app.config["OA_BIND_WRONG_PER_CODE"]:
+        raise NotFound(
+            "绑定码已失效（期间错误尝试过多），请在联盟控制台重新获取", code="BIND_CODE_BURNT"
+        )
     column = OAFollower.seller_id if kind == SELLER else OAFollower.staff_id
     for previous in session.scalars(select(OAFollower).where(column == int(target_id))):
         setattr(previous, column.key, None)
     session.flush()
     setattr(follower, column.key, int(target_id))
     follower.bound_at = utcnow()
-    redis.delete(attempts_key)
+    redis.delete(f"heli:oa:bind-attempts:{follower.openid}")
     return kind, int(target_id)
 
 

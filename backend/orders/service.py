@@ -78,10 +78,10 @@ def _merge_lines(items: list[tuple[int, int]]) -> dict[int, int]:
     for sku_id, quantity in items:
         lines[sku_id] = lines.get(sku_id, 0) + quantity
     if len(lines) > config["MAX_ORDER_LINES"]:
-        raise BadRequest(f"一次最多购买 {config['MAX_ORDER_LINES']} 种商品", code="TOO_MANY_LINES")
+        raise RuleBroken(f"一次最多购买 {config['MAX_ORDER_LINES']} 种商品", code="TOO_MANY_LINES")
     too_many = [s for s, q in lines.items() if q < 1 or q > config["MAX_ITEM_QUANTITY"]]
-    if too_many:
-        raise BadRequest(
+    if too_many:  # the same SKU on several lines adds up (the limits are settings: a 422)
+        raise RuleBroken(
             f"每种商品数量需在 1 到 {config['MAX_ITEM_QUANTITY']} 之间",
             code="INVALID_QUANTITY",
             details={"sku_ids": too_many},

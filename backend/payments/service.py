@@ -6,6 +6,7 @@ UPDATE, and only the caller whose UPDATE matched goes on to commit the stock.
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import timedelta
 
@@ -19,6 +20,7 @@ from backend.customers.models import Customer
 from backend.errors import (
     Conflict,
     DomainError,
+    NotConfigured,
     RuleBroken,
     UpstreamIdTaken,
     UpstreamUnavailable,
@@ -30,7 +32,11 @@ from backend.payments.models import CLOSED, NOTPAY, SUCCESS, Payment, PaymentAno
 from backend.timeutil import SHANGHAI, to_aware_utc, utcnow
 from backend.transactions import on_commit
 
+log = logging.getLogger(__name__)
+
 NOTIFICATION_MAX_AGE_SECONDS = 300
+# What verifies and decrypts a notification (public-key mode: no platform certificates).
+NOTIFICATION_SETTINGS = ("WECHATPAY_APIV3_KEY", "WECHATPAY_PUBLIC_KEY", "WECHATPAY_PUBLIC_KEY_ID")
 SIGNTEST_PREFIX = "WECHATPAY/SIGNTEST/"
 ALREADY_PAID, CLOSED_NOW, NOTHING_OPEN = "already_paid", "closed", "nothing_open"
 
@@ -131,7 +137,13 @@ def _description(order: Order) -> str:
 
 
 def verify_notification(headers: dict, body: bytes) -> dict:
-    """A WeChat Pay notification with its resource decrypted; NotificationRejected otherwise."""
+    """A WeChat Pay notification with its resource decrypted; NotificationRejected otherwise,
+    NotConfigured (503, WeChat Pay sends it again later) while our keys are not set."""
+    config = current_app.config
+    unset = [name for name in NOTIFICATION_SETTINGS if not config[name]]
+    if unset:
+        log.error("WeChat Pay notification refused: %s not configured", ", ".join(unset))
+        raise NotConfigured("微信支付回调尚未配置密钥，暂不受理")
     signature = headers.get("Wechatpay-Signature", "")
     if not signature or signature.startswith(SIGNTEST_PREFIX):
         raise NotificationRejected()

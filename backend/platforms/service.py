@@ -25,7 +25,15 @@ from backend.catalogue.models import Sku
 from backend.clients.platforms import client_for
 from backend.clients.platforms.base import PLATFORMS, PlatformError, ShopAuth
 from backend.clients.platforms.base import PulledOrder as Pulled
-from backend.errors import BadRequest, Conflict, NotFound, RuleBroken, SoldOut, get_or_404
+from backend.errors import (
+    BadRequest,
+    Conflict,
+    NotFound,
+    RuleBroken,
+    SoldOut,
+    UpstreamUnavailable,
+    get_or_404,
+)
 from backend.inventory import service as inventory
 from backend.notices import service as notices
 from backend.orders import lifecycle
@@ -87,13 +95,15 @@ def register_shop(
     expires_at: datetime,
 ) -> Shop:
     """A seller's shop authorised our app. The same shop again is a re-authorisation (new
-    tokens); a shop another seller registered is refused."""
+    tokens); a shop another seller registered is refused, and so is a token the platform does
+    not take (nobody claims a shop with a made-up token)."""
     if platform not in PLATFORMS:
         raise BadRequest("不支持的平台", code="UNKNOWN_PLATFORM", details={"platforms": PLATFORMS})
     sellers.get_seller(session, seller_id)
     shop = session.scalar(select(Shop).where(Shop.platform == platform, Shop.shop_key == shop_key))
     if shop is not None and shop.seller_id != seller_id:
         raise Conflict("该店铺已由其他卖家登记", code="SHOP_ALREADY_REGISTERED")
+    _check_token(platform, ShopAuth(shop_key, access_token, refresh_token))
     if shop is None:
         shop = Shop(seller_id=seller_id, platform=platform, shop_key=shop_key)
         session.add(shop)
@@ -111,6 +121,26 @@ def register_shop(
     shop.next_pull_at = utcnow() + _spread(shop.id)
     session.commit()
     return shop
+
+
+def _check_token(platform: str, auth: ShopAuth) -> None:
+    """The platform takes the shop's token, or the registration is refused: 422 when the
+    platform refuses it, 503 when the platform (or our app's own credentials) failed."""
+    client = _client(platform)
+    try:
+        client.check_token(auth)
+    except PlatformError as error:
+        ours = error.code in client.credential_codes or error.code in client.timestamp_codes
+        if error.retryable or ours:
+            raise UpstreamUnavailable(
+                f"{PLATFORM_NAMES[platform]}暂时无法验证店铺授权，请稍后再试",
+                code="PLATFORM_UNAVAILABLE",
+            ) from error
+        raise RuleBroken(
+            f"{PLATFORM_NAMES[platform]}不认可该店铺授权，请在平台上重新授权后再登记",
+            code="SHOP_TOKEN_REJECTED",
+            details={"platform_code": error.code, "platform_message": error.message[:200]},
+        ) from error
 
 
 def _spread(shop_id: int) -> timedelta:

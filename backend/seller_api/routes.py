@@ -17,12 +17,16 @@ from backend.notices.models import SellerNotice
 from backend.platforms import service as platforms
 from backend.platforms.carriers import CARRIERS
 from backend.platforms.schemas import order_view, shop_view
-from backend.schemas import In
+from backend.schemas import In, WholeNumber
 from backend.sellers import service as sellers
 from backend.timeutil import to_shanghai_iso, utcnow
 
 bp = APIBlueprint("seller_api", __name__, tag="Seller API")
-seller_auth = HTTPTokenAuth(scheme="Bearer", description="控制台为卖家签发的 API token")
+seller_auth = HTTPTokenAuth(
+    scheme="Bearer",
+    security_scheme_name="SellerToken",
+    description="控制台为卖家签发的 API token（有有效期，可吊销）",
+)
 
 
 @seller_auth.verify_token
@@ -41,7 +45,7 @@ class ShopIn(In):
     name = String(load_default="", validate=Length(0, 80))
     access_token = String(required=True, validate=Length(1, 2000))
     refresh_token = String(load_default=None, allow_none=True, validate=Length(1, 2000))
-    expires_in = Integer(required=True, strict=True, validate=Range(60, 366 * 86400))
+    expires_in = WholeNumber(required=True, validate=Range(60, 366 * 86400))
 
 
 @bp.get("/shops")
@@ -54,7 +58,15 @@ def list_shops():
 @bp.post("/shops")
 @bp.auth_required(seller_auth)
 @bp.input(ShopIn, arg_name="body")
-@bp.doc(summary="登记（或重新授权）平台店铺：店铺授权后得到的 token")
+@bp.doc(
+    summary="登记（或重新授权）平台店铺：店铺授权后得到的 token，先经平台验证",
+    responses={
+        201: "已登记",
+        409: "该店铺已由其他卖家登记",
+        422: "平台不认可该授权",
+        503: "平台暂时无法验证",
+    },
+)
 def register_shop(body):
     shop = platforms.register_shop(
         db.session,

@@ -49,12 +49,16 @@ class BrandLicence(db.Model):
 
 
 class SellerToken(db.Model):
-    """A seller's key to the seller API (their shops, orders, notices); stored as a SHA-256."""
+    """A seller's key to the seller API (their shops, orders, notices); stored as a SHA-256.
+    It works until it expires or staff revoke it."""
 
     __tablename__ = "seller_tokens"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     seller_id: Mapped[int] = mapped_column(ForeignKey("sellers.id"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(40), default="")  # what the seller uses it for
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]

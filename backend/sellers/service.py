@@ -232,19 +232,66 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def issue_api_token(session: Session, *, seller_id: int) -> str:
-    """A new seller-API token, shown once (only its hash is kept)."""
+def issue_api_token(
+    session: Session, *, seller_id: int, days: int, name: str = ""
+) -> tuple[str, SellerToken]:
+    """A new seller-API token working for `days` days: the token itself (shown once, only its
+    hash is kept) and its row."""
     get_seller(session, seller_id)
     token = secrets.token_urlsafe(32)
-    session.add(SellerToken(seller_id=seller_id, token_hash=_token_hash(token)))
+    row = SellerToken(
+        seller_id=seller_id,
+        token_hash=_token_hash(token),
+        name=name,
+        expires_at=utcnow() + timedelta(days=days),
+    )
+    session.add(row)
     session.commit()
-    return token
+    return token, row
+
+
+def api_tokens(session: Session, *, seller_id: int) -> list[SellerToken]:
+    """A seller's tokens, the newest first (revoked and expired ones too)."""
+    get_seller(session, seller_id)
+    return list(
+        session.scalars(
+            select(SellerToken)
+            .where(SellerToken.seller_id == seller_id)
+            .order_by(SellerToken.id.desc())
+        )
+    )
+
+
+def revoke_api_token(session: Session, *, seller_id: int, token_id: int) -> SellerToken:
+    """The token stops working at once (revoking it again changes nothing)."""
+    row = session.get(SellerToken, token_id)
+    if row is None or row.seller_id != seller_id:
+        raise NotFound("token 不存在", code="TOKEN_NOT_FOUND")
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+        session.commit()
+    return row
+
+
+LAST_USED_EVERY = timedelta(minutes=5)  # last_used_at is this precise: not a write per call
 
 
 def authenticate(session: Session, token: str) -> int | None:
-    """The seller a token belongs to (None for unknown or revoked tokens)."""
-    return session.scalar(
-        select(SellerToken.seller_id).where(
-            SellerToken.token_hash == _token_hash(token), SellerToken.revoked_at.is_(None)
+    """The seller a token belongs to (None for unknown, expired or revoked tokens)."""
+    now = utcnow()
+    row = session.scalar(
+        select(SellerToken).where(
+            SellerToken.token_hash == _token_hash(token),
+            SellerToken.revoked_at.is_(None),
+            SellerToken.expires_at > now,
         )
     )
+    if row is None:
+        return None
+    seller_id = row.seller_id
+    if row.last_used_at is None or now - row.last_used_at >= LAST_USED_EVERY:
+        session.execute(
+            update(SellerToken).where(SellerToken.id == row.id).values(last_used_at=now)
+        )
+        session.commit()
+    return seller_id

@@ -18,8 +18,12 @@ class Staff(db.Model):
     username: Mapped[str] = mapped_column(String(40), unique=True)
     display_name: Mapped[str] = mapped_column(String(40))
     password_hash: Mapped[str] = mapped_column(String(256))
-    role: Mapped[str] = mapped_column(String(20), default="staff")  # staff / host / admin
+    # One of backend/staff/permissions.py's ROLES: admin, operations, warehouse, host, ...
+    role: Mapped[str] = mapped_column(String(20), default="operations")
     active: Mapped[bool] = mapped_column(default=True)
+    # A console session names the generation it began in; signing out, being disabled or a new
+    # password moves it on, which ends every session of the account at once.
+    session_generation: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

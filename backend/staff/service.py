@@ -1,19 +1,29 @@
-"""Staff accounts for the console (alliance staff, hosts, operators)."""
+"""Staff accounts for the console (alliance staff, hosts, operators): who they are, their role,
+whether they may sign in; and the alerts staff see on the console."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from werkzeug.security import check_password_hash, generate_password_hash
+from werkzeug.security import generate_password_hash
 
-from backend.errors import Conflict, NotFound, Unauthorized
+from backend.errors import BadRequest, Conflict, NotFound
+from backend.staff import auth, throttle
 from backend.staff.models import Staff, StaffAlert
+from backend.staff.permissions import ADMIN, ROLES
+
+
+def _known_role(role: str) -> str:
+    if role not in ROLES:
+        raise BadRequest("角色不存在", code="ROLE_UNKNOWN", details={"roles": list(ROLES)})
+    return role
 
 
 def create_staff(
-    session: Session, *, username: str, password: str, display_name: str, role: str = "staff"
+    session: Session, *, username: str, password: str, display_name: str, role: str
 ) -> Staff:
-    """A new console account; usernames are unique."""
+    """A new console account with one of the roles; usernames are unique."""
+    _known_role(role)
     if session.scalar(select(Staff.id).where(Staff.username == username)):
         raise Conflict("用户名已存在", code="USERNAME_TAKEN")
     staff = Staff(
@@ -27,12 +37,8 @@ def create_staff(
     return staff
 
 
-def authenticate(session: Session, *, username: str, password: str) -> Staff:
-    """The active account with these credentials, or Unauthorized (same answer for both wrongs)."""
-    staff = session.scalar(select(Staff).where(Staff.username == username))
-    if staff is None or not staff.active or not check_password_hash(staff.password_hash, password):
-        raise Unauthorized("用户名或密码错误", code="BAD_CREDENTIALS")
-    return staff
+def list_staff(session: Session) -> list[Staff]:
+    return list(session.scalars(select(Staff).order_by(Staff.id)))
 
 
 def get_staff(session: Session, staff_id: int) -> Staff:
@@ -42,9 +48,56 @@ def get_staff(session: Session, staff_id: int) -> Staff:
     return staff
 
 
-def get_active(session: Session, staff_id: int | None) -> Staff | None:
-    staff = session.get(Staff, staff_id) if staff_id else None
-    return staff if staff is not None and staff.active else None
+def _keep_an_admin(session: Session, staff: Staff) -> None:
+    """The console must keep at least one active administrator, or nobody could manage it."""
+    if staff.role != ADMIN or not staff.active:
+        return
+    admins = session.scalar(
+        select(func.count(Staff.id)).where(Staff.role == ADMIN, Staff.active.is_(True))
+    )
+    if admins <= 1:
+        raise Conflict("至少需要保留一名在职的管理员", code="LAST_ADMIN")
+
+
+def set_active(session: Session, *, staff_id: int, active: bool, by_staff_id: int) -> Staff:
+    """Enable or disable an account; disabling ends its sessions at once. Nobody disables
+    themselves or the last administrator."""
+    staff = get_staff(session, staff_id)
+    if not active:
+        if staff.id == by_staff_id:
+            raise Conflict("不能停用自己的账号", code="CANNOT_DISABLE_SELF")
+        _keep_an_admin(session, staff)
+        staff.session_generation += 1
+    staff.active = active
+    session.commit()
+    return staff
+
+
+def assign_role(session: Session, *, staff_id: int, role: str) -> Staff:
+    """Give the account another role; it applies from its next request."""
+    _known_role(role)
+    staff = get_staff(session, staff_id)
+    if role != staff.role:
+        _keep_an_admin(session, staff)
+    staff.role = role
+    session.commit()
+    return staff
+
+
+def reset_password(session: Session, *, staff_id: int, password: str) -> Staff:
+    """A new password set by an administrator: every session of the account ends and its
+    failed sign-ins are forgotten."""
+    staff = get_staff(session, staff_id)
+    staff.password_hash = generate_password_hash(password)
+    staff.session_generation += 1
+    session.commit()
+    throttle.forget(staff.username)
+    return staff
+
+
+def sign_out(session: Session, *, staff_id: int) -> None:
+    """Signing out ends every session of the account, so a saved cookie no longer works."""
+    auth.end_sessions(session, staff_id=staff_id)
 
 
 def raise_alert(session: Session, *, kind: str, title: str, **details) -> StaffAlert:

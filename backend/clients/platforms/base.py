@@ -252,6 +252,12 @@ class PlatformClient(ABC):
                 )
         return page
 
+    def check_token(self, shop: ShopAuth) -> None:
+        """One small read with the shop's access token (page 1 of the last minute's orders);
+        PlatformError when the platform does not take the token."""
+        end = utcnow().replace(microsecond=0)
+        self.read_page(shop, end - timedelta(minutes=1), end, 1)
+
     def malformed(self, number: int, why: str) -> PlatformError:
         return PlatformError("transient", self.platform, "", f"malformed page {number}: {why}")
 

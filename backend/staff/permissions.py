@@ -1,0 +1,111 @@
+"""Who may do what on the console: one table of roles and their permissions. Every console page
+and console API route declares the one permission it needs (backend/console/access.py), and a
+test walks the URL map so no route goes without."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from backend.errors import Forbidden
+
+# Permissions: what a route needs. The Chinese text says what it opens.
+CONSOLE = "console.home"
+STOCK_VIEW = "stock.view"
+STOCK_ADJUST = "stock.adjust"
+ORDERS_FULFIL = "orders.fulfil"
+AFTERSALES_VIEW = "aftersales.view"
+AFTERSALES_DECIDE = "aftersales.decide"
+PAYMENTS_VIEW = "payments.view"
+LIVE_HOST = "live.host"
+LIVE_ANY_ROOM = "live.any_room"
+LICENCES = "brand.licences"
+CODES = "brand.codes"
+FLAGS = "brand.flags"
+SELLER_BIND = "sellers.oa_bind"
+SELLER_TOKENS = "sellers.tokens"
+PLATFORMS = "platforms.manage"
+BROADCASTS = "broadcasts.manage"
+STAFF_MANAGE = "staff.manage"
+
+PERMISSIONS: dict[str, str] = {
+    CONSOLE: "后台概览、绑定自己的公众号",
+    STOCK_VIEW: "查看加工批次、库存批次、库存流水",
+    STOCK_ADJUST: "盘点调整库存",
+    ORDERS_FULFIL: "订单发货、退货入库",
+    AFTERSALES_VIEW: "查看售后申请",
+    AFTERSALES_DECIDE: "审批售后（同意退款 / 拒绝）",
+    PAYMENTS_VIEW: "查看支付异常",
+    LIVE_HOST: "创建直播间、在自己的直播间讲解商品和秒杀",
+    LIVE_ANY_ROOM: "管理所有主播的直播间和秒杀",
+    LICENCES: "品牌授权：授予、续期、暂停、恢复",
+    CODES: "防伪码印制与导出",
+    FLAGS: "查看防伪预警",
+    SELLER_BIND: "签发卖家公众号绑定码",
+    SELLER_TOKENS: "签发卖家 API token",
+    PLATFORMS: "平台店铺与待处理平台订单",
+    BROADCASTS: "联盟广播",
+    STAFF_MANAGE: "员工账号：创建、停用、重置密码、分配角色",
+}
+
+
+@dataclass(frozen=True)
+class Role:
+    label: str
+    permissions: frozenset[str]
+
+
+ADMIN, OPERATIONS, WAREHOUSE, HOST, BRAND, FINANCE = (
+    "admin",
+    "operations",
+    "warehouse",
+    "host",
+    "brand",
+    "finance",
+)
+
+ROLES: dict[str, Role] = {
+    ADMIN: Role("管理员", frozenset(PERMISSIONS)),
+    OPERATIONS: Role(
+        "运营",
+        frozenset(
+            {
+                CONSOLE,
+                STOCK_VIEW,
+                ORDERS_FULFIL,
+                AFTERSALES_VIEW,
+                AFTERSALES_DECIDE,
+                LIVE_HOST,
+                LIVE_ANY_ROOM,
+                PLATFORMS,
+                BROADCASTS,
+            }
+        ),
+    ),
+    WAREHOUSE: Role("仓库", frozenset({CONSOLE, STOCK_VIEW, STOCK_ADJUST, ORDERS_FULFIL})),
+    HOST: Role("主播", frozenset({CONSOLE, LIVE_HOST})),
+    BRAND: Role("品牌专员", frozenset({CONSOLE, STOCK_VIEW, LICENCES, CODES, FLAGS, SELLER_BIND})),
+    FINANCE: Role("财务", frozenset({CONSOLE, AFTERSALES_VIEW, AFTERSALES_DECIDE, PAYMENTS_VIEW})),
+}
+
+
+def allowed(role: str, permission: str) -> bool:
+    """Whether this role holds the permission (an unknown role holds none)."""
+    spec = ROLES.get(role)
+    return spec is not None and permission in spec.permissions
+
+
+def role_label(role: str) -> str:
+    spec = ROLES.get(role)
+    return spec.label if spec else role
+
+
+def require(role: str, permission: str) -> None:
+    """Forbidden unless the role holds the permission."""
+    if permission not in PERMISSIONS:
+        raise ValueError(f"unknown permission {permission!r}")
+    if not allowed(role, permission):
+        raise Forbidden(
+            f"您的角色（{role_label(role)}）无权执行此操作：{PERMISSIONS[permission]}",
+            code="PERMISSION_DENIED",
+            details={"permission": permission, "role": role},
+        )
