@@ -46,7 +46,7 @@ def test_the_seller_api_keeps_its_document(app, sandbox, staff_client, store, tm
         seller_id = sellers.create_seller(db.session, name="契约测试卖家").id
         db.session.commit()
         db.session.remove()
-    token = staff_client.post(f"/console/api/sellers/{seller_id}/api-tokens").json["token"]
+    token = staff_client.post(f"/console/api/sellers/{seller_id}/api-tokens", json={}).json["token"]
     platform = f"{sandbox.url}/sandbox/platforms/douyin"
     grant = requests.post(f"{platform}/shops", json={"shop_id": "dy-contract"}, timeout=30).json()
     items = [{"outer_id": "RS-LIVE-L-5", "quantity": 1, "unit_price_fen": 9800}]

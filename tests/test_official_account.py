@@ -122,7 +122,9 @@ def test_rotating_senders_burn_a_bind_code(app, oa, sandbox, staff_client, licen
     """Wrong codes from many followers count against every code alive meanwhile: the per-follower
     limit alone let forged or rotating openids guess on forever."""
     monkeypatch.setitem(app.config, "OA_BIND_WRONG_PER_CODE", 3)
-    issued = staff_client.post(f"/console/api/sellers/{licensed['seller_id']}/oa-bind-code")
+    issued = staff_client.post(
+        f"/console/api/sellers/{licensed['seller_id']}/oa-bind-code", json={}
+    )
     real = issued.json["code"]
     wrong = f"{(int(real) + 1) % 10**8:08d}"
     for n in range(4):
@@ -205,7 +207,7 @@ def test_a_captured_signature_with_another_openids_body_does_nothing(
     """Plain mode signs token + timestamp + nonce only: a triple captured from one genuine push,
     sent again with another sender's body, must not bind that sender to the seller."""
     monkeypatch.setitem(app.config, "WECHAT_OA_AES_KEY", "")
-    code = staff_client.post(f"/console/api/sellers/{licensed['seller_id']}/oa-bind-code")
+    code = staff_client.post(f"/console/api/sellers/{licensed['seller_id']}/oa-bind-code", json={})
     genuine_query, genuine_body = wechat_request(app, "oa-victim", "你好", safe=False)
     assert post_push(client, genuine_query, genuine_body).status_code == 200
     _, forged_body = wechat_request(app, "oa-mallory", f"绑定 {code.json['code']}", safe=False)

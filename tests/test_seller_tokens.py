@@ -53,11 +53,11 @@ def test_a_made_up_token_registers_no_shop_and_the_owner_still_can(
     app, client, sandbox, staff_client
 ):
     squatter = staff_client.post(
-        f"/console/api/sellers/{new_seller(app, '抢注的')}/api-tokens"
+        f"/console/api/sellers/{new_seller(app, '抢注的')}/api-tokens", json={}
     ).json["token"]
-    owner = staff_client.post(f"/console/api/sellers/{new_seller(app, '店主')}/api-tokens").json[
-        "token"
-    ]
+    owner = staff_client.post(
+        f"/console/api/sellers/{new_seller(app, '店主')}/api-tokens", json={}
+    ).json["token"]
     squat = register(client, squatter, "dy-owned", "garbage-token")
     assert (squat.status_code, squat.json["code"]) == (422, "SHOP_TOKEN_REJECTED")
     grant = authorise(sandbox, "dy-owned")
@@ -69,9 +69,9 @@ def test_a_made_up_token_registers_no_shop_and_the_owner_still_can(
 
 
 def test_the_platform_being_down_is_a_503_not_a_refusal(app, client, sandbox, staff_client):
-    token = staff_client.post(f"/console/api/sellers/{new_seller(app, '老王')}/api-tokens").json[
-        "token"
-    ]
+    token = staff_client.post(
+        f"/console/api/sellers/{new_seller(app, '老王')}/api-tokens", json={}
+    ).json["token"]
     grant = authorise(sandbox, "dy-down")
     fault = requests.post(
         f"{sandbox.url}/sandbox/platforms/douyin/faults",
@@ -90,14 +90,14 @@ def test_tokens_expire_and_can_be_listed_and_revoked(app, client, staff_client):
     assert issued.status_code == 201
     first = issued.json
     assert first["active"] and first["name"] == "ERP 对接" and first["expires_at"]
-    second = staff_client.post(base).json  # the default lifetime: SELLER_TOKEN_DAYS
+    second = staff_client.post(base, json={}).json  # the default lifetime: SELLER_TOKEN_DAYS
     assert client.get("/api/seller/v1/shops", headers=bearer(first["token"])).status_code == 200
 
     listed = staff_client.get(base).json["items"]
     assert [row["id"] for row in listed] == [second["id"], first["id"]]
     assert "token" not in listed[0] and listed[1]["last_used_at"] is not None
 
-    revoked = staff_client.post(f"{base}/{first['id']}/revoke")
+    revoked = staff_client.post(f"{base}/{first['id']}/revoke", json={})
     assert revoked.status_code == 200 and not revoked.json["active"]
     assert client.get("/api/seller/v1/shops", headers=bearer(first["token"])).status_code == 401
 
@@ -107,5 +107,7 @@ def test_tokens_expire_and_can_be_listed_and_revoked(app, client, staff_client):
         db.session.remove()
     assert client.get("/api/seller/v1/shops", headers=bearer(second["token"])).status_code == 401
     other = new_seller(app, "别人")
-    elsewhere = staff_client.post(f"/console/api/sellers/{other}/api-tokens/{second['id']}/revoke")
+    elsewhere = staff_client.post(
+        f"/console/api/sellers/{other}/api-tokens/{second['id']}/revoke", json={}
+    )
     assert (elsewhere.status_code, elsewhere.json["code"]) == (404, "TOKEN_NOT_FOUND")

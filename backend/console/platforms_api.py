@@ -18,8 +18,8 @@ from backend.platforms.schemas import order_view, shop_view
 from backend.schemas import In, text, whole
 from backend.sellers import service as sellers
 from backend.sellers.models import SellerToken
-from backend.timeutil import to_shanghai_iso, utcnow
 from backend.staff import permissions as perms
+from backend.timeutil import to_shanghai_iso, utcnow
 
 bp = APIBlueprint("platforms_api", __name__, tag="Console: platforms")
 
