@@ -309,7 +309,10 @@ def test_one_holder_cannot_flag_a_code_alone(app, client, staff_client, licensed
 def test_the_first_region_is_the_first_scans_own(app, client, staff_client, licensed):
     """Finding 9: a later scan chose the first-scan region everyone sees; and any text passed."""
     code = run_codes(app, print_run(staff_client, licensed, quantity=2).json["id"])[0]
-    assert client.get(f"/t/{code}", environ_base=net(1)).status_code == 200  # a browser: no region
+    browser = client.get(f"/t/{code}", environ_base=net(1))  # a browser: no region
+    assert browser.status_code == 200 and "用我的位置核验" in browser.data.decode()
+    script = client.get("/t/static/trace_page.js")
+    assert script.status_code == 200 and b"navigator.geolocation" in script.data
     later = client.get(f"/api/v1/trace/{code}", query_string=GUANGZHOU, environ_base=net(2))
     assert later.json["scans"]["first_region"] is None
     _persist(app)

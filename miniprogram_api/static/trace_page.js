@@ -5,7 +5,7 @@
   var button = document.getElementById("locate-button");
   var status = document.getElementById("locate-status");
   if (!button) return;
-  if (!navigator.geolocation) {
+  if (!navigator.geolocation || !window.isSecureContext) {  // browsers locate over https only
     button.hidden = true;
     status.textContent = "此浏览器不支持定位，查询结果不受影响。";
     return;
