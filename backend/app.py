@@ -8,6 +8,7 @@ import redis
 from apiflask import APIFlask
 from apiflask.exceptions import HTTPError
 from sqlalchemy import event
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from backend import models  # noqa: F401  (registers every table)
 from backend.config import INSTANCE_DIR, Config
@@ -65,6 +66,8 @@ def create_app(config: Config | None = None) -> APIFlask:
         config.TRACE_URL_BASE or config.PUBLIC_BASE_URL.rstrip("/") + "/t/"
     )
     app.json.ensure_ascii = False
+    if config.TRUSTED_PROXIES:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.TRUSTED_PROXIES)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(INSTANCE_DIR.parent / "migrations"))

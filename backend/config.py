@@ -67,6 +67,9 @@ class Config:
     DATABASE_URL: str = ""
     REDIS_URL: str = ""
     PUBLIC_BASE_URL: str = "http://127.0.0.1:8000"
+    # Reverse proxies in front of gunicorn (the Procfile binds to 127.0.0.1) whose
+    # X-Forwarded-For is trusted: per-network limits and scan counts see the caller, not the proxy.
+    TRUSTED_PROXIES: int = 1
 
     # WeChat mini-program and WeChat Pay v3; every base URL is configurable.
     SANDBOX_URL: str = ""

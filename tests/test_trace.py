@@ -411,3 +411,17 @@ def test_the_not_ours_page_offers_a_report(client):
     assert page.status_code == 404 and "谨慎购买" in text and "向乳山牡蛎联盟举报假冒" in text
     bad = client.get(f"/t/{trace_codes.new_code()}", query_string={"lat": 30})
     assert bad.status_code == 400 and "经纬度需同时提供" in bad.data.decode()
+
+
+def test_behind_the_proxy_each_caller_is_its_own_network(app, client, monkeypatch):
+    """gunicorn listens on 127.0.0.1 behind a proxy: without its X-Forwarded-For every caller
+    would be one network, sharing one budget (and never counting as different clients)."""
+    monkeypatch.setitem(app.config, "TRACE_RATE_PER_IP", "1/minute")
+    proxy = {"REMOTE_ADDR": "127.0.0.1"}
+    for caller in ("198.51.100.7", "203.0.113.8"):
+        answered = client.get(
+            f"/api/v1/trace/{trace_codes.new_code()}",
+            headers={"X-Forwarded-For": caller},
+            environ_base=proxy,
+        )
+        assert answered.status_code == 404, caller
