@@ -145,12 +145,13 @@ class Config:
     LOGIN_RATE_PER_IP: str = "10/minute;60/hour"  # wx.login codes exchanged for our tokens
 
     # Traceability: when a code looks copied, and how fast anyone may scan
-    TRACE_MAX_SCANS: int = 5
+    TRACE_MAX_CLIENTS: int = 5  # different networks that may scan a code before it is called out
     TRACE_MAX_SPEED_KMH: int = 200
     TRACE_MIN_TRAVEL_KM: int = 50
     TRACE_USE_BY_GRACE_DAYS: int = 3
-    TRACE_RATE_PER_IP: str = "60/minute"
-    TRACE_RATE_PER_CODE: str = "20/minute"
+    TRACE_RATE_PER_IP: str = "60/minute"  # one budget for /t/ pages and the API together
+    TRACE_RATE_PER_CODE: str = "20/minute"  # per normalised code, /t/ and the API together
+    TRACE_REPORT_RATE: str = "5/hour"  # reports of a fake, per network
     TRACE_URL_BASE: str = ""  # what a printed QR code opens; default PUBLIC_BASE_URL + "/t/"
     WXACODE_TRACE_PAGE: str = "pages/trace/index"
     LIVE_COMMENT_RATE: str = "3 per 5 seconds"

@@ -60,11 +60,18 @@ def remind_me(room_id: int):
 
 
 @api_v1.get("/live/rooms/<int:room_id>/comments")
+@api_v1.auth_required(token_auth, optional=True)
 @api_v1.input(CommentQuery, location="query", arg_name="query")
-@api_v1.doc(summary="评论流（?after= 游标）")
+@api_v1.doc(summary="评论流（?after= 游标）：昵称、内容、时间；登录后可见发给自己的订单信息")
 def read_comments(room_id: int, query):
     rooms.get_room(db.session, room_id)
-    return comments.read(room_id=room_id, after=query.get("after"), limit=query["limit"])
+    viewer = token_auth.current_user
+    return comments.read_public(
+        room_id=room_id,
+        after=query.get("after"),
+        limit=query["limit"],
+        viewer_id=viewer["customer_id"] if viewer else None,
+    )
 
 
 def _per_viewer() -> str:

@@ -1,4 +1,9 @@
-"""GET /api/v1/trace/{code}: what a package's anti-counterfeit code proves (no login needed)."""
+"""GET /api/v1/trace/{code}: what a package's anti-counterfeit code proves (no login needed);
+POST /api/v1/trace/{code}/reports: report a fake to the alliance.
+
+The rate limits here are shared with the /t/ page (miniprogram_api/trace_page.py): one budget
+per network across both doors, and one per code in its normalised spelling, so lower-casing a
+code, adding a space or switching door buys no extra scans."""
 
 from apiflask.fields import Float, String
 from apiflask.validators import Length, Range
@@ -7,33 +12,68 @@ from flask import current_app, request
 from backend.errors import RuleBroken
 from backend.extensions import db, limiter
 from backend.schemas import In
+from backend.trace import codes, places, reports
 from backend.trace import service as trace
+from backend.trace.schemas import ReportIn
 from miniprogram_api import api_v1
 
 
 class ScanQuery(In):
     lat = Float(validate=Range(-90, 90), metadata={"description": "扫码位置纬度（可选）"})
     lon = Float(validate=Range(-180, 180), metadata={"description": "扫码位置经度（可选）"})
-    region = String(validate=Length(1, 40), metadata={"description": "扫码地区，如 广东省广州市"})
+    region = String(
+        validate=Length(1, 40),
+        metadata={"description": "扫码地区，如 广东省广州市（须以省份开头，否则不记录）"},
+    )
 
 
-def _per_code() -> str:
-    return "trace-code:" + (request.view_args or {}).get("code", "")[:64]
+def _network() -> str:
+    return "trace-net:" + places.client_of(request.remote_addr or "")
+
+
+def _code() -> str:
+    return "trace-code:" + codes.clean((request.view_args or {}).get("code", ""))
+
+
+per_network = limiter.shared_limit(
+    lambda: current_app.config["TRACE_RATE_PER_IP"], scope="trace-ip", key_func=_network
+)
+per_code = limiter.shared_limit(
+    lambda: current_app.config["TRACE_RATE_PER_CODE"], scope="trace-code", key_func=_code
+)
+reports_per_network = limiter.shared_limit(
+    lambda: current_app.config["TRACE_REPORT_RATE"], scope="trace-report", key_func=_network
+)
+
+
+def place_of(query: dict) -> trace.Place:
+    """The scan's place from checked query values (both coordinates or neither)."""
+    if ("lat" in query) != ("lon" in query):
+        # well-formed, yet not a place: a 422 (OpenAPI cannot say "both or neither")
+        raise RuleBroken("经纬度需同时提供", code="INCOMPLETE_LOCATION")
+    return trace.Place(
+        latitude=query.get("lat"), longitude=query.get("lon"), region=query.get("region")
+    )
 
 
 @api_v1.get("/trace/<path:code>")
-@limiter.limit(lambda: current_app.config["TRACE_RATE_PER_IP"])
-@limiter.limit(lambda: current_app.config["TRACE_RATE_PER_CODE"], key_func=_per_code)
+@per_network
+@per_code
 @api_v1.input(ScanQuery, location="query", arg_name="query")
 @api_v1.doc(
     summary="防伪溯源查询：产地、加工、检验、授权卖家与查询记录",
     responses={200: "查询结果", 422: "经纬度只给了一个"},
 )
 def scan_code(code: str, query):
-    if ("lat" in query) != ("lon" in query):
-        # well-formed, yet not a place: a 422 (OpenAPI cannot say "both or neither")
-        raise RuleBroken("经纬度需同时提供", code="INCOMPLETE_LOCATION")
-    place = trace.Place(
-        latitude=query.get("lat"), longitude=query.get("lon"), region=query.get("region")
-    )
-    return trace.scan(db.session, code, ip=request.remote_addr or "", place=place)
+    return trace.scan(db.session, code, ip=request.remote_addr or "", place=place_of(query))
+
+
+@api_v1.post("/trace/<path:code>/reports")
+@per_network
+@reports_per_network
+@api_v1.input(ReportIn, arg_name="body")
+@api_v1.doc(summary="向联盟举报假冒：购买地点与情况说明", responses=[201, 400, 429])
+def report_fake(code: str, body):
+    return reports.report_fake(
+        db.session, code, place=body["place"], note=body["note"], ip=request.remote_addr or ""
+    ), 201

@@ -76,6 +76,7 @@ def run_bot(app, bot: CoHost, rounds: int = 3) -> None:
 
 
 def replies(client, room_id: int, **match) -> list[dict]:
+    """The bot's replies as `client` reads them: anyone (a test client) or a signed-in viewer."""
     items = client.get(f"/api/v1/live/rooms/{room_id}/comments?limit=200").json["items"]
     return [
         item
@@ -116,19 +117,24 @@ def test_a_simulated_show(app, client, sandbox, staff_client, store, show, bot, 
     assert question.status_code == 201 and claim.status_code == 201
     run_bot(app, bot)
 
-    answer = replies(client, room_id, reply_to=question.json["id"])
+    answer = replies(asker, room_id, reply_to=question.json["id"])
     assert len(answer) == 1
     text = answer[0]["text"]
     assert text.startswith("@") and "特大" in text and "5斤装 约15-18只" in text
     assert f"{harvest_day(app, xl)}" in text and "出水" in text
-    assert answer[0]["to_customer_id"] == customer_id(app, asker)
+    assert answer[0]["to_me"] is True
+    assert replies(buyer, room_id, reply_to=question.json["id"])[0]["to_me"] is False
 
-    prompt = replies(client, room_id, reply_to=claim.json["id"])
+    prompt = replies(buyer, room_id, reply_to=claim.json["id"])
     assert len(prompt) == 1 and prompt[0]["kind"] == "pay_prompt"
     order = buyer.get(f"/api/v1/orders/{prompt[0]['order_id']}").json
     assert order["status"] == "PENDING_PAYMENT" and order["total"] == 2 * 13800
     assert [(i["sku_id"], i["quantity"]) for i in order["items"]] == [(xl, 2)]
     assert "已为您锁定1号" in prompt[0]["text"] and "276元" in prompt[0]["text"]
+    # Everyone else reads the prompt without the buyer's order or what they pay.
+    [seen] = replies(client, room_id, reply_to=claim.json["id"])
+    assert "已为您锁定1号" in seen["text"] and "276" not in seen["text"]
+    assert not {"order_id", "total", "customer_id", "to_customer_id", "to_me"} & seen.keys()
     assert sku_stock(app, xl) == (on_hand, reserved + 2)
     assert asker.get(f"/api/v1/orders/{order['id']}").status_code == 404
 
@@ -202,14 +208,14 @@ def test_claims_in_every_form_hold_through_the_same_services(
     }
     run_bot(app, bot)
 
-    def said(name: str) -> dict:
-        found = replies(client, room_id, reply_to=comments_said[name])
+    def said(name: str, reader=client) -> dict:
+        found = replies(reader, room_id, reply_to=comments_said[name])
         assert len(found) == 1, name
         return found[0]
 
     assert "已为您锁定2号" in said("two_by_number")["text"]
     assert "您已锁定2号" in said("again")["text"]  # the first hold waits for payment
-    assert said("again")["order_id"] == said("two_by_number")["order_id"]
+    assert said("again", first)["order_id"] == said("two_by_number", first)["order_id"]
     assert "最多还能抢 2 份" in said("over_limit")["text"]
     assert "没有9号商品" in said("unknown_number")["text"]
     assert "已为您锁定1号" in said("on_screen")["text"]

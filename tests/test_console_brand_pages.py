@@ -25,6 +25,9 @@ BEIJING = {"lat": 39.9, "lon": 116.4, "region": "北京市"}
 DEMO_LICENCES = 2700  # 3000 demo sellers, every tenth without a licence
 
 
+ELSEWHERE = {"REMOTE_ADDR": "203.0.113.9"}  # the copy is scanned from another network
+
+
 @pytest.fixture
 def console(client, store):
     res = log_in(client)
@@ -402,7 +405,7 @@ def test_the_detail_page_shows_scans_and_flags_per_code(app, client, console, li
     first, second, _ = codes_of(app, run_id)
     assert client.get(f"/api/v1/trace/{first}", query_string=WEIHAI).status_code == 200
     client.get(f"/api/v1/trace/{second}", query_string=WEIHAI)
-    client.get(f"/api/v1/trace/{second}", query_string=GUANGZHOU)
+    client.get(f"/api/v1/trace/{second}", query_string=GUANGZHOU, environ_base=ELSEWHERE)
     persist_scans(app)
     detail = text(console.get(f"/console/print-runs/{run_id}"))
     rows = re.findall(r'<tr id="code-(\d)">(.*?)</tr>', detail, re.S)
@@ -482,7 +485,7 @@ def test_a_code_copied_to_guangzhou_shows_on_the_flags_page_and_map(app, client,
         db.session.remove()
     [code] = codes_of(app, run_id)
     assert client.get(f"/api/v1/trace/{code}", query_string=WEIHAI).json["verdict"] == "GENUINE"
-    copy = client.get(f"/api/v1/trace/{code}", query_string=GUANGZHOU).json
+    copy = client.get(f"/api/v1/trace/{code}", query_string=GUANGZHOU, environ_base=ELSEWHERE).json
     assert copy["verdict"] == "SUSPICIOUS"
     persist_scans(app)
 
@@ -518,7 +521,7 @@ def test_flags_are_filtered_by_reason_seller_and_region(app, client, console, li
         db.session.remove()
     [code] = codes_of(app, run_id)
     client.get(f"/api/v1/trace/{code}", query_string=WEIHAI)
-    client.get(f"/api/v1/trace/{code}", query_string=GUANGZHOU)
+    client.get(f"/api/v1/trace/{code}", query_string=GUANGZHOU, environ_base=ELSEWHERE)
     fake, abroad = "A" * 26, "B" * 26  # well formed, never issued
     assert client.get(f"/api/v1/trace/{fake}", query_string=BEIJING).status_code == 404
     singapore = {"lat": 1.35, "lon": 103.82, "region": "新加坡"}

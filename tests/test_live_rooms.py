@@ -5,7 +5,9 @@ import pytest
 import requests
 from sqlalchemy import select, update
 
+from backend.customers.models import Customer
 from backend.extensions import db
+from backend.live import comments
 from backend.live.models import LiveRoom
 from sandbox.context import Sandbox
 from tests.helpers import at, go_live, room_body
@@ -195,3 +197,53 @@ def test_the_flash_sale_shows_in_the_room(staff_client, client, room, store):
     )
     sale = client.get(f"/api/v1/live/rooms/{room['id']}").json["flash_sale"]
     assert sale["remaining"] == 10 and sale["price"] == 5900 and sale["seconds_left"] > 0
+
+
+def test_the_public_comment_stream_names_no_customer_and_no_order(
+    app, sandbox, staff_client, shopper, other_shopper, room
+):
+    """Finding 11: the public stream showed each commenter's customer id and, for buyers, the
+    order id and total. Now: nickname, text, time; a buyer's order only in the buyer's view."""
+    for someone in (shopper, other_shopper):
+        requests.post(f"{sandbox.url}/sandbox/wx/visit", json={"openid": someone.openid}, timeout=5)
+    go_live(sandbox, staff_client, room["id"])
+    with app.app_context():
+        db.session.execute(
+            update(Customer)
+            .where(Customer.openid == shopper.openid)
+            .values(nickname="老于13812345678")
+        )
+        db.session.commit()
+        buyer_id = db.session.scalar(select(Customer.id).where(Customer.openid == shopper.openid))
+        db.session.remove()
+    path = f"/api/v1/live/rooms/{room['id']}/comments"
+    claim = shopper.post(path, json={"text": "扣2"}).json
+    with app.app_context():
+        comments.publish_reply(
+            room["id"],
+            "@老于 已为您锁定1号，请在小程序付款",
+            private_text="@老于 已为您锁定1号，共276元，请在小程序付款",
+            reply_to=claim["id"],
+            to_customer_id=buyer_id,
+            kind="pay_prompt",
+            order_id=41,
+            total=27600,
+        )
+    seen = shopper.client.get(path).json["items"]
+    assert [set(item) for item in seen] == [
+        {"id", "at", "bot", "nickname", "text"},
+        {"id", "at", "bot", "nickname", "text", "kind", "reply_to"},
+    ]
+    assert seen[0]["nickname"] == "老于138******78" and seen[0]["at"].endswith("+08:00")
+    assert seen[1]["text"] == "@老于 已为您锁定1号，请在小程序付款"
+    other = other_shopper.get(path).json["items"]
+    assert [(i["mine"], i["to_me"]) for i in other] == [(False, False), (False, False)]
+    assert "order_id" not in other[1] and "276" not in other[1]["text"]
+    mine = shopper.get(path).json["items"]
+    assert (mine[0]["mine"], mine[1]["to_me"]) == (True, True)
+    assert (mine[1]["order_id"], mine[1]["total"]) == (41, 27600)
+    assert "共276元" in mine[1]["text"]
+    # Staff (the control room) still see who said what.
+    with app.app_context():
+        staff_view = comments.read(room_id=room["id"], after=None, limit=10)["items"]
+    assert staff_view[0]["customer_id"] == buyer_id and staff_view[1]["order_id"] == 41

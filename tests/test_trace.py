@@ -11,6 +11,7 @@ import requests
 from backend.extensions import db
 from backend.inventory.models import Lot
 from backend.sellers import service as sellers
+from backend.sellers.models import Seller
 from backend.timeutil import utcnow
 from backend.trace import codes as trace_codes
 from backend.trace import queries as trace_queries
@@ -19,6 +20,11 @@ from tests.helpers import print_run, run_codes
 
 WEIHAI = {"lat": 37.51, "lon": 122.12, "region": "山东省威海市"}
 GUANGZHOU = {"lat": 23.13, "lon": 113.26, "region": "广东省广州市"}
+
+
+def net(n: int) -> dict:
+    """The request comes from the n-th of several networks (a different client each)."""
+    return {"REMOTE_ADDR": f"198.51.100.{n}"}
 
 
 def _persist(app) -> int:
@@ -137,11 +143,12 @@ def test_a_scan_shows_the_exact_lots_whole_chain(app, client, staff_client, lice
 
 def test_every_scan_is_stored_and_many_scans_are_called_out(app, client, staff_client, licensed):
     code = run_codes(app, print_run(staff_client, licensed, quantity=1).json["id"])[0]
-    for _ in range(5):
-        assert client.get(f"/api/v1/trace/{code}", query_string=WEIHAI).json["verdict"] == "GENUINE"
-    sixth = client.get(f"/api/v1/trace/{code}").json
+    for n in range(5):
+        scanned = client.get(f"/api/v1/trace/{code}", query_string=WEIHAI, environ_base=net(n))
+        assert scanned.json["verdict"] == "GENUINE"
+    sixth = client.get(f"/api/v1/trace/{code}", environ_base=net(5)).json
     assert sixth["verdict"] == "SUSPICIOUS"
-    assert sixth["message"].startswith("此码已被查询 6 次，首次查询于 ")
+    assert sixth["message"].startswith("此码已在 6 个不同网络被查询，首次查询于 ")
     assert "（山东省威海市）" in sixth["message"] and sixth["message"].endswith("谨防假冒")
     assert _persist(app) == 6
     assert _persist(app) == 0
@@ -154,7 +161,7 @@ def test_every_scan_is_stored_and_many_scans_are_called_out(app, client, staff_c
 def test_a_copied_code_scanned_in_two_cities_is_flagged(app, client, staff_client, licensed):
     code = run_codes(app, print_run(staff_client, licensed, quantity=1).json["id"])[0]
     assert client.get(f"/api/v1/trace/{code}", query_string=WEIHAI).json["verdict"] == "GENUINE"
-    copy = client.get(f"/api/v1/trace/{code}", query_string=GUANGZHOU).json
+    copy = client.get(f"/api/v1/trace/{code}", query_string=GUANGZHOU, environ_base=net(2)).json
     assert copy["verdict"] == "SUSPICIOUS"
     assert copy["warnings"][0]["code"] == "IMPOSSIBLE_TRAVEL" and "复制" in copy["message"]
     _persist(app)
@@ -278,3 +285,143 @@ def test_the_printed_qr_opens_a_chinese_trace_page(app, client, staff_client, li
     assert fake.status_code == 404 and "谨慎购买" in fake.data.decode()
     markup = client.get("/t/<script>alert(1)</script>")
     assert markup.status_code == 404 and "<script>alert" not in markup.data.decode()
+
+
+# --- abuse: one holder, spellings of a code, doors, pages ----------------------------------
+
+
+def test_one_holder_cannot_flag_a_code_alone(app, client, staff_client, licensed):
+    """Finding 9: whoever holds a code flipped it to suspicious by scanning it 6 times, or from
+    two far-apart places they typed in. Now only different networks count."""
+    code = run_codes(app, print_run(staff_client, licensed, quantity=1).json["id"])[0]
+    holder = net(1)
+    for spelling in (code, code.lower(), f" {code} ", code[:13] + "-" + code[13:]):
+        assert client.get(f"/api/v1/trace/{spelling}", environ_base=holder).status_code == 200
+    for place in (WEIHAI, GUANGZHOU, WEIHAI):
+        client.get(f"/api/v1/trace/{code}", query_string=place, environ_base=holder)
+    # One IPv6 phone holds a whole /64: its addresses are one client, not many.
+    for n in range(1, 5):
+        client.get(f"/api/v1/trace/{code}", environ_base={"REMOTE_ADDR": f"2001:db8:1:2::{n}"})
+    last = client.get(f"/api/v1/trace/{code}", environ_base=holder).json
+    assert (last["verdict"], last["scans"]["count"], last["scans"]["clients"]) == ("GENUINE", 12, 2)
+
+
+def test_the_first_region_is_the_first_scans_own(app, client, staff_client, licensed):
+    """Finding 9: a later scan chose the first-scan region everyone sees; and any text passed."""
+    code = run_codes(app, print_run(staff_client, licensed, quantity=2).json["id"])[0]
+    browser = client.get(f"/t/{code}", environ_base=net(1))  # a browser: no region
+    assert browser.status_code == 200 and "用我的位置核验" in browser.data.decode()
+    script = client.get("/t/static/trace_page.js")
+    assert script.status_code == 200 and b"navigator.geolocation" in script.data
+    later = client.get(f"/api/v1/trace/{code}", query_string=GUANGZHOU, environ_base=net(2))
+    assert later.json["scans"]["first_region"] is None
+    _persist(app)
+    with app.app_context():
+        stored = db.session.scalar(db.select(TraceCode).where(TraceCode.code == code))
+        assert (stored.scan_count, stored.first_region) == (2, None)
+    other = run_codes(app, print_run(staff_client, licensed, quantity=1).json["id"])[0]
+    made_up = {"lat": 37.51, "lon": 122.12, "region": "假货集散地请勿购买"}
+    first = client.get(f"/api/v1/trace/{other}", query_string=made_up).json
+    assert first["scans"]["first_region"] is None  # not a place: not recorded
+
+
+def test_every_spelling_of_a_code_shares_one_limit_across_both_doors(app, client, monkeypatch):
+    """Finding 9: lower-casing the code or adding a space got a fresh per-code budget, and the
+    /t/ page and the API each had their own."""
+    monkeypatch.setitem(app.config, "TRACE_RATE_PER_CODE", "3/minute")
+    code = trace_codes.new_code()
+    spellings = (f"/api/v1/trace/{code.lower()}", f"/t/{code}%20", f"/api/v1/trace/{code}")
+    for n, path in enumerate(spellings):
+        assert client.get(path, environ_base=net(n)).status_code == 404, path
+    assert client.get(f"/t/{code.lower()}", environ_base=net(9)).status_code == 429
+
+
+def test_one_budget_per_network_for_the_page_and_the_api(app, client, monkeypatch):
+    monkeypatch.setitem(app.config, "TRACE_RATE_PER_IP", "4/minute")
+    answers = [
+        client.get(f"{door}{trace_codes.new_code()}").status_code
+        for door in ("/t/", "/api/v1/trace/", "/t/", "/api/v1/trace/", "/t/", "/api/v1/trace/")
+    ]
+    assert answers == [404, 404, 404, 404, 429, 429]
+    v6 = [
+        client.get(f"/t/{trace_codes.new_code()}", environ_base={"REMOTE_ADDR": f"2001:db8::{n}"})
+        for n in range(1, 6)
+    ]
+    assert [page.status_code for page in v6] == [404, 404, 404, 404, 429]
+
+
+def test_the_trace_page_answers_429_as_a_chinese_page(app, client, monkeypatch):
+    monkeypatch.setitem(app.config, "TRACE_RATE_PER_IP", "1/minute")
+    client.get(f"/t/{trace_codes.new_code()}")
+    page = client.get(f"/t/{trace_codes.new_code()}")
+    assert page.status_code == 429 and page.mimetype == "text/html"
+    text = page.data.decode()
+    assert "查询太频繁了，请稍后再试" in text and "1 分钟后刷新本页" in text
+    assert "TOO_MANY_REQUESTS" not in text
+
+
+def test_a_warning_offers_the_seller_and_a_report_staff_can_read(
+    app, client, staff_client, licensed
+):
+    with app.app_context():
+        db.session.execute(
+            db.update(Seller).where(Seller.id == licensed["seller_id"]).values(phone="13800138000")
+        )
+        db.session.commit()
+    code = run_codes(app, print_run(staff_client, licensed, quantity=1).json["id"])[0]
+    client.get(f"/t/{code}", query_string={"lat": 37.51, "lon": 122.12}, environ_base=net(1))
+    page = client.get(f"/t/{code}", query_string={"lat": 23.13, "lon": 113.26}, environ_base=net(2))
+    text = page.data.decode()
+    assert page.status_code == 200 and "疑似被复制" in text and "下一步怎么办" in text
+    assert 'href="tel:13800138000"' in text and f'action="/t/{code}/report"' in text
+    assert "已结合您的位置核验" in text
+    empty = client.post(f"/t/{code}/report", data={"place": " "}, environ_base=net(2))
+    assert empty.status_code == 400 and "请填写购买地点" in empty.data.decode()
+    sent = client.post(
+        f"/t/{code}/report",
+        data={"place": "广州某海鲜市场 12 号摊", "note": "比市价便宜一半"},
+        environ_base=net(2),
+    )
+    assert sent.status_code == 200 and "已收到您的举报" in sent.data.decode()
+    fake = trace_codes.new_code()
+    api = client.post(f"/api/v1/trace/{fake.lower()}/reports", json={"place": "某网店"})
+    assert api.status_code == 201 and api.json["message"].startswith("已收到您的举报")
+    reports = staff_client.get("/console/api/trace-flags").json["reports"]
+    assert [(r["code"], r["issued"], r["place"], r["seller"]) for r in reports] == [
+        (fake, False, "某网店", None),
+        (code, True, "广州某海鲜市场 12 号摊", "海阳所老于家牡蛎"),
+    ]
+    listed = staff_client.get("/console/trace-flags").data.decode()
+    assert (
+        "买家举报" in listed and "广州某海鲜市场 12 号摊" in listed and "比市价便宜一半" in listed
+    )
+
+
+def test_a_report_does_not_make_a_code_suspicious(app, client, staff_client, licensed):
+    code = run_codes(app, print_run(staff_client, licensed, quantity=1).json["id"])[0]
+    for n in range(3):
+        client.post(f"/api/v1/trace/{code}/reports", json={"place": "某地"}, environ_base=net(n))
+    _persist(app)
+    assert client.get(f"/api/v1/trace/{code}").json["verdict"] == "GENUINE"
+
+
+def test_the_not_ours_page_offers_a_report(client):
+    page = client.get(f"/t/{trace_codes.new_code()}")
+    text = page.data.decode()
+    assert page.status_code == 404 and "谨慎购买" in text and "向乳山牡蛎联盟举报假冒" in text
+    bad = client.get(f"/t/{trace_codes.new_code()}", query_string={"lat": 30})
+    assert bad.status_code == 400 and "经纬度需同时提供" in bad.data.decode()
+
+
+def test_behind_the_proxy_each_caller_is_its_own_network(app, client, monkeypatch):
+    """gunicorn listens on 127.0.0.1 behind a proxy: without its X-Forwarded-For every caller
+    would be one network, sharing one budget (and never counting as different clients)."""
+    monkeypatch.setitem(app.config, "TRACE_RATE_PER_IP", "1/minute")
+    proxy = {"REMOTE_ADDR": "127.0.0.1"}
+    for caller in ("198.51.100.7", "203.0.113.8"):
+        answered = client.get(
+            f"/api/v1/trace/{trace_codes.new_code()}",
+            headers={"X-Forwarded-For": caller},
+            environ_base=proxy,
+        )
+        assert answered.status_code == 404, caller

@@ -221,6 +221,7 @@ def trace_flags(query, staff):
         "total": total,
         "by_seller": trace_queries.flag_counts(db.session, by="seller"),
         "by_region": trace_queries.flag_counts(db.session, by="region"),
+        "reports": trace_queries.recent_reports(db.session),
     }
 
 

@@ -289,6 +289,7 @@ def trace_flags(staff):
         by_seller=trace_queries.flag_counts(db.session, by="seller"),
         by_region=trace_queries.flag_counts(db.session, by="region"),
         flag_map=flag_map(trace_queries.flag_points(db.session, **filters)),
+        reports=trace_queries.recent_reports(db.session),
         page=page,
         pages=_pages(total, FLAGS_PER_PAGE),
     )

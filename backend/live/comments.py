@@ -1,6 +1,12 @@
 """Live-room comments: one Redis Stream per room (bounded), posted after WeChat content security
 (msgSecCheck v2) and a local blocklist, read with a cursor. The co-host bot reads the same
-stream."""
+stream.
+
+Two readings of the stream: staff (the console's control room) see every field; the public
+(`read_public`, the mini-program) sees a nickname, the text and the time, and nothing that
+identifies a customer or an order. A viewer signed in also learns which comments are their own
+and which bot replies are addressed to them; only in those does the bot's pay prompt carry the
+order id, the total and the full text."""
 
 from __future__ import annotations
 
@@ -16,6 +22,7 @@ from backend.live import moderation
 from backend.live.models import LIVE, PAUSED
 from backend.live.rooms import get_room
 from backend.queue import redis_client
+from backend.timeutil import naive_utc_from_timestamp, to_shanghai_iso
 
 MAX_LENGTH = 100
 BOT_NAME = "合蛎小助手"
@@ -24,6 +31,16 @@ KEEP_PER_ROOM = 5000  # the stream is trimmed to about this many comments
 # Words the alliance never shows, whatever WeChat says (ads for private channels, abuse).
 BLOCKLIST = ("加微信", "加v", "vx", "私聊", "代购", "刷单", "假货", "傻逼")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_DIGITS = re.compile(r"\d{7,}")
+NO_NAME = "微信用户"
+# What everyone may read of an entry; `order_id`, `total` and `private_text` only its addressee.
+PUBLIC_FIELDS = ("nickname", "text", "kind", "reply_to")
+
+
+def shown_name(nickname: str | None) -> str:
+    """A nickname as the room shows it: a phone number (or any long digit run) in it masked."""
+    name = (nickname or "").strip() or NO_NAME
+    return _DIGITS.sub(lambda m: m.group()[:3] + "*" * (len(m.group()) - 5) + m.group()[-2:], name)
 
 
 def stream_key(room_id: int) -> str:
@@ -74,10 +91,13 @@ def _refuse(session: Session, room_id: int, customer_id: int, message: str, labe
     raise RuleBroken(message, code="COMMENT_BLOCKED", details={"label": label, "muted": muted})
 
 
-def publish_reply(room_id: int, text: str, **fields) -> str:
+def publish_reply(room_id: int, text: str, *, private_text: str | None = None, **fields) -> str:
     """The co-host bot speaks in the room: a comment by the bot (customer 0), maybe addressed to
-    one viewer (`to_customer_id`) and answering one comment (`reply_to`)."""
+    one viewer (`to_customer_id`) and answering one comment (`reply_to`). `text` is what the room
+    reads; `private_text` (with the order's details) only the viewer it is addressed to."""
     entry = {"customer_id": 0, "nickname": BOT_NAME, "text": text, "review": "0", "bot": "1"}
+    if private_text is not None:
+        entry["private_text"] = private_text
     entry.update({key: str(value) for key, value in fields.items() if value is not None})
     entry_id = redis_client().xadd(
         stream_key(room_id), entry, maxlen=KEEP_PER_ROOM, approximate=True
@@ -86,7 +106,8 @@ def publish_reply(room_id: int, text: str, **fields) -> str:
 
 
 def read(*, room_id: int, after: str | None, limit: int) -> dict:
-    """Comments after a cursor (oldest first), or the latest ones without a cursor."""
+    """Comments after a cursor (oldest first), or the latest ones without a cursor, with every
+    field: for staff only."""
     redis = redis_client()
     if after:
         if not re.fullmatch(r"\d{1,20}-\d{1,20}", after):
@@ -112,3 +133,28 @@ def read(*, room_id: int, after: str | None, limit: int) -> dict:
             if number_field in item:
                 item[number_field] = int(item[number_field])
     return {"items": items, "cursor": cursor}
+
+
+def _posted_at(entry_id: str) -> str:
+    """When a comment was posted: its stream id starts with the milliseconds since the epoch."""
+    return to_shanghai_iso(naive_utc_from_timestamp(int(entry_id.split("-")[0]) / 1000))
+
+
+def read_public(*, room_id: int, after: str | None, limit: int, viewer_id: int | None) -> dict:
+    """Comments as the room shows them to everyone: nickname, text, time; plus, for a signed-in
+    viewer, which are their own (`mine`) and which bot replies are for them (`to_me`, with the
+    order id, total and full text of a pay prompt)."""
+    stream = read(room_id=room_id, after=after, limit=limit)
+    items = []
+    for item in stream["items"]:
+        shown = {"id": item["id"], "at": _posted_at(item["id"]), "bot": item["bot"]}
+        shown.update({key: item[key] for key in PUBLIC_FIELDS if key in item})
+        shown["nickname"] = item["nickname"] if item["bot"] else shown_name(item["nickname"])
+        if viewer_id is not None:
+            shown["mine"] = not item["bot"] and item["customer_id"] == viewer_id
+            shown["to_me"] = item.get("to_customer_id") == viewer_id
+            if shown["to_me"]:
+                shown["text"] = item.get("private_text") or item["text"]
+                shown.update({k: item[k] for k in ("order_id", "total") if k in item})
+        items.append(shown)
+    return {"items": items, "cursor": stream["cursor"]}

@@ -76,3 +76,17 @@ class TraceFlag(db.Model):
     latitude: Mapped[float | None] = mapped_column(Float)
     longitude: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class TraceReport(db.Model):
+    """A buyer's report of a fake to the alliance: the code, where it was bought, a note."""
+
+    __tablename__ = "trace_reports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code_id: Mapped[int | None] = mapped_column(ForeignKey("trace_codes.id"), index=True)
+    raw_code: Mapped[str] = mapped_column(String(64))
+    place: Mapped[str] = mapped_column(String(60))
+    note: Mapped[str] = mapped_column(String(300), default="")
+    ip_hash: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

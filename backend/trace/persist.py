@@ -113,10 +113,11 @@ def _refresh_codes(session: Session, code_ids: set[int]) -> None:
         .values(
             scan_count=select(func.count()).where(mine).scalar_subquery(),
             first_scanned_at=select(func.min(TraceScan.scanned_at)).where(mine).scalar_subquery(),
+            # the first scan's own region (as the scan log keeps it), never a later scan's
             first_region=(
                 select(TraceScan.region)
-                .where(mine, TraceScan.region.is_not(None))
-                .order_by(TraceScan.scanned_at)
+                .where(mine)
+                .order_by(TraceScan.scanned_at, TraceScan.id)
                 .limit(1)
                 .scalar_subquery()
             ),

@@ -14,7 +14,7 @@ from backend.pagination import page_of
 from backend.sellers.models import BrandLicence, Seller
 from backend.staff.models import Staff
 from backend.timeutil import to_shanghai_iso, utcnow
-from backend.trace.models import PrintRun, TraceCode, TraceFlag
+from backend.trace.models import PrintRun, TraceCode, TraceFlag, TraceReport
 
 
 def code_exists(session: Session, code: str) -> bool:
@@ -259,3 +259,26 @@ def flags_since(session: Session, since: datetime) -> int:
         )
         or 0
     )
+
+
+def recent_reports(session: Session, *, limit: int = 20) -> list[dict]:
+    """Buyers' latest reports of fakes, newest first, with the seller a known code went to."""
+    rows = session.execute(
+        select(TraceReport, Seller.id, Seller.name)
+        .outerjoin(TraceCode, TraceCode.id == TraceReport.code_id)
+        .outerjoin(Seller, Seller.id == TraceCode.seller_id)
+        .order_by(TraceReport.id.desc())
+        .limit(limit)
+    )
+    return [
+        {
+            "code": report.raw_code,
+            "issued": report.code_id is not None,
+            "place": report.place,
+            "note": report.note,
+            "seller_id": seller_id,
+            "seller": seller_name,
+            "created_at": to_shanghai_iso(report.created_at),
+        }
+        for report, seller_id, seller_name in rows
+    ]

@@ -19,9 +19,9 @@ from backend.inventory.models import SELLABLE, Lot
 from backend.sellers import service as sellers
 from backend.sellers.models import BrandLicence, Seller
 from backend.timeutil import naive_utc_from_timestamp, to_shanghai_iso, utcnow
-from backend.trace import codes, scan_log
+from backend.trace import codes, places, scan_log
 from backend.trace.chain import chain_for_lot, lot_use_by
-from backend.trace.models import PrintRun, TraceCode, TraceFlag
+from backend.trace.models import PrintRun, TraceCode, TraceFlag, TraceScan
 
 INSERT_CHUNK = 5000
 MAX_PRINT_RUN = 100_000
@@ -112,16 +112,21 @@ def _distance_km(a: tuple[float, float], b: tuple[float, float]) -> float:
     return 2 * 6371 * math.asin(math.sqrt(h))
 
 
-def _signals(state: scan_log.CodeState, use_by: datetime, place: Place, now: float) -> dict:
-    """Reasons this scan makes the code look copied, each with a note for staff."""
+def _signals(
+    state: scan_log.CodeState, use_by: datetime, place: Place, now: float, client: str
+) -> dict:
+    """Reasons this scan makes the code look copied, each with a note for staff. One holder
+    cannot raise them alone: many scans count only from different clients, and two far-apart
+    places only when another client reported the previous one."""
     config = current_app.config
     found = {}
-    if state.count > config["TRACE_MAX_SCANS"]:
-        found[TOO_MANY_SCANS] = f"查询次数超过 {config['TRACE_MAX_SCANS']} 次"
+    if state.clients > config["TRACE_MAX_CLIENTS"]:
+        found[TOO_MANY_SCANS] = f"超过 {config['TRACE_MAX_CLIENTS']} 个不同网络查询"
     if (
         place.latitude is not None
         and state.previous_latitude is not None
         and state.previous_at is not None
+        and state.previous_client not in (None, client)
     ):
         km = _distance_km(
             (state.previous_latitude, state.previous_longitude), (place.latitude, place.longitude)
@@ -141,8 +146,10 @@ def _utc(timestamp: float) -> datetime:
     return naive_utc_from_timestamp(timestamp)
 
 
-def _ip_hash(ip: str) -> str:
-    return hashlib.sha256(f"{current_app.config['SECRET_KEY']}:{ip}".encode()).hexdigest()[:32]
+def client_hash(ip: str) -> str:
+    """The scanning client (its network, see places.client_of), hashed: scans keep no address."""
+    client = places.client_of(ip)
+    return hashlib.sha256(f"{current_app.config['SECRET_KEY']}:{client}".encode()).hexdigest()[:32]
 
 
 # What a scan reads of a code: a plain row, lighter than loading the ORM object.
@@ -160,8 +167,11 @@ SCAN_COLUMNS = (
 )
 
 
-def _code_state_in_db(session: Session, code) -> dict:
-    """What Redis starts from for a code it does not know yet."""
+SEED_CLIENTS = 10_000  # a code scanned by more clients than this is long flagged anyway
+
+
+def _code_state_in_db(session: Session, code) -> tuple[dict, list[str]]:
+    """What Redis starts from for a code it does not know yet, and the clients that scanned it."""
 
     def stamp(value: datetime | None) -> float | None:
         return value.replace(tzinfo=UTC).timestamp() if value else None
@@ -171,15 +181,35 @@ def _code_state_in_db(session: Session, code) -> dict:
         flags = ",".join(
             sorted(session.scalars(select(TraceFlag.reason).where(TraceFlag.code_id == code.id)))
         )
-    return {
+    located = None
+    clients: list[str] = []
+    if code.scan_count:
+        located = session.execute(
+            select(TraceScan.scanned_at, TraceScan.ip_hash)
+            .where(TraceScan.code_id == code.id, TraceScan.latitude.is_not(None))
+            .order_by(TraceScan.scanned_at.desc(), TraceScan.id.desc())
+            .limit(1)
+        ).first()
+        clients = list(
+            session.scalars(
+                select(TraceScan.ip_hash)
+                .where(TraceScan.code_id == code.id)
+                .distinct()
+                .limit(SEED_CLIENTS)
+            )
+        )
+    state = {
         "n": code.scan_count,
         "first_at": stamp(code.first_scanned_at),
         "first_region": code.first_region,
         "last_at": stamp(code.last_scanned_at),
         "last_lat": code.last_latitude,
         "last_lon": code.last_longitude,
+        "loc_at": stamp(located.scanned_at) if located else None,
+        "loc_client": located.ip_hash if located else None,
         "flags": flags,
     }
+    return state, clients
 
 
 _codes_seen: dict[str, tuple[int, int, int]] = {}
@@ -213,21 +243,25 @@ def scan(session: Session, raw_code: str, *, ip: str, place: Place) -> dict:
     """Count a scan and answer what the code proves, with plain warnings when it looks copied.
 
     Every scan (also of codes that are not ours) is logged; persist_scans stores the log.
-    NotFound for codes that are not ours."""
+    NotFound for codes that are not ours. A region that names no place is dropped."""
     now = time.time()
     value = codes.normalize(raw_code)
     known = _codes_seen.get(value) if value else None
+    client = client_hash(ip)
+    if place.region is not None and not places.is_region(place.region):
+        place = Place(place.latitude, place.longitude, None)
     entry = {
         "code_id": known[0] if known else None,
-        "raw_code": raw_code[:64],
+        "raw_code": value or codes.clean(raw_code),
         "at": now,
-        "ip_hash": _ip_hash(ip),
+        "ip_hash": client,
         "lat": place.latitude,
         "lon": place.longitude,
         "region": place.region,
     }
     where = {
         "now": now,
+        "client": client,
         "region": place.region,
         "latitude": place.latitude,
         "longitude": place.longitude,
@@ -246,12 +280,13 @@ def scan(session: Session, raw_code: str, *, ip: str, place: Place) -> dict:
             )
         known = _remember(value, (code.id, code.lot_id, code.print_run_id))
         entry["code_id"] = code.id
-        state = scan_log.record(code.id, entry, seed=_code_state_in_db(session, code), **where)
+        seed, seed_clients = _code_state_in_db(session, code)
+        state = scan_log.record(code.id, entry, seed=seed, seed_clients=seed_clients, **where)
     code_id, lot_id, print_run_id = known
     use_by = lot_use_by(session, lot_id)
     raised = [
         _flag_entry(code_id, value, reason, note, now, place)
-        for reason, note in _signals(state, use_by, place, now).items()
+        for reason, note in _signals(state, use_by, place, now, client).items()
         if reason not in state.flags
     ]
     if raised:
@@ -264,7 +299,9 @@ def _warnings(state: scan_log.CodeState, use_by: datetime) -> list[dict]:
     first = to_shanghai_iso(_utc(state.first_at))[:16].replace("T", " ")
     where = f"（{state.first_region}）" if state.first_region else ""
     texts = {
-        TOO_MANY_SCANS: f"此码已被查询 {state.count} 次，首次查询于 {first}{where}，谨防假冒",
+        TOO_MANY_SCANS: (
+            f"此码已在 {state.clients} 个不同网络被查询，首次查询于 {first}{where}，谨防假冒"
+        ),
         IMPOSSIBLE_TRAVEL: "此码曾在短时间内于相距很远的两地被查询，疑似被复制，谨防假冒",
         AFTER_USE_BY: (
             f"此码对应的商品已于 {to_shanghai_iso(use_by)[:10]} 过期，请勿购买，谨防假冒"
@@ -281,13 +318,14 @@ def _seller_of_run(session: Session, print_run_id: int) -> dict:
     """The licensed seller a print run went to (never changes, so kept per process)."""
     seller = _sellers_of_runs.get(print_run_id)
     if seller is None:
-        name, number = session.execute(
-            select(Seller.name, BrandLicence.number)
+        name, phone, number = session.execute(
+            select(Seller.name, Seller.phone, BrandLicence.number)
             .join(PrintRun, PrintRun.seller_id == Seller.id)
             .join(BrandLicence, BrandLicence.id == PrintRun.licence_id)
             .where(PrintRun.id == print_run_id)
         ).one()
-        seller = _sellers_of_runs[print_run_id] = {"name": name, "licence": number}
+        seller = {"name": name, "phone": phone or None, "licence": number}
+        _sellers_of_runs[print_run_id] = seller
     return seller
 
 
@@ -308,6 +346,7 @@ def _answer(
         "seller": _seller_of_run(session, print_run_id),
         "scans": {
             "count": state.count,
+            "clients": state.clients,
             "first_scanned_at": to_shanghai_iso(_utc(state.first_at)),
             "first_region": state.first_region,
         },

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
+from backend.live import comments
 from backend.timeutil import SHANGHAI, to_aware_utc
 from bots.cohost.understanding import parse_number
 
@@ -192,11 +193,23 @@ def answer_questions(
 
 
 def addressed(nickname: str, sentences: list[str]) -> str:
-    text = f"@{nickname} " + "；".join(sentences)
+    text = f"@{comments.shown_name(nickname)} " + "；".join(sentences)
     return text if len(text) <= MAX_REPLY else text[: MAX_REPLY - 1] + "…"
 
 
+def pay_prompt_in_room(item: dict, quantity: int, order, *, again: bool) -> str:
+    """The pay prompt as the whole room reads it: no order number, no total (finding: the room
+    must not learn what a buyer pays)."""
+    if again:
+        return f"您已锁定{title(item)}，订单待付款，请尽快在小程序付款"
+    return (
+        f"已为您锁定{title(item)}{quantity}份，"
+        f"请在{_local(order.pay_deadline):%H:%M}前在小程序付款，超时自动释放"
+    )
+
+
 def pay_prompt(item: dict, quantity: int, order, *, again: bool) -> str:
+    """The pay prompt the buyer alone reads: with the order's tail number and total."""
     total = yuan(order.total)
     if again:
         return (

@@ -199,7 +199,7 @@ class CoHost:
             room_id, customer_id, text, is_claim=reading.claim is not None
         )
         questions = [] if spam else [i for i in reading.intents if i != "claim"]
-        sentences, unanswered, reply = [], False, {}
+        sentences, unanswered, reply, private = [], False, {}, None
         if spam:
             self._moderate(room_id, entry_id, customer_id, nickname, spam)
         else:
@@ -210,6 +210,7 @@ class CoHost:
             reply = {"reply_to": entry_id, "to_customer_id": customer_id}
             if reading.claim:
                 said, extra = self._claim(room_id, entry_id, customer_id, reading.claim)
+                private = extra.pop("private", None)
                 sentences.insert(0, said)
                 reply.update(extra)
             elif unanswered and not sentences:
@@ -227,6 +228,8 @@ class CoHost:
             summary.count(pipe, room_id, "answered")
         pipe.execute()
         if sentences:
+            if private:  # the buyer alone reads the order's number and total
+                reply["private_text"] = answers.addressed(nickname, [private, *sentences[1:]])
             comments.publish_reply(room_id, answers.addressed(nickname, sentences), **reply)
 
     def _claim(self, room_id, entry_id, customer_id, claim) -> tuple[str, dict]:
@@ -255,9 +258,13 @@ class CoHost:
         except DomainError as refusal:
             self.redis.hincrby(stats, "refused", 1)
             return refusal.message, {}
-        order = held.order
-        prompt = answers.pay_prompt(item, claim.quantity, order, again=not held.created)
-        return prompt, {"kind": "pay_prompt", "order_id": order.id, "total": order.total}
+        order, again = held.order, not held.created
+        return answers.pay_prompt_in_room(item, claim.quantity, order, again=again), {
+            "kind": "pay_prompt",
+            "order_id": order.id,
+            "total": order.total,
+            "private": answers.pay_prompt(item, claim.quantity, order, again=again),
+        }
 
     def _moderate(self, room_id, entry_id, customer_id, nickname, reason) -> None:
         moderation.hide(room_id, entry_id)
