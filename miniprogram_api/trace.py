@@ -1,5 +1,5 @@
 """GET /api/v1/trace/{code}: what a package's anti-counterfeit code proves (no login needed);
-POST /api/v1/trace/{code}/reports: report a fake to the alliance.
+POST /api/v1/trace-reports/{code}: report a fake to the alliance.
 
 The rate limits here are shared with the /t/ page (miniprogram_api/trace_page.py): one budget
 per network across both doors, and one per code in its normalised spelling, so lower-casing a
@@ -68,7 +68,7 @@ def scan_code(code: str, query):
     return trace.scan(db.session, code, ip=request.remote_addr or "", place=place_of(query))
 
 
-@api_v1.post("/trace/<path:code>/reports")
+@api_v1.post("/trace-reports/<code>")
 @per_network
 @reports_per_network
 @api_v1.input(ReportIn, arg_name="body")

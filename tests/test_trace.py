@@ -384,7 +384,7 @@ def test_a_warning_offers_the_seller_and_a_report_staff_can_read(
     )
     assert sent.status_code == 200 and "已收到您的举报" in sent.data.decode()
     fake = trace_codes.new_code()
-    api = client.post(f"/api/v1/trace/{fake.lower()}/reports", json={"place": "某网店"})
+    api = client.post(f"/api/v1/trace-reports/{fake.lower()}", json={"place": "某网店"})
     assert api.status_code == 201 and api.json["message"].startswith("已收到您的举报")
     reports = staff_client.get("/console/api/trace-flags").json["reports"]
     assert [(r["code"], r["issued"], r["place"], r["seller"]) for r in reports] == [
@@ -400,7 +400,7 @@ def test_a_warning_offers_the_seller_and_a_report_staff_can_read(
 def test_a_report_does_not_make_a_code_suspicious(app, client, staff_client, licensed):
     code = run_codes(app, print_run(staff_client, licensed, quantity=1).json["id"])[0]
     for n in range(3):
-        client.post(f"/api/v1/trace/{code}/reports", json={"place": "某地"}, environ_base=net(n))
+        client.post(f"/api/v1/trace-reports/{code}", json={"place": "某地"}, environ_base=net(n))
     _persist(app)
     assert client.get(f"/api/v1/trace/{code}").json["verdict"] == "GENUINE"
 
@@ -410,7 +410,7 @@ def test_the_not_ours_page_offers_a_report(client):
     text = page.data.decode()
     assert page.status_code == 404 and "谨慎购买" in text and "向乳山牡蛎联盟举报假冒" in text
     bad = client.get(f"/t/{trace_codes.new_code()}", query_string={"lat": 30})
-    assert bad.status_code == 400 and "经纬度需同时提供" in bad.data.decode()
+    assert bad.status_code == 422 and "经纬度需同时提供" in bad.data.decode()
 
 
 def test_behind_the_proxy_each_caller_is_its_own_network(app, client, monkeypatch):
