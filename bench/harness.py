@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import shutil
@@ -43,10 +44,46 @@ OPEN_LIMITS = {
 }
 
 
+def arguments(doc: str | None) -> argparse.ArgumentParser:
+    """The options every benchmark takes: --postgres (a scratch cluster of its own instead of
+    scratch SQLite) and --smoke (tiny sizes: the test suite's proof that the benchmark runs)."""
+    parser = argparse.ArgumentParser(description=(doc or "").split("\n\n")[0])
+    parser.add_argument("--postgres", action="store_true", help="a scratch PostgreSQL cluster")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, to prove it runs")
+    return parser
+
+
+@contextmanager
+def database(postgres: bool, scratch: Path, name: str = "bench.db"):
+    """Yield the DATABASE_URL of a fresh database: a scratch PostgreSQL cluster when postgres
+    (exits if PostgreSQL is not installed), else a SQLite file under scratch."""
+    if not postgres:
+        yield f"sqlite:///{scratch / name}"
+        return
+    from bench.postgres import temp_postgres
+
+    with temp_postgres() as url:
+        if url is None:
+            sys.exit("--postgres needs PostgreSQL's binaries: apt-get install postgresql")
+        yield url
+
+
+def print_figures(figures: dict, prefix: str = "") -> None:
+    """Each figure as a `name: value` line (floats to two places, booleans lower case)."""
+    for name, value in figures.items():
+        if isinstance(value, bool):
+            shown = str(value).lower()
+        elif isinstance(value, float):
+            shown = f"{value:.2f}"
+        else:
+            shown = value
+        print(f"{prefix}{name}: {shown}", flush=True)
+
+
 def scratch_env(scratch: Path, database: str, **extra: str) -> dict:
-    """The environment of a benchmark: the sandbox's test credentials, scratch SQLite, a
-    scratch Redis that dies with the benchmark, and the sandbox's state under scratch (unless
-    DATABASE_URL / REDIS_URL are set), then extra."""
+    """The environment of a benchmark: the sandbox's test credentials, the database (a URL, or
+    a SQLite file name under scratch), a scratch Redis that dies with the benchmark (unless
+    REDIS_URL is set) and the sandbox's state under scratch, then extra."""
     sys.path.insert(0, str(ROOT))
     from backend.config import load_env_file
     from backend.embedded import scratch_redis_url
@@ -55,7 +92,9 @@ def scratch_env(scratch: Path, database: str, **extra: str) -> dict:
     return {
         **{name: str(value) for name, value in OPEN_LIMITS.items()},
         **os.environ,
-        "DATABASE_URL": os.environ.get("DATABASE_URL") or f"sqlite:///{scratch / database}",
+        "DATABASE_URL": database
+        if "://" in database
+        else os.environ.get("DATABASE_URL") or f"sqlite:///{scratch / database}",
         "REDIS_URL": os.environ.get("REDIS_URL") or scratch_redis_url(scratch / "redis.db"),
         "SANDBOX_STATE_DIR": str(scratch / "sandbox"),
         "SECRET_KEY": "bench",
@@ -211,8 +250,9 @@ def _signal_group(process: subprocess.Popen, sig: int) -> None:
 
 
 @contextmanager
-def stack(extra_env: dict | None = None, prepare=None):
-    """Yield (env, urls) for a running sandbox + Heli web + rq worker on scratch SQLite/Redis.
+def stack(extra_env: dict | None = None, prepare=None, database_url: str = "bench.db"):
+    """Yield (env, urls) for a running sandbox + Heli web + rq worker on a scratch Redis and
+    database_url (scratch SQLite by default).
 
     prepare(env), if given, runs after the demo data is loaded and before the processes start."""
     scratch = Path(tempfile.mkdtemp(prefix="heli-bench-"))
@@ -220,7 +260,7 @@ def stack(extra_env: dict | None = None, prepare=None):
     sandbox_url = f"http://127.0.0.1:{sandbox_port}"
     env = scratch_env(
         scratch,
-        "bench.db",
+        database_url,
         SANDBOX_URL=sandbox_url,
         SANDBOX_PORT=str(sandbox_port),
         WECHAT_API_BASE=sandbox_url + "/",

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import requests
 from rq import Queue, SimpleWorker
@@ -248,3 +252,31 @@ def run_jobs(app, *queues: str) -> None:
         names = queues or ("notices", "default", "broadcasts")
         worker = SimpleWorker([Queue(name, connection=redis) for name in names], connection=redis)
         worker.work(burst=True, with_scheduler=True)
+
+
+def run_benchmark(module: str, *args: str, timeout: float = 600) -> dict[str, str]:
+    """Run `python -m bench.<module> --smoke` as a newcomer would (on its own scratch database: a
+    PostgreSQL cluster of its own when this suite runs on PostgreSQL); fails on a non-zero exit;
+    answers the `name: value` figures it printed."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    postgres = os.environ.get("DATABASE_URL", "").startswith("postgresql")
+    command = [sys.executable, "-m", f"bench.{module}", "--smoke", *args]
+    if postgres:
+        command.append("--postgres")
+    done = subprocess.run(
+        command,
+        cwd=Path(__file__).resolve().parent.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert done.returncode == 0, (
+        f"{' '.join(command)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
+    )
+    figures = {}
+    for line in done.stdout.splitlines():
+        name, sep, value = line.partition(": ")
+        if sep and name and " " not in name:
+            figures[name] = value.strip()
+    return figures
