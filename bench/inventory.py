@@ -43,15 +43,15 @@ class Sizes:
     replay_batches_per_day: int
 
 
-# 1,500 units for ~1,920 + ~960 asked (1–3 each): the SKU sells out mid-run, cancels free units.
-FULL = Sizes(8, 120, 8, 60, 6, 250, 4, 6)
+# 1,500 units in 12 lots for ~1,920 + ~960 asked (1–3 each): the SKU sells out mid-run, cancels free units.
+FULL = Sizes(8, 120, 8, 60, 12, 125, 4, 6)
 SMOKE = Sizes(2, 15, 2, 8, 3, 15, 1, 1)
 
 
 def _prepare(env: dict, sizes: Sizes) -> dict:
-    """The hot SKU in lots packed hours apart (the later packed, the higher the id and the later
-    the use-by: first-expiring-first-out takes them out of id order), and one customer per
-    buyer process; the catalogue is the demo's, loaded by the stack."""
+    """The hot SKU in lots packed hours apart, each earlier than the one before (the higher the
+    id, the sooner the use-by: first-expiring-first-out takes them against id order), and one
+    customer per buyer process; the catalogue is the demo's, loaded by the stack."""
     from backend import demo
     from backend.catalogue.models import Sku
     from backend.customers.models import Customer
@@ -69,7 +69,7 @@ def _prepare(env: dict, sizes: Sizes) -> dict:
             demo.pack_batch(
                 db.session,
                 {HOT_SKU: sizes.units_per_lot},
-                packed_at=utcnow() - timedelta(hours=5 * (sizes.lots - index)),
+                packed_at=utcnow() - timedelta(hours=5 * index),
             )
         db.session.remove()
     return {"sku_id": sku_id, "customer_ids": customer_ids}

@@ -172,14 +172,15 @@ def receive(
 
 
 def lock_lots(session: Session, sku_ids: list[int], *, also_lot_id: int | None = None) -> list:
-    """Lock the sellable lots of these SKUs (and also_lot_id) until commit, in lot-id order:
-    every transaction that changes several lots takes them in that one order, so concurrent ones
-    on PostgreSQL never wait on each other in a circle. Answers (id, use_by, free units) each.
+    """Lock the sellable lots of these SKUs with free units (and also_lot_id) until commit, in
+    lot-id order: every transaction that changes several lots takes them in that one order, so
+    concurrent ones on PostgreSQL never wait on each other in a circle. Answers (id, use_by,
+    free units) of each.
 
     The lots are locked (SELECT ... FOR UPDATE) before they are read, so a plan is made on the
     values the transaction will change. SQLite has no row locks; there the one write lock
     serialises writers (see _allocate)."""
-    sellable = _sellable(utcnow())
+    sellable = and_(_sellable(utcnow()), Lot.on_hand > Lot.reserved)
     if also_lot_id is not None:
         sellable = or_(sellable, Lot.id == also_lot_id)
     return list(
