@@ -43,7 +43,7 @@ class Sizes:
     replay_batches_per_day: int
 
 
-# 1,500 units in 12 lots for ~1,920 + ~960 asked (1–3 each): the SKU sells out mid-run, cancels free units.
+# 1,500 units in 12 lots for ~2,880 asked (1–3 each): the SKU sells out mid-run.
 FULL = Sizes(8, 120, 8, 60, 12, 125, 4, 6)
 SMOKE = Sizes(2, 15, 2, 8, 3, 15, 1, 1)
 
