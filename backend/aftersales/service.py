@@ -31,7 +31,7 @@ from backend.payments import service as payments
 from backend.payments.models import Refund
 from backend.queue import enqueue
 from backend.timeutil import utcnow
-from backend.transactions import on_commit
+from backend.transactions import on_commit, retry_conflicts
 
 RETURN_WINDOW_DAYS = 7
 
@@ -61,6 +61,7 @@ def _dead_on_arrival_amount(
     return item.id, min(amount, _refundable(order))
 
 
+@retry_conflicts
 def request_after_sale(
     session: Session,
     *,
@@ -214,6 +215,7 @@ def reject(session: Session, *, after_sale_id: int, staff_id: int, note: str) ->
     return case
 
 
+@retry_conflicts
 def apply_refund_result(session: Session, result: dict) -> str:
     """Apply WeChat Pay's refund outcome (notification or query) exactly once."""
     out_refund_no = result.get("out_refund_no", "")

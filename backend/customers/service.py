@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from backend import ratelimit
@@ -25,6 +25,7 @@ from backend.errors import (
 )
 from backend.inventory import service as inventory
 from backend.timeutil import utcnow
+from backend.transactions import retry_conflicts
 
 INVALID_CODE_ERRCODES = {40029, 40163}
 
@@ -111,6 +112,20 @@ def cart_view(session: Session, *, customer_id: int) -> dict:
     return {"items": items, "total": len(items), "amount": amount}
 
 
+def lock(session: Session, *, customer_id: int) -> None:
+    """Hold the customer's row until commit, so that their concurrent requests take turns:
+    FOR UPDATE where rows lock; on SQLite a write that starts the transaction holding the one
+    write lock, so what it reads next sees every committed change."""
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(
+            update(Customer).where(Customer.id == customer_id).values(id=Customer.id),
+            execution_options={"synchronize_session": False},
+        )
+    else:
+        session.execute(select(Customer.id).where(Customer.id == customer_id).with_for_update())
+
+
+@retry_conflicts
 def replace_cart(session: Session, *, customer_id: int, lines: list[tuple[int, int]]) -> None:
     """Make the cart hold exactly these (sku_id, quantity) lines; unknown SKUs are refused."""
     merged: dict[int, int] = {}
@@ -128,6 +143,7 @@ def replace_cart(session: Session, *, customer_id: int, lines: list[tuple[int, i
     unknown = sorted(set(merged) - known)
     if unknown:
         raise NotFound("购物车中有不存在的商品", code="SKU_NOT_FOUND", details={"sku_ids": unknown})
+    lock(session, customer_id=customer_id)  # two saves of one cart replace it in turn
     session.execute(delete(CartItem).where(CartItem.customer_id == customer_id))
     for sku_id, quantity in merged.items():
         session.add(CartItem(customer_id=customer_id, sku_id=sku_id, quantity=quantity))

@@ -17,7 +17,7 @@ from backend.payments import service as payments
 from backend.queue import enqueue
 from backend.staff import service as staff
 from backend.timeutil import utcnow
-from backend.transactions import on_commit
+from backend.transactions import on_commit, retry_conflicts
 
 LOT_EXPIRED_REASON = "商品批次已到期且库存不足，订单已自动取消"
 
@@ -33,6 +33,7 @@ def _cancel(session: Session, order_id: int, reason: str) -> bool:
     return True
 
 
+@retry_conflicts
 def cancel_order(session: Session, *, customer_id: int, order_id: int) -> Order:
     """The consumer cancels an unpaid order: WeChat Pay closes first, so it can't be paid after."""
     order = orders.get_order(session, customer_id=customer_id, order_id=order_id)
@@ -45,6 +46,7 @@ def cancel_order(session: Session, *, customer_id: int, order_id: int) -> Order:
     return order
 
 
+@retry_conflicts
 def expire_unpaid(session: Session, *, order_id: int) -> str:
     """At the pay deadline: settle a payment that happened, else close it and cancel the order."""
     order = session.get(Order, order_id)
@@ -59,10 +61,12 @@ def expire_unpaid(session: Session, *, order_id: int) -> str:
     return "cancelled" if cancelled else "not_pending"
 
 
+@retry_conflicts
 def take_lot_off_sale(session: Session, *, lot_id: int) -> dict:
     """At a lot's use-by: its open holds move to other lots of the SKU; an unpaid order that
     cannot be served is cancelled with the reason shown to the buyer, a paid one goes to staff,
     and a running flash sale offers fewer units."""
+    orders.lock_orders(session, order_ids=expiry.order_ids_holding(session, lot_id=lot_id))
     result = expiry.expire(session, lot_id=lot_id)
     for order_id in set(result["moved"]):
         events.record(session, order_id, "STOCK_MOVED", from_lot_id=lot_id)

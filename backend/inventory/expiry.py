@@ -18,7 +18,7 @@ from backend.inventory.models import (
     Lot,
     StockReservation,
 )
-from backend.inventory.service import _allocate, _move, _release
+from backend.inventory.service import _allocate, _move, _release, lock_lots
 from backend.timeutil import utcnow
 
 
@@ -39,6 +39,13 @@ def expire(session: Session, *, lot_id: int, now: datetime | None = None) -> dic
         "unmoved_platform": [],
     }
     if lot is None or lot.status != SELLABLE or lot.use_by > now:
+        return result
+    # Locked in the order every transaction takes them: the lot's holds, then the SKU's lots by
+    # id (this one included); then read again, as another expiry may have been first.
+    _holds_on_lot(session, lot_id, lock=True)
+    lock_lots(session, [lot.sku_id], also_lot_id=lot_id)
+    session.refresh(lot)
+    if lot.status != SELLABLE:
         return result
     lot.status = EXPIRED
     session.flush()
@@ -92,15 +99,21 @@ def expire(session: Session, *, lot_id: int, now: datetime | None = None) -> dic
     return result
 
 
-def _holds_on_lot(session: Session, lot_id: int) -> list[StockReservation]:
-    return list(
-        session.scalars(
-            select(StockReservation)
-            .where(
-                StockReservation.lot_id == lot_id,
-                StockReservation.status.in_((HELD, COMMITTED)),
-                StockReservation.quantity > 0,
-            )
-            .order_by(StockReservation.id)
+def _holds_on_lot(session: Session, lot_id: int, *, lock: bool = False) -> list[StockReservation]:
+    query = (
+        select(StockReservation)
+        .where(
+            StockReservation.lot_id == lot_id,
+            StockReservation.status.in_((HELD, COMMITTED)),
+            StockReservation.quantity > 0,
         )
+        .order_by(StockReservation.id)
     )
+    if lock:
+        query = query.with_for_update()
+    return list(session.scalars(query))
+
+
+def order_ids_holding(session: Session, *, lot_id: int) -> list[int]:
+    """The orders with units held on a lot (those its expiry may cancel)."""
+    return sorted({hold.order_id for hold in _holds_on_lot(session, lot_id) if hold.order_id})

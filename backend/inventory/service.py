@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from backend.catalogue import cache
@@ -35,8 +35,6 @@ from backend.inventory.models import (
 from backend.queue import enqueue_at
 from backend.timeutil import to_aware_utc, utcnow
 from backend.transactions import on_commit
-
-FEFO_ATTEMPTS = 5
 
 
 def _sellable(now: datetime):
@@ -173,6 +171,28 @@ def receive(
     return lot
 
 
+def lock_lots(session: Session, sku_ids: list[int], *, also_lot_id: int | None = None) -> list:
+    """Lock the sellable lots of these SKUs with free units (and also_lot_id) until commit, in
+    lot-id order: every transaction that changes several lots takes them in that one order, so
+    concurrent ones on PostgreSQL never wait on each other in a circle. Answers (id, use_by,
+    free units) of each.
+
+    The lots are locked (SELECT ... FOR UPDATE) before they are read, so a plan is made on the
+    values the transaction will change. SQLite has no row locks; there the one write lock
+    serialises writers (see _allocate)."""
+    sellable = and_(_sellable(utcnow()), Lot.on_hand > Lot.reserved)
+    if also_lot_id is not None:
+        sellable = or_(sellable, Lot.id == also_lot_id)
+    return list(
+        session.execute(
+            select(Lot.id, Lot.use_by, Lot.on_hand - Lot.reserved)
+            .where(Lot.sku_id.in_(sku_ids), sellable)
+            .order_by(Lot.id)
+            .with_for_update()
+        ).all()
+    )
+
+
 def _allocate(
     session: Session,
     *,
@@ -190,56 +210,56 @@ def _allocate(
     Answers False when not enough is free; units held before that stay held, so the caller
     rolls back (the whole transaction, or a savepoint).
     """
+    owner = {
+        "order_id": order_id,
+        "flash_sale_id": flash_sale_id,
+        "platform_order_id": platform_order_id,
+    }
     remaining = quantity
-    for _ in range(FEFO_ATTEMPTS):
-        now = utcnow()
-        query = (
-            select(Lot.id, Lot.on_hand - Lot.reserved)
-            .where(Lot.sku_id == sku_id, _sellable(now), Lot.on_hand > Lot.reserved)
-            .order_by(Lot.use_by, Lot.id)
-        )
-        if exclude_lot_id is not None:
-            query = query.where(Lot.id != exclude_lot_id)
-        lots = session.execute(query).all()
-        if sum(free for _, free in lots) < remaining:
+    # One look on PostgreSQL, where the lots are locked before they are read. On SQLite a
+    # transaction that had not written yet read them before it held the write lock, so a move
+    # may find the lot changed; its first write took the lock, and a second look is exact.
+    for _ in range(2):
+        free = [
+            (use_by, lot_id, units)
+            for lot_id, use_by, units in lock_lots(session, [sku_id])
+            if units > 0 and lot_id != exclude_lot_id
+        ]
+        if sum(units for _, _, units in free) < remaining:
             return False
         plan, wanted = [], remaining
-        for lot_id, free in lots:  # first expiring first ...
+        for _, lot_id, units in sorted(free):  # first expiring first ...
             if wanted == 0:
                 break
-            plan.append((lot_id, min(free, wanted)))
+            plan.append((lot_id, min(units, wanted)))
             wanted -= plan[-1][1]
-        # ... but locked in lot-id order, like every other stock change, so that concurrent
-        # transactions on PostgreSQL never wait on each other in a circle.
-        for lot_id, take in sorted(plan):
-            guard = and_(Lot.on_hand - Lot.reserved >= take, _sellable(now))
-            owner = {
-                "order_id": order_id,
-                "flash_sale_id": flash_sale_id,
-                "platform_order_id": platform_order_id,
-            }
-            if _move(
-                session,
-                lot_id,
-                sku_id,
-                RESERVE,
-                reserved=take,
-                guard=guard,
-                reason="秒杀锁定库存" if flash_sale_id else "下单锁定库存",
-                **owner,
-            ):
-                session.add(
-                    StockReservation(
-                        lot_id=lot_id, sku_id=sku_id, quantity=take, status=status, **owner
-                    )
+        for lot_id, take in sorted(plan):  # ... changed in lot-id order, as they were locked
+            reason = "秒杀锁定库存" if flash_sale_id else "下单锁定库存"
+            if not _move(session, lot_id, sku_id, RESERVE, reserved=take, reason=reason, **owner):
+                continue
+            session.add(
+                StockReservation(
+                    lot_id=lot_id, sku_id=sku_id, quantity=take, status=status, **owner
                 )
-                if status == COMMITTED:
-                    _move(session, lot_id, sku_id, COMMIT, reason="已支付", **owner)
-                remaining -= take
+            )
+            if status == COMMITTED:
+                _move(session, lot_id, sku_id, COMMIT, reason="已支付", **owner)
+            remaining -= take
         if remaining == 0:
             return True
-        # Another order took units between our read and our update: read the lots again.
     return False
+
+
+def _allocate_lines(session: Session, lines: dict[int, int], **owner) -> int | None:
+    """Hold every line's units ({sku_id: quantity}) for one owner; answers the first SKU that
+    has too few (the caller rolls back), or None. All the SKUs' lots are locked first, in
+    lot-id order, so the order's lines cannot lock them in a circle with another order's."""
+    if len(lines) > 1:
+        lock_lots(session, sorted(lines))
+    for sku_id in sorted(lines):
+        if not _allocate(session, sku_id=sku_id, quantity=lines[sku_id], **owner):
+            return sku_id
+    return None
 
 
 def reserve(session: Session, *, order_id: int, lines: dict[int, int]) -> None:
@@ -247,10 +267,10 @@ def reserve(session: Session, *, order_id: int, lines: dict[int, int]) -> None:
 
     On SoldOut some units may already be held in this transaction: the caller rolls back.
     """
-    for sku_id in sorted(lines):
-        if not _allocate(session, order_id=order_id, sku_id=sku_id, quantity=lines[sku_id]):
-            left = _available_from_ledger(session, [sku_id])[sku_id][0]
-            raise SoldOut(details={"sku_id": sku_id, "available": left})
+    short = _allocate_lines(session, lines, order_id=order_id)
+    if short is not None:
+        left = _available_from_ledger(session, [short])[short][0]
+        raise SoldOut(details={"sku_id": short, "available": left})
 
 
 def _holds(
@@ -314,11 +334,9 @@ def commit(session: Session, *, order_id: int) -> bool:
 
 def reserve_and_commit(session: Session, *, order_id: int, lines: dict[int, int]) -> None:
     """Sell at once to an order paid after its holds were released; SoldOut if it is gone."""
-    for sku_id in sorted(lines):
-        if not _allocate(
-            session, order_id=order_id, sku_id=sku_id, quantity=lines[sku_id], status=COMMITTED
-        ):
-            raise SoldOut(details={"sku_id": sku_id})
+    short = _allocate_lines(session, lines, order_id=order_id, status=COMMITTED)
+    if short is not None:
+        raise SoldOut(details={"sku_id": short})
 
 
 def ship(session: Session, *, order_id: int) -> None:
@@ -332,16 +350,10 @@ def sell_to_platform_order(
     session: Session, *, platform_order_id: int, lines: dict[int, int]
 ) -> None:
     """SoldOut when a SKU has too few units; the caller rolls back what was taken."""
-    for sku_id in sorted(lines):
-        if not _allocate(
-            session,
-            platform_order_id=platform_order_id,
-            sku_id=sku_id,
-            quantity=lines[sku_id],
-            status=COMMITTED,
-        ):
-            available = _available_from_ledger(session, [sku_id])[sku_id][0]
-            raise SoldOut(details={"sku_id": sku_id, "available": available})
+    short = _allocate_lines(session, lines, platform_order_id=platform_order_id, status=COMMITTED)
+    if short is not None:
+        available = _available_from_ledger(session, [short])[short][0]
+        raise SoldOut(details={"sku_id": short, "available": available})
 
 
 def release_platform_order(session: Session, *, platform_order_id: int, reason: str) -> int:

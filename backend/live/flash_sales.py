@@ -24,7 +24,7 @@ from backend.orders.models import Order
 from backend.queue import enqueue_at, redis_client
 from backend.staff import service as staff
 from backend.timeutil import to_aware_utc, utcnow
-from backend.transactions import on_commit
+from backend.transactions import on_commit, retry_conflicts
 
 # KEYS: sale hash, per-person counts, idempotency answers, per-address counts. ARGV: now,
 # person, quantity, key, address ('' for none: the co-host bot's claims), units per address.
@@ -208,37 +208,57 @@ def claim(
         return orders.get_order(session, customer_id=customer_id, order_id=int(value)), False
     if status != "OK":
         _refuse(session, sale_id, status, value)
-    sale = _sale(session, sale_id)
     try:
-        order = orders.create_flash_order(
+        order = _write_claim(
             session,
+            sale_id=sale_id,
             customer_id=customer_id,
-            sku_id=sale.sku_id,
             quantity=quantity,
-            price=sale.price,
-            pay_minutes=sale.pay_minutes,
-            flash_sale_id=sale.id,
+            idempotency_key=idempotency_key,
             address=address,
         )
-        sale_stock.sale_to_order(
-            session, flash_sale_id=sale.id, order_id=order.id, quantity=quantity
-        )
-        session.add(
-            FlashClaim(
-                flash_sale_id=sale.id,
-                customer_id=customer_id,
-                idempotency_key=idempotency_key,
-                quantity=quantity,
-                order_id=order.id,
-            )
-        )
-        session.commit()
     except BaseException:
         session.rollback()
         redis_client().eval(GIVE_BACK, len(keys), *keys, customer_id, quantity, idempotency_key, ip)
         raise
     redis_client().hset(keys[2], f"{customer_id}:{idempotency_key}", order.id)
     return order, True
+
+
+@retry_conflicts
+def _write_claim(
+    session: Session,
+    *,
+    sale_id: int,
+    customer_id: int,
+    quantity: int,
+    idempotency_key: str,
+    address: dict | None,
+) -> Order:
+    """The order of a claim the Redis script granted, its units moved from the sale."""
+    sale = _sale(session, sale_id)
+    order = orders.create_flash_order(
+        session,
+        customer_id=customer_id,
+        sku_id=sale.sku_id,
+        quantity=quantity,
+        price=sale.price,
+        pay_minutes=sale.pay_minutes,
+        flash_sale_id=sale.id,
+        address=address,
+    )
+    sale_stock.sale_to_order(session, flash_sale_id=sale.id, order_id=order.id, quantity=quantity)
+    session.add(
+        FlashClaim(
+            flash_sale_id=sale.id,
+            customer_id=customer_id,
+            idempotency_key=idempotency_key,
+            quantity=quantity,
+            order_id=order.id,
+        )
+    )
+    session.commit()
+    return order
 
 
 def _refuse(session: Session, sale_id: int, status: str, value: str) -> None:

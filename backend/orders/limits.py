@@ -8,11 +8,11 @@ themselves are counted by backend.ratelimit; every figure is a setting in backen
 from __future__ import annotations
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from backend import ratelimit
-from backend.customers.models import Customer
+from backend.customers import service as customers
 from backend.errors import Conflict
 from backend.orders.models import PENDING_PAYMENT, Order, OrderItem
 
@@ -38,7 +38,7 @@ def check_holdings(session: Session, *, customer_id: int, lines: dict[int, int])
     MAX_HELD_UNITS_PER_SKU_PER_CUSTOMER. Locks the customer until the caller's commit, so two
     orders placed at once are counted one after the other."""
     config = current_app.config
-    _lock(session, customer_id)
+    customers.lock(session, customer_id=customer_id)
     unpaid = session.scalar(
         select(func.count())
         .select_from(Order)
@@ -82,15 +82,3 @@ def check_holdings(session: Session, *, customer_id: int, lines: dict[int, int])
                 "left_for_you": max(0, most_units - total),
             },
         )
-
-
-def _lock(session: Session, customer_id: int) -> None:
-    """Hold the customer's row until commit: FOR UPDATE where rows lock; on SQLite a write that
-    starts the transaction holding the one write lock, so the counts see every committed order."""
-    if session.get_bind().dialect.name == "sqlite":
-        session.execute(
-            update(Customer).where(Customer.id == customer_id).values(id=Customer.id),
-            execution_options={"synchronize_session": False},
-        )
-    else:
-        session.execute(select(Customer.id).where(Customer.id == customer_id).with_for_update())

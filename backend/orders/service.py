@@ -28,7 +28,7 @@ from backend.orders.models import (
 from backend.pagination import page_of
 from backend.queue import enqueue_at
 from backend.timeutil import SHANGHAI, to_aware_utc, utcnow
-from backend.transactions import on_commit
+from backend.transactions import on_commit, retry_conflicts
 
 
 @dataclass
@@ -106,7 +106,27 @@ def place_order(
     (the address the request came from, None for the co-host bot), 409 past what one buyer may
     hold unpaid.
     """
-    limits.count_order(customer_id=customer_id, ip=ip)
+    limits.count_order(customer_id=customer_id, ip=ip)  # once, however often the rest is tried
+    return _place_order(
+        session,
+        customer_id=customer_id,
+        idempotency_key=idempotency_key,
+        items=items,
+        address=address,
+        remark=remark,
+    )
+
+
+@retry_conflicts
+def _place_order(
+    session: Session,
+    *,
+    customer_id: int,
+    idempotency_key: str,
+    items: list[tuple[int, int]],
+    address: dict,
+    remark: str,
+) -> Placed:
     lines = _merge_lines(items)
     request_hash = _request_hash(lines, address, remark)
     replay = _replay(session, customer_id, idempotency_key, request_hash)
@@ -288,6 +308,15 @@ def cancel_unpaid(session: Session, *, order_id: int, reason: str) -> bool:
     )
 
 
+def lock_orders(session: Session, *, order_ids: list[int]) -> None:
+    """Hold these orders' rows until commit, in id order: a transaction that changes orders and
+    their stock takes the orders first, then the stock, as a buyer's cancel or payment does."""
+    if order_ids:
+        session.execute(
+            select(Order.id).where(Order.id.in_(order_ids)).order_by(Order.id).with_for_update()
+        )
+
+
 def release_holds(session: Session, *, order_id: int, reason: str) -> None:
     """A cancelled order's held units go back to their lots."""
     inventory.release(session, order_id=order_id, reason=reason)
@@ -322,6 +351,7 @@ def ship_order(session: Session, *, order_id: int, carrier: str, tracking_no: st
     return order
 
 
+@retry_conflicts
 def receive_order(session: Session, *, customer_id: int, order_id: int) -> Order:
     """The consumer confirms receipt of a shipped order."""
     order = get_order(session, customer_id=customer_id, order_id=order_id)
@@ -358,6 +388,7 @@ def restock_returned_goods(session: Session, *, order_id: int, staff_id: int) ->
     return units
 
 
+@retry_conflicts
 def set_address(session: Session, *, customer_id: int, order_id: int, address: dict) -> Order:
     """The buyer gives (or changes) the delivery address of an order not yet paid."""
     order = get_order(session, customer_id=customer_id, order_id=order_id)

@@ -30,7 +30,7 @@ from backend.orders import lifecycle
 from backend.orders.models import PENDING_PAYMENT, Order
 from backend.payments.models import CLOSED, NOTPAY, SUCCESS, Payment, PaymentAnomaly, Refund
 from backend.timeutil import SHANGHAI, to_aware_utc, utcnow
-from backend.transactions import on_commit
+from backend.transactions import on_commit, retry_conflicts
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +80,7 @@ def open_anomalies(session: Session, *, limit: int = 200) -> list[PaymentAnomaly
     )
 
 
+@retry_conflicts
 def prepare_payment(session: Session, *, customer_id: int, order: Order) -> dict:
     """WeChat Pay JSAPI prepay for an unpaid order → the signed wx.requestPayment parameters."""
     if order.status != PENDING_PAYMENT:
@@ -159,6 +160,7 @@ def verify_notification(headers: dict, body: bytes) -> dict:
     return notification
 
 
+@retry_conflicts
 def apply_transaction(session: Session, transaction: dict, *, source: str) -> str:
     """Apply a verified transaction (from a notification or a query) to our payment and order.
 
