@@ -326,6 +326,34 @@ def ship(session: Session, *, order_id: int) -> None:
     _ship(session, _holds(session, order_id, (COMMITTED,)), {"order_id": order_id})
 
 
+# Orders of the outside platforms arrive paid: their units are sold at once (FEFO), released
+# when the platform cancels or refunds before shipping, and leave the lots when shipped.
+def sell_to_platform_order(
+    session: Session, *, platform_order_id: int, lines: dict[int, int]
+) -> None:
+    """SoldOut when a SKU has too few units; the caller rolls back what was taken."""
+    for sku_id in sorted(lines):
+        if not _allocate(
+            session,
+            platform_order_id=platform_order_id,
+            sku_id=sku_id,
+            quantity=lines[sku_id],
+            status=COMMITTED,
+        ):
+            available = _available_from_ledger(session, [sku_id])[sku_id][0]
+            raise SoldOut(details={"sku_id": sku_id, "available": available})
+
+
+def release_platform_order(session: Session, *, platform_order_id: int, reason: str) -> int:
+    holds = _holds(session, platform_order_id, (COMMITTED,), platform=True)
+    return _release(session, holds, {"platform_order_id": platform_order_id}, reason)
+
+
+def ship_platform_order(session: Session, *, platform_order_id: int) -> None:
+    holds = _holds(session, platform_order_id, (COMMITTED,), platform=True)
+    _ship(session, holds, {"platform_order_id": platform_order_id})
+
+
 def return_to_stock(
     session: Session, *, order_id: int, staff_id: int | None, reason: str = "退货入库"
 ) -> int:
