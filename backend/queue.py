@@ -23,6 +23,13 @@ def enqueue(func_path: str, *args, queue: str = "default", job_id: str | None = 
     return get_queue(queue).enqueue(func_path, *args, job_id=job_id, retry=DEFAULT_RETRY)
 
 
+def enqueue_many(func_path: str, args: list[tuple], *, queue: str = "default") -> None:
+    """One job per tuple of arguments, sent to Redis in one round trip."""
+    jobs = [Queue.prepare_data(func_path, each, retry=DEFAULT_RETRY) for each in args]
+    if jobs:
+        get_queue(queue).enqueue_many(jobs)
+
+
 def enqueue_at(
     when: datetime, func_path: str, *args, queue: str = "default", job_id: str | None = None
 ):

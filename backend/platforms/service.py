@@ -3,9 +3,9 @@ Youzan): shops and their tokens, incremental pulls by update time, and what each
 the shared stock and to its seller.
 
 A pull reads [cursor - overlap, now - lag] in windows no wider than the platform allows and
-moves the shop's cursor only after a whole window was read and stored, so a failure repeats a
-window and never skips one. Orders are upserted by (platform, order id); the newer update time
-wins, so reading an order twice changes nothing."""
+moves the shop's cursor only in the transaction that stores every order of the windows read up
+to it, so a failure repeats a window and never skips one. Orders are upserted by (platform,
+order id); the newer update time wins, so reading an order twice changes nothing."""
 
 from __future__ import annotations
 
@@ -16,25 +16,24 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from backend import ratelimit
 from backend.catalogue.models import Sku
 from backend.clients.platforms import client_for
-from backend.clients.platforms.base import PLATFORMS, PlatformError, ShopAuth
+from backend.clients.platforms.base import PLATFORMS, PlatformError, ShopAuth, newest_by_id
 from backend.clients.platforms.base import PulledOrder as Pulled
 from backend.errors import (
     BadRequest,
     Conflict,
     NotFound,
     RuleBroken,
-    SoldOut,
     UpstreamUnavailable,
     get_or_404,
 )
-from backend.inventory import service as inventory
+from backend.inventory import platform_sales
 from backend.notices import service as notices
 from backend.orders import lifecycle
 from backend.pagination import page_of
@@ -79,6 +78,7 @@ NOTICE_TITLES = {
 }
 REFRESH_BEFORE = timedelta(minutes=10)
 MAX_WINDOWS_PER_RUN = 96
+STORE_BATCH = 500  # orders read before they are stored; and stored in one go at most
 WINDOW_RETRY_SECONDS = (0.2, 0.5, 1.0)  # a shop far behind catches up over several runs
 
 
@@ -233,34 +233,61 @@ def pull_shop(session: Session, shop_id: int) -> PullResult:
     else:
         start = shop.synced_through - timedelta(seconds=config["PLATFORM_PULL_OVERLAP_SECONDS"])
     codes: dict[str, int] = {}  # SKU codes seen in this run
+    pending: list[Pulled] = []  # read, not yet stored
+    through = shop.synced_through
     while start < end_limit:
         if result.windows >= MAX_WINDOWS_PER_RUN:
             result.caught_up = False
             break
         end = min(start + client.max_window, end_limit)
-        orders, auth = _fetch(session, shop, client, auth, start, end)
-        stored = _stored(session, shop.platform, [pulled.order_id for pulled in orders])
-        codes.update(
-            _sku_ids(
-                session,
-                shop.platform,
-                [line.sku_code for p in orders for line in p.lines if line.sku_code not in codes],
-            )
-        )
-        for pulled in orders:
-            outcome = apply_order(session, shop, pulled, stored=stored, codes=codes)
-            result.outcomes[outcome] = result.outcomes.get(outcome, 0) + 1
+        try:
+            orders, auth = _fetch(session, shop, client, auth, start, end)
+        except (PlatformError, ShopUnauthorised):
+            _store(session, shop, pending, through, codes, result)  # what was read stays read
+            raise
+        pending += orders
         result.windows += 1
         result.orders_read += len(orders)
-        shop.synced_through = end
-        shop.last_error = ""
-        session.commit()
-        start = end
-    shop.pulled_at = utcnow()
-    session.commit()
+        start = through = end
+        if len(pending) >= STORE_BATCH:
+            _store(session, shop, pending, through, codes, result)
+            pending = []
+    _store(session, shop, pending, through, codes, result, finished=True)
     result.changed = sum(n for kind, n in result.outcomes.items() if kind in ("new", "updated"))
-    result.synced_through = shop.synced_through
     return result
+
+
+def _store(
+    session: Session,
+    shop: Shop,
+    orders: list[Pulled],
+    through: datetime | None,
+    codes: dict[str, int],
+    result: PullResult,
+    *,
+    finished: bool = False,
+) -> None:
+    """Store the orders read from windows up to `through` and move the cursor there, in one
+    transaction: they stand or fall together. Windows are read first and stored together (a
+    shop's quiet half-hour windows cost no transaction each), never with a transaction left
+    open over a platform call: on SQLite it would hold the one writer's lock."""
+    orders = newest_by_id(orders)
+    codes.update(
+        _sku_ids(
+            session,
+            shop.platform,
+            [line.sku_code for p in orders for line in p.lines if line.sku_code not in codes],
+        )
+    )
+    for first in range(0, len(orders), STORE_BATCH):
+        outcomes = apply_orders(session, shop, orders[first : first + STORE_BATCH], codes)
+        for outcome, n in outcomes.items():
+            result.outcomes[outcome] = result.outcomes.get(outcome, 0) + n
+    shop.synced_through = result.synced_through = through
+    if finished:
+        shop.last_error = ""
+        shop.pulled_at = utcnow()
+    session.commit()
 
 
 def _fetch(session, shop, client, auth, start, end):
@@ -317,37 +344,68 @@ def _stored(session: Session, platform: str, order_nos: list[str]) -> dict[str, 
     return {row.order_no: row for row in rows}
 
 
-def apply_order(
-    session: Session,
-    shop: Shop,
-    pulled: Pulled,
-    *,
-    stored: dict[str, PlatformOrder] | None = None,
-    codes: dict[str, int] | None = None,
-) -> str:
-    """Upsert what the platform says of an order and apply the change: answers "new",
-    "updated", "same" or "stale" (an older version than the one we have). `stored` (the
-    window's orders we have) and `codes` may come preloaded for a whole window."""
-    if stored is None:
-        stored = _stored(session, pulled.platform, [pulled.order_id])
-    row = stored.get(pulled.order_id)
-    if row is not None:
-        if pulled.updated_at < row.platform_updated_at:
-            return "stale"
-        if pulled.updated_at == row.platform_updated_at and pulled.status == row.status:
-            return "same"
-    old_status = row.status if row is not None else None
+def apply_orders(
+    session: Session, shop: Shop, orders: list[Pulled], codes: dict[str, int] | None = None
+) -> dict[str, int]:
+    """Upsert what the platform says of these orders (one each) and apply the changes, in a
+    few statements for all of them; answers how many were "new", "updated", "same" or "stale"
+    (an older version than the one we have). `codes` may come preloaded."""
+    stored = _stored(session, shop.platform, [pulled.order_id for pulled in orders])
     if codes is None:
-        codes = _sku_ids(session, pulled.platform, [line.sku_code for line in pulled.lines])
-    if row is None:
-        row = PlatformOrder(
-            platform=pulled.platform,
-            order_no=pulled.order_id,
-            shop_id=shop.id,
-            seller_id=shop.seller_id,
-            stock_state=STOCK_NONE,
+        codes = _sku_ids(session, shop.platform, [ln.sku_code for p in orders for ln in p.lines])
+    outcomes: dict[str, int] = {}
+    changed: list[tuple[PlatformOrder, str | None]] = []
+    new: list[PlatformOrder] = []
+    for pulled in orders:
+        row = stored.get(pulled.order_id)
+        outcome = _compare(row, pulled)
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        if outcome == "new":
+            row = PlatformOrder(
+                platform=pulled.platform,
+                order_no=pulled.order_id,
+                shop_id=shop.id,
+                seller_id=shop.seller_id,
+                stock_state=STOCK_NONE,
+                tracking_no=None,  # set on every new row: all take the same columns
+            )
+            _take(row, pulled, codes)
+            new.append(row)
+        elif outcome == "updated":
+            old_status = row.status
+            _take(row, pulled, codes)
+            changed.append((row, old_status))
+    if new:
+        # One INSERT ... RETURNING for all of them (the ORM's flush inserts one row at a time
+        # where, as on SQLite, RETURNING may come back in any order); NULLs rendered, so that
+        # a row without paid_at does not start a statement of its own.
+        values = [{k: v for k, v in vars(row).items() if not k.startswith("_")} for row in new]
+        inserted = session.scalars(
+            insert(PlatformOrder).returning(PlatformOrder).execution_options(render_nulls=True),
+            values,
         )
-        session.add(row)
+        changed += [(row, None) for row in inserted]
+    session.flush()  # an UPDATE per set of changed columns, each for every row at once
+    _stock_effects(session, [row for row, _ in changed])
+    _tell_sellers(
+        session,
+        [row for row, old in changed if row.status != old and row.status in NOTICE_TITLES],
+    )
+    return outcomes
+
+
+def _compare(row: PlatformOrder | None, pulled: Pulled) -> str:
+    if row is None:
+        return "new"
+    if pulled.updated_at < row.platform_updated_at:
+        return "stale"
+    if pulled.updated_at == row.platform_updated_at and pulled.status == row.status:
+        return "same"
+    return "updated"
+
+
+def _take(row: PlatformOrder, pulled: Pulled, codes: dict[str, int]) -> None:
+    """The row says what the platform says now."""
     lifecycle.follow_platform(row, pulled.status)
     row.platform_status = pulled.platform_status[:60]
     row.placed_at = pulled.created_at
@@ -369,11 +427,6 @@ def apply_order(
         }
         for line in pulled.lines
     ]
-    session.flush()
-    _stock_effects(session, row)
-    if row.status != old_status and row.status in NOTICE_TITLES:
-        _tell_seller(session, row)
-    return "new" if old_status is None else "updated"
 
 
 def _sku_ids(session: Session, platform: str, codes: list[str]) -> dict[str, int]:
@@ -394,26 +447,43 @@ def _sku_ids(session: Session, platform: str, codes: list[str]) -> dict[str, int
     return found
 
 
-def _stock_effects(session: Session, row: PlatformOrder) -> None:
-    """Sell, ship or give back the order's units as its status says (idempotent)."""
-    if row.status in SOLD_STATUSES and row.stock_state in (STOCK_NONE, STOCK_UNMAPPED, STOCK_SHORT):
-        _sell(session, row)
-    if row.status in GONE_STATUSES and row.stock_state == STOCK_SOLD:
-        inventory.ship_platform_order(session, platform_order_id=row.id)
-        row.stock_state = STOCK_SHIPPED
-    if row.status in UNDONE_STATUSES:
-        if row.stock_state == STOCK_SOLD:
-            inventory.release_platform_order(
-                session,
-                platform_order_id=row.id,
-                reason=f"{PLATFORM_NAMES[row.platform]}订单取消/退款",
-            )
-            row.stock_state = STOCK_RELEASED
-        elif row.stock_state in (STOCK_UNMAPPED, STOCK_SHORT):
-            row.stock_state = STOCK_NONE  # nothing was taken; nothing for staff to do now
+def _stock_effects(session: Session, rows: list[PlatformOrder]) -> None:
+    """Sell, ship or give back the orders' units as their statuses say (idempotent), in one
+    pass over the lots for all of them."""
+    sell: dict[int, dict[int, int]] = {}
+    ship: set[int] = set()
+    release: dict[int, str] = {}
+    for row in rows:
+        if row.status in SOLD_STATUSES and row.stock_state in (
+            STOCK_NONE,
+            STOCK_UNMAPPED,
+            STOCK_SHORT,
+        ):
+            lines = _lines_to_sell(session, row)
+            if lines is not None:
+                sell[row.id] = lines
+        if row.status in GONE_STATUSES and (row.stock_state == STOCK_SOLD or row.id in sell):
+            ship.add(row.id)
+        if row.status in UNDONE_STATUSES:
+            if row.stock_state == STOCK_SOLD:
+                release[row.id] = f"{PLATFORM_NAMES[row.platform]}订单取消/退款"
+                row.stock_state = STOCK_RELEASED
+            elif row.stock_state in (STOCK_UNMAPPED, STOCK_SHORT):
+                row.stock_state = STOCK_NONE  # nothing was taken; nothing for staff to do now
+    if not (sell or ship or release):
+        return
+    short = platform_sales.settle(session, sell=sell, ship=ship, release=release)
+    for row in rows:
+        if row.id in short:
+            _short(session, row, short[row.id])
+        elif row.id in sell:
+            row.stock_state = STOCK_SOLD
+        if row.id in ship and row.stock_state == STOCK_SOLD:
+            row.stock_state = STOCK_SHIPPED
 
 
-def _sell(session: Session, row: PlatformOrder) -> None:
+def _lines_to_sell(session: Session, row: PlatformOrder) -> dict[int, int] | None:
+    """{sku_id: quantity} of the order, or None (staff told) while a SKU code is unmapped."""
     unmapped = [line["sku_code"] for line in row.lines if line["sku_id"] is None]
     if unmapped:
         if row.stock_state != STOCK_UNMAPPED:
@@ -426,40 +496,42 @@ def _sell(session: Session, row: PlatformOrder) -> None:
                 order_no=row.order_no,
                 codes=unmapped,
             )
-        return
+        return None
     lines: dict[int, int] = {}
     for line in row.lines:
         lines[line["sku_id"]] = lines.get(line["sku_id"], 0) + line["quantity"]
-    try:
-        inventory.sell_to_platform_order(session, platform_order_id=row.id, lines=lines)
-    except SoldOut as short:
-        # give back what an earlier line took (cheaper than a savepoint around every sale)
-        inventory.release_platform_order(session, platform_order_id=row.id, reason="库存不足，撤销")
-        if row.stock_state != STOCK_SHORT:
-            row.stock_state = STOCK_SHORT
-            staff.raise_alert(
-                session,
-                kind="PLATFORM_ORDER_SHORT",
-                title=f"{PLATFORM_NAMES[row.platform]}订单库存不足，请人工处理",
-                platform_order_id=row.id,
-                order_no=row.order_no,
-                **short.details,
-            )
-        return
-    row.stock_state = STOCK_SOLD
+    return lines
 
 
-def _tell_seller(session: Session, row: PlatformOrder) -> None:
-    title = f"{PLATFORM_NAMES[row.platform]}{NOTICE_TITLES[row.status]}"
-    notices.notify(
+def _short(session: Session, row: PlatformOrder, details: dict) -> None:
+    """Too little stock for an order the platform already took: it took nothing; staff act."""
+    if row.stock_state != STOCK_SHORT:
+        row.stock_state = STOCK_SHORT
+        staff.raise_alert(
+            session,
+            kind="PLATFORM_ORDER_SHORT",
+            title=f"{PLATFORM_NAMES[row.platform]}订单库存不足，请人工处理",
+            platform_order_id=row.id,
+            order_no=row.order_no,
+            **details,
+        )
+
+
+def _tell_sellers(session: Session, rows: list[PlatformOrder]) -> None:
+    notices.notify_many(
         session,
-        seller_id=row.seller_id,
-        kind=f"PLATFORM_ORDER_{row.status}",
-        title=title,
-        body=f"订单 {row.order_no}，金额 {row.total / 100:.2f} 元",
-        dedupe_key=f"platform-order:{row.platform}:{row.order_no}:{row.status}",
-        link=f"/api/seller/v1/orders/{row.id}",
-        platform_order_id=row.id,
+        [
+            notices.Notice(
+                seller_id=row.seller_id,
+                kind=f"PLATFORM_ORDER_{row.status}",
+                title=f"{PLATFORM_NAMES[row.platform]}{NOTICE_TITLES[row.status]}",
+                body=f"订单 {row.order_no}，金额 {row.total / 100:.2f} 元",
+                dedupe_key=f"platform-order:{row.platform}:{row.order_no}:{row.status}",
+                link=f"/api/seller/v1/orders/{row.id}",
+                data={"platform_order_id": row.id},
+            )
+            for row in rows
+        ],
     )
 
 
@@ -483,16 +555,14 @@ def map_sku(session: Session, *, platform: str, code: str, sku_id: int, staff_id
             PlatformOrder.platform == platform, PlatformOrder.stock_state == STOCK_UNMAPPED
         )
     )
-    settled = 0
-    for row in waiting:
-        if not any(line["sku_code"] == code for line in row.lines):
-            continue
+    mapped = [row for row in waiting if any(line["sku_code"] == code for line in row.lines)]
+    for row in mapped:
         row.lines = [
             {**line, "sku_id": sku_id if line["sku_code"] == code else line["sku_id"]}
             for line in row.lines
         ]
-        _stock_effects(session, row)
-        settled += row.stock_state != STOCK_UNMAPPED
+    _stock_effects(session, mapped)
+    settled = sum(row.stock_state != STOCK_UNMAPPED for row in mapped)
     session.commit()
     return {"platform": platform, "code": code, "sku_id": sku_id, "orders_settled": settled}
 
@@ -502,7 +572,7 @@ def retry_stock(session: Session, *, platform_order_id: int) -> PlatformOrder:
     row = get_or_404(
         session, PlatformOrder, platform_order_id, "平台订单不存在", code="PLATFORM_ORDER_NOT_FOUND"
     )
-    _stock_effects(session, row)
+    _stock_effects(session, [row])
     session.commit()
     return row
 
@@ -558,7 +628,7 @@ def ship(
         )
     row.carrier, row.tracking_no = carrier, tracking_no
     if row.stock_state == STOCK_SOLD:
-        inventory.ship_platform_order(session, platform_order_id=row.id)
+        platform_sales.settle(session, ship=[row.id])
         row.stock_state = STOCK_SHIPPED
     order_id = row.id
     on_commit(session, lambda: enqueue("jobs.platforms.write_back_shipment", order_id))
