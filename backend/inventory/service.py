@@ -273,15 +273,12 @@ def reserve(session: Session, *, order_id: int, lines: dict[int, int]) -> None:
         raise SoldOut(details={"sku_id": short, "available": left})
 
 
-def _holds(
-    session: Session, owner_id: int, statuses: tuple[str, ...], *, platform: bool = False
-) -> list[StockReservation]:
-    """An order's holds in these states (`platform`: the owner is a platform order)."""
-    column = StockReservation.platform_order_id if platform else StockReservation.order_id
+def _holds(session: Session, order_id: int, statuses: tuple[str, ...]) -> list[StockReservation]:
+    """A mini-program order's holds in these states."""
     return list(
         session.scalars(
             select(StockReservation)
-            .where(column == owner_id, StockReservation.status.in_(statuses))
+            .where(StockReservation.order_id == order_id, StockReservation.status.in_(statuses))
             .order_by(StockReservation.lot_id, StockReservation.id)
         )
     )
@@ -342,28 +339,6 @@ def reserve_and_commit(session: Session, *, order_id: int, lines: dict[int, int]
 def ship(session: Session, *, order_id: int) -> None:
     """The parcel left: the paid units leave the lots."""
     _ship(session, _holds(session, order_id, (COMMITTED,)), {"order_id": order_id})
-
-
-# Orders of the outside platforms arrive paid: their units are sold at once (FEFO), released
-# when the platform cancels or refunds before shipping, and leave the lots when shipped.
-def sell_to_platform_order(
-    session: Session, *, platform_order_id: int, lines: dict[int, int]
-) -> None:
-    """SoldOut when a SKU has too few units; the caller rolls back what was taken."""
-    short = _allocate_lines(session, lines, platform_order_id=platform_order_id, status=COMMITTED)
-    if short is not None:
-        available = _available_from_ledger(session, [short])[short][0]
-        raise SoldOut(details={"sku_id": short, "available": available})
-
-
-def release_platform_order(session: Session, *, platform_order_id: int, reason: str) -> int:
-    holds = _holds(session, platform_order_id, (COMMITTED,), platform=True)
-    return _release(session, holds, {"platform_order_id": platform_order_id}, reason)
-
-
-def ship_platform_order(session: Session, *, platform_order_id: int) -> None:
-    holds = _holds(session, platform_order_id, (COMMITTED,), platform=True)
-    _ship(session, holds, {"platform_order_id": platform_order_id})
 
 
 def return_to_stock(
