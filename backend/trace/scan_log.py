@@ -1,6 +1,7 @@
 """Scans are counted in Redis and logged to a Redis stream at request time; a job moves the log
-into the database in batches. A scan thus costs two Redis round trips instead of a database
-write, and thousands of people can scan at once (a live show, a market day).
+into the database in batches. A scan thus costs one Redis round trip (its rate limits counted
+in the same script) instead of a database write, and thousands of people can scan at once (a
+live show, a market day).
 
 Per code, a hash keeps what the signals need: the scan count, the first scan's time and region,
 the last located scan's time, place and client, and the reasons it was flagged; and a set keeps
@@ -13,50 +14,69 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from backend.queue import redis_client
+from backend import ratelimit
+from backend.batches.service import RECORDS_VERSION_KEY
+from backend.queue import redis_client, run_script
+
+NO_RATES = ratelimit.Windows((), (), ())
 
 STREAM = "heli:trace:scans"
 FLAG_STREAM = "heli:trace:flags"
 CODE_KEY = "heli:trace:code:{}"
 CLIENTS_KEY = "heli:trace:code:{}:clients"
 
-# KEYS[1] = code hash, KEYS[2] = the scan log, KEYS[3] = the code's set of clients.
-# ARGV[1] = how many seed values follow, then those field/value pairs (the code's state in the
+# KEYS: the scan's rate counters (ARGV[1] of them), then the code hash, the scan log, the code's
+# set of clients and the version of the processing records (batches.RECORDS_VERSION_KEY).
+# ARGV[1] = how many rate counters, then each one's limit and window in ms (ratelimit.SPEND);
+# then how many seed values follow, then those field/value pairs (the code's state in the
 # database, used only when Redis does not know the code yet); then how many seed clients follow,
 # then those; then now, region, lat, lon ("" when unknown), client; then the log entry's
-# field/value pairs. Answers the state after this scan together with the last located scan
-# before it: {n, clients, first_at, first_region, loc_at, loc_lat, loc_lon, loc_client, flags};
-# or nil, counting and logging nothing, when Redis does not know the code and no seed came.
+# field/value pairs.
+# A spent rate answers {'refused', ms to wait, which} and counts nothing. Else the rates count
+# one, and when Redis does not know the code and no seed came it answers {'unknown'}, counting
+# and logging nothing more. Else it answers the state after this scan together with the last
+# located scan before it: {'ok', n, clients, first_at, first_region, loc_at, loc_lat, loc_lon,
+# loc_client, flags, records version}.
 # The first region is the first scan's own region (set with first_at, never later): a later
-# scan cannot name where the code was first seen. One round trip a scan.
-_RECORD = """
-local seeds = tonumber(ARGV[1])
-local clients = tonumber(ARGV[2 + seeds])
-local base = 2 + seeds + clients
-if redis.call('EXISTS', KEYS[1]) == 0 then
-  if seeds == 0 then return nil end
-  redis.call('HSET', KEYS[1], unpack(ARGV, 2, 1 + seeds))
-  redis.call('DEL', KEYS[3])
-  if clients > 0 then redis.call('SADD', KEYS[3], unpack(ARGV, 3 + seeds, base)) end
+# scan cannot name where the code was first seen. One round trip a scan, limits included.
+_RECORD = (
+    ratelimit.SPEND
+    + """
+local rates = tonumber(ARGV[1])
+if rates > 0 then
+  local wait, spent = spend({unpack(KEYS, 1, rates)}, {unpack(ARGV, 2, 1 + 2 * rates)})
+  if wait > 0 then return {'refused', wait, spent} end
+end
+local code, log, known, records = KEYS[rates + 1], KEYS[rates + 2], KEYS[rates + 3], KEYS[rates + 4]
+local o = 1 + 2 * rates
+local seeds = tonumber(ARGV[o + 1])
+local clients = tonumber(ARGV[o + 2 + seeds])
+local base = o + 2 + seeds + clients
+if redis.call('EXISTS', code) == 0 then
+  if seeds == 0 then return {'unknown'} end
+  redis.call('HSET', code, unpack(ARGV, o + 2, o + 1 + seeds))
+  redis.call('DEL', known)
+  if clients > 0 then redis.call('SADD', known, unpack(ARGV, o + 3 + seeds, base)) end
 end
 local at, region, lat, lon, client =
   ARGV[base + 1], ARGV[base + 2], ARGV[base + 3], ARGV[base + 4], ARGV[base + 5]
-redis.call('XADD', KEYS[2], '*', unpack(ARGV, base + 6))
-local prev = redis.call('HMGET', KEYS[1], 'loc_at', 'last_lat', 'last_lon', 'loc_client')
-local n = redis.call('HINCRBY', KEYS[1], 'n', 1)
-redis.call('SADD', KEYS[3], client)
-local distinct = redis.call('SCARD', KEYS[3])
-if redis.call('HSETNX', KEYS[1], 'first_at', at) == 1 and region ~= '' then
-  redis.call('HSET', KEYS[1], 'first_region', region)
+redis.call('XADD', log, '*', unpack(ARGV, base + 6))
+local prev = redis.call('HMGET', code, 'loc_at', 'last_lat', 'last_lon', 'loc_client')
+local n = redis.call('HINCRBY', code, 'n', 1)
+redis.call('SADD', known, client)
+local distinct = redis.call('SCARD', known)
+if redis.call('HSETNX', code, 'first_at', at) == 1 and region ~= '' then
+  redis.call('HSET', code, 'first_region', region)
 end
-redis.call('HSET', KEYS[1], 'last_at', at)
+redis.call('HSET', code, 'last_at', at)
 if lat ~= '' then
-  redis.call('HSET', KEYS[1], 'loc_at', at, 'last_lat', lat, 'last_lon', lon, 'loc_client', client)
+  redis.call('HSET', code, 'loc_at', at, 'last_lat', lat, 'last_lon', lon, 'loc_client', client)
 end
-local now = redis.call('HMGET', KEYS[1], 'first_at', 'first_region', 'flags')
-return {n, distinct, now[1] or '', now[2] or '', prev[1] or '', prev[2] or '', prev[3] or '',
-        prev[4] or '', now[3] or ''}
+local now = redis.call('HMGET', code, 'first_at', 'first_region', 'flags')
+return {'ok', n, distinct, now[1] or '', now[2] or '', prev[1] or '', prev[2] or '',
+        prev[3] or '', prev[4] or '', now[3] or '', redis.call('GET', records) or ''}
 """
+)
 
 
 @dataclass
@@ -70,6 +90,7 @@ class CodeState:
     previous_longitude: float | None
     previous_client: str | None
     flags: set[str]
+    records_version: str  # of the processing records (batches.RECORDS_VERSION_KEY) at this scan
 
 
 def _float(value: bytes | str) -> float | None:
@@ -91,21 +112,26 @@ def record(
     *,
     seed: dict | None,
     seed_clients: list[str] = (),
+    rates: ratelimit.Windows | None = None,
     now: float,
     client: str,
     region: str | None,
     latitude: float | None,
     longitude: float | None,
 ) -> CodeState | None:
-    """Count one scan by `client` and log its entry. `seed` is the code's state in the database
-    (and `seed_clients` the clients that scanned it), which Redis takes only if it does not know
-    the code yet (a first scan, or a new Redis); without a seed an unknown code answers None and
-    nothing is counted or logged."""
+    """Count one scan by `client` against `rates` (TooManyRequests when one is spent: nothing is
+    counted) and log its entry. `seed` is the code's state in the database (and `seed_clients`
+    the clients that scanned it), which Redis takes only if it does not know the code yet (a
+    first scan, or a new Redis); without a seed an unknown code answers None, having counted the
+    rates but no scan."""
     seeds = _pairs({k: v for k, v in seed.items() if v not in (None, "")}) if seed else []
     if seed is not None and not seeds:
         seeds = ["n", 0]
     known_clients = list(seed_clients) if seed is not None else []
+    rates = rates or NO_RATES
     args = [
+        len(rates.keys),
+        *rates.limits,
         len(seeds),
         *seeds,
         len(known_clients),
@@ -117,11 +143,21 @@ def record(
         client,
         *_pairs(entry),
     ]
-    keys = (CODE_KEY.format(code_id), STREAM, CLIENTS_KEY.format(code_id))
-    answer = redis_client().eval(_RECORD, 3, *keys, *args)
-    if answer is None:
+    keys = (
+        *rates.keys,
+        CODE_KEY.format(code_id),
+        STREAM,
+        CLIENTS_KEY.format(code_id),
+        RECORDS_VERSION_KEY,
+    )
+    status, *answer = run_script(_RECORD, keys, args)
+    if status == b"refused":
+        rates.check(int(answer[0]), int(answer[1]))
+    if status == b"unknown":
         return None
-    count, clients, first_at, first_region, loc_at, loc_lat, loc_lon, loc_client, flags = answer
+    count, clients, first_at, first_region, loc_at, loc_lat, loc_lon, loc_client, flags, records = (
+        answer
+    )
     return CodeState(
         int(count),
         int(clients),
@@ -132,6 +168,7 @@ def record(
         _float(loc_lon),
         _text(loc_client),
         set(filter(None, (_text(flags) or "").split(","))),
+        _text(records) or "",
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -13,6 +14,7 @@ from flask import current_app
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
+from backend import ratelimit
 from backend.catalogue.models import Sku
 from backend.errors import BadRequest, NotFound, RuleBroken, get_or_404
 from backend.inventory.models import SELLABLE, Lot
@@ -20,7 +22,7 @@ from backend.sellers import service as sellers
 from backend.sellers.models import BrandLicence, Seller
 from backend.timeutil import naive_utc_from_timestamp, to_shanghai_iso, utcnow
 from backend.trace import codes, places, scan_log
-from backend.trace.chain import chain_for_lot, lot_use_by
+from backend.trace.chain import LotChain, lot_chain
 from backend.trace.models import PrintRun, TraceCode, TraceFlag, TraceScan
 
 INSERT_CHUNK = 5000
@@ -239,11 +241,20 @@ def _flag_entry(
     }
 
 
-def scan(session: Session, raw_code: str, *, ip: str, place: Place) -> dict:
+def scan(
+    session: Session,
+    raw_code: str,
+    *,
+    ip: str,
+    place: Place,
+    limits: Sequence[tuple[str, object]] = (),
+) -> dict:
     """Count a scan and answer what the code proves, with plain warnings when it looks copied.
 
-    Every scan (also of codes that are not ours) is logged; persist_scans stores the log.
-    NotFound for codes that are not ours. A region that names no place is dropped."""
+    The scan first spends `limits`, flow rates as (rule, who) of backend.ratelimit:
+    TooManyRequests, and nothing looked up or logged, when one is spent. Every scan (also of
+    codes that are not ours) is logged; persist_scans stores the log. NotFound for codes that
+    are not ours. A region that names no place is dropped."""
     now = time.time()
     value = codes.normalize(raw_code)
     known = _codes_seen.get(value) if value else None
@@ -266,7 +277,12 @@ def scan(session: Session, raw_code: str, *, ip: str, place: Place) -> dict:
         "latitude": place.latitude,
         "longitude": place.longitude,
     }
-    state = scan_log.record(known[0], entry, seed=None, **where) if known else None
+    rates = ratelimit.windows(*limits)
+    if known:  # the hot path: limits, count and log in one round trip
+        state = scan_log.record(known[0], entry, seed=None, rates=rates, **where)
+    else:
+        rates.count()  # before the database is asked about a code that may be a guess
+        state = None
     if state is None:  # first sight in this process, or Redis does not know the code yet
         code = None
         if value:
@@ -283,16 +299,16 @@ def scan(session: Session, raw_code: str, *, ip: str, place: Place) -> dict:
         seed, seed_clients = _code_state_in_db(session, code)
         state = scan_log.record(code.id, entry, seed=seed, seed_clients=seed_clients, **where)
     code_id, lot_id, print_run_id = known
-    use_by = lot_use_by(session, lot_id)
+    lot = lot_chain(session, lot_id, state.records_version)
     raised = [
         _flag_entry(code_id, value, reason, note, now, place)
-        for reason, note in _signals(state, use_by, place, now, client).items()
+        for reason, note in _signals(state, lot.use_by, place, now, client).items()
         if reason not in state.flags
     ]
     if raised:
         state.flags |= {flag["reason"] for flag in raised}
         scan_log.add_flags(code_id, state.flags, raised)
-    return _answer(session, value, print_run_id, lot_id, state, use_by)
+    return _answer(session, value, print_run_id, lot, state)
 
 
 def _warnings(state: scan_log.CodeState, use_by: datetime) -> list[dict]:
@@ -330,14 +346,9 @@ def _seller_of_run(session: Session, print_run_id: int) -> dict:
 
 
 def _answer(
-    session: Session,
-    code: str,
-    print_run_id: int,
-    lot_id: int,
-    state: scan_log.CodeState,
-    use_by: datetime,
+    session: Session, code: str, print_run_id: int, lot: LotChain, state: scan_log.CodeState
 ) -> dict:
-    warnings = _warnings(state, use_by)
+    warnings = _warnings(state, lot.use_by)
     return {
         "code": code,
         "verdict": "SUSPICIOUS" if warnings else "GENUINE",
@@ -350,5 +361,5 @@ def _answer(
             "first_scanned_at": to_shanghai_iso(_utc(state.first_at)),
             "first_region": state.first_region,
         },
-        **chain_for_lot(session, lot_id),
+        **lot.chain,
     }
