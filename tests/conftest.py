@@ -125,7 +125,6 @@ def _clean_state(request):
         cache._pages,
         chain._lots,
         trace._sellers_of_runs,
-        trace._codes_seen,
     ):
         per_process.clear()
     requests.post(f"{sandbox_server.url}/sandbox/reset", timeout=5)

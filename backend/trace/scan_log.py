@@ -3,11 +3,12 @@ into the database in batches. A scan thus costs one Redis round trip (its rate l
 in the same script) instead of a database write, and thousands of people can scan at once (a
 live show, a market day).
 
-Per code, a hash keeps what the signals need: the scan count, the first scan's time and region,
-the last located scan's time, place and client, and the reasons it was flagged; and a set keeps
-the distinct clients (hashed networks) that scanned it, so one holder scanning again and again
-counts once. A code Redis does not know yet (a first scan, or a new Redis) starts from its state
-in the database, in the same round trip.
+Per code, under its normalised spelling, a hash keeps what a scan needs: the code's ids (code,
+lot, print run), the scan count, the first scan's time and region, the last located scan's time,
+place and client, and the reasons it was flagged; and a set keeps the distinct clients (hashed
+networks) that scanned it, so one holder scanning again and again counts once. Any process
+answers a code Redis knows without asking the database; one Redis does not know yet (its first
+scan, or a new Redis) starts from its row and state in the database.
 """
 
 from __future__ import annotations
@@ -22,21 +23,20 @@ NO_RATES = ratelimit.Windows((), (), ())
 
 STREAM = "heli:trace:scans"
 FLAG_STREAM = "heli:trace:flags"
-CODE_KEY = "heli:trace:code:{}"
+CODE_KEY = "heli:trace:code:{}"  # by the normalised code
 CLIENTS_KEY = "heli:trace:code:{}:clients"
 
 # KEYS: the scan's rate counters (ARGV[1] of them), then the code hash, the scan log, the code's
 # set of clients and the version of the processing records (batches.RECORDS_VERSION_KEY).
 # ARGV[1] = how many rate counters, then each one's limit and window in ms (ratelimit.SPEND);
-# then how many seed values follow, then those field/value pairs (the code's state in the
-# database, used only when Redis does not know the code yet); then how many seed clients follow,
-# then those; then now, region, lat, lon ("" when unknown), client; then the log entry's
-# field/value pairs.
+# then how many seed values follow, then those field/value pairs (the code's ids and state in
+# the database, used only when Redis does not know the code yet); then how many seed clients
+# follow, then those; then the code, now, region, lat, lon ("" when unknown) and client.
 # A spent rate answers {'refused', ms to wait, which} and counts nothing. Else the rates count
 # one, and when Redis does not know the code and no seed came it answers {'unknown'}, counting
-# and logging nothing more. Else it answers the state after this scan together with the last
-# located scan before it: {'ok', n, clients, first_at, first_region, loc_at, loc_lat, loc_lon,
-# loc_client, flags, records version}.
+# and logging nothing more. Else it logs the scan and answers the code's ids and its state after
+# this scan together with the last located scan before it: {'ok', id, lot, run, n, clients,
+# first_at, first_region, loc_at, loc_lat, loc_lon, loc_client, flags, records version}.
 # The first region is the first scan's own region (set with first_at, never later): a later
 # scan cannot name where the code was first seen. One round trip a scan, limits included.
 _RECORD = (
@@ -58,9 +58,11 @@ if redis.call('EXISTS', code) == 0 then
   redis.call('DEL', known)
   if clients > 0 then redis.call('SADD', known, unpack(ARGV, o + 3 + seeds, base)) end
 end
-local at, region, lat, lon, client =
-  ARGV[base + 1], ARGV[base + 2], ARGV[base + 3], ARGV[base + 4], ARGV[base + 5]
-redis.call('XADD', log, '*', unpack(ARGV, base + 6))
+local raw, at, region, lat, lon, client =
+  ARGV[base + 1], ARGV[base + 2], ARGV[base + 3], ARGV[base + 4], ARGV[base + 5], ARGV[base + 6]
+local ids = redis.call('HMGET', code, 'id', 'lot', 'run')
+redis.call('XADD', log, '*', 'code_id', ids[1], 'raw_code', raw, 'at', at, 'ip_hash', client,
+           'lat', lat, 'lon', lon, 'region', region)
 local prev = redis.call('HMGET', code, 'loc_at', 'last_lat', 'last_lon', 'loc_client')
 local n = redis.call('HINCRBY', code, 'n', 1)
 redis.call('SADD', known, client)
@@ -73,14 +75,17 @@ if lat ~= '' then
   redis.call('HSET', code, 'loc_at', at, 'last_lat', lat, 'last_lon', lon, 'loc_client', client)
 end
 local now = redis.call('HMGET', code, 'first_at', 'first_region', 'flags')
-return {'ok', n, distinct, now[1] or '', now[2] or '', prev[1] or '', prev[2] or '',
-        prev[3] or '', prev[4] or '', now[3] or '', redis.call('GET', records) or ''}
+return {'ok', ids[1], ids[2], ids[3], n, distinct, now[1] or '', now[2] or '', prev[1] or '',
+        prev[2] or '', prev[3] or '', prev[4] or '', now[3] or '', redis.call('GET', records) or ''}
 """
 )
 
 
 @dataclass
 class CodeState:
+    code_id: int
+    lot_id: int
+    print_run_id: int
     count: int
     clients: int
     first_at: float | None
@@ -107,28 +112,24 @@ def _pairs(entry: dict) -> list:
 
 
 def record(
-    code_id: int,
-    entry: dict,
+    code: str,
     *,
-    seed: dict | None,
+    rates: ratelimit.Windows = NO_RATES,
+    seed: dict | None = None,
     seed_clients: list[str] = (),
-    rates: ratelimit.Windows | None = None,
     now: float,
     client: str,
     region: str | None,
     latitude: float | None,
     longitude: float | None,
 ) -> CodeState | None:
-    """Count one scan by `client` against `rates` (TooManyRequests when one is spent: nothing is
-    counted) and log its entry. `seed` is the code's state in the database (and `seed_clients`
-    the clients that scanned it), which Redis takes only if it does not know the code yet (a
-    first scan, or a new Redis); without a seed an unknown code answers None, having counted the
-    rates but no scan."""
+    """Count one scan of a (normalised) code by `client` against `rates` (TooManyRequests when
+    one is spent: nothing is counted) and log it. `seed` is the code's ids and state in the
+    database ("id", "lot", "run", then the fields of the hash; `seed_clients` the clients that
+    scanned it), which Redis takes only if it does not know the code yet (a first scan, or a new
+    Redis); without a seed an unknown code answers None, having counted the rates but no scan."""
     seeds = _pairs({k: v for k, v in seed.items() if v not in (None, "")}) if seed else []
-    if seed is not None and not seeds:
-        seeds = ["n", 0]
     known_clients = list(seed_clients) if seed is not None else []
-    rates = rates or NO_RATES
     args = [
         len(rates.keys),
         *rates.limits,
@@ -136,18 +137,18 @@ def record(
         *seeds,
         len(known_clients),
         *known_clients,
+        code,
         now,
         region or "",
         "" if latitude is None else latitude,
         "" if longitude is None else longitude,
         client,
-        *_pairs(entry),
     ]
     keys = (
         *rates.keys,
-        CODE_KEY.format(code_id),
+        CODE_KEY.format(code),
         STREAM,
-        CLIENTS_KEY.format(code_id),
+        CLIENTS_KEY.format(code),
         RECORDS_VERSION_KEY,
     )
     status, *answer = run_script(_RECORD, keys, args)
@@ -155,10 +156,12 @@ def record(
         rates.check(int(answer[0]), int(answer[1]))
     if status == b"unknown":
         return None
-    count, clients, first_at, first_region, loc_at, loc_lat, loc_lon, loc_client, flags, records = (
-        answer
-    )
+    code_id, lot_id, run_id, count, clients, first_at, first_region, *rest = answer
+    loc_at, loc_lat, loc_lon, loc_client, flags, records = rest
     return CodeState(
+        int(code_id),
+        int(lot_id),
+        int(run_id),
         int(count),
         int(clients),
         _float(first_at),
@@ -172,10 +175,10 @@ def record(
     )
 
 
-def add_flags(code_id: int, flags: set[str], raised: list[dict]) -> None:
+def add_flags(code: str, flags: set[str], raised: list[dict]) -> None:
     """Remember a code's flags, and log the ones this scan raised for the database."""
     pipe = redis_client().pipeline()
-    pipe.hset(CODE_KEY.format(code_id), "flags", ",".join(sorted(flags)))
+    pipe.hset(CODE_KEY.format(code), "flags", ",".join(sorted(flags)))
     for flag in raised:
         pipe.xadd(FLAG_STREAM, {k: "" if v is None else v for k, v in flag.items()})
     pipe.execute()

@@ -173,7 +173,8 @@ SEED_CLIENTS = 10_000  # a code scanned by more clients than this is long flagge
 
 
 def _code_state_in_db(session: Session, code) -> tuple[dict, list[str]]:
-    """What Redis starts from for a code it does not know yet, and the clients that scanned it."""
+    """What Redis starts from for a code it does not know yet (its ids and state), and the
+    clients that scanned it."""
 
     def stamp(value: datetime | None) -> float | None:
         return value.replace(tzinfo=UTC).timestamp() if value else None
@@ -201,6 +202,9 @@ def _code_state_in_db(session: Session, code) -> tuple[dict, list[str]]:
             )
         )
     state = {
+        "id": code.id,
+        "lot": code.lot_id,
+        "run": code.print_run_id,
         "n": code.scan_count,
         "first_at": stamp(code.first_scanned_at),
         "first_region": code.first_region,
@@ -212,18 +216,6 @@ def _code_state_in_db(session: Session, code) -> tuple[dict, list[str]]:
         "flags": flags,
     }
     return state, clients
-
-
-_codes_seen: dict[str, tuple[int, int, int]] = {}
-_MAX_CODES_SEEN = 200_000
-
-
-def _remember(code: str, ids: tuple[int, int, int]) -> tuple[int, int, int]:
-    """(code id, lot id, print run id) of an issued code, which never change, per process."""
-    if len(_codes_seen) >= _MAX_CODES_SEEN:
-        _codes_seen.clear()
-    _codes_seen[code] = ids
-    return ids
 
 
 def _flag_entry(
@@ -257,19 +249,9 @@ def scan(
     are not ours. A region that names no place is dropped."""
     now = time.time()
     value = codes.normalize(raw_code)
-    known = _codes_seen.get(value) if value else None
     client = client_hash(ip)
     if place.region is not None and not places.is_region(place.region):
         place = Place(place.latitude, place.longitude, None)
-    entry = {
-        "code_id": known[0] if known else None,
-        "raw_code": value or codes.clean(raw_code),
-        "at": now,
-        "ip_hash": client,
-        "lat": place.latitude,
-        "lon": place.longitude,
-        "region": place.region,
-    }
     where = {
         "now": now,
         "client": client,
@@ -278,37 +260,43 @@ def scan(
         "longitude": place.longitude,
     }
     rates = ratelimit.windows(*limits)
-    if known:  # the hot path: limits, count and log in one round trip
-        state = scan_log.record(known[0], entry, seed=None, rates=rates, **where)
+    state = None
+    if value:  # the hot path: limits, count and log in one round trip
+        state = scan_log.record(value, rates=rates, **where)
     else:
-        rates.count()  # before the database is asked about a code that may be a guess
-        state = None
-    if state is None:  # first sight in this process, or Redis does not know the code yet
+        rates.count()
+    if state is None:  # Redis does not know the code (its first scan, or a new Redis)
         code = None
         if value:
             code = session.execute(select(*SCAN_COLUMNS).where(TraceCode.code == value)).first()
         if code is None:
+            entry = {
+                "code_id": None,
+                "raw_code": value or codes.clean(raw_code),
+                "at": now,
+                "ip_hash": client,
+                "lat": place.latitude,
+                "lon": place.longitude,
+                "region": place.region,
+            }
             made_up = [_flag_entry(None, value, NOT_OURS, "非联盟发放的防伪码", now, place)]
             scan_log.log(entry, made_up if value else [])  # a well-formed code never issued
             raise NotFound(
                 "未查询到该防伪码，可能不是乳山牡蛎正品，请谨慎购买并联系卖家",
                 code="TRACE_CODE_NOT_FOUND",
             )
-        known = _remember(value, (code.id, code.lot_id, code.print_run_id))
-        entry["code_id"] = code.id
         seed, seed_clients = _code_state_in_db(session, code)
-        state = scan_log.record(code.id, entry, seed=seed, seed_clients=seed_clients, **where)
-    code_id, lot_id, print_run_id = known
-    lot = lot_chain(session, lot_id, state.records_version)
+        state = scan_log.record(value, seed=seed, seed_clients=seed_clients, **where)
+    lot = lot_chain(session, state.lot_id, state.records_version)
     raised = [
-        _flag_entry(code_id, value, reason, note, now, place)
+        _flag_entry(state.code_id, value, reason, note, now, place)
         for reason, note in _signals(state, lot.use_by, place, now, client).items()
         if reason not in state.flags
     ]
     if raised:
         state.flags |= {flag["reason"] for flag in raised}
-        scan_log.add_flags(code_id, state.flags, raised)
-    return _answer(session, value, print_run_id, lot, state)
+        scan_log.add_flags(value, state.flags, raised)
+    return _answer(session, value, state.print_run_id, lot, state)
 
 
 def _warnings(state: scan_log.CodeState, use_by: datetime) -> list[dict]:
