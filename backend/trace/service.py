@@ -9,6 +9,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 from flask import current_app
 from sqlalchemy import func, insert, select
@@ -150,8 +151,12 @@ def _utc(timestamp: float) -> datetime:
 
 def client_hash(ip: str) -> str:
     """The scanning client (its network, see places.client_of), hashed: scans keep no address."""
-    client = places.client_of(ip)
-    return hashlib.sha256(f"{current_app.config['SECRET_KEY']}:{client}".encode()).hexdigest()[:32]
+    return _hashed(current_app.config["SECRET_KEY"], places.client_of(ip))
+
+
+@lru_cache(maxsize=4096)
+def _hashed(secret: str, client: str) -> str:
+    return hashlib.sha256(f"{secret}:{client}".encode()).hexdigest()[:32]
 
 
 # What a scan reads of a code: a plain row, lighter than loading the ORM object.
@@ -300,6 +305,8 @@ def scan(
 
 
 def _warnings(state: scan_log.CodeState, use_by: datetime) -> list[dict]:
+    if not state.flags:
+        return []
     first = to_shanghai_iso(_utc(state.first_at))[:16].replace("T", " ")
     where = f"（{state.first_region}）" if state.first_region else ""
     texts = {
