@@ -460,3 +460,21 @@ def test_a_chain_is_shown_as_the_processing_records_are(app, client, staff_clien
         pack_batch(db.session, {"RS-LIVE-M-5": 1})
         db.session.commit()
     assert client.get(f"/api/v1/trace/{code}").json["origin"]["farm"] == "于家养殖场"
+
+
+def test_reports_spend_their_networks_budgets_on_both_doors(app, client, monkeypatch):
+    monkeypatch.setitem(app.config, "TRACE_REPORT_RATE", "2/hour")
+    fake = trace_codes.new_code()
+    sent = client.post(f"/t/{fake}/report", data={"place": "某网店"}, environ_base=net(7))
+    assert sent.status_code == 200
+    api = client.post(
+        f"/api/v1/trace-reports/{fake}", json={"place": "某网店"}, environ_base=net(7)
+    )
+    assert api.status_code == 201
+    page = client.post(f"/t/{fake}/report", data={"place": "某网店"}, environ_base=net(7))
+    assert page.status_code == 429 and "查询太频繁了" in page.data.decode()
+    assert int(page.headers["Retry-After"]) > 60  # the hourly window
+    refused = client.post(f"/api/v1/trace-reports/{fake}", json={"place": "x"}, environ_base=net(7))
+    assert refused.status_code == 429 and refused.json["code"] == "TOO_MANY_REQUESTS"
+    other = client.post(f"/api/v1/trace-reports/{fake}", json={"place": "x"}, environ_base=net(8))
+    assert other.status_code == 201
