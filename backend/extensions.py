@@ -1,7 +1,5 @@
 """Unbound extension instances, bound to the app in create_app."""
 
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
@@ -23,8 +21,6 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
-# Rate limits live in the app's Redis (storage set in create_app), shared by every process.
-limiter = Limiter(key_func=get_remote_address, strategy="fixed-window")
 migrate = Migrate(render_as_batch=True, compare_type=True)
 # Form POSTs of the console pages; the JSON/API blueprints are exempted in create_app.
 csrf = CSRFProtect()

@@ -1,11 +1,15 @@
-"""rq queues on the app's Redis. Jobs are named by dotted path and get ids, never ORM objects."""
+"""rq queues on the app's Redis. Jobs are named by dotted path and get ids, never ORM objects.
+Lua scripts on that Redis run by their digest (run_script)."""
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Sequence
 from datetime import datetime
 
 from flask import current_app
 from redis import Redis
+from redis.exceptions import NoScriptError
 from rq import Queue, Retry
 
 DEFAULT_RETRY = Retry(max=5, interval=[5, 15, 60, 300, 900])
@@ -13,6 +17,22 @@ DEFAULT_RETRY = Retry(max=5, interval=[5, 15, 60, 300, 900])
 
 def redis_client() -> Redis:
     return current_app.extensions["heli_redis"]
+
+
+_digests: dict[str, str] = {}
+
+
+def run_script(script: str, keys: Sequence, args: Sequence):
+    """Run a Lua script by its SHA1 (EVALSHA: the text is sent only when Redis does not hold it
+    yet, e.g. after a restart)."""
+    redis = redis_client()
+    digest = _digests.get(script)
+    if digest is None:
+        digest = _digests[script] = hashlib.sha1(script.encode()).hexdigest()
+    try:
+        return redis.evalsha(digest, len(keys), *keys, *args)
+    except NoScriptError:
+        return redis.eval(script, len(keys), *keys, *args)
 
 
 def get_queue(name: str = "default") -> Queue:

@@ -9,6 +9,7 @@ import secrets
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, g, request
+from flask.sessions import SecureCookieSessionInterface
 from werkzeug.routing import IntegerConverter
 
 from backend.errors import BadRequest
@@ -56,9 +57,25 @@ class IdConverter(IntegerConverter):
         super().__init__(map, *args, **kwargs)
 
 
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions (the console's), without building a signer for, or
+    looking at, the many requests that carry no session cookie and store nothing (the APIs')."""
+
+    def open_session(self, app: Flask, request):
+        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()
+        return super().open_session(app, request)
+
+    def save_session(self, app: Flask, session, response: Response) -> None:
+        if session or session.modified or session.accessed:
+            super().save_session(app, session, response)
+
+
 def init_app(app: Flask) -> None:
-    """Install the converter (before any route is added), the hooks and the handler."""
+    """Install the converter (before any route is added), the sessions, the hooks and the
+    handler."""
     app.url_map.converters["int"] = IdConverter
+    app.session_interface = CookieSessions()
     app.before_request(limit_json_depth)
     app.register_error_handler(Exception, unexpected_error)
     app.after_request(security_headers)

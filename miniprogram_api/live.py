@@ -2,9 +2,9 @@
 
 from apiflask.fields import Integer, String
 from apiflask.validators import Length, OneOf, Range, Regexp
-from flask import current_app
 
-from backend.extensions import db, limiter
+from backend import ratelimit
+from backend.extensions import db
 from backend.live import comments, rooms, shelf
 from backend.schemas import MAX_ID, In
 from miniprogram_api import api_v1
@@ -74,19 +74,15 @@ def read_comments(room_id: int, query):
     )
 
 
-def _per_viewer() -> str:
-    return f"live-comment:{current_customer_id()}"
-
-
 @api_v1.post("/live/rooms/<int:room_id>/comments")
 @api_v1.auth_required(token_auth)
-@limiter.limit(lambda: current_app.config["LIVE_COMMENT_RATE"], key_func=_per_viewer)
 @api_v1.input(CommentIn, arg_name="body")
 @api_v1.doc(
     summary="发表评论（内容安全检查，限频）",
     responses={201: "已发表", 403: "已被禁言", 503: "内容安全检查暂时不可用"},
 )
 def post_comment(room_id: int, body):
+    ratelimit.count(("live-comment", current_customer_id()))
     return comments.post(
         db.session, room_id=room_id, customer_id=current_customer_id(), text=body["text"]
     ), 201

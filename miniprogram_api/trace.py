@@ -3,14 +3,19 @@ POST /api/v1/trace-reports/{code}: report a fake to the alliance.
 
 The rate limits here are shared with the /t/ page (miniprogram_api/trace_page.py): one budget
 per network across both doors, and one per code in its normalised spelling, so lower-casing a
-code, adding a space or switching door buys no extra scans."""
+code, adding a space or switching door buys no extra scans. A scan spends them in the same Redis
+round trip that counts and logs it (trace.scan); a report spends the network's before anything
+else."""
+
+from functools import wraps
 
 from apiflask.fields import Float, String
 from apiflask.validators import Length, Range
-from flask import current_app, request
+from flask import request
 
+from backend import ratelimit
 from backend.errors import RuleBroken
-from backend.extensions import db, limiter
+from backend.extensions import db
 from backend.schemas import In
 from backend.trace import codes, places, reports
 from backend.trace import service as trace
@@ -28,22 +33,24 @@ class ScanQuery(In):
 
 
 def _network() -> str:
-    return "trace-net:" + places.client_of(request.remote_addr or "")
+    return places.client_of(request.remote_addr or "")
 
 
-def _code() -> str:
-    return "trace-code:" + codes.clean((request.view_args or {}).get("code", ""))
+def scan_limits(code: str) -> list[tuple[str, str]]:
+    """The budgets a scan spends: its network's and its code's (in the normalised spelling)."""
+    return [("trace-network", _network()), ("trace-code", codes.clean(code))]
 
 
-per_network = limiter.shared_limit(
-    lambda: current_app.config["TRACE_RATE_PER_IP"], scope="trace-ip", key_func=_network
-)
-per_code = limiter.shared_limit(
-    lambda: current_app.config["TRACE_RATE_PER_CODE"], scope="trace-code", key_func=_code
-)
-reports_per_network = limiter.shared_limit(
-    lambda: current_app.config["TRACE_REPORT_RATE"], scope="trace-report", key_func=_network
-)
+def report_limited(view):
+    """Count a report of a fake against its network's budgets (scans' and reports') before
+    anything else, as one Redis call: 429 with Retry-After when one is spent."""
+
+    @wraps(view)
+    def limited(*args, **kwargs):
+        ratelimit.count(("trace-network", _network()), ("trace-report", _network()))
+        return view(*args, **kwargs)
+
+    return limited
 
 
 def place_of(query: dict) -> trace.Place:
@@ -57,20 +64,20 @@ def place_of(query: dict) -> trace.Place:
 
 
 @api_v1.get("/trace/<path:code>")
-@per_network
-@per_code
 @api_v1.input(ScanQuery, location="query", arg_name="query")
 @api_v1.doc(
     summary="防伪溯源查询：产地、加工、检验、授权卖家与查询记录",
-    responses={200: "查询结果", 422: "经纬度只给了一个"},
+    responses={200: "查询结果", 422: "经纬度只给了一个", 429: "查询太频繁"},
 )
 def scan_code(code: str, query):
-    return trace.scan(db.session, code, ip=request.remote_addr or "", place=place_of(query))
+    place = place_of(query)
+    return trace.scan(
+        db.session, code, ip=request.remote_addr or "", place=place, limits=scan_limits(code)
+    )
 
 
 @api_v1.post("/trace-reports/<code>")
-@per_network
-@reports_per_network
+@report_limited
 @api_v1.input(ReportIn, arg_name="body")
 @api_v1.doc(summary="向联盟举报假冒：购买地点与情况说明", responses=[201, 400, 429])
 def report_fake(code: str, body):

@@ -9,13 +9,13 @@ the API's JSON: the person holding the package reads it."""
 from flask import Blueprint, render_template, request
 from marshmallow import ValidationError
 
-from backend.errors import DomainError
+from backend.errors import DomainError, TooManyRequests
 from backend.extensions import csrf, db
 from backend.schemas import messages
 from backend.trace import reports
 from backend.trace import service as trace
 from backend.trace.schemas import ReportIn
-from miniprogram_api.trace import ScanQuery, per_code, per_network, place_of, reports_per_network
+from miniprogram_api.trace import ScanQuery, place_of, report_limited, scan_limits
 
 bp = Blueprint(
     "trace_page",
@@ -45,9 +45,11 @@ def _message_page(message: str, status: int, *, hint="", code="", report=False, 
     return html, status
 
 
-@bp.errorhandler(429)
-def too_many(_error):
-    return _message_page(TOO_MANY, 429, hint=TOO_MANY_HINT)
+@bp.errorhandler(TooManyRequests)
+def too_many(error: TooManyRequests):
+    db.session.rollback()
+    page, status = _message_page(TOO_MANY, 429, hint=TOO_MANY_HINT)
+    return page, status, error.headers
 
 
 @bp.errorhandler(500)
@@ -57,8 +59,6 @@ def failed(_error):
 
 
 @bp.get("/<path:code>")
-@per_network
-@per_code
 def trace_page(code: str):
     try:
         query = ScanQuery().load(request.args)
@@ -66,7 +66,11 @@ def trace_page(code: str):
         return _message_page("；".join(messages(invalid)), 400)
     try:
         place = place_of(query)
-        result = trace.scan(db.session, code, ip=request.remote_addr or "", place=place)
+        result = trace.scan(
+            db.session, code, ip=request.remote_addr or "", place=place, limits=scan_limits(code)
+        )
+    except TooManyRequests:
+        raise  # the page of its own (too_many)
     except DomainError as error:
         db.session.rollback()
         not_ours = error.code == "TRACE_CODE_NOT_FOUND"
@@ -82,8 +86,7 @@ def trace_page(code: str):
 
 @bp.post("/<path:code>/report")
 @csrf.exempt  # an anonymous form: a forged post could say no more than its sender could
-@per_network
-@reports_per_network
+@report_limited
 def report_fake(code: str):
     values = {name: request.form.get(name, "").strip() for name in ("place", "note")}
     try:

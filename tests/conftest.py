@@ -123,10 +123,8 @@ def _clean_state(request):
     # Per-process caches of things that never change in a real database; tests reuse ids.
     for per_process in (
         cache._pages,
-        chain._rendered,
-        chain._use_by,
+        chain._lots,
         trace._sellers_of_runs,
-        trace._codes_seen,
     ):
         per_process.clear()
     requests.post(f"{sandbox_server.url}/sandbox/reset", timeout=5)

@@ -355,6 +355,7 @@ def test_the_trace_page_answers_429_as_a_chinese_page(app, client, monkeypatch):
     client.get(f"/t/{trace_codes.new_code()}")
     page = client.get(f"/t/{trace_codes.new_code()}")
     assert page.status_code == 429 and page.mimetype == "text/html"
+    assert 1 <= int(page.headers["Retry-After"]) <= 60
     text = page.data.decode()
     assert "查询太频繁了，请稍后再试" in text and "1 分钟后刷新本页" in text
     assert "TOO_MANY_REQUESTS" not in text
@@ -425,3 +426,55 @@ def test_behind_the_proxy_each_caller_is_its_own_network(app, client, monkeypatc
             environ_base=proxy,
         )
         assert answered.status_code == 404, caller
+
+
+def test_a_refused_scan_counts_nothing_and_says_when_to_come_back(
+    app, client, staff_client, licensed, monkeypatch
+):
+    """The limits, the count and the log are one Redis call: a scan refused by either limit
+    leaves no trace in the code's count nor in the scan log."""
+    code = run_codes(app, print_run(staff_client, licensed, quantity=1).json["id"])[0]
+    monkeypatch.setitem(app.config, "TRACE_RATE_PER_CODE", "2/minute")
+    answers = [client.get(f"/api/v1/trace/{code}", environ_base=net(n)) for n in range(3)]
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    refused = answers[-1]
+    assert refused.json["code"] == "TOO_MANY_REQUESTS" and "频繁" in refused.json["message"]
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    assert refused.json["details"]["retry_after"] == int(refused.headers["Retry-After"])
+    monkeypatch.setitem(app.config, "TRACE_RATE_PER_CODE", "20/minute")
+    again = client.get(f"/api/v1/trace/{code}", environ_base=net(3)).json
+    assert (again["scans"]["count"], again["scans"]["clients"]) == (3, 3)
+    assert _persist(app) == 3
+
+
+def test_a_chain_is_shown_as_the_processing_records_are(app, client, staff_client, licensed):
+    """Chains are cached per lot; a processing record committed anywhere renders them again."""
+    from backend.batches.models import Farm
+    from backend.demo import pack_batch
+
+    code = run_codes(app, print_run(staff_client, licensed, quantity=1).json["id"])[0]
+    assert client.get(f"/api/v1/trace/{code}").json["origin"]["farm"] == "于家养殖户"
+    with app.app_context():  # a correction of the farm's name, then the line reports a batch
+        db.session.execute(db.update(Farm).values(name="于家养殖场"))
+        db.session.commit()
+        pack_batch(db.session, {"RS-LIVE-M-5": 1})
+        db.session.commit()
+    assert client.get(f"/api/v1/trace/{code}").json["origin"]["farm"] == "于家养殖场"
+
+
+def test_reports_spend_their_networks_budgets_on_both_doors(app, client, monkeypatch):
+    monkeypatch.setitem(app.config, "TRACE_REPORT_RATE", "2/hour")
+    fake = trace_codes.new_code()
+    sent = client.post(f"/t/{fake}/report", data={"place": "某网店"}, environ_base=net(7))
+    assert sent.status_code == 200
+    api = client.post(
+        f"/api/v1/trace-reports/{fake}", json={"place": "某网店"}, environ_base=net(7)
+    )
+    assert api.status_code == 201
+    page = client.post(f"/t/{fake}/report", data={"place": "某网店"}, environ_base=net(7))
+    assert page.status_code == 429 and "查询太频繁了" in page.data.decode()
+    assert int(page.headers["Retry-After"]) > 60  # the hourly window
+    refused = client.post(f"/api/v1/trace-reports/{fake}", json={"place": "x"}, environ_base=net(7))
+    assert refused.status_code == 429 and refused.json["code"] == "TOO_MANY_REQUESTS"
+    other = client.post(f"/api/v1/trace-reports/{fake}", json={"place": "x"}, environ_base=net(8))
+    assert other.status_code == 201

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -34,9 +35,15 @@ from backend.batches.models import (
 from backend.batches.schemas import render_batch
 from backend.catalogue.models import ProductLine
 from backend.errors import BadRequest, Conflict, NotFound, RuleBroken
+from backend.queue import redis_client
 from backend.timeutil import utcnow
+from backend.transactions import on_commit
 
 CLOCK_TOLERANCE = timedelta(minutes=5)
+# A new value after any processing record commits: caches of what the records show (a lot's
+# trace chain) compare it and render again when it moved. Random, so a fresh Redis never
+# matches a version cached under an old one.
+RECORDS_VERSION_KEY = "heli:batches:version"
 
 
 def authenticate_plant(session: Session, key_id: str) -> Plant | None:
@@ -203,6 +210,11 @@ def _check_measurements(step: ProcessStep, measurements: dict) -> dict:
 def _record_step(
     session: Session, batch: Batch, step: ProcessStep, performed_at: datetime, measurements: dict
 ) -> None:
+    on_commit(
+        session,
+        lambda: redis_client().set(RECORDS_VERSION_KEY, uuid.uuid4().hex),
+        key="batch-records",
+    )
     if step.id not in {s.step_id for s in batch.steps}:
         session.add(
             BatchStep(

@@ -1,39 +1,63 @@
-"""A lot's chain from farm to package, as a scan shows it (in Chinese). A packed lot's chain never
-changes, so each process keeps the rendered chain of the lots it has shown."""
+"""A lot's chain from farm to package, as a scan shows it (in Chinese), cached per process by lot.
+
+Everything a chain shows is a processing record written up to packing (steps, inspection,
+packing; farm, sea area, product and grade), and a step can follow packing only as another
+packing of new lots: so once a lot exists its chain stays as it is. Still, a cached chain is
+keyed by the version of the processing records too (batches.RECORDS_VERSION_KEY, new after any of
+them commits), which a scan reads in its one Redis round trip: a chain is never older than the
+records. What does change — a code's scans, first region and flags, the lot's expiry (the
+use-by warning) — is worked out at each scan from Redis and the clock, never cached here.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from backend.batches.models import Batch, BatchStep, Harvest, Inspection, SeaArea
+from backend.batches.service import RECORDS_VERSION_KEY
 from backend.catalogue.models import Sku
 from backend.inventory.models import Lot
+from backend.queue import redis_client
 from backend.timeutil import to_shanghai_iso
 
 _MAX_CACHED = 4096
-_rendered: dict[int, dict] = {}
 
 FORM_NAMES = {"live": "鲜活", "frozen": "冷冻", "ready_to_eat": "即食"}
 
 
-_use_by: dict[int, object] = {}
+@dataclass(frozen=True)
+class LotChain:
+    chain: dict
+    use_by: datetime  # UTC
 
 
-def lot_use_by(session: Session, lot_id: int):
-    """A lot's use-by (UTC); it never changes once packed."""
-    if lot_id not in _use_by:
-        _use_by[lot_id] = session.scalar(select(Lot.use_by).where(Lot.id == lot_id))
-    return _use_by[lot_id]
+_lots: dict[tuple[str, int], LotChain] = {}
+
+
+def records_version() -> str:
+    """The processing records' version now (a scan gets it from its own round trip instead)."""
+    version = redis_client().get(RECORDS_VERSION_KEY)
+    return version.decode() if version else ""
+
+
+def lot_chain(session: Session, lot_id: int, records: str | None = None) -> LotChain:
+    """A lot's rendered chain and use-by, as of the processing records' version `records`
+    (read from Redis when not given)."""
+    key = (records_version() if records is None else records, lot_id)
+    found = _lots.get(key)
+    if found is None:
+        if len(_lots) >= _MAX_CACHED:
+            _lots.clear()
+        found = _lots[key] = _render(session, lot_id)
+    return found
 
 
 def chain_for_lot(session: Session, lot_id: int) -> dict:
-    chain = _rendered.get(lot_id)
-    if chain is None:
-        if len(_rendered) >= _MAX_CACHED:
-            _rendered.clear()
-        chain = _rendered[lot_id] = _render(session, lot_id)
-    return chain
+    return lot_chain(session, lot_id).chain
 
 
 def _measurements(step: BatchStep) -> list[dict]:
@@ -45,7 +69,7 @@ def _measurements(step: BatchStep) -> list[dict]:
     ]
 
 
-def _render(session: Session, lot_id: int) -> dict:
+def _render(session: Session, lot_id: int) -> LotChain:
     lot = session.get(Lot, lot_id)
     sku = session.scalar(
         select(Sku)
@@ -72,7 +96,7 @@ def _render(session: Session, lot_id: int) -> dict:
         for s in sorted(batch.steps, key=lambda s: s.step.position)
         if s.step.kind in ("generic", "sorting")
     ]
-    return {
+    chain = {
         "product": {
             "name": sku.product.name,
             "grade": sku.grade.name,
@@ -103,3 +127,4 @@ def _render(session: Session, lot_id: int) -> dict:
             "use_by": to_shanghai_iso(lot.use_by),
         },
     }
+    return LotChain(chain, lot.use_by)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from functools import lru_cache
 
 PROVINCES = (
     "北京", "天津", "上海", "重庆", "河北", "山西", "辽宁", "吉林", "黑龙江", "江苏", "浙江",
@@ -23,6 +24,7 @@ PROVINCES = (
 _HAN = re.compile(r"^[\u4e00-\u9fff]{2,40}$")
 
 
+@lru_cache(maxsize=4096)  # an address is parsed a few times a scan, and scanned again and again
 def client_of(ip: str) -> str:
     """The client a scan counts for: an IPv4 address, an IPv6 /64, or the caller's own name."""
     try:

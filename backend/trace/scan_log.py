@@ -1,66 +1,91 @@
 """Scans are counted in Redis and logged to a Redis stream at request time; a job moves the log
-into the database in batches. A scan thus costs two Redis round trips instead of a database
-write, and thousands of people can scan at once (a live show, a market day).
+into the database in batches. A scan thus costs one Redis round trip (its rate limits counted
+in the same script) instead of a database write, and thousands of people can scan at once (a
+live show, a market day).
 
-Per code, a hash keeps what the signals need: the scan count, the first scan's time and region,
-the last located scan's time, place and client, and the reasons it was flagged; and a set keeps
-the distinct clients (hashed networks) that scanned it, so one holder scanning again and again
-counts once. A code Redis does not know yet (a first scan, or a new Redis) starts from its state
-in the database, in the same round trip.
+Per code, under its normalised spelling, a hash keeps what a scan needs: the code's ids (code,
+lot, print run), the scan count, the first scan's time and region, the last located scan's time,
+place and client, and the reasons it was flagged; and a set keeps the distinct clients (hashed
+networks) that scanned it, so one holder scanning again and again counts once. Any process
+answers a code Redis knows without asking the database; one Redis does not know yet (its first
+scan, or a new Redis) starts from its row and state in the database.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from backend.queue import redis_client
+from backend import ratelimit
+from backend.batches.service import RECORDS_VERSION_KEY
+from backend.queue import redis_client, run_script
+
+NO_RATES = ratelimit.Windows((), (), ())
 
 STREAM = "heli:trace:scans"
 FLAG_STREAM = "heli:trace:flags"
-CODE_KEY = "heli:trace:code:{}"
+CODE_KEY = "heli:trace:code:{}"  # by the normalised code
 CLIENTS_KEY = "heli:trace:code:{}:clients"
 
-# KEYS[1] = code hash, KEYS[2] = the scan log, KEYS[3] = the code's set of clients.
-# ARGV[1] = how many seed values follow, then those field/value pairs (the code's state in the
-# database, used only when Redis does not know the code yet); then how many seed clients follow,
-# then those; then now, region, lat, lon ("" when unknown), client; then the log entry's
-# field/value pairs. Answers the state after this scan together with the last located scan
-# before it: {n, clients, first_at, first_region, loc_at, loc_lat, loc_lon, loc_client, flags};
-# or nil, counting and logging nothing, when Redis does not know the code and no seed came.
+# KEYS: the scan's rate counters (ARGV[1] of them), then the code hash, the scan log, the code's
+# set of clients and the version of the processing records (batches.RECORDS_VERSION_KEY).
+# ARGV[1] = how many rate counters, then each one's limit and window in ms (ratelimit.SPEND);
+# then how many seed values follow, then those field/value pairs (the code's ids and state in
+# the database, used only when Redis does not know the code yet); then how many seed clients
+# follow, then those; then the code, now, region, lat, lon ("" when unknown) and client.
+# A spent rate answers {'refused', ms to wait, which} and counts nothing. Else the rates count
+# one, and when Redis does not know the code and no seed came it answers {'unknown'}, counting
+# and logging nothing more. Else it logs the scan and answers the code's ids and its state after
+# this scan together with the last located scan before it: {'ok', id, lot, run, n, clients,
+# first_at, first_region, loc_at, loc_lat, loc_lon, loc_client, flags, records version}.
 # The first region is the first scan's own region (set with first_at, never later): a later
-# scan cannot name where the code was first seen. One round trip a scan.
-_RECORD = """
-local seeds = tonumber(ARGV[1])
-local clients = tonumber(ARGV[2 + seeds])
-local base = 2 + seeds + clients
-if redis.call('EXISTS', KEYS[1]) == 0 then
-  if seeds == 0 then return nil end
-  redis.call('HSET', KEYS[1], unpack(ARGV, 2, 1 + seeds))
-  redis.call('DEL', KEYS[3])
-  if clients > 0 then redis.call('SADD', KEYS[3], unpack(ARGV, 3 + seeds, base)) end
+# scan cannot name where the code was first seen. One round trip a scan, limits included.
+_RECORD = (
+    ratelimit.SPEND
+    + """
+local rates = tonumber(ARGV[1])
+if rates > 0 then
+  local wait, spent = spend({unpack(KEYS, 1, rates)}, {unpack(ARGV, 2, 1 + 2 * rates)})
+  if wait > 0 then return {'refused', wait, spent} end
 end
-local at, region, lat, lon, client =
-  ARGV[base + 1], ARGV[base + 2], ARGV[base + 3], ARGV[base + 4], ARGV[base + 5]
-redis.call('XADD', KEYS[2], '*', unpack(ARGV, base + 6))
-local prev = redis.call('HMGET', KEYS[1], 'loc_at', 'last_lat', 'last_lon', 'loc_client')
-local n = redis.call('HINCRBY', KEYS[1], 'n', 1)
-redis.call('SADD', KEYS[3], client)
-local distinct = redis.call('SCARD', KEYS[3])
-if redis.call('HSETNX', KEYS[1], 'first_at', at) == 1 and region ~= '' then
-  redis.call('HSET', KEYS[1], 'first_region', region)
+local code, log, known, records = KEYS[rates + 1], KEYS[rates + 2], KEYS[rates + 3], KEYS[rates + 4]
+local o = 1 + 2 * rates
+local seeds = tonumber(ARGV[o + 1])
+local clients = tonumber(ARGV[o + 2 + seeds])
+local base = o + 2 + seeds + clients
+if redis.call('EXISTS', code) == 0 then
+  if seeds == 0 then return {'unknown'} end
+  redis.call('HSET', code, unpack(ARGV, o + 2, o + 1 + seeds))
+  redis.call('DEL', known)
+  if clients > 0 then redis.call('SADD', known, unpack(ARGV, o + 3 + seeds, base)) end
 end
-redis.call('HSET', KEYS[1], 'last_at', at)
+local raw, at, region, lat, lon, client =
+  ARGV[base + 1], ARGV[base + 2], ARGV[base + 3], ARGV[base + 4], ARGV[base + 5], ARGV[base + 6]
+local ids = redis.call('HMGET', code, 'id', 'lot', 'run')
+redis.call('XADD', log, '*', 'code_id', ids[1], 'raw_code', raw, 'at', at, 'ip_hash', client,
+           'lat', lat, 'lon', lon, 'region', region)
+local prev = redis.call('HMGET', code, 'loc_at', 'last_lat', 'last_lon', 'loc_client')
+local n = redis.call('HINCRBY', code, 'n', 1)
+redis.call('SADD', known, client)
+local distinct = redis.call('SCARD', known)
+if redis.call('HSETNX', code, 'first_at', at) == 1 and region ~= '' then
+  redis.call('HSET', code, 'first_region', region)
+end
+redis.call('HSET', code, 'last_at', at)
 if lat ~= '' then
-  redis.call('HSET', KEYS[1], 'loc_at', at, 'last_lat', lat, 'last_lon', lon, 'loc_client', client)
+  redis.call('HSET', code, 'loc_at', at, 'last_lat', lat, 'last_lon', lon, 'loc_client', client)
 end
-local now = redis.call('HMGET', KEYS[1], 'first_at', 'first_region', 'flags')
-return {n, distinct, now[1] or '', now[2] or '', prev[1] or '', prev[2] or '', prev[3] or '',
-        prev[4] or '', now[3] or ''}
+local now = redis.call('HMGET', code, 'first_at', 'first_region', 'flags')
+return {'ok', ids[1], ids[2], ids[3], n, distinct, now[1] or '', now[2] or '', prev[1] or '',
+        prev[2] or '', prev[3] or '', prev[4] or '', now[3] or '', redis.call('GET', records) or ''}
 """
+)
 
 
 @dataclass
 class CodeState:
+    code_id: int
+    lot_id: int
+    print_run_id: int
     count: int
     clients: int
     first_at: float | None
@@ -70,6 +95,7 @@ class CodeState:
     previous_longitude: float | None
     previous_client: str | None
     flags: set[str]
+    records_version: str  # of the processing records (batches.RECORDS_VERSION_KEY) at this scan
 
 
 def _float(value: bytes | str) -> float | None:
@@ -86,10 +112,10 @@ def _pairs(entry: dict) -> list:
 
 
 def record(
-    code_id: int,
-    entry: dict,
+    code: str,
     *,
-    seed: dict | None,
+    rates: ratelimit.Windows = NO_RATES,
+    seed: dict | None = None,
     seed_clients: list[str] = (),
     now: float,
     client: str,
@@ -97,32 +123,45 @@ def record(
     latitude: float | None,
     longitude: float | None,
 ) -> CodeState | None:
-    """Count one scan by `client` and log its entry. `seed` is the code's state in the database
-    (and `seed_clients` the clients that scanned it), which Redis takes only if it does not know
-    the code yet (a first scan, or a new Redis); without a seed an unknown code answers None and
-    nothing is counted or logged."""
+    """Count one scan of a (normalised) code by `client` against `rates` (TooManyRequests when
+    one is spent: nothing is counted) and log it. `seed` is the code's ids and state in the
+    database ("id", "lot", "run", then the fields of the hash; `seed_clients` the clients that
+    scanned it), which Redis takes only if it does not know the code yet (a first scan, or a new
+    Redis); without a seed an unknown code answers None, having counted the rates but no scan."""
     seeds = _pairs({k: v for k, v in seed.items() if v not in (None, "")}) if seed else []
-    if seed is not None and not seeds:
-        seeds = ["n", 0]
     known_clients = list(seed_clients) if seed is not None else []
     args = [
+        len(rates.keys),
+        *rates.limits,
         len(seeds),
         *seeds,
         len(known_clients),
         *known_clients,
+        code,
         now,
         region or "",
         "" if latitude is None else latitude,
         "" if longitude is None else longitude,
         client,
-        *_pairs(entry),
     ]
-    keys = (CODE_KEY.format(code_id), STREAM, CLIENTS_KEY.format(code_id))
-    answer = redis_client().eval(_RECORD, 3, *keys, *args)
-    if answer is None:
+    keys = (
+        *rates.keys,
+        CODE_KEY.format(code),
+        STREAM,
+        CLIENTS_KEY.format(code),
+        RECORDS_VERSION_KEY,
+    )
+    status, *answer = run_script(_RECORD, keys, args)
+    if status == b"refused":
+        rates.check(int(answer[0]), int(answer[1]))
+    if status == b"unknown":
         return None
-    count, clients, first_at, first_region, loc_at, loc_lat, loc_lon, loc_client, flags = answer
+    code_id, lot_id, run_id, count, clients, first_at, first_region, *rest = answer
+    loc_at, loc_lat, loc_lon, loc_client, flags, records = rest
     return CodeState(
+        int(code_id),
+        int(lot_id),
+        int(run_id),
         int(count),
         int(clients),
         _float(first_at),
@@ -132,13 +171,14 @@ def record(
         _float(loc_lon),
         _text(loc_client),
         set(filter(None, (_text(flags) or "").split(","))),
+        _text(records) or "",
     )
 
 
-def add_flags(code_id: int, flags: set[str], raised: list[dict]) -> None:
+def add_flags(code: str, flags: set[str], raised: list[dict]) -> None:
     """Remember a code's flags, and log the ones this scan raised for the database."""
     pipe = redis_client().pipeline()
-    pipe.hset(CODE_KEY.format(code_id), "flags", ",".join(sorted(flags)))
+    pipe.hset(CODE_KEY.format(code), "flags", ",".join(sorted(flags)))
     for flag in raised:
         pipe.xadd(FLAG_STREAM, {k: "" if v is None else v for k, v in flag.items()})
     pipe.execute()

@@ -6,13 +6,16 @@ from __future__ import annotations
 import hashlib
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 from flask import current_app
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
+from backend import ratelimit
 from backend.catalogue.models import Sku
 from backend.errors import BadRequest, NotFound, RuleBroken, get_or_404
 from backend.inventory.models import SELLABLE, Lot
@@ -20,7 +23,7 @@ from backend.sellers import service as sellers
 from backend.sellers.models import BrandLicence, Seller
 from backend.timeutil import naive_utc_from_timestamp, to_shanghai_iso, utcnow
 from backend.trace import codes, places, scan_log
-from backend.trace.chain import chain_for_lot, lot_use_by
+from backend.trace.chain import LotChain, lot_chain
 from backend.trace.models import PrintRun, TraceCode, TraceFlag, TraceScan
 
 INSERT_CHUNK = 5000
@@ -148,8 +151,12 @@ def _utc(timestamp: float) -> datetime:
 
 def client_hash(ip: str) -> str:
     """The scanning client (its network, see places.client_of), hashed: scans keep no address."""
-    client = places.client_of(ip)
-    return hashlib.sha256(f"{current_app.config['SECRET_KEY']}:{client}".encode()).hexdigest()[:32]
+    return _hashed(current_app.config["SECRET_KEY"], places.client_of(ip))
+
+
+@lru_cache(maxsize=4096)
+def _hashed(secret: str, client: str) -> str:
+    return hashlib.sha256(f"{secret}:{client}".encode()).hexdigest()[:32]
 
 
 # What a scan reads of a code: a plain row, lighter than loading the ORM object.
@@ -171,7 +178,8 @@ SEED_CLIENTS = 10_000  # a code scanned by more clients than this is long flagge
 
 
 def _code_state_in_db(session: Session, code) -> tuple[dict, list[str]]:
-    """What Redis starts from for a code it does not know yet, and the clients that scanned it."""
+    """What Redis starts from for a code it does not know yet (its ids and state), and the
+    clients that scanned it."""
 
     def stamp(value: datetime | None) -> float | None:
         return value.replace(tzinfo=UTC).timestamp() if value else None
@@ -199,6 +207,9 @@ def _code_state_in_db(session: Session, code) -> tuple[dict, list[str]]:
             )
         )
     state = {
+        "id": code.id,
+        "lot": code.lot_id,
+        "run": code.print_run_id,
         "n": code.scan_count,
         "first_at": stamp(code.first_scanned_at),
         "first_region": code.first_region,
@@ -210,18 +221,6 @@ def _code_state_in_db(session: Session, code) -> tuple[dict, list[str]]:
         "flags": flags,
     }
     return state, clients
-
-
-_codes_seen: dict[str, tuple[int, int, int]] = {}
-_MAX_CODES_SEEN = 200_000
-
-
-def _remember(code: str, ids: tuple[int, int, int]) -> tuple[int, int, int]:
-    """(code id, lot id, print run id) of an issued code, which never change, per process."""
-    if len(_codes_seen) >= _MAX_CODES_SEEN:
-        _codes_seen.clear()
-    _codes_seen[code] = ids
-    return ids
 
 
 def _flag_entry(
@@ -239,26 +238,25 @@ def _flag_entry(
     }
 
 
-def scan(session: Session, raw_code: str, *, ip: str, place: Place) -> dict:
+def scan(
+    session: Session,
+    raw_code: str,
+    *,
+    ip: str,
+    place: Place,
+    limits: Sequence[tuple[str, object]] = (),
+) -> dict:
     """Count a scan and answer what the code proves, with plain warnings when it looks copied.
 
-    Every scan (also of codes that are not ours) is logged; persist_scans stores the log.
-    NotFound for codes that are not ours. A region that names no place is dropped."""
+    The scan first spends `limits`, flow rates as (rule, who) of backend.ratelimit:
+    TooManyRequests, and nothing looked up or logged, when one is spent. Every scan (also of
+    codes that are not ours) is logged; persist_scans stores the log. NotFound for codes that
+    are not ours. A region that names no place is dropped."""
     now = time.time()
     value = codes.normalize(raw_code)
-    known = _codes_seen.get(value) if value else None
     client = client_hash(ip)
     if place.region is not None and not places.is_region(place.region):
         place = Place(place.latitude, place.longitude, None)
-    entry = {
-        "code_id": known[0] if known else None,
-        "raw_code": value or codes.clean(raw_code),
-        "at": now,
-        "ip_hash": client,
-        "lat": place.latitude,
-        "lon": place.longitude,
-        "region": place.region,
-    }
     where = {
         "now": now,
         "client": client,
@@ -266,36 +264,49 @@ def scan(session: Session, raw_code: str, *, ip: str, place: Place) -> dict:
         "latitude": place.latitude,
         "longitude": place.longitude,
     }
-    state = scan_log.record(known[0], entry, seed=None, **where) if known else None
-    if state is None:  # first sight in this process, or Redis does not know the code yet
+    rates = ratelimit.windows(*limits)
+    state = None
+    if value:  # the hot path: limits, count and log in one round trip
+        state = scan_log.record(value, rates=rates, **where)
+    else:
+        rates.count()
+    if state is None:  # Redis does not know the code (its first scan, or a new Redis)
         code = None
         if value:
             code = session.execute(select(*SCAN_COLUMNS).where(TraceCode.code == value)).first()
         if code is None:
+            entry = {
+                "code_id": None,
+                "raw_code": value or codes.clean(raw_code),
+                "at": now,
+                "ip_hash": client,
+                "lat": place.latitude,
+                "lon": place.longitude,
+                "region": place.region,
+            }
             made_up = [_flag_entry(None, value, NOT_OURS, "非联盟发放的防伪码", now, place)]
             scan_log.log(entry, made_up if value else [])  # a well-formed code never issued
             raise NotFound(
                 "未查询到该防伪码，可能不是乳山牡蛎正品，请谨慎购买并联系卖家",
                 code="TRACE_CODE_NOT_FOUND",
             )
-        known = _remember(value, (code.id, code.lot_id, code.print_run_id))
-        entry["code_id"] = code.id
         seed, seed_clients = _code_state_in_db(session, code)
-        state = scan_log.record(code.id, entry, seed=seed, seed_clients=seed_clients, **where)
-    code_id, lot_id, print_run_id = known
-    use_by = lot_use_by(session, lot_id)
+        state = scan_log.record(value, seed=seed, seed_clients=seed_clients, **where)
+    lot = lot_chain(session, state.lot_id, state.records_version)
     raised = [
-        _flag_entry(code_id, value, reason, note, now, place)
-        for reason, note in _signals(state, use_by, place, now, client).items()
+        _flag_entry(state.code_id, value, reason, note, now, place)
+        for reason, note in _signals(state, lot.use_by, place, now, client).items()
         if reason not in state.flags
     ]
     if raised:
         state.flags |= {flag["reason"] for flag in raised}
-        scan_log.add_flags(code_id, state.flags, raised)
-    return _answer(session, value, print_run_id, lot_id, state, use_by)
+        scan_log.add_flags(value, state.flags, raised)
+    return _answer(session, value, state.print_run_id, lot, state)
 
 
 def _warnings(state: scan_log.CodeState, use_by: datetime) -> list[dict]:
+    if not state.flags:
+        return []
     first = to_shanghai_iso(_utc(state.first_at))[:16].replace("T", " ")
     where = f"（{state.first_region}）" if state.first_region else ""
     texts = {
@@ -330,14 +341,9 @@ def _seller_of_run(session: Session, print_run_id: int) -> dict:
 
 
 def _answer(
-    session: Session,
-    code: str,
-    print_run_id: int,
-    lot_id: int,
-    state: scan_log.CodeState,
-    use_by: datetime,
+    session: Session, code: str, print_run_id: int, lot: LotChain, state: scan_log.CodeState
 ) -> dict:
-    warnings = _warnings(state, use_by)
+    warnings = _warnings(state, lot.use_by)
     return {
         "code": code,
         "verdict": "SUSPICIOUS" if warnings else "GENUINE",
@@ -350,5 +356,5 @@ def _answer(
             "first_scanned_at": to_shanghai_iso(_utc(state.first_at)),
             "first_region": state.first_region,
         },
-        **chain_for_lot(session, lot_id),
+        **lot.chain,
     }
