@@ -57,6 +57,17 @@ class JobLog:
             done = sum(fields.get(b"type") == b"1" for _, fields in results)
             self.successes[job_id] = max(self.successes[job_id], done)
 
+    def scheduler_pids(self) -> dict[str, int]:
+        """{queue: pid of the rq scheduler holding its lock} (it alone moves due enqueue_at jobs
+        of that queue into it)."""
+        found = {}
+        for key in self.redis.scan_iter("rq:scheduler-lock:*"):
+            name = self.redis.get(key)
+            pid = name and self.redis.hget(b"rq:scheduler:" + name, "pid")
+            if pid:
+                found[key.decode().rsplit(":", 1)[1]] = int(pid)
+        return found
+
     def figures(self) -> dict:
         """Periodic enqueues less than half an interval after the previous one of the same job
         (two schedulers, or one, firing for one tick), jobs with two successful runs, and

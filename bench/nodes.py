@@ -41,6 +41,18 @@ class Node:
     def exited(self) -> list[str]:
         return [name for name, process in self.processes.items() if process.poll() is not None]
 
+    def pids(self) -> set[int]:
+        """Every live process of the node (of its process groups)."""
+        groups, found = {process.pid for process in self.processes.values()}, set()
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                state_ppid_group = stat.read_text().rsplit(")", 1)[1].split()[:3]
+            except OSError:
+                continue
+            if int(state_ppid_group[2]) in groups:
+                found.add(int(stat.parent.name))
+        return found
+
     def kill(self) -> None:
         """Die as a machine does: SIGKILL to every process group, nothing gets to clean up."""
         self.killed, self.ended_at = True, time.monotonic()

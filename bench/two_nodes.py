@@ -168,6 +168,11 @@ def books(run: Run, sale_id: int, first_order: int, skus: dict, free: dict) -> d
             .where(Order.flash_sale_id == sale_id, Order.status == PAID)
             .group_by(Order.customer_id)
         ).all()
+        late = session.execute(
+            db.select(Order.cancelled_at, Order.pay_deadline).where(
+                Order.id > first_order, Order.status == CANCELLED
+            )
+        ).all()
         bad_lots = session.scalar(
             db.select(db.func.count())
             .select_from(Lot)
@@ -201,12 +206,16 @@ def books(run: Run, sale_id: int, first_order: int, skus: dict, free: dict) -> d
         "flash_orders_paid": flash_paid,
         "oversold": extra + bad_lots + over_person + over_sale,
         "units_lost": lost,
+        # Informative: how long after its pay deadline the last unpaid order was cancelled.
+        "expiry_late_max_s": max(
+            ((cancelled - deadline).total_seconds() for cancelled, deadline in late), default=0.0
+        ),
         "ledger_mismatches": len(ledger),
         "sale_balanced": balanced,
     }
 
 
-def load(run: Run, claimers: Bench, skus: dict, sizes: Sizes) -> tuple[dict, int]:
+def load(run: Run, claimers: Bench, skus: dict, sizes: Sizes, jobs: JobLog) -> tuple[dict, int]:
     """The sale and the shop on both nodes; node B dies halfway. Answers figures and the sale."""
     a, b = run.a, run.b
     console = requests.Session()
@@ -261,7 +270,11 @@ def load(run: Run, claimers: Bench, skus: dict, sizes: Sizes) -> tuple[dict, int
     for thread in threads:
         thread.start()
     time.sleep(sizes.load_seconds / 2)
-    b_alive = len(b.processes) - len(b.exited())
+    b_alive, b_pids = len(b.processes) - len(b.exited()), b.pids()
+    # Informative: due enqueue_at jobs (the sale's end, pay deadlines) of a queue whose rq
+    # scheduler dies with B wait until another scheduler takes the queue's lock.
+    locks = jobs.scheduler_pids()
+    on_b = sorted(queue for queue, pid in locks.items() if pid in b_pids)
     b.kill()
     b_down.set()
     time.sleep(max(0.0, started + sizes.load_seconds - time.monotonic()))
@@ -299,6 +312,8 @@ def load(run: Run, claimers: Bench, skus: dict, sizes: Sizes) -> tuple[dict, int
         for what in ("store_payments", "flash_payments"):
             figures[f"node_{node.name}_{what}"] = run.counts[node.name, what]
     figures["node_b_processes_killed"] = b_alive
+    figures["rq_scheduler_queues_on_b"] = " ".join(on_b) or "none"
+    figures["rq_scheduler_locks_held"] = len(locks)
     figures["node_b_killed_after_s"] = b.ended_at - started
     figures["calls_cut_off_by_kill"] = run.counts["b", "cut_off_by_kill"]
     figures["orders_retried_on_a"] = run.counts["a", "orders_retried_from_b"]
@@ -368,7 +383,7 @@ def two_nodes(scratch: Path, database_url: str, sizes: Sizes) -> list[str]:
         processes += [process for node in nodes for process in node.processes.values()]
         jobs.thread.start()
         run = Run(nodes[0], nodes[1], sandbox, app)
-        figures, sale_id = load(run, claimers, skus, sizes)
+        figures, sale_id = load(run, claimers, skus, sizes, jobs)
         figures.update(settle(app, sale_id, first_order))
         jobs.stop.set()
         jobs.thread.join()
