@@ -7,7 +7,7 @@ system settles by itself (the sale's end, pay deadlines, reconcile) and the book
 the database.
 
     python -m bench.two_nodes            # PostgreSQL only: a scratch cluster of its own
-    python -m bench.two_nodes --smoke
+    python -m bench.two_nodes --smoke    # (exit status 2 where PostgreSQL is not installed)
 
 A phone whose call to node B died with B sends it again to node A with the same body and
 Idempotency-Key, as the load balancer in front of the nodes would; both nodes give WeChat Pay the
