@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask import current_app
 from redis import Redis
@@ -53,5 +53,9 @@ def enqueue_many(func_path: str, args: list[tuple], *, queue: str = "default") -
 def enqueue_at(
     when: datetime, func_path: str, *args, queue: str = "default", job_id: str | None = None
 ):
-    """Schedule a job at a UTC time; the rq worker runs with its scheduler enabled."""
-    return get_queue(queue).enqueue_at(when, func_path, *args, job_id=job_id, retry=DEFAULT_RETRY)
+    """Schedule a job at a UTC time, never before it: rq keeps whole seconds and would run a job
+    due at 12:00:00.7 at 12:00:00 (a pay deadline not yet passed), so `when` is rounded up."""
+    due = when.replace(microsecond=0)
+    if due < when:
+        due += timedelta(seconds=1)
+    return get_queue(queue).enqueue_at(due, func_path, *args, job_id=job_id, retry=DEFAULT_RETRY)

@@ -19,10 +19,8 @@ units, 5xx answers, socket errors outside a kill, or a ledger/reconcile mismatch
 from __future__ import annotations
 
 import argparse
-import hashlib
 import multiprocessing
 import os
-import secrets
 import shutil
 import signal
 import statistics
@@ -39,7 +37,18 @@ from pathlib import Path
 import redis
 import requests
 
-from bench.harness import ADDRESS, app_for, ensure_wrk, free_port, gunicorn, stack, wait_http, wrk
+from bench.harness import (
+    ADDRESS,
+    app_for,
+    customers_with_tokens,
+    ensure_wrk,
+    free_port,
+    free_units,
+    gunicorn,
+    stack,
+    wait_http,
+    wrk,
+)
 
 UNITS = 500
 CLAIMERS = 10_000
@@ -119,45 +128,21 @@ class Bench:
         self.redis_url = ""
 
     def prepare(self, env: dict, stock: int) -> None:
-        """CLAIMERS customers with live tokens in bulk (sha256 stored, tokens to a file), and
-        `stock` packs of SKU."""
+        """CLAIMERS customers with live tokens (to a file for wrk), and `stock` packs of SKU."""
         from backend import demo
         from backend.catalogue.models import Sku
-        from backend.customers.models import AuthToken, Customer
         from backend.extensions import db
-        from backend.timeutil import utcnow
 
         self.app, self.redis_url = app_for(env), env["REDIS_URL"]
+        self.add_claimers(CLAIMERS)
         with self.app.app_context():
-            session = db.session
-            session.execute(
-                db.insert(Customer),
-                [{"openid": f"o_flash_{i:05d}", "nickname": f"秒杀{i}"} for i in range(CLAIMERS)],
-            )
-            ids = list(
-                session.scalars(
-                    db.select(Customer.id)
-                    .where(Customer.openid.like("o_flash_%"))
-                    .order_by(Customer.id)
-                )
-            )
-            self.tokens = {customer_id: secrets.token_urlsafe(24) for customer_id in ids}
-            expires = utcnow() + timedelta(days=1)
-            session.execute(
-                db.insert(AuthToken),
-                [
-                    {
-                        "customer_id": customer_id,
-                        "token_hash": hashlib.sha256(token.encode()).hexdigest(),
-                        "expires_at": expires,
-                    }
-                    for customer_id, token in self.tokens.items()
-                ],
-            )
-            session.commit()
-            demo.pack_batch(session, {SKU: stock})
-            self.sku_id = session.scalar(db.select(Sku.id).where(Sku.code == SKU))
-            session.remove()
+            demo.pack_batch(db.session, {SKU: stock})
+            self.sku_id = db.session.scalar(db.select(Sku.id).where(Sku.code == SKU))
+            db.session.remove()
+
+    def add_claimers(self, count: int) -> None:
+        """count customers with live tokens, the tokens also in the file the wrk scripts read."""
+        self.tokens = customers_with_tokens(self.app, "o_flash_", count)
         self.tokens_file.write_text("\n".join(self.tokens.values()) + "\n")
 
     def script(self, name: str) -> tuple[str, str]:
@@ -167,12 +152,20 @@ class Bench:
         return str(path), marks
 
 
-def claim_load(url: str, script: tuple[str, str], min_seconds: float, max_seconds: int) -> dict:
+def claim_load(
+    url: str,
+    script: tuple[str, str],
+    min_seconds: float,
+    max_seconds: int,
+    stop: threading.Event | None = None,
+    connections: int = CONNECTIONS,
+) -> dict:
     """Run wrk with a claim script for at least min_seconds and until every claimer has been
-    answered once (at most max_seconds); answers status counts, latency and errors."""
+    answered once (at most max_seconds, or until stop is set); answers status counts, latency
+    and errors."""
     path, marks = script
     wrk_run = subprocess.Popen(
-        [ensure_wrk(), "-t2", f"-c{CONNECTIONS}", f"-d{max_seconds}s", "--timeout", "10s"]
+        [ensure_wrk(), "-t2", f"-c{connections}", f"-d{max_seconds}s", "--timeout", "10s"]
         + ["-s", path, url],
         stdout=subprocess.PIPE,
         text=True,
@@ -180,7 +173,8 @@ def claim_load(url: str, script: tuple[str, str], min_seconds: float, max_second
     started = time.monotonic()
     while wrk_run.poll() is None:
         covered = all(Path(f"{marks}{index}").exists() for index in (0, 1))
-        if covered and time.monotonic() - started >= min_seconds:
+        stopped = stop is not None and stop.is_set()
+        if stopped or (covered and time.monotonic() - started >= min_seconds):
             wrk_run.send_signal(signal.SIGINT)
             break
         time.sleep(0.02)
@@ -352,18 +346,6 @@ def pay(urls: dict, token: str, order_id: int) -> None:
     raise RuntimeError(f"order {order_id} never became PAID")
 
 
-def free_units(bench: Bench) -> int:
-    from backend.extensions import db
-    from backend.inventory.models import Lot
-
-    with bench.app.app_context():
-        free = db.session.scalar(
-            db.select(db.func.sum(Lot.on_hand - Lot.reserved)).where(Lot.sku_id == bench.sku_id)
-        )
-        db.session.remove()
-    return int(free or 0)
-
-
 def account(bench: Bench, sale_id: int, free_before: int) -> dict:
     """Units sold vs allocated, the lots, the ledger and the sale's own reconciliation."""
     from backend.extensions import db
@@ -397,7 +379,7 @@ def account(bench: Bench, sale_id: int, free_before: int) -> dict:
     paid, held = int(units.get(PAID, 0)), int(units.get(PENDING_PAYMENT, 0))
     claimed = sum(int(n) for n in units.values())
     over_lots = sum(max(0, reserved - on_hand) + max(0, -reserved) for on_hand, reserved in lots)
-    returned = free_units(bench) - (free_before - UNITS)
+    returned = free_units(bench.app, bench.sku_id) - (free_before - UNITS)
     return {
         "orders": claimed,
         "paid": paid,
@@ -466,7 +448,7 @@ def one_run(bench: Bench, console: requests.Session, number: int, kill: bool, mi
     from backend.orders.models import PENDING_PAYMENT, Order
 
     web = bench.urls["web"]
-    free_before = free_units(bench)
+    free_before = free_units(bench.app, bench.sku_id)
     res = console.post(
         f"{web}/console/api/flash-sales",
         json={

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -13,6 +15,7 @@ import sys
 import tempfile
 import time
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 
 import requests
@@ -91,6 +94,7 @@ def scratch_env(scratch: Path, database: str, **extra: str) -> dict:
     load_env_file(ROOT / "sandbox" / "sandbox.env")
     return {
         **{name: str(value) for name, value in OPEN_LIMITS.items()},
+        "SESSION_COOKIE_SECURE": "0",  # the console's cookie over plain http on loopback
         **os.environ,
         "DATABASE_URL": database
         if "://" in database
@@ -129,6 +133,19 @@ def app_for(env: dict, **settings):
     for name, value in settings.items():
         setattr(config, name, value)
     return create_app(config)
+
+
+def free_units(app, sku_id: int) -> int:
+    """Units of a SKU on its lots that nothing holds."""
+    from backend.extensions import db
+    from backend.inventory.models import Lot
+
+    with app.app_context():
+        free = db.session.scalar(
+            db.select(db.func.sum(Lot.on_hand - Lot.reserved)).where(Lot.sku_id == sku_id)
+        )
+        db.session.remove()
+    return int(free or 0)
 
 
 def children(pid: int) -> list[int]:
@@ -215,16 +232,67 @@ def gunicorn(app: str, port: int, env: dict) -> subprocess.Popen:
     )
 
 
-def spawn(command: list[str], env: dict) -> subprocess.Popen:
-    """Start a process of the stack in its own process group (see stop_all)."""
-    return subprocess.Popen(
-        command,
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+def spawn(command: list[str], env: dict, log: Path | None = None) -> subprocess.Popen:
+    """Start a process of the stack in its own process group (see stop_all); its output goes to
+    log (appended), else nowhere."""
+    out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 (the child keeps it)
+    try:
+        return subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT if log else subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    finally:
+        if log:
+            out.close()
+
+
+def procfile(path: Path = ROOT / "Procfile") -> dict[str, str]:
+    """The processes of one deployment, as the Procfile lists them: {name: shell command}."""
+    from honcho.environ import parse_procfile
+
+    return dict(parse_procfile(path.read_text()).processes)
+
+
+def customers_with_tokens(app, prefix: str, count: int) -> dict[int, str]:
+    """count customers (openid prefix + number) with live login tokens, inserted in bulk (only the
+    sha256 is stored, as logging in stores it): {customer id: token}."""
+    from backend.customers.models import AuthToken, Customer
+    from backend.extensions import db
+    from backend.timeutil import utcnow
+
+    with app.app_context():
+        session = db.session
+        session.execute(
+            db.insert(Customer),
+            [{"openid": f"{prefix}{i:05d}", "nickname": f"买家{i}"} for i in range(count)],
+        )
+        ids = list(
+            session.scalars(
+                db.select(Customer.id)
+                .where(Customer.openid.like(f"{prefix}%"))
+                .order_by(Customer.id)
+            )
+        )
+        tokens = {customer_id: secrets.token_urlsafe(24) for customer_id in ids}
+        expires = utcnow() + timedelta(days=1)
+        session.execute(
+            db.insert(AuthToken),
+            [
+                {
+                    "customer_id": customer_id,
+                    "token_hash": hashlib.sha256(token.encode()).hexdigest(),
+                    "expires_at": expires,
+                }
+                for customer_id, token in tokens.items()
+            ],
+        )
+        session.commit()
+        session.remove()
+    return tokens
 
 
 def stop_all(processes: list[subprocess.Popen], timeout: float = 10) -> None:
