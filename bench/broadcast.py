@@ -123,6 +123,28 @@ class Bench:
             self.start_worker()
         for _ in range(SCHEDULERS):
             self.schedulers.append(self._start([sys.executable, "-m", "jobs.scheduler"]))
+        self.warm_up()
+
+    def warm_up(self) -> None:
+        """Wait until every process is up (rq's scheduler locks held, the workers listening)
+        and each worker sent a message (its WeChat token and connections made): the phases
+        measure fan-outs, not process starts."""
+        from rq import Worker
+
+        redis = self.app.extensions["heli_redis"]
+        deadline = time.monotonic() + 120
+        while not (
+            redis.get("rq:scheduler-lock:broadcasts")
+            and len(Worker.all(connection=redis)) >= WORKERS
+        ):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the workers or the schedulers did not start")
+            time.sleep(0.2)
+        warm = {
+            -n: (seller_id, self.notify(-n, seller_id, "预热"))
+            for n, seller_id in enumerate(self.sellers[: WORKERS * 2], start=1)
+        }
+        self.wait_for_pushes(warm, "预热")
 
     def start_worker(self) -> subprocess.Popen:
         worker = self._start(
@@ -243,7 +265,7 @@ class Bench:
             finally:
                 db.session.remove()
 
-    def notify(self, number: int, seller_id: int) -> float:
+    def notify(self, number: int, seller_id: int, title: str = "新订单") -> float:
         """One order event, committed; answers the wall time as the commit began."""
         from backend.extensions import db
         from backend.notices import service as notices
@@ -253,7 +275,7 @@ class Bench:
                 db.session,
                 seller_id=seller_id,
                 kind="PLATFORM_ORDER_NEW",
-                title=f"新订单{number:04d}",
+                title=f"{title}{number:04d}",
                 body=f"抖音订单 BENCH{number:06d}：乳山牡蛎 5 斤装 ×1，请尽快发货",
                 dedupe_key=f"bench-order:{number}",
                 order_no=f"BENCH{number:06d}",
@@ -271,7 +293,7 @@ class Bench:
         from backend.notices.models import DONE
 
         before = self.template_stats()
-        started = time.monotonic()
+        started, created = time.monotonic(), time.time()
         with self.app.app_context():
             broadcast = broadcast_flow.create(
                 db.session,
@@ -312,8 +334,11 @@ class Bench:
         report = self.settled(broadcast_id)
         after = self.template_stats()
         per_openid = Counter(message["touser"] for message in by_title.get(title, []))
+        times = [message["at"] - created for message in by_title.get(title, [])] or [0.0]
         result = {
             "seconds": seconds,
+            "first_message_seconds": min(times),
+            "last_message_seconds": max(times),
             "finished": finished,
             "duplicates": sum(1 for n in per_openid.values() if n > 1),
             "lost": sum(1 for openid in self.openids.values() if openid not in per_openid),
@@ -355,12 +380,14 @@ class Bench:
         self.push_rate = len(pushes) / (time.monotonic() - started)
         return self.push_latencies(pushes, self.wait_for_pushes(pushes))
 
-    def wait_for_pushes(self, pushes: dict[int, tuple[int, float]]) -> dict[str, list[dict]]:
+    def wait_for_pushes(
+        self, pushes: dict[int, tuple[int, float]], title: str = "新订单"
+    ) -> dict[str, list[dict]]:
         """The sandbox's messages once every push arrived (or the deadline passed)."""
         deadline = time.monotonic() + DEADLINE_SECONDS
         while True:
             by_title = self.messages_by_title()
-            if all(f"新订单{n:04d}" in by_title for n in pushes):
+            if all(f"{title}{n:04d}" in by_title for n in pushes):
                 return by_title
             if time.monotonic() > deadline:
                 print(f"# pushes: not all arrived after {DEADLINE_SECONDS} s")
@@ -436,7 +463,9 @@ def run(args, scratch: Path, database_url: str) -> int:
         phases.append(("_killed", bench.broadcast("台风预警（解除）", kill=True)))
         for suffix, result in phases:
             figures[f"fanout_seconds{suffix}"] = result["seconds"]
-            for key in ("sent", "delivered", "failed", "resends_deduped", "duplicates", "lost"):
+            for key in ("first_message_seconds", "last_message_seconds", "sent", "delivered"):
+                figures[f"{key}{suffix}"] = result[key]
+            for key in ("failed", "resends_deduped", "duplicates", "lost"):
                 figures[f"{key}{suffix}"] = result[key]
             print(f"# refused{suffix}: {result['refused']}")
             duplicates += result["duplicates"]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections import Counter
 from datetime import datetime, timedelta
 
 from flask import current_app
@@ -53,7 +54,6 @@ CATEGORIES = {
 }
 MAX_BODY = 1000
 WRITE_CHUNK = 500
-SEND_BATCH = 10  # claimed in one commit, their outcomes stored in one
 LEASES = "heli:notice:chunk-leases"  # sorted set: chunk token → when its lease ends (ms)
 # Broadcast chunks wait on their own queue, after order pushes ("notices") and other jobs.
 QUEUE = "broadcasts"
@@ -204,27 +204,22 @@ def _enqueue_chunks(notice_ids: list[int], attempt: int = 0) -> None:
 
 
 def deliver_chunk(session: Session, notice_ids: list[int], attempt: int = 0) -> dict:
-    """Send a chunk under its lease, SEND_BATCH at a time; what WeChat refused for now goes out
-    again a little later (paced by the refusals' codes)."""
+    """Send a chunk under its lease; what WeChat refused for now goes out again a little
+    later (paced by the refusals' codes). Answers how many ended in each state."""
     lease = _lease(notice_ids)
-    outcomes: dict[str, int] = {}
-    again, delay = [], 0.0
-    for at in range(0, len(notice_ids), SEND_BATCH):
-        _renew(lease)
-        for notice_id, outcome in notices.deliver_many(
-            session, notice_ids[at : at + SEND_BATCH]
-        ).items():
-            if isinstance(outcome, Exception):
-                again.append(notice_id)
-                delay = max(delay, notices.retry_after(outcome, attempt))
-                outcome = "retry"
-            outcomes[outcome] = outcomes.get(outcome, 0) + 1
-    if again:
-        enqueue_in(delay, "jobs.notices.deliver_chunk", again, attempt + 1, queue=QUEUE)
+    states = notices.deliver_or_retry(
+        session,
+        notice_ids,
+        attempt,
+        later=lambda again, attempt, delay: enqueue_in(
+            delay, "jobs.notices.deliver_chunk", again, attempt, queue=QUEUE
+        ),
+        before_batch=lambda: _renew(lease),
+    )
     _release(lease)
     take_over_lost_chunks()
     finish_done(session)
-    return outcomes
+    return dict(Counter(states.values()))
 
 
 def _lease_ends() -> int:

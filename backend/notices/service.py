@@ -14,6 +14,7 @@ the reason."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import timedelta
 
 from flask import current_app
@@ -40,7 +41,7 @@ from backend.notices.models import (
 from backend.officialaccount.models import OAFollower
 from backend.officialaccount.templates import FIELD_LIMIT, template_data
 from backend.pagination import page_of
-from backend.queue import enqueue, enqueue_in, redis_client
+from backend.queue import enqueue, redis_client
 from backend.timeutil import to_shanghai_iso, utcnow
 from backend.transactions import on_commit
 
@@ -52,6 +53,7 @@ FREQUENCY_ERRCODES = {45009, 45011}  # over WeChat's rate: wait before trying ag
 QUICK_RETRY_SECONDS = (0.2, 1, 2, 5, 15, 30)  # WeChat busy (-1) or no answer
 PACED_RETRY_SECONDS = (1, 2, 5, 15, 30)  # over a frequency limit, or our own budget spent
 WAIT_IN_PLACE_SECONDS = 0.5  # a retry this soon waits in the worker; later ones go back to rq
+SEND_BATCH = 10  # claimed in one commit, their outcomes stored in one
 LOST_SECONDS = 60  # a delivery nobody touched this long lost its job (> any backoff)
 ERRCODE_REASONS = {
     43004: "未关注公众号",
@@ -189,28 +191,36 @@ def retry_after(refused: WeChatError | TimeoutError, attempt: int) -> float:
     return steps[min(attempt, len(steps) - 1)]
 
 
-def deliver_or_retry(session: Session, notice_id: int, attempt: int = 0) -> str:
-    """Send one notice (an order push); a transient refusal is tried again in this worker when
-    the wait is short, else by a job enqueued for later ("retry")."""
-    while True:
-        try:
-            return deliver(session, notice_id)
-        except (WeChatError, TimeoutError) as refused:
-            delay = retry_after(refused, attempt)
-            attempt += 1
-            if delay > WAIT_IN_PLACE_SECONDS:
-                enqueue_in(delay, "jobs.notices.deliver_notice", notice_id, attempt, queue=QUEUE)
-                return "retry"
-            time.sleep(delay)
-
-
-def deliver(session: Session, notice_id: int) -> str:
-    """Send one notice (once). Answers the delivery's state; WeChatError or TimeoutError on a
-    transient refusal (the delivery is PENDING again, for a retry)."""
-    outcome = deliver_many(session, [notice_id])[notice_id]
-    if isinstance(outcome, Exception):
-        raise outcome
-    return outcome
+def deliver_or_retry(
+    session: Session,
+    notice_ids: list[int],
+    attempt: int,
+    *,
+    later: Callable[[list[int], int, float], object],
+    before_batch: Callable[[], object] = lambda: None,
+) -> dict[int, str]:
+    """Send notices SEND_BATCH at a time; transient refusals are tried again in this worker
+    when the wait is short, else handed to later(notice ids, attempt, seconds), which enqueues
+    the next try ("retry"). Answers each notice's state."""
+    states: dict[int, str] = {}
+    while notice_ids:
+        again, delay = [], 0.0
+        for at in range(0, len(notice_ids), SEND_BATCH):
+            before_batch()
+            for notice_id, outcome in deliver_many(
+                session, notice_ids[at : at + SEND_BATCH]
+            ).items():
+                if isinstance(outcome, Exception):
+                    again.append(notice_id)
+                    delay = max(delay, retry_after(outcome, attempt))
+                    outcome = "retry"
+                states[notice_id] = outcome
+        notice_ids, attempt = again, attempt + 1
+        if again and delay > WAIT_IN_PLACE_SECONDS:
+            later(again, attempt, delay)
+            break
+        time.sleep(delay)
+    return states
 
 
 Outcome = str | WeChatError | TimeoutError
