@@ -332,10 +332,15 @@ def _send(notice: SellerNotice, follower: OAFollower) -> tuple[Outcome, dict]:
 
 def template_finished(session: Session, *, msgid: str, status: str) -> None:
     """WeChat's TEMPLATESENDJOBFINISH: the message reached the phone, or why not."""
-    delivery_id = session.scalar(select(NoticeDelivery.id).where(NoticeDelivery.msgid == msgid))
-    if delivery_id is None:  # it may arrive before we stored the msgid (a crash, then a resend)
-        redis_client().set(f"heli:notice:finish:{msgid}", status, ex=FINISH_KEEP_SECONDS)
-        return
+    by_msgid = select(NoticeDelivery.id).where(NoticeDelivery.msgid == msgid)
+    delivery_id = session.scalar(by_msgid)
+    if delivery_id is None:  # before the sender stored the msgid: it looks here once it has
+        early = f"heli:notice:finish:{msgid}"
+        redis_client().set(early, status, ex=FINISH_KEEP_SECONDS)
+        # it may have stored it and looked meanwhile: whoever takes the status back applies it
+        delivery_id = session.scalar(by_msgid)
+        if delivery_id is None or redis_client().getdel(early) is None:
+            return
     _apply_finish(session, delivery_id, status)
 
 
