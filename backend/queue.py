@@ -13,6 +13,9 @@ from redis.exceptions import NoScriptError
 from rq import Queue, Retry
 
 DEFAULT_RETRY = Retry(max=5, interval=[5, 15, 60, 300, 900])
+# Every queue a job goes to: the workers of the Procfile serve them, the scheduler process moves
+# their delayed jobs (jobs/delayed.py).
+QUEUES = ("notices", "default", "broadcasts", "platforms")
 
 
 def redis_client() -> Redis:
@@ -59,3 +62,10 @@ def enqueue_at(
     if due < when:
         due += timedelta(seconds=1)
     return get_queue(queue).enqueue_at(due, func_path, *args, job_id=job_id, retry=DEFAULT_RETRY)
+
+
+def enqueue_in(seconds: float, func_path: str, *args, queue: str = "default"):
+    """Schedule a job seconds from now (rq's scheduled registry counts whole seconds)."""
+    return get_queue(queue).enqueue_in(
+        timedelta(seconds=seconds), func_path, *args, retry=DEFAULT_RETRY
+    )

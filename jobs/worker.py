@@ -1,6 +1,8 @@
-"""The rq worker: `python -m jobs.worker [--no-fork] [queue ...]` (with rq's scheduler for
-enqueue_at jobs). `--no-fork` runs jobs in the worker process itself (rq's SimpleWorker): the
-platform-pull queue gets thousands of short jobs, where a fork per job is most of the cost."""
+"""The rq worker: `python -m jobs.worker [--no-fork] [queue ...]`. It runs jobs only: rq's
+scheduler (enqueue_at jobs, delayed retries) lives in the scheduler process, so killing a worker
+delays nothing but the job it held. `--no-fork` runs jobs in the worker process itself (rq's
+SimpleWorker): the platform-pull queue gets thousands of short jobs, where a fork per job is
+most of the cost."""
 
 import sys
 
@@ -17,7 +19,7 @@ def main(args: list[str]) -> None:
     with app.app_context():
         worker_class = SimpleWorker if no_fork else Worker
         worker = worker_class(queues, connection=redis_client())
-        worker.work(with_scheduler=True)
+        worker.work(with_scheduler=False)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from backend.inventory.models import Lot
 from backend.staff.models import Staff
 from backend.timeutil import SHANGHAI, to_aware_utc, utcnow
 from backend.trace.models import TraceCode
+from jobs.delayed import DelayedJobs
 
 STAFF_PASSWORD = "tide-pool-2468"  # of the staff accounts tests create
 
@@ -245,13 +246,17 @@ def follow(sandbox, openid: str, unionid: str | None = None) -> dict:
 
 
 def run_jobs(app, *queues: str) -> None:
-    """Run the jobs waiting in the queues (and scheduled ones now due), as the rq workers
-    would; by default the queues of the `worker` process, in its order."""
+    """Run the jobs waiting in the queues (and scheduled ones now due, moved as the scheduler
+    process does), as the rq workers would; by default the queues of the `worker` process, in
+    its order."""
     with app.app_context():
         redis = app.extensions["heli_redis"]
         names = queues or ("notices", "default", "broadcasts")
+        delayed = DelayedJobs(redis, names)
+        delayed.tick()
+        delayed.release_locks()
         worker = SimpleWorker([Queue(name, connection=redis) for name in names], connection=redis)
-        worker.work(burst=True, with_scheduler=True)
+        worker.work(burst=True)
 
 
 def run_benchmark(module: str, *args: str, timeout: float = 600) -> dict[str, str]:

@@ -1,14 +1,22 @@
+import os
+import signal
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import requests
 from rq import Queue
 from rq.registry import ScheduledJobRegistry
 
+from backend.config import PROJECT_ROOT
 from backend.extensions import db
 from backend.orders.models import Order, OrderEvent
+from backend.queue import QUEUES
 from backend.timeutil import utcnow
 from jobs import scheduler
-from tests.helpers import run_jobs
+from jobs.delayed import LEASE_SECONDS, DelayedJobs
+from tests.helpers import run_jobs, wait_for
 
 
 def _make_overdue(app, order_id):
@@ -128,3 +136,87 @@ def test_schedule_has_stable_unique_ids_and_enqueues_each_run_once(app):
         assert scheduler.enqueue_periodic(entry) is True
         assert scheduler.enqueue_periodic(entry) is False
         assert Queue("default", connection=app.extensions["heli_redis"]).count == 1
+
+
+# -- rq's scheduler in the scheduler process ---------------------------------------------------
+def test_a_dead_schedulers_queues_are_taken_over_once_its_short_lease_ends(app):
+    redis = app.extensions["heli_redis"]
+    first, second = DelayedJobs(redis), DelayedJobs(redis)
+    try:
+        first.tick()
+        second.tick()
+        assert first.acquired_locks == set(QUEUES) and second.acquired_locks == set()
+        lock = first.get_locking_key("notices")
+        assert 0 < redis.ttl(lock) <= LEASE_SECONDS  # rq's own lease is a minute
+        for name in QUEUES:  # first was SIGKILLed: nobody renews its lease, and it ends
+            redis.delete(first.get_locking_key(name))
+        second.tick()
+        assert second.acquired_locks == set(QUEUES)
+        first.tick()  # back from a long pause: it moves nothing now
+        assert first.acquired_locks == set()
+    finally:
+        first.release_locks()
+        second.release_locks()
+
+
+def test_schedulers_that_both_believe_they_hold_a_queue_never_move_a_job_twice(app):
+    redis = app.extensions["heli_redis"]
+    queue = Queue("default", connection=redis)
+    due = utcnow() - timedelta(seconds=5)
+    for n in range(2000):
+        queue.enqueue_at(due, "jobs.orders.expire_overdue_orders", job_id=f"due-{n}")
+    schedulers = [DelayedJobs(redis, ("default",)) for _ in range(4)]
+    with ThreadPoolExecutor(len(schedulers)) as pool:  # a lease lost mid-move, four times over
+        moved = sum(pool.map(lambda delayed: delayed.move_due("default"), schedulers))
+    assert moved == 2000
+    assert queue.count == 2000 and len(set(queue.job_ids)) == 2000
+    assert ScheduledJobRegistry("default", connection=redis).count == 0
+
+
+def test_every_queue_has_a_worker_and_the_scheduler_is_its_own_process():
+    for procfile in ("Procfile", "Procfile.dev"):
+        lines = (PROJECT_ROOT / procfile).read_text().splitlines()
+        served = set()
+        for line in lines:
+            if "jobs.worker" in line:
+                served |= {word for word in line.split()[4:] if not word.startswith("-")}
+        assert served == set(QUEUES), procfile
+        assert "scheduler: python -m jobs.scheduler" in lines
+
+
+def test_a_killed_scheduler_process_stops_no_delayed_job(app):
+    redis = app.extensions["heli_redis"]
+    env = {
+        **os.environ,
+        "DATABASE_URL": app.config["DATABASE_URL"],
+        "REDIS_URL": app.config["REDIS_URL"],
+        "SECRET_KEY": "test-secret",
+    }
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "jobs.scheduler"],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(2)
+    ]
+    queue = Queue("notices", connection=redis)
+    lock = DelayedJobs.get_locking_key("notices")
+    try:
+        holder = wait_for(lambda: redis.get(lock), timeout=30).decode()
+        pid = int(redis.hget(f"rq:scheduler:{holder}", "pid"))
+        queue.enqueue_in(timedelta(seconds=1), "jobs.orders.expire_overdue_orders", job_id="p1")
+        wait_for(lambda: "p1" in queue.job_ids, timeout=30)
+        os.kill(pid, signal.SIGKILL)  # no goodbye: its locks stay until the lease ends
+        queue.enqueue_in(timedelta(seconds=1), "jobs.orders.expire_overdue_orders", job_id="p2")
+        wait_for(lambda: "p2" in queue.job_ids, timeout=30)  # the other one took over
+        taker = redis.get(lock).decode()
+        assert taker != holder and int(redis.hget(f"rq:scheduler:{taker}", "pid")) != pid
+        assert queue.job_ids.count("p1") == 1 and queue.job_ids.count("p2") == 1
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.terminate()
+            process.wait(timeout=30)

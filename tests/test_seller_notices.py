@@ -246,6 +246,7 @@ def test_a_worker_killed_mid_fan_out_still_sends_each_notice_once(
         "SANDBOX_URL": sandbox.url,
         "WECHAT_API_BASE": sandbox.url + "/",
         "SECRET_KEY": "test-secret",
+        "NOTICE_STALE_SECONDS": "2",  # its chunk's lease
     }
     worker = subprocess.Popen(
         [sys.executable, "-m", "jobs.worker", "notices", "default", "broadcasts"],
@@ -263,7 +264,7 @@ def test_a_worker_killed_mid_fan_out_still_sends_each_notice_once(
             kill_tree(worker.pid)
     requests.post(f"{sandbox.url}/sandbox/faults", json={"latency_ms": 0}, timeout=5)
     assert len(messages(sandbox)) < 40  # killed mid-run
-    time.sleep(2.5)  # the dead worker's claims go stale
+    time.sleep(2.5)  # the dead worker's claims and lease go stale
     with app.app_context():
         assert notice_jobs.sweep_notices() > 0
         db.session.remove()

@@ -1,11 +1,22 @@
 """Alliance broadcasts: staff compose a notice for all sellers or a tagged subset, now or at a
 time; at its time the notices are written to every recipient's inbox and fanned out through rq
 in chunks (the delivery rules of notices.service apply to each); staff can cancel a running
-broadcast and watch its delivery report fill. Who the recipients are is decided above, by
-backend.flows.broadcasts: this module is handed their ids."""
+broadcast and watch its delivery report fill.
+
+Who the recipients are is decided above, by backend.flows.broadcasts: this module is handed
+their ids.
+
+A chunk runs under a lease in Redis, renewed before each batch of sends: when its worker dies,
+the lease runs out within NOTICE_STALE_SECONDS and the next chunk to finish (or the sweeper)
+enqueues it again; what it had sent already is skipped by the delivery's state, and what it was
+sending goes out again with the same client_msg_id, which WeChat drops."""
 
 from __future__ import annotations
 
+import json
+import time
+import uuid
+from collections import Counter
 from datetime import datetime, timedelta
 
 from flask import current_app
@@ -30,7 +41,7 @@ from backend.notices.models import (
     SellerNotice,
 )
 from backend.officialaccount.templates import template_data
-from backend.queue import enqueue, enqueue_at
+from backend.queue import enqueue, enqueue_at, enqueue_in, redis_client
 from backend.timeutil import to_aware_utc, to_shanghai_iso, utcnow
 from backend.transactions import on_commit
 
@@ -43,7 +54,7 @@ CATEGORIES = {
 }
 MAX_BODY = 1000
 WRITE_CHUNK = 500
-RETRY_SECONDS = (1, 2, 5, 10, 15, 30)  # transient refusals within a chunk
+LEASES = "heli:notice:chunk-leases"  # sorted set: chunk token → when its lease ends (ms)
 # Broadcast chunks wait on their own queue, after order pushes ("notices") and other jobs.
 QUEUE = "broadcasts"
 
@@ -193,32 +204,64 @@ def _enqueue_chunks(notice_ids: list[int], attempt: int = 0) -> None:
 
 
 def deliver_chunk(session: Session, notice_ids: list[int], attempt: int = 0) -> dict:
-    """Send a chunk; what WeChat refused for now goes out again a little later."""
-    outcomes: dict[str, int] = {}
-    again = []
-    for notice_id in notice_ids:
-        try:
-            state = notices.deliver(session, notice_id)
-        except (notices.WeChatError, TimeoutError):
-            session.rollback()
-            again.append(notice_id)
-            state = "retry"
-        outcomes[state] = outcomes.get(state, 0) + 1
-    if again:
-        delay = RETRY_SECONDS[min(attempt, len(RETRY_SECONDS) - 1)]
-        enqueue_at(
-            to_aware_utc(utcnow() + timedelta(seconds=delay)),
-            "jobs.notices.deliver_chunk",
-            again,
-            attempt + 1,
-            queue=QUEUE,
-        )
+    """Send a chunk under its lease; what WeChat refused for now goes out again a little
+    later (paced by the refusals' codes). Answers how many ended in each state."""
+    lease = _lease(notice_ids)
+    states = notices.deliver_or_retry(
+        session,
+        notice_ids,
+        attempt,
+        later=lambda again, attempt, delay: enqueue_in(
+            delay, "jobs.notices.deliver_chunk", again, attempt, queue=QUEUE
+        ),
+        before_batch=lambda: _renew(lease),
+    )
+    _release(lease)
+    take_over_lost_chunks()
     finish_done(session)
-    return outcomes
+    return dict(Counter(states.values()))
+
+
+def _lease_ends() -> int:
+    return int((time.time() + current_app.config["NOTICE_STALE_SECONDS"]) * 1000)
+
+
+def _lease(notice_ids: list[int]) -> str:
+    token = uuid.uuid4().hex
+    pipe = redis_client().pipeline()
+    pipe.set(f"{LEASES}:{token}", json.dumps(notice_ids), ex=86400)
+    pipe.zadd(LEASES, {token: _lease_ends()})
+    pipe.execute()
+    return token
+
+
+def _renew(token: str) -> None:
+    redis_client().zadd(LEASES, {token: _lease_ends()}, xx=True)  # not once taken over
+
+
+def _release(token: str) -> None:
+    pipe = redis_client().pipeline()
+    pipe.zrem(LEASES, token)
+    pipe.delete(f"{LEASES}:{token}")
+    pipe.execute()
+
+
+def take_over_lost_chunks() -> int:
+    """Enqueue again the chunks whose lease ran out (their worker died); answers how many."""
+    redis = redis_client()
+    taken = 0
+    for token in redis.zrangebyscore(LEASES, 0, int(time.time() * 1000)):
+        if not redis.zrem(LEASES, token):  # another taker won it
+            continue
+        notice_ids = redis.getdel(f"{LEASES}:{token.decode()}")
+        if notice_ids:
+            enqueue("jobs.notices.deliver_chunk", json.loads(notice_ids), queue=QUEUE)
+            taken += 1
+    return taken
 
 
 def due(session: Session) -> list[int]:
-    """Scheduled broadcasts whose time passed without their job (its scheduler died)."""
+    """Scheduled broadcasts whose time passed without their job (it was lost)."""
     late = utcnow() - timedelta(seconds=current_app.config["NOTICE_STALE_SECONDS"])
     return list(
         session.scalars(
