@@ -2,14 +2,18 @@
 ones of SCHEDULE (APScheduler, in a thread) and rq's delayed ones (jobs/delayed.py, in the main
 thread), so no worker runs rq's scheduler and a killed worker stops nothing.
 
-Every periodic job has a stable id. rq does not deduplicate job ids, so a Redis SET NX guard per
-interval makes each run enqueue once even when schedulers run on several machines.
+Every periodic job has a stable id. Interval jobs fire on the same wall-clock ticks on every
+machine (multiples of the interval since the epoch), and a Redis SET NX guard keyed by the tick
+makes each tick enqueue once even when schedulers run on several machines. (A guard that only
+expired after one interval dropped the next tick whenever it fired a millisecond early.)
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -41,10 +45,14 @@ SCHEDULE = [
 ]
 
 
-def enqueue_periodic(entry: Periodic) -> bool:
-    """Enqueue one run of entry unless one was already enqueued within its interval."""
-    guard = f"heli:periodic:{entry.id}"
-    if not redis_client().set(guard, "1", nx=True, ex=entry.seconds):
+TICKS_SINCE = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def enqueue_periodic(entry: Periodic, now: float | None = None) -> bool:
+    """Enqueue the run of entry's nearest tick unless some scheduler already did."""
+    tick = round((time.time() if now is None else now) / entry.seconds)
+    guard = f"heli:periodic:{entry.id}:{tick}"
+    if not redis_client().set(guard, "1", nx=True, ex=2 * entry.seconds):
         return False
     enqueue(entry.func_path, job_id=None)
     return True
@@ -62,7 +70,7 @@ def build_scheduler(app) -> BackgroundScheduler:
             hour, minute = entry.daily_at.split(":")
             trigger = {"trigger": "cron", "hour": int(hour), "minute": int(minute)}
         else:
-            trigger = {"trigger": "interval", "seconds": entry.seconds}
+            trigger = {"trigger": "interval", "seconds": entry.seconds, "start_date": TICKS_SINCE}
         scheduler.add_job(
             run,
             **trigger,

@@ -3,7 +3,7 @@ import signal
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import requests
 from rq import Queue
@@ -133,9 +133,18 @@ def test_schedule_has_stable_unique_ids_and_enqueues_each_run_once(app):
         assert callable(getattr(importlib.import_module(module), name))
     with app.app_context():
         entry = scheduler.SCHEDULE[0]
-        assert scheduler.enqueue_periodic(entry) is True
-        assert scheduler.enqueue_periodic(entry) is False
-        assert Queue("default", connection=app.extensions["heli_redis"]).count == 1
+        tick = 1_800_000_000 - 1_800_000_000 % entry.seconds
+        # two schedulers a little before and after one tick, then the next tick a bit early
+        assert scheduler.enqueue_periodic(entry, now=tick - 0.3) is True
+        assert scheduler.enqueue_periodic(entry, now=tick + 0.4) is False
+        assert scheduler.enqueue_periodic(entry, now=tick + entry.seconds - 0.01) is True
+        assert Queue("default", connection=app.extensions["heli_redis"]).count == 2
+        fires = [
+            job.trigger.get_next_fire_time(None, datetime(2026, 12, 6, 8, 0, 17, tzinfo=UTC))
+            for job in built.get_jobs()
+            if job.id == entry.id
+        ]
+        assert fires[0].timestamp() % entry.seconds == 0  # every machine fires on the same ticks
 
 
 # -- rq's scheduler in the scheduler process ---------------------------------------------------
