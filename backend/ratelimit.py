@@ -5,8 +5,10 @@ count() refuses a login, order or claim beyond its setting's rate with 429 and R
 
 from __future__ import annotations
 
+import functools
 import math
 import time
+from dataclasses import dataclass
 
 from flask import current_app
 from limits import parse_many
@@ -57,41 +59,72 @@ FLOW_RATES = {
     "claim-ip": ("CLAIM_RATE_PER_IP", "当前网络抢购太频繁，请稍后再试"),
 }
 
-# Fixed windows that open at their first hit. KEYS: counters. ARGV: each key's limit and
-# window in ms, in turn. A spent window refuses without counting anything: answers {ms until
-# the longest-spent one opens again, its index}; else every counter counts one: {0, 0}.
-HIT = """
-local wait, spent = 0, 0
-for i, key in ipairs(KEYS) do
-  if tonumber(redis.call('GET', key) or '0') >= tonumber(ARGV[2 * i - 1]) then
-    local left = redis.call('PTTL', key)
-    if left < 0 then left = tonumber(ARGV[2 * i]) end
-    if left > wait then wait, spent = left, i end
+# Fixed windows that open at their first hit, as a Lua function other scripts include to count
+# their rates in their own round trip. hit(first, argv_first): KEYS[first..] are counters, ARGV
+# from argv_first each one's limit and window in ms, in turn. A spent window refuses without
+# counting anything: answers the ms until the longest-spent one opens again and its index (from
+# 1); else every counter counts one: 0, 0.
+HIT_FUNCTION = """
+local function hit(first, argv_first)
+  local wait, spent = 0, 0
+  for i = first, #KEYS do
+    local at = argv_first + 2 * (i - first)
+    if tonumber(redis.call('GET', KEYS[i]) or '0') >= tonumber(ARGV[at]) then
+      local left = redis.call('PTTL', KEYS[i])
+      if left < 0 then left = tonumber(ARGV[at + 1]) end
+      if left > wait then wait, spent = left, i - first + 1 end
+    end
   end
+  if wait > 0 then return wait, spent end
+  for i = first, #KEYS do
+    if redis.call('INCR', KEYS[i]) == 1 then
+      redis.call('PEXPIRE', KEYS[i], ARGV[argv_first + 2 * (i - first) + 1])
+    end
+  end
+  return 0, 0
 end
-if wait > 0 then return {wait, spent} end
-for i, key in ipairs(KEYS) do
-  if redis.call('INCR', key) == 1 then redis.call('PEXPIRE', key, ARGV[2 * i]) end
-end
-return {0, 0}
 """
+HIT = HIT_FUNCTION + "local wait, spent = hit(1, 1)\nreturn {wait, spent}\n"
 
 
-def count(*attempts: tuple[str, object]) -> None:
-    """Count one attempt of each (flow rate, who) in one Redis call, or refuse with
-    TooManyRequests (429 and Retry-After) when any is spent; a `who` of None is not counted."""
-    config = current_app.config
-    keys, args, messages = [], [], []
-    for rule, who in attempts:
+@dataclass
+class Attempts:
+    """The counters of some (flow rate, who) attempts, as a script takes them."""
+
+    keys: list[str]
+    args: list[int]
+    messages: list[str]
+
+    def refuse(self, wait_ms: int, spent: int) -> None:
+        """TooManyRequests (429, Retry-After) when a script said counter `spent` is spent."""
+        if wait_ms:
+            raise TooManyRequests(self.messages[spent - 1], retry_after=math.ceil(wait_ms / 1000))
+
+
+@functools.lru_cache(maxsize=64)
+def _windows(notation: str) -> tuple[tuple[int, int], ...]:
+    return tuple((item.amount, item.get_expiry()) for item in parse_many(notation))
+
+
+def attempts(*tried: tuple[str, object]) -> Attempts:
+    """The counters one attempt of each (flow rate, who) counts; a `who` of None is not counted."""
+    config, found = current_app.config, Attempts([], [], [])
+    for rule, who in tried:
         if who is None or who == "":
             continue
         setting, message = FLOW_RATES[rule]
-        for item in parse_many(config[setting]):
-            keys.append(f"heli:rate:{rule}:{item.amount}/{item.get_expiry()}:{who}")
-            args += [item.amount, item.get_expiry() * 1000]
-            messages.append(message)
-    if not keys:
+        for amount, seconds in _windows(config[setting]):
+            found.keys.append(f"heli:rate:{rule}:{amount}/{seconds}:{who}")
+            found.args += [amount, seconds * 1000]
+            found.messages.append(message)
+    return found
+
+
+def count(*tried: tuple[str, object]) -> None:
+    """Count one attempt of each (flow rate, who) in one Redis call, or refuse with
+    TooManyRequests (429 and Retry-After) when any is spent; a `who` of None is not counted."""
+    counted = attempts(*tried)
+    if not counted.keys:
         return
-    wait_ms, spent = (int(n) for n in redis_client().eval(HIT, len(keys), *keys, *args))
-    if wait_ms:
-        raise TooManyRequests(messages[spent - 1], retry_after=math.ceil(wait_ms / 1000))
+    answer = redis_client().eval(HIT, len(counted.keys), *counted.keys, *counted.args)
+    counted.refuse(*(int(n) for n in answer))

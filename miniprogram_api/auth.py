@@ -35,3 +35,12 @@ def login(body):
         "expires_in": current_app.config["TOKEN_TTL_HOURS"] * 3600,
         "user": {"id": result.customer.id, "nickname": result.customer.nickname},
     }
+
+
+@api_v1.post("/auth/logout")
+@api_v1.auth_required(token_auth)
+@api_v1.output({}, status_code=204)
+@api_v1.doc(summary="退出登录：此 token 立即失效", responses={204: "已退出", 401: "未登录"})
+def logout():
+    customers.logout(db.session, token=token_auth.get_auth().token)
+    return ""

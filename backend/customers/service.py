@@ -1,11 +1,17 @@
-"""Customers: mini-program login (code2Session → our token), authentication, and the cart."""
+"""Customers: mini-program login (code2Session → our token), authentication, and the cart.
+
+A session is checked without a database round trip: `heli:session:<token sha256>` in Redis holds
+"customer id|expiry" and expires with the token itself; login writes it, a miss reads the
+database once and fills it (never over a revocation), and logout writes a revocation ("0") that
+lives as long as the token would have."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import delete, select
@@ -24,9 +30,13 @@ from backend.errors import (
     UpstreamUnavailable,
 )
 from backend.inventory import service as inventory
-from backend.timeutil import utcnow
+from backend.queue import redis_client
+from backend.timeutil import to_aware_utc, utcnow
 
 INVALID_CODE_ERRCODES = {40029, 40163}
+# A token nobody issued is remembered as unknown this long (a flood of forged tokens stays off
+# the database; login overwrites it, so a real token is never refused for it).
+UNKNOWN_TOKEN_SECONDS = 60
 
 
 @dataclass
@@ -64,22 +74,61 @@ def login(session: Session, *, code: str, ip: str | None = None) -> Login:
     token = secrets.token_urlsafe(32)
     ttl = timedelta(hours=current_app.config["TOKEN_TTL_HOURS"])
     session.flush()
-    session.add(
-        AuthToken(customer_id=customer.id, token_hash=_hash(token), expires_at=utcnow() + ttl)
-    )
+    issued = AuthToken(customer_id=customer.id, token_hash=_hash(token), expires_at=utcnow() + ttl)
+    session.add(issued)
     session.commit()
+    remember_session(issued.token_hash, customer.id, issued.expires_at)
     return Login(token=token, customer=customer)
 
 
+def _session_key(token_hash: str) -> str:
+    return f"heli:session:{token_hash}"
+
+
+def remember_session(token_hash: str, customer_id: int, expires_at: datetime) -> None:
+    """Cache an issued token's session until the token expires (login, and tools that issue
+    tokens in bulk)."""
+    expiry = int(to_aware_utc(expires_at).timestamp())
+    redis_client().set(_session_key(token_hash), f"{customer_id}|{expiry}", exat=expiry)
+
+
 def authenticate(session: Session, token: str) -> int | None:
-    """The customer id a live token belongs to, or None."""
+    """The customer id a live token belongs to, or None: from the session cache, else from the
+    database once (then cached until the token expires)."""
     if not token or len(token) > 200:
         return None
-    return session.scalar(
-        select(AuthToken.customer_id).where(
+    key = _session_key(_hash(token))
+    cached = redis_client().get(key)
+    if cached is not None:
+        customer_id, _, expiry = cached.decode().partition("|")
+        live = customer_id != "0" and time.time() < float(expiry or 0)
+        return int(customer_id) if live else None
+    found = session.execute(
+        select(AuthToken.customer_id, AuthToken.expires_at).where(
             AuthToken.token_hash == _hash(token), AuthToken.expires_at > utcnow()
         )
+    ).first()
+    if found is None:
+        redis_client().set(key, "0|0", ex=UNKNOWN_TOKEN_SECONDS, nx=True)
+        return None
+    expiry = int(to_aware_utc(found.expires_at).timestamp())
+    # NX: a logout that wrote its revocation meanwhile wins
+    redis_client().set(key, f"{found.customer_id}|{expiry}", exat=expiry, nx=True)
+    return found.customer_id
+
+
+def logout(session: Session, *, token: str) -> None:
+    """End the token's session: revoked in the cache first (so no request can fill it again),
+    then deleted."""
+    token_hash = _hash(token)
+    expires_at = session.scalar(
+        select(AuthToken.expires_at).where(AuthToken.token_hash == token_hash)
     )
+    if expires_at is not None:
+        expiry = max(int(to_aware_utc(expires_at).timestamp()), int(time.time()) + 1)
+        redis_client().set(_session_key(token_hash), "0|0", exat=expiry)
+    session.execute(delete(AuthToken).where(AuthToken.token_hash == token_hash))
+    session.commit()
 
 
 def cart_view(session: Session, *, customer_id: int) -> dict:

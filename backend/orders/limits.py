@@ -1,20 +1,22 @@
 """Business-flow limits (OWASP API6) on everything that holds stock for a buyer: how many
 unpaid orders and units one customer may hold at once (per SKU and in total), and how often an
 account or an address may place orders or claim flash-sale units. Every door goes through here:
-the store (place_order), the co-host bot's holds (place_order, flash_sales.claim) and flash-sale
-claims (create_flash_order, and the units per address counted in the claim script). The rates
-themselves are counted by backend.ratelimit; every figure is a setting in backend.config."""
+the store (place_order), the co-host bot's holds (place_order, flash_claims.claim) and
+flash-sale claims (create_flash_order, and the rates and units per address counted in the claim
+script). The rates themselves are counted by backend.ratelimit; every figure is a setting in
+backend.config."""
 
 from __future__ import annotations
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from backend import ratelimit
 from backend.customers.models import Customer
 from backend.errors import Conflict
 from backend.orders.models import PENDING_PAYMENT, Order, OrderItem
+from backend.transactions import lock_row
 
 
 def count_order(*, customer_id: int, ip: str | None) -> None:
@@ -22,9 +24,10 @@ def count_order(*, customer_id: int, ip: str | None) -> None:
     ratelimit.count(("order-customer", customer_id), ("order-ip", ip))
 
 
-def count_claim(*, customer_id: int, ip: str | None) -> None:
-    """One more flash-sale claim attempt by this account (and address when known), or 429."""
-    ratelimit.count(("claim-customer", customer_id), ("claim-ip", ip))
+def claim_rates(*, customer_id: int, ip: str | None) -> ratelimit.Attempts:
+    """The counters one more flash-sale claim attempt by this account (and address when known)
+    counts: the claim script counts them in its own round trip, and refuses (429) past them."""
+    return ratelimit.attempts(("claim-customer", customer_id), ("claim-ip", ip))
 
 
 def claims_per_ip_per_sale() -> int:
@@ -38,7 +41,7 @@ def check_holdings(session: Session, *, customer_id: int, lines: dict[int, int])
     MAX_HELD_UNITS_PER_SKU_PER_CUSTOMER. Locks the customer until the caller's commit, so two
     orders placed at once are counted one after the other."""
     config = current_app.config
-    _lock(session, customer_id)
+    lock_row(session, Customer, customer_id)
     unpaid = session.scalar(
         select(func.count())
         .select_from(Order)
@@ -82,15 +85,3 @@ def check_holdings(session: Session, *, customer_id: int, lines: dict[int, int])
                 "left_for_you": max(0, most_units - total),
             },
         )
-
-
-def _lock(session: Session, customer_id: int) -> None:
-    """Hold the customer's row until commit: FOR UPDATE where rows lock; on SQLite a write that
-    starts the transaction holding the one write lock, so the counts see every committed order."""
-    if session.get_bind().dialect.name == "sqlite":
-        session.execute(
-            update(Customer).where(Customer.id == customer_id).values(id=Customer.id),
-            execution_options={"synchronize_session": False},
-        )
-    else:
-        session.execute(select(Customer.id).where(Customer.id == customer_id).with_for_update())
