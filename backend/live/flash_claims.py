@@ -40,7 +40,7 @@ from backend.transactions import lock_row
 PENDING, ORDERED, REFUSED = "PENDING", "ORDERED", "REFUSED"
 STREAM, GROUP = "heli:flash:claims", "writers"
 KICK = "heli:flash:writer-kick"  # set while a writer job is on its way
-KICK_SECONDS = 5  # a kick lost with a killed worker is given again after this
+KICK_SECONDS = 5  # a kick lost with a killed worker is given again after this, by any claim
 STALE_CLAIM_SECONDS = 10  # a claim taken by a writer this long ago: its writer died
 BATCH = 200  # claims written in one transaction
 WRITE_ATTEMPTS = 3  # a batch that deadlocked or lost a serialization race is tried again
@@ -49,42 +49,47 @@ WRITE_ATTEMPTS = 3  # a batch that deadlocked or lost a serialization race is tr
 # writer's kick, 7.. the claim rates' counters. ARGV: 1 now, 2 person, 3 quantity, 4 key,
 # 5 address ('' for none: the co-host bot's claims), 6 units per address, 7 sale id, 8 the
 # order's address (JSON), 9 KICK_SECONDS, 10.. each rate's limit and window.
-# Answers {status, value, extra}: RATE (ms to wait, index of the spent rate), REPLAY (the key's
-# claim), NO_SALE, NOT_STARTED, ENDED, OVER_LIMIT (units the person may still take),
-# OVER_IP_LIMIT (units the address may still take), SOLD_OUT (units left), OK (units left,
-# '1' when a writer must be enqueued). A claim is answered "PENDING|quantity|time|address|order
-# address" until written, then "ORDERED|quantity|order id" or "REFUSED|quantity|refusal".
-# Units claimed from an address stay counted when their order expires unpaid.
+# Answers {status, value, kick}: RATE (ms to wait; kick is the index of the spent rate), REPLAY
+# (the key's claim), NO_SALE, NOT_STARTED, ENDED, OVER_LIMIT (units the person may still take),
+# OVER_IP_LIMIT (units the address may still take), SOLD_OUT (units left), OK (units left).
+# kick is '1' when a writer must be enqueued: claims wait in the stream and no writer was kicked
+# within KICK_SECONDS (so every request, won or refused, revives writing after a writer died).
+# A claim is answered "PENDING|quantity|time|address|order address" until written, then
+# "ORDERED|quantity|order id" or "REFUSED|quantity|refusal". Units claimed from an address stay
+# counted when their order expires unpaid.
 CLAIM = (
     ratelimit.HIT_FUNCTION
     + """
+local function kick()
+  if redis.call('XLEN', KEYS[5]) == 0 then return '' end
+  return redis.call('SET', KEYS[6], '1', 'NX', 'EX', ARGV[9]) and '1' or ''
+end
 local wait, spent = hit(7, 10)
 if wait > 0 then return {'RATE', tostring(wait), tostring(spent)} end
 local field = ARGV[2] .. ':' .. ARGV[4]
 local answer = redis.call('HGET', KEYS[3], field)
-if answer then return {'REPLAY', answer, ''} end
+if answer then return {'REPLAY', answer, kick()} end
 local sale = redis.call('HMGET', KEYS[1], 'starts', 'ends', 'remaining', 'limit', 'state')
-if not sale[1] then return {'NO_SALE', '', ''} end
+if not sale[1] then return {'NO_SALE', '', kick()} end
 local now, quantity = tonumber(ARGV[1]), tonumber(ARGV[3])
-if sale[5] ~= 'RUNNING' or now >= tonumber(sale[2]) then return {'ENDED', '', ''} end
-if now < tonumber(sale[1]) then return {'NOT_STARTED', '', ''} end
+if sale[5] ~= 'RUNNING' or now >= tonumber(sale[2]) then return {'ENDED', '', kick()} end
+if now < tonumber(sale[1]) then return {'NOT_STARTED', '', kick()} end
 local mine, limit = tonumber(redis.call('HGET', KEYS[2], ARGV[2]) or '0'), tonumber(sale[4])
-if mine + quantity > limit then return {'OVER_LIMIT', tostring(limit - mine), ''} end
+if mine + quantity > limit then return {'OVER_LIMIT', tostring(limit - mine), kick()} end
 local address = ARGV[5]
 if address ~= '' then
   local taken, most = tonumber(redis.call('HGET', KEYS[4], address) or '0'), tonumber(ARGV[6])
-  if taken + quantity > most then return {'OVER_IP_LIMIT', tostring(most - taken), ''} end
+  if taken + quantity > most then return {'OVER_IP_LIMIT', tostring(most - taken), kick()} end
 end
 local remaining = tonumber(sale[3])
-if remaining < quantity then return {'SOLD_OUT', tostring(remaining), ''} end
+if remaining < quantity then return {'SOLD_OUT', tostring(remaining), kick()} end
 redis.call('HINCRBY', KEYS[1], 'remaining', -quantity)
 redis.call('HINCRBY', KEYS[2], ARGV[2], quantity)
 if address ~= '' then redis.call('HINCRBY', KEYS[4], address, quantity) end
 redis.call('HSET', KEYS[3], field,
   'PENDING|' .. ARGV[3] .. '|' .. ARGV[1] .. '|' .. address .. '|' .. ARGV[8])
 redis.call('XADD', KEYS[5], '*', 'sale', ARGV[7], 'field', field)
-local kick = redis.call('SET', KEYS[6], '1', 'NX', 'EX', ARGV[9])
-return {'OK', tostring(remaining - quantity), kick and '1' or ''}
+return {'OK', tostring(remaining - quantity), kick()}
 """
 )
 
@@ -184,7 +189,7 @@ def claim(
     sale; the holdings limits (409) are the writer's to apply."""
     rates = limits.claim_rates(customer_id=customer_id, ip=ip)
     redis = redis_client()
-    status, value, extra = (
+    status, value, kick = (
         part.decode()
         for part in _script(redis, CLAIM)(
             keys=[*keys(sale_id), STREAM, KICK, *rates.keys],
@@ -203,14 +208,14 @@ def claim(
         )
     )
     if status == "RATE":
-        rates.refuse(int(value), int(extra))
+        rates.refuse(int(value), int(kick))
+    if kick:
+        enqueue("jobs.live.write_flash_claims")
     if status == "REPLAY":
         found = _parse(f"{customer_id}:{idempotency_key}", value)
         return Claim(PENDING, found.quantity) if isinstance(found, Pending) else found
     if status != "OK":
         _refuse(session, sale_id, status, value)
-    if extra:
-        enqueue("jobs.live.write_flash_claims")
     return Claim(PENDING, quantity, created=True)
 
 
@@ -241,11 +246,16 @@ def _refuse(session: Session, sale_id: int, status: str, value: str) -> None:
 def claim_status(
     session: Session, *, sale_id: int, customer_id: int, idempotency_key: str
 ) -> Claim:
-    """The buyer's claim under this key: still being written, its order, or why it has none."""
+    """The buyer's claim under this key: still being written, its order, or why it has none. A
+    buyer still waiting kicks a writer (once in KICK_SECONDS), in case the last one died."""
     marker = redis_client().hget(keys(sale_id)[2], f"{customer_id}:{idempotency_key}")
     if marker is not None:
         found = _parse(f"{customer_id}:{idempotency_key}", marker.decode())
-        return Claim(PENDING, found.quantity) if isinstance(found, Pending) else found
+        if not isinstance(found, Pending):
+            return found
+        if redis_client().set(KICK, "1", nx=True, ex=KICK_SECONDS):
+            enqueue("jobs.live.write_flash_claims")
+        return Claim(PENDING, found.quantity)
     row = session.scalar(
         select(FlashClaim).where(
             FlashClaim.flash_sale_id == sale_id,
@@ -456,7 +466,7 @@ def consumer_name() -> str:
 def write_from_stream(session: Session, *, consumer: str, seconds: float) -> bool:
     """Write the claims waiting in the stream, a batch at a time (first those a dead writer had
     taken), until none is left (True) or `seconds` have passed (False: the caller goes on
-    later)."""
+    later). Entries another writer holds are waited for until they are written or stale."""
     redis = redis_client()
     try:
         redis.xgroup_create(STREAM, GROUP, id="0", mkstream=True)
@@ -469,9 +479,12 @@ def write_from_stream(session: Session, *, consumer: str, seconds: float) -> boo
         if not entries:
             redis.delete(KICK)  # from now on a new claim enqueues a writer again
             entries = _take(redis, consumer)  # one that came before the kick was cleared
-            if not entries:
-                return True
-        _write_entries(session, redis, entries)
+        if entries:
+            _write_entries(session, redis, entries)
+        elif not redis.xpending(STREAM, GROUP)["pending"]:
+            return True
+        else:  # another writer's: written soon, or stale once it died
+            time.sleep(0.2)
     return False
 
 
