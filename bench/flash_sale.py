@@ -271,7 +271,7 @@ def _redis_claimer(args) -> tuple[int, float]:
             person += 1
             # addresses counted as the app counts them (never full: nothing may be refused)
             address = f"10.{person >> 16 & 255}.{person >> 8 & 255}.{person & 255}"
-            args = [time.time(), person, 1, f"k{person}", address, 10**9, 0, "{}", 3600]
+            args = [time.time(), person, 1, f"k{person}", address, 10**9, 0, "{}", 3600, ""]
             claim(keys=keys, args=args, client=pipe)
         pipe.execute()
         calls += REDIS_PIPELINE
@@ -284,7 +284,8 @@ def redis_claim_rate(redis_url: str, seconds: float) -> float:
     from backend.live.flash_claims import CLAIM
 
     base = "heli:flash:bench"
-    keys = [base] + [f"{base}:{name}" for name in ("people", "answers", "addresses", "s", "k")]
+    names = ("people", "answers", "addresses", "stream", "kick", "session")
+    keys = [base] + [f"{base}:{name}" for name in names]
     client = redis.Redis.from_url(redis_url)
     now = time.time()
     client.hset(

@@ -2,6 +2,7 @@
 answered at once, a worker writes them as orders to pay (exactly once, even after a death),
 unpaid units come back, leftovers return at the end, and everything reconciles."""
 
+import hashlib
 import threading
 import uuid
 
@@ -461,3 +462,46 @@ def test_the_claim_itself_never_waits_for_the_database(app, shopper, sale):
         with app.app_context():
             event.remove(db.engine, "before_cursor_execute", count)
     assert statements == []
+
+
+def test_the_token_rates_and_race_are_one_redis_round_trip(app, shopper, sale):
+    """What the app sends Redis for a claim, as MONITOR sees it (commands a script runs are
+    marked lua): one script call, nothing else."""
+    redis = app.extensions["heli_redis"]
+    _claim(shopper, sale["id"], 1)  # the script is loaded once
+    with redis.monitor() as monitor:
+        assert _claim(shopper, sale["id"], 1).status_code == 202
+        redis.echo("claim-done")
+        sent = []
+        for command in monitor.listen():
+            if command["command"] == "ECHO claim-done":
+                break
+            if command.get("client_type") != "lua":
+                sent.append(command["command"].split()[0])
+    assert sent == ["EVALSHA"]
+
+
+def test_the_claim_checks_the_session_itself(app, client, sandbox, shopper, other_shopper, sale):
+    """A logged-out token, a token naming someone else and an unknown token are 401 and count
+    nothing; a live session Redis forgot is found in the database and the claim goes on."""
+    redis = app.extensions["heli_redis"]
+    victim_id, _, secret = other_shopper.token.partition(".")
+    mine_id = shopper.token.partition(".")[0]
+    forged = Shopper(client, sandbox, f"{victim_id}.{shopper.token.partition('.')[2]}", "x")
+    assert _claim(forged, sale["id"]).status_code == 401
+    swapped = Shopper(client, sandbox, f"{mine_id}.{secret}", "x")  # other's secret, my id
+    assert _claim(swapped, sale["id"]).status_code == 401
+    assert _claim(Shopper(client, sandbox, "7.not-a-token", "x"), sale["id"]).status_code == 401
+    session_key = f"heli:session:{hashlib.sha256(shopper.token.encode()).hexdigest()}"
+    redis.delete(session_key)  # Redis restarted
+    assert _claim(shopper, sale["id"], 1).status_code == 202
+    assert redis.exists(session_key)  # the cache is filled again
+    assert shopper.post("/api/v1/auth/logout").status_code == 204
+    out = _claim(shopper, sale["id"], 1)
+    assert out.status_code == 401 and out.json["message"] == "请先登录"
+    view = client.get(f"/api/v1/flash-sales/{sale['id']}").json
+    assert view["remaining"] == 49  # only the one claim
+    assert not any(
+        k.startswith(b"heli:rate:claim-customer") and k.endswith(victim_id.encode())
+        for k in redis.keys("heli:rate:*")
+    )

@@ -28,6 +28,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from backend import ratelimit
+from backend.customers.service import SESSION_CHECK, SessionUnchecked
 from backend.errors import DomainError, NotFound, RuleBroken, SoldOut, get_or_404
 from backend.inventory import sales as sale_stock
 from backend.live.models import FlashClaim, FlashSale
@@ -46,10 +47,12 @@ BATCH = 200  # claims written in one transaction
 WRITE_ATTEMPTS = 3  # a batch that deadlocked or lost a serialization race is tried again
 
 # KEYS: 1 sale hash, 2 per-person counts, 3 answers, 4 per-address counts, 5 the stream, 6 the
-# writer's kick, 7.. the claim rates' counters. ARGV: 1 now, 2 person, 3 quantity, 4 key,
-# 5 address ('' for none: the co-host bot's claims), 6 units per address, 7 sale id, 8 the
-# order's address (JSON), 9 KICK_SECONDS, 10.. each rate's limit and window.
-# Answers {status, value, kick}: RATE (ms to wait; kick is the index of the spent rate), REPLAY
+# writer's kick, 7 the buyer's cached session, 8.. the claim rates' counters. ARGV: 1 now,
+# 2 person, 3 quantity, 4 key, 5 address ('' for none: the co-host bot's claims), 6 units per
+# address, 7 sale id, 8 the order's address (JSON), 9 KICK_SECONDS, 10 '1' to check the session
+# first ('': the caller did), 11.. each rate's limit and window.
+# Answers {status, value, kick}: SESSION (MISS or ENDED: nothing was counted), RATE (ms to wait;
+# kick is the index of the spent rate), REPLAY
 # (the key's claim), NO_SALE, NOT_STARTED, ENDED, OVER_LIMIT (units the person may still take),
 # OVER_IP_LIMIT (units the address may still take), SOLD_OUT (units left), OK (units left).
 # kick is '1' when a writer must be enqueued: claims wait in the stream and no writer was kicked
@@ -59,12 +62,17 @@ WRITE_ATTEMPTS = 3  # a batch that deadlocked or lost a serialization race is tr
 # counted when their order expires unpaid.
 CLAIM = (
     ratelimit.HIT_FUNCTION
+    + SESSION_CHECK
     + """
+if ARGV[10] == '1' then
+  local session = session_of(7, ARGV[2], ARGV[1])
+  if session ~= 'LIVE' then return {'SESSION', session, ''} end
+end
 local function kick()
   if redis.call('XLEN', KEYS[5]) == 0 then return '' end
   return redis.call('SET', KEYS[6], '1', 'NX', 'EX', ARGV[9]) and '1' or ''
 end
-local wait, spent = hit(7, 10)
+local wait, spent = hit(8, 11)
 if wait > 0 then return {'RATE', tostring(wait), tostring(spent)} end
 local field = ARGV[2] .. ':' .. ARGV[4]
 local answer = redis.call('HGET', KEYS[3], field)
@@ -181,18 +189,20 @@ def claim(
     idempotency_key: str,
     address: dict | None = None,
     ip: str | None = None,
+    session_key: str | None = None,
 ) -> Claim:
     """Race for units: a new PENDING claim (its order is written by a worker) or a clear
-    refusal, decided in one Redis round trip. A repeated key answers the first claim (created
-    False). 429 past the claim rates of the account and of `ip` (the request's address; None for
-    the co-host bot), 422 past the person's limit or the units one address may claim of the
-    sale; the holdings limits (409) are the writer's to apply."""
+    refusal, decided in one Redis round trip — with the buyer's session checked in it when
+    `session_key` is given (SessionUnchecked if it is not live in the cache). A repeated key
+    answers the first claim (created False). 429 past the claim rates of the account and of `ip`
+    (the request's address; None for the co-host bot), 422 past the person's limit or the units
+    one address may claim of the sale; the holdings limits (409) are the writer's to apply."""
     rates = limits.claim_rates(customer_id=customer_id, ip=ip)
     redis = redis_client()
     status, value, kick = (
         part.decode()
         for part in _script(redis, CLAIM)(
-            keys=[*keys(sale_id), STREAM, KICK, *rates.keys],
+            keys=[*keys(sale_id), STREAM, KICK, session_key or "", *rates.keys],
             args=[
                 time.time(),
                 customer_id,
@@ -203,10 +213,13 @@ def claim(
                 sale_id,
                 json.dumps(address or {}, ensure_ascii=False, separators=(",", ":")),
                 KICK_SECONDS,
+                "1" if session_key else "",
                 *rates.args,
             ],
         )
     )
+    if status == "SESSION":
+        raise SessionUnchecked(value)
     if status == "RATE":
         rates.refuse(int(value), int(kick))
     if kick:
