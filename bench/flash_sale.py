@@ -26,7 +26,6 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import os
-import secrets
 import shutil
 import signal
 import statistics
@@ -188,7 +187,7 @@ class Bench:
                     .order_by(Customer.id)
                 )
             )
-            self.tokens = {customer_id: secrets.token_urlsafe(24) for customer_id in ids}
+            self.tokens = {customer_id: customers.new_token(customer_id) for customer_id in ids}
             expires = utcnow() + timedelta(days=1)
             sessions = [
                 {
