@@ -110,7 +110,8 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 def _register_errors(app: APIFlask) -> None:
     @app.errorhandler(DomainError)
     def domain_error(error: DomainError):
-        db.session.rollback()
+        if db.session.registry.has():  # (a refusal decided in Redis alone opened none)
+            db.session.rollback()
         return error.to_dict(), error.status, getattr(error, "headers", {})
 
     @app.errorhandler(DBAPIError)

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from sqlalchemy import event
+from sqlalchemy import event, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, SessionTransaction, scoped_session
 
@@ -52,6 +52,19 @@ def _drop_callbacks(session: Session, previous_transaction: SessionTransaction) 
     callbacks = session.info.get(_KEY, {})
     for key in [k for k, (owner, _) in callbacks.items() if owner is previous_transaction]:
         del callbacks[key]
+
+
+def lock_row(session: Session, model, ident: int) -> None:
+    """Hold one row until the caller's commit, so its users take turns: FOR UPDATE where rows
+    lock; on SQLite a write, which starts the transaction holding the one write lock (with a
+    snapshot that sees every commit before it)."""
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(
+            update(model).where(model.id == ident).values(id=model.id),
+            execution_options={"synchronize_session": False},
+        )
+    else:
+        session.execute(select(model.id).where(model.id == ident).with_for_update())
 
 
 # Retrying a unit of work the database aborted because of a concurrent one.

@@ -1,24 +1,28 @@
-"""Flash-sale benchmark (issue #6): 500 units, 10,000 distinct logged-in claimers over 200
-connections against gunicorn; claims/s and p50/p99 next to a bare Flask route and the raw Redis
-claim script, then proof that nothing was oversold and, after the pay window with some holds
-left unpaid, that no unit was lost. Optionally one gunicorn worker is SIGKILLed mid-sale.
+"""Flash-sale benchmark: 500 units, 10,000 distinct logged-in claimers over 200 connections
+against gunicorn; claims/s and p50/p99 next to a bare Flask route served the same way (and the
+raw Redis claim script), then proof that nothing was oversold, that every won claim became
+exactly one order (written by the claim writer from its stream), and, after the pay window with
+some holds left unpaid, that no unit was lost.
 
-    python -m bench.flash_sale                    # one run, then one with a worker killed
-    python -m bench.flash_sale --runs 20 --kill-worker
+    python -m bench.flash_sale                      # 20 sales; every second one with kills
+    python -m bench.flash_sale --postgres --runs 5 --kill-every 1
+    python -m bench.flash_sale --worker-class gthread --threads 4 --runs 1
 
-Each run is a fresh sale on the same stack. While it runs, once sold out, GIVE_BACK unpaid claims
-expire (their units go back to the sale and are claimed again); after the load PAID claims are
-paid through the sandbox, the sale is stopped and EXPIRE_AFTER_END more expire (their units go
-back to stock); the rest stay held. A killed worker can leave a claim half done (Redis took
-the unit, no order): the run then waits until reconcile repairs it and claims the unit again.
-claims_per_s, p50/p99 and successful_claims are those of the first run without a kill; oversold
-and units_lost are the worst run, *_total the sum of all. The exit status is 1 on oversold, lost
-units, 5xx answers, socket errors outside a kill, or a ledger/reconcile mismatch after the end.
+Each run is a fresh sale on the same stack (two rq workers: the claim writer runs on either).
+In a run with kills, at half sold one gunicorn worker is SIGKILLed and so is the rq worker that
+is writing claims (its work horse mid-batch, and the worker itself). While it runs, once sold
+out, GIVE_BACK unpaid claims expire (their units go back to the sale and are claimed again);
+after the load every won claim must be written (the survivors take the dead writer's entries
+over; the minute reconcile is the last resort), PAID claims are paid through the sandbox, the
+sale is stopped and EXPIRE_AFTER_END more expire (their units go back to stock); the rest stay
+held. claims_per_s, p50/p99 are those of the first run without kills; oversold, units_lost and
+the other invariants the worst run, *_total the sum of all. The exit status is 1 on oversold,
+lost, doubled or unwritten claims, 5xx answers, socket errors outside a kill, or a
+ledger/reconcile mismatch.
 """
 
 from __future__ import annotations
 
-import argparse
 import multiprocessing
 import os
 import shutil
@@ -29,8 +33,8 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -40,26 +44,54 @@ import requests
 from bench.harness import (
     ADDRESS,
     app_for,
+    arguments,
+    children,
     customers_with_tokens,
+    database,
     ensure_wrk,
     free_port,
     free_units,
     gunicorn,
+    print_figures,
+    spawn,
     stack,
+    stop_all,
     wait_http,
     wrk,
 )
 
-UNITS = 500
-CLAIMERS = 10_000
-CONNECTIONS = 200
-MIN_SECONDS = 10  # and until every claimer has been answered once
-MAX_SECONDS = 60
+
+@dataclass(frozen=True)
+class Sizes:
+    units: int = 500
+    claimers: int = 10_000
+    connections: int = 200
+    min_seconds: float = 10  # and until every claimer has been answered once
+    max_seconds: int = 60
+    give_back: int = 50  # unpaid claims that expire while the sale runs
+    paid: int = 10
+    expire_after_end: int = 100
+    bare_seconds: int = 8
+    redis_seconds: float = 3
+    runs: int = 20
+
+
+SMOKE = Sizes(
+    units=20,
+    claimers=300,
+    connections=20,
+    min_seconds=1,
+    max_seconds=20,
+    give_back=5,
+    paid=2,
+    expire_after_end=5,
+    bare_seconds=1,
+    redis_seconds=0.5,
+    runs=2,
+)
 SKU = "RS-LIVE-M-5"
-GIVE_BACK = 50  # unpaid claims that expire while the sale runs
-PAID = 10
-EXPIRE_AFTER_END = 100
-REDIS_SECONDS, REDIS_PROCESSES, REDIS_PIPELINE = 3, 2, 100
+REDIS_PROCESSES, REDIS_PIPELINE = 2, 100
+WRITTEN_WITHIN = 60  # seconds for every won claim to be written after the load
 
 # Each thread takes its own slice of the tokens; every request is the slice's next claimer with a
 # fresh Idempotency-Key. Once its whole slice has been answered a thread leaves a marker file;
@@ -118,23 +150,25 @@ end
 class Bench:
     """What the runs share: the app on the scratch DB/Redis, the claimers, the URLs."""
 
-    def __init__(self, scratch: Path):
-        self.scratch = scratch
+    def __init__(self, scratch: Path, sizes: Sizes | None = None):
+        self.scratch, self.sizes = scratch, sizes
         self.tokens_file = scratch / "tokens.txt"
         self.tokens: dict[int, str] = {}  # customer id → token
         self.app = None
         self.sku_id = 0
         self.urls: dict = {}
         self.redis_url = ""
+        self.env: dict = {}
+        self.extra_workers: list[subprocess.Popen] = []
 
     def prepare(self, env: dict, stock: int) -> None:
-        """CLAIMERS customers with live tokens (to a file for wrk), and `stock` packs of SKU."""
+        """The claimers, logged in before the sale, and `stock` packs of SKU."""
         from backend import demo
         from backend.catalogue.models import Sku
         from backend.extensions import db
 
         self.app, self.redis_url = app_for(env), env["REDIS_URL"]
-        self.add_claimers(CLAIMERS)
+        self.add_claimers(self.sizes.claimers)
         with self.app.app_context():
             demo.pack_batch(db.session, {SKU: stock})
             self.sku_id = db.session.scalar(db.select(Sku.id).where(Sku.code == SKU))
@@ -144,6 +178,18 @@ class Bench:
         """count customers with live tokens, the tokens also in the file the wrk scripts read."""
         self.tokens = customers_with_tokens(self.app, "o_flash_", count)
         self.tokens_file.write_text("\n".join(self.tokens.values()) + "\n")
+
+    def start_second_rq_worker(self) -> None:
+        """A second rq worker next to the stack's: the claim writer goes on when one dies."""
+        self.extra_workers.append(spawn([sys.executable, "-m", "jobs.worker", "default"], self.env))
+
+    def restart_rq_workers(self) -> None:
+        """Two rq workers again after a kill, as a process supervisor would see to."""
+        while len(rq_workers()) < 2:
+            self.start_second_rq_worker()
+
+    def stop_extra_workers(self) -> None:
+        stop_all(self.extra_workers)
 
     def script(self, name: str) -> tuple[str, str]:
         """A claim script of its own: (its path, the prefix of its threads' marker files)."""
@@ -157,8 +203,8 @@ def claim_load(
     script: tuple[str, str],
     min_seconds: float,
     max_seconds: int,
+    connections: int,
     stop: threading.Event | None = None,
-    connections: int = CONNECTIONS,
 ) -> dict:
     """Run wrk with a claim script for at least min_seconds and until every claimer has been
     answered once (at most max_seconds, or until stop is set); answers status counts, latency
@@ -204,20 +250,21 @@ def _redis_claimer(args) -> tuple[int, float]:
             person += 1
             # addresses counted as the app counts them (never full: nothing may be refused)
             address = f"10.{person >> 16 & 255}.{person >> 8 & 255}.{person & 255}"
-            args = [time.time(), person, 1, f"k{person}", address, 10**9]
+            args = [time.time(), person, 1, f"k{person}", address, 10**9, 0, "{}", 3600, ""]
             claim(keys=keys, args=args, client=pipe)
         pipe.execute()
         calls += REDIS_PIPELINE
     return calls, time.perf_counter() - started
 
 
-def redis_claim_rate(redis_url: str) -> float:
-    """Successful claims/s of the bare CLAIM script on the scratch Redis (a sale of its own)."""
-    from backend.live.flash_sales import CLAIM
+def redis_claim_rate(redis_url: str, seconds: float) -> float:
+    """Successful claims/s of the bare CLAIM script on the scratch Redis (a sale, stream and
+    kick of its own; no rate counters)."""
+    from backend.live.flash_claims import CLAIM
 
-    keys = ["heli:flash:bench"] + [
-        f"heli:flash:bench:{name}" for name in ("people", "answers", "addresses")
-    ]
+    base = "heli:flash:bench"
+    names = ("people", "answers", "addresses", "stream", "kick", "session")
+    keys = [base] + [f"{base}:{name}" for name in names]
     client = redis.Redis.from_url(redis_url)
     now = time.time()
     client.hset(
@@ -230,25 +277,13 @@ def redis_claim_rate(redis_url: str) -> float:
             "state": "RUNNING",
         },
     )
-    jobs = [(redis_url, CLAIM, keys, REDIS_SECONDS, i * 10**8) for i in range(REDIS_PROCESSES)]
+    jobs = [(redis_url, CLAIM, keys, seconds, i * 10**8) for i in range(REDIS_PROCESSES)]
     with multiprocessing.get_context("spawn").Pool(REDIS_PROCESSES) as pool:
         runs = pool.map(_redis_claimer, jobs)
     claimed = 10**9 - int(client.hget(keys[0], "remaining"))
     client.delete(*keys)
     assert claimed == sum(calls for calls, _ in runs), "the claim script refused a claim"
     return sum(calls / elapsed for calls, elapsed in runs)
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
-    return found
 
 
 def _cmdline(pid: int) -> str:
@@ -258,16 +293,39 @@ def _cmdline(pid: int) -> str:
         return ""
 
 
-def kill_a_worker() -> int:
-    """SIGKILL one worker (never the master) of the Heli gunicorn this process started."""
+def kill_a_web_worker(web: subprocess.Popen | None) -> int:
+    """SIGKILL one worker (never the master) of the Heli gunicorn the stack started."""
     masters = [
         pid
-        for pid in _children(os.getpid())
+        for pid in children(os.getpid())
         if "gunicorn" in _cmdline(pid) and "wsgi:app" in _cmdline(pid)
     ]
-    workers = _children(masters[0])
+    workers = children(masters[0])
     victim = workers[len(workers) // 2]
     os.kill(victim, signal.SIGKILL)
+    return victim
+
+
+def rq_workers() -> list[int]:
+    return [pid for pid in children(os.getpid()) if "jobs.worker" in _cmdline(pid)]
+
+
+def kill_the_claim_writer(wait: float = 3) -> int | None:
+    """SIGKILL the rq worker that is writing claims (its work horse mid-batch first, then the
+    worker); if none is busy within `wait` seconds, the first worker."""
+    deadline = time.monotonic() + wait
+    while True:
+        busy = [(pid, children(pid)) for pid in rq_workers()]
+        busy = [(pid, horses) for pid, horses in busy if horses]
+        if busy or time.monotonic() > deadline:
+            break
+        time.sleep(0.002)
+    victim, horses = busy[0] if busy else (rq_workers()[0], [])
+    for pid in [*horses, victim]:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
     return victim
 
 
@@ -297,28 +355,61 @@ def expire(bench: Bench, sale_id: int, count: int) -> int:
         return sum(expire_unpaid_order(order_id) == "cancelled" for order_id in ids)
 
 
+def unwritten(bench: Bench, sale_id: int) -> int:
+    """Won claims of the sale whose orders are not written yet."""
+    from backend.live import flash_claims
+
+    with bench.app.app_context():
+        return len(flash_claims.pending_claims(sale_id))
+
+
+def wait_written(bench: Bench, sale_id: int, seconds: float) -> float:
+    """Seconds until every won claim of the sale was written (inf if not within `seconds`),
+    while the winners still waiting poll their claims as the mini-program does."""
+    from backend.live import flash_claims
+
+    started, url = time.monotonic(), f"{bench.urls['web']}/api/v1/flash-sales/{sale_id}/claims"
+    with requests.Session() as http:
+        while True:
+            with bench.app.app_context():
+                waiting = flash_claims.pending_claims(sale_id)
+            if not waiting:
+                return time.monotonic() - started
+            if time.monotonic() - started > seconds:
+                return float("inf")
+            for claim in waiting[:3]:
+                token = bench.tokens[claim.customer_id]
+                http.get(
+                    f"{url}/{claim.idempotency_key}", headers={"Authorization": f"Bearer {token}"}
+                ).raise_for_status()
+            time.sleep(0.5)
+
+
 def watch(bench: Bench, sale_id: int, kill: bool, stop: threading.Event, seen: dict) -> None:
     """During the load, at half sold: reconcile as the scheduler does every minute, and kill a
-    worker (if asked); once sold out, let GIVE_BACK unpaid claims expire so their units go back
-    into the running sale."""
+    web worker and the claim writer (if asked); once sold out and written, let GIVE_BACK unpaid
+    claims expire so their units go back into the running sale."""
     from backend.extensions import db
-    from backend.live import flash_sales
+    from backend.live import flash_claims, flash_sales
 
-    client, key = redis.Redis.from_url(bench.redis_url), flash_sales._keys(sale_id)[0]
+    sizes = bench.sizes
+    client, key = redis.Redis.from_url(bench.redis_url), flash_claims.keys(sale_id)[0]
     try:
         while not stop.is_set() and not ("given_back" in seen and "under_load" in seen):
-            remaining = int(client.hget(key, "remaining") or UNITS)
-            if "under_load" not in seen and remaining <= UNITS // 2:
+            remaining = int(client.hget(key, "remaining") or sizes.units)
+            if "under_load" not in seen and remaining <= sizes.units // 2:
+                if kill:
+                    seen["killed_web"] = kill_a_web_worker(None)
+                    seen["killed_rq"] = kill_the_claim_writer()
+                    seen["killed_at"] = time.monotonic()
                 with bench.app.app_context():
                     seen["under_load"] = flash_sales.reconcile(db.session, sale_id=sale_id)[
                         "balanced"
                     ]
                     db.session.remove()
-                if kill:
-                    seen["killed"], seen["killed_at"] = kill_a_worker(), time.monotonic()
             if "given_back" not in seen and remaining == 0:
-                time.sleep(0.5)
-                seen["given_back"] = expire(bench, sale_id, GIVE_BACK)
+                wait_written(bench, sale_id, WRITTEN_WITHIN)
+                seen["given_back"] = expire(bench, sale_id, sizes.give_back)
             time.sleep(0.005)
     except Exception as exc:  # reported by the run, not lost with the thread
         seen["error"] = exc
@@ -347,14 +438,16 @@ def pay(urls: dict, token: str, order_id: int) -> None:
 
 
 def account(bench: Bench, sale_id: int, free_before: int) -> dict:
-    """Units sold vs allocated, the lots, the ledger and the sale's own reconciliation."""
+    """Units sold vs allocated, claims vs orders, the lots, the ledger and the sale's own
+    reconciliation."""
     from backend.extensions import db
     from backend.inventory import queries as inventory_queries
     from backend.inventory.models import Lot
-    from backend.live import flash_sales
+    from backend.live import flash_claims, flash_sales
     from backend.live.models import FlashClaim
     from backend.orders.models import CANCELLED, PAID, PENDING_PAYMENT, Order, OrderItem
 
+    units_in_sale = bench.sizes.units
     with bench.app.app_context():
         session = db.session
         units = dict(
@@ -370,6 +463,17 @@ def account(bench: Bench, sale_id: int, free_before: int) -> dict:
                 FlashClaim.flash_sale_id == sale_id, FlashClaim.returned_to == "sale"
             )
         )
+        orders = session.scalar(
+            db.select(db.func.count()).select_from(Order).where(Order.flash_sale_id == sale_id)
+        )
+        claims = dict(
+            session.execute(
+                db.select(FlashClaim.order_id.is_not(None), db.func.count())
+                .where(FlashClaim.flash_sale_id == sale_id)
+                .group_by(FlashClaim.order_id.is_not(None))
+            ).all()
+        )
+        won_in_redis = len(bench.app.extensions["heli_redis"].hkeys(flash_claims.keys(sale_id)[2]))
         lots = session.execute(
             db.select(Lot.on_hand, Lot.reserved).where(Lot.sku_id == bench.sku_id)
         ).all()
@@ -379,81 +483,69 @@ def account(bench: Bench, sale_id: int, free_before: int) -> dict:
     paid, held = int(units.get(PAID, 0)), int(units.get(PENDING_PAYMENT, 0))
     claimed = sum(int(n) for n in units.values())
     over_lots = sum(max(0, reserved - on_hand) + max(0, -reserved) for on_hand, reserved in lots)
-    returned = free_units(bench.app, bench.sku_id) - (free_before - UNITS)
+    returned = free_units(bench.app, bench.sku_id) - (free_before - units_in_sale)
+    with_order, refused = claims.get(True, 0), claims.get(False, 0)
     return {
-        "orders": claimed,
+        "orders": orders,
         "paid": paid,
         "held": held,
         "cancelled": int(units.get(CANCELLED, 0)),
-        "oversold": max(0, claimed - back_to_sale - UNITS) + over_lots,
+        "refused": refused,
+        "oversold": max(0, claimed - back_to_sale - units_in_sale) + over_lots,
         "returned": returned,
-        "units_lost": UNITS - (paid + held + returned),
+        "units_lost": units_in_sale - (paid + held + returned),
+        # a claim won in Redis with no decision, or an order that is not its claim's one
+        "claims_lost": won_in_redis - (with_order + refused),
+        "doubled": orders - with_order,
         "ledger_ok": ledger_ok,
         "balanced_ended": balanced,
     }
 
 
 def running_checks(bench: Bench, sale_id: int) -> dict:
-    """While the sale still runs: DB holds = Redis remaining, and claims left half-done."""
+    """While the sale still runs, every claim written: DB holds = Redis remaining."""
     from backend.extensions import db
     from backend.live import flash_sales
 
     with bench.app.app_context():
         report = flash_sales.reconcile(db.session, sale_id=sale_id)
         db.session.remove()
-    answers = redis.Redis.from_url(bench.redis_url).hvals(flash_sales._keys(sale_id)[2])
     return {
         "balanced_running": report["balanced"],
         "redis_remaining": report["redis_remaining"],
         "in_sale": report["in_sale"],
-        "stuck_pending": sum(answer.startswith(b"PENDING") for answer in answers),
     }
 
 
-def settle(bench: Bench, sale_id: int, since: float) -> dict:
-    """After a kill: once half-done claims are stale, reconcile must repair them, and the units
-    they held must be claimable again (by claimers who have none yet)."""
+def written_after_load(bench: Bench, sale_id: int) -> dict:
+    """Every won claim written by the writers within WRITTEN_WITHIN seconds; if not, by the
+    minute reconcile (as the scheduler would run it)."""
     from backend.extensions import db
-    from backend.live import flash_sales
-    from backend.orders.models import Order
+    from backend.live import flash_claims, flash_sales
 
-    stale = getattr(flash_sales, "STALE_CLAIM_SECONDS", None)
-    if stale is None:
-        return {}
-    time.sleep(max(0.0, since + stale + 1 - time.monotonic()))
-    with bench.app.app_context():
-        report = flash_sales.reconcile(db.session, sale_id=sale_id)
-        winners = set(
-            db.session.scalars(db.select(Order.customer_id).where(Order.flash_sale_id == sale_id))
-        )
-        db.session.remove()
-    losers = (token for customer, token in bench.tokens.items() if customer not in winners)
-    reclaimed = 0
-    url = f"{bench.urls['web']}/api/v1/flash-sales/{sale_id}/claims"
-    for _ in range(report["redis_remaining"]):
-        answer = requests.post(
-            url,
-            json={"quantity": 1},
-            headers={
-                "Authorization": f"Bearer {next(losers)}",
-                "Idempotency-Key": uuid.uuid4().hex,
-            },
-        )
-        reclaimed += answer.status_code == 201
-    return {"balanced_after_repair": report["balanced"], "reclaimed_after_repair": reclaimed}
+    seconds = wait_written(bench, sale_id, WRITTEN_WITHIN)
+    found = {"written_s": seconds, "left_to_reconcile": 0}
+    if seconds == float("inf"):
+        found["left_to_reconcile"] = unwritten(bench, sale_id)
+        time.sleep(flash_claims.STALE_CLAIM_SECONDS)
+        with bench.app.app_context():
+            flash_sales.reconcile(db.session, sale_id=sale_id)
+            db.session.remove()
+    found["unwritten"] = unwritten(bench, sale_id)
+    return found
 
 
-def one_run(bench: Bench, console: requests.Session, number: int, kill: bool, min_seconds) -> dict:
+def one_run(bench: Bench, console: requests.Session, number: int, kill: bool, seconds) -> dict:
     from backend.extensions import db
     from backend.orders.models import PENDING_PAYMENT, Order
 
-    web = bench.urls["web"]
+    sizes, web = bench.sizes, bench.urls["web"]
     free_before = free_units(bench.app, bench.sku_id)
     res = console.post(
         f"{web}/console/api/flash-sales",
         json={
             "sku_id": bench.sku_id,
-            "units": UNITS,
+            "units": sizes.units,
             "price": 3900,
             "seconds": 900,
             "per_person_limit": 1,
@@ -467,16 +559,21 @@ def one_run(bench: Bench, console: requests.Session, number: int, kill: bool, mi
     watcher.start()
     try:
         load = claim_load(
-            f"{web}/api/v1/flash-sales/{sale_id}/claims", script, min_seconds, MAX_SECONDS
+            f"{web}/api/v1/flash-sales/{sale_id}/claims",
+            script,
+            seconds,
+            sizes.max_seconds,
+            sizes.connections,
         )
     finally:
         stop.set()
         watcher.join()
     if "error" in seen:
         raise seen["error"]
-    checks = running_checks(bench, sale_id)
-    if checks["stuck_pending"]:
-        checks.update(settle(bench, sale_id, seen.get("killed_at", time.monotonic())))
+    if kill:
+        bench.restart_rq_workers()  # as a supervisor would
+    checks = written_after_load(bench, sale_id)
+    checks.update(running_checks(bench, sale_id))
 
     with bench.app.app_context():
         to_pay = list(
@@ -484,25 +581,26 @@ def one_run(bench: Bench, console: requests.Session, number: int, kill: bool, mi
                 db.select(Order.id, Order.customer_id)
                 .where(Order.flash_sale_id == sale_id, Order.status == PENDING_PAYMENT)
                 .order_by(Order.id)
-                .limit(PAID)
+                .limit(sizes.paid)
             ).all()
         )
         db.session.remove()
     with ThreadPoolExecutor(5) as pool:
         list(pool.map(lambda row: pay(bench.urls, bench.tokens[row[1]], row[0]), to_pay))
-    stopped = console.post(f"{web}/console/api/flash-sales/{sale_id}/stop")
+    stopped = console.post(f"{web}/console/api/flash-sales/{sale_id}/stop", json={})
     assert stopped.status_code == 200, stopped.text
-    expired_after_end = expire(bench, sale_id, EXPIRE_AFTER_END)
+    expired_after_end = expire(bench, sale_id, sizes.expire_after_end)
 
     statuses = load["statuses"]
-    answered = sum(statuses.get(code, 0) for code in (200, 201, 409, 422))
-    seconds = load["duration_us"] / 1e6
+    answered = sum(statuses.get(code, 0) for code in (200, 202, 409, 422))
+    elapsed = load["duration_us"] / 1e6
     return {
         "kill": kill,
-        "killed_pid": seen.get("killed"),
-        "claims_per_s": answered / seconds,
-        "seconds": seconds,
-        "successful_claims": statuses.get(201, 0),
+        "killed_web": seen.get("killed_web"),
+        "killed_rq": seen.get("killed_rq"),
+        "claims_per_s": answered / elapsed,
+        "seconds": elapsed,
+        "successful_claims": statuses.get(202, 0),
         "statuses": statuses,
         "reached": load.get("reached", 0),
         "p50_ms": load["p50_us"] / 1000,
@@ -536,99 +634,149 @@ def errors_in(log: Path) -> list[str]:
 def run_line(run: dict) -> str:
     statuses = " ".join(f"{code}x{n}" for code, n in sorted(run["statuses"].items()))
     keys = (
-        "claims_per_s seconds successful_claims orders reached p50_ms p99_ms server_errors "
-        "socket_errors timeouts given_back paid held expired_after_end returned oversold "
-        "units_lost balanced_under_load stuck_pending redis_remaining in_sale "
-        "balanced_running balanced_after_repair reclaimed_after_repair balanced_ended ledger_ok"
+        "claims_per_s seconds successful_claims orders refused reached p50_ms p99_ms "
+        "server_errors socket_errors timeouts written_s left_to_reconcile unwritten given_back "
+        "paid held expired_after_end returned oversold units_lost claims_lost doubled "
+        "balanced_under_load redis_remaining in_sale balanced_running balanced_ended ledger_ok"
     ).split()
     figures = " ".join(
         f"{key}={run[key]:.1f}" if isinstance(run[key], float) else f"{key}={run[key]}"
         for key in keys
         if key in run
     )
-    return f"killed_worker={run['killed_pid'] or 'no'} {figures} statuses=[{statuses}]"
+    killed = f"web {run['killed_web']}, rq {run['killed_rq']}" if run["kill"] else "no"
+    return f"killed={killed} {figures} statuses=[{statuses}]"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=int, help="fresh sales on the same stack")
-    parser.add_argument("--seconds", type=float, default=MIN_SECONDS, help="least load time")
-    parser.add_argument("--kill-worker", action="store_true", help="SIGKILL a worker mid-sale")
-    args = parser.parse_args()
-    if args.runs:
-        plan = [args.kill_worker] * args.runs
-    else:
-        plan = [True] if args.kill_worker else [False, True]
+def bare_baseline(env: dict, sizes: Sizes) -> tuple[float, float]:
+    """The bare Flask route under the same gunicorn settings and load: (req/s, p99 ms)."""
+    port = free_port()
+    bare = gunicorn("bench.bare_app:app", port, env)
+    try:
+        url = f"http://127.0.0.1:{port}/bare"
+        wait_http(url)
+        wrk(url, seconds=min(2, sizes.bare_seconds), connections=sizes.connections)  # warm
+        return wrk(url, seconds=sizes.bare_seconds, connections=sizes.connections)
+    finally:
+        bare.terminate()
+        bare.wait(timeout=10)
 
-    bench = Bench(Path(tempfile.mkdtemp(prefix="heli-bench-flash-")))
-    # Paid and still-held units stay out of stock: enough for every run.
-    stock = UNITS * (len(plan) + 1)
-    server_log = bench.scratch / "gunicorn.log"  # Flask's tracebacks land here (wsgi.errors)
-    log_to = {"GUNICORN_CMD_ARGS": f"--error-logfile {server_log}"}
-    with stack(log_to, prepare=lambda env: bench.prepare(env, stock)) as (env, urls):
-        bench.urls = urls
-        bare_port = free_port()
-        bare = gunicorn("bench.bare_app:app", bare_port, env)
-        try:
-            wait_http(f"http://127.0.0.1:{bare_port}/bare")
-            wrk(f"http://127.0.0.1:{bare_port}/bare", seconds=2, connections=CONNECTIONS)
-            bare_rps, bare_p99 = wrk(f"http://127.0.0.1:{bare_port}/bare", connections=CONNECTIONS)
-        finally:
-            bare.terminate()
-            bare.wait(timeout=10)
-        redis_rate = redis_claim_rate(env["REDIS_URL"])
 
-        console = requests.Session()
-        login = console.post(
-            f"{urls['web']}/console/api/login",
-            json={"username": "admin", "password": "heli-demo"},
-        )
-        assert login.status_code == 200, login.text
-        # Warm up every worker on the claim path (an unknown sale: token, script, 404).
-        claim_load(f"{urls['web']}/api/v1/flash-sales/999999/claims", bench.script("warm"), 2, 2)
-        runs = []
-        for number, kill in enumerate(plan, start=1):
-            runs.append(one_run(bench, console, number, kill, args.seconds))
-            print(f"run_{number}: {run_line(runs[-1])}", flush=True)
-    server_errors = sorted(set(errors_in(server_log)))
-    shutil.rmtree(bench.scratch, ignore_errors=True)
-
-    reference = next((run for run in runs if not run["kill"]), runs[0])
-    clean = [run for run in runs if not run["kill"]] or runs
-    failures = [
+def failures_of(runs: list[dict]) -> list[str]:
+    return [
         f"run {n}: {what}"
         for n, run in enumerate(runs, start=1)
         for what, bad in (
             ("oversold", run["oversold"]),
             ("units lost", run["units_lost"]),
+            ("won claims lost", run["claims_lost"]),
+            ("orders doubled", run["doubled"]),
+            ("claims never written", run["unwritten"]),
             ("5xx answers", run["server_errors"]),
             ("socket errors without a kill", run["socket_errors"] and not run["kill"]),
             ("timeouts", run["timeouts"]),
             ("ledger mismatch", not run["ledger_ok"]),
+            ("unbalanced while running", not run["balanced_running"]),
             ("unbalanced after the end", not run["balanced_ended"]),
-            ("unbalanced after repairing", run.get("balanced_after_repair") is False),
         )
         if bad
     ]
-    print(f"bare_flask_rps: {bare_rps:.0f}")
-    print(f"bare_flask_p99_ms: {bare_p99:.2f}")
-    print(f"redis_claims_per_s: {redis_rate:.0f}")
-    print(f"claims_per_s: {reference['claims_per_s']:.0f}")
-    print(f"claims_per_s_median: {statistics.median(r['claims_per_s'] for r in clean):.0f}")
-    print(f"claim_ratio: {reference['claims_per_s'] / bare_rps:.2f}")
-    print(f"p50_ms: {reference['p50_ms']:.1f}")
-    print(f"p99_ms: {reference['p99_ms']:.1f}")
-    print(f"successful_claims: {reference['successful_claims']}")
-    print(f"claimers_reached: {reference['reached']}")
-    errors = sum(r["server_errors"] + r["socket_errors"] + r["timeouts"] for r in runs)
-    print(f"errors: {errors}")
-    print(f"oversold: {max(r['oversold'] for r in runs)}")
-    print(f"oversold_total: {sum(r['oversold'] for r in runs)}")
-    print(f"units_lost: {max((r['units_lost'] for r in runs), key=abs)}")
-    print(f"units_lost_total: {sum(abs(r['units_lost']) for r in runs)}")
-    unbalanced = sum(run["balanced_under_load"] is False for run in runs)
-    print(f"reconcile_unbalanced_under_load: {unbalanced}/{len(runs)}")
-    print(f"runs: {len(runs)} ({sum(r['kill'] for r in runs)} with a worker killed)")
+
+
+def main() -> None:
+    parser = arguments(__doc__)
+    parser.add_argument("--runs", type=int, help="fresh sales on the same stack (20; smoke 2)")
+    parser.add_argument(
+        "--kill-every", type=int, default=2, help="kills in every n-th run (0: none)"
+    )
+    parser.add_argument("--seconds", type=float, help="least load time of a run")
+    parser.add_argument(
+        "--worker-class",
+        help="gunicorn worker class for Heli and the bare route (sync, gthread, gevent)",
+    )
+    parser.add_argument("--threads", type=int, default=0, help="gunicorn threads per worker")
+    args = parser.parse_args()
+    sizes = SMOKE if args.smoke else Sizes()
+    runs_wanted = args.runs or sizes.runs
+    plan = [bool(args.kill_every) and n % args.kill_every == 0 for n in range(1, runs_wanted + 1)]
+
+    scratch = Path(tempfile.mkdtemp(prefix="heli-bench-flash-"))
+    bench = Bench(scratch, sizes)
+    stock = sizes.units * (len(plan) + 1)  # paid and still-held units stay out of stock
+    server_log = scratch / "gunicorn.log"  # Flask's tracebacks land here (wsgi.errors)
+    gunicorn_args = f"--error-logfile {server_log}"
+    if args.worker_class:
+        gunicorn_args += f" --worker-class {args.worker_class}"
+    if args.threads:
+        gunicorn_args += f" --threads {args.threads}"
+    try:
+        with (
+            database(args.postgres, scratch) as url,
+            stack(
+                # the console over plain http on 127.0.0.1, as `make run` serves it
+                {"GUNICORN_CMD_ARGS": gunicorn_args, "SESSION_COOKIE_SECURE": "0"},
+                prepare=lambda env: bench.prepare(env, stock),
+                database_url=url,
+            ) as (env, urls),
+        ):
+            bench.urls, bench.env = urls, env
+            bench.start_second_rq_worker()
+            bare_rps, bare_p99 = bare_baseline(env, sizes)
+            redis_rate = redis_claim_rate(env["REDIS_URL"], sizes.redis_seconds)
+            console = requests.Session()
+            login = console.post(
+                f"{urls['web']}/console/api/login",
+                json={"username": "admin", "password": "heli-demo"},
+            )
+            assert login.status_code == 200, login.text
+            # Warm up every worker on the claim path (an unknown sale: token, script, 404).
+            warm = f"{urls['web']}/api/v1/flash-sales/999999/claims"
+            claim_load(warm, bench.script("warm"), 1, 2, sizes.connections)
+            runs = []
+            for number, kill in enumerate(plan, start=1):
+                runs.append(
+                    one_run(bench, console, number, kill, args.seconds or sizes.min_seconds)
+                )
+                print(f"run_{number}: {run_line(runs[-1])}", flush=True)
+            bench.stop_extra_workers()
+        server_errors = sorted(set(errors_in(server_log)))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+    reference = next((run for run in runs if not run["kill"]), runs[0])
+    clean = [run for run in runs if not run["kill"]] or runs
+    failures = failures_of(runs)
+    print_figures(
+        {
+            "database": "postgresql" if args.postgres else "sqlite",
+            "worker_class": args.worker_class or "default",
+            "bare_flask_rps": round(bare_rps),
+            "bare_p99_ms": bare_p99,
+            "redis_claims_per_s": round(redis_rate),
+            "claims_per_s": round(reference["claims_per_s"]),
+            "claims_per_s_median": round(statistics.median(r["claims_per_s"] for r in clean)),
+            "claim_ratio": reference["claims_per_s"] / bare_rps,
+            "p50_ms": reference["p50_ms"],
+            "p99_ms": reference["p99_ms"],
+            "p99_ratio": reference["p99_ms"] / bare_p99,
+            "successful_claims": reference["successful_claims"],
+            "claimers_reached": reference["reached"],
+            "written_s_max": max(r["written_s"] for r in runs),
+            "errors": sum(r["server_errors"] + r["socket_errors"] + r["timeouts"] for r in runs),
+            "oversold": max(r["oversold"] for r in runs),
+            "oversold_total": sum(r["oversold"] for r in runs),
+            "units_lost": max((r["units_lost"] for r in runs), key=abs),
+            "units_lost_total": sum(abs(r["units_lost"]) for r in runs),
+            "claims_lost": max((r["claims_lost"] for r in runs), key=abs),
+            "orders_doubled": max(r["doubled"] for r in runs),
+            "left_to_reconcile_total": sum(r["left_to_reconcile"] for r in runs),
+            "reconcile_unbalanced_under_load": sum(
+                run["balanced_under_load"] is False for run in runs
+            ),
+            "runs": len(runs),
+            "runs_with_kills": sum(r["kill"] for r in runs),
+        }
+    )
     if any(run["server_errors"] for run in runs):
         print("server_errors_seen:", *server_errors, sep="\n  ")
     if failures:

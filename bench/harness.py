@@ -6,7 +6,6 @@ import argparse
 import hashlib
 import os
 import re
-import secrets
 import shutil
 import signal
 import socket
@@ -258,8 +257,9 @@ def procfile(path: Path = ROOT / "Procfile") -> dict[str, str]:
 
 
 def customers_with_tokens(app, prefix: str, count: int) -> dict[int, str]:
-    """count customers (openid prefix + number) with live login tokens, inserted in bulk (only the
-    sha256 is stored, as logging in stores it): {customer id: token}."""
+    """count customers (openid prefix + number) logged in as login does it, in bulk: the tokens'
+    sha256 stored and their sessions cached in Redis. Answers {customer id: token}."""
+    from backend.customers import service as customers
     from backend.customers.models import AuthToken, Customer
     from backend.extensions import db
     from backend.timeutil import utcnow
@@ -277,20 +277,20 @@ def customers_with_tokens(app, prefix: str, count: int) -> dict[int, str]:
                 .order_by(Customer.id)
             )
         )
-        tokens = {customer_id: secrets.token_urlsafe(24) for customer_id in ids}
+        tokens = {customer_id: customers.new_token(customer_id) for customer_id in ids}
         expires = utcnow() + timedelta(days=1)
-        session.execute(
-            db.insert(AuthToken),
-            [
-                {
-                    "customer_id": customer_id,
-                    "token_hash": hashlib.sha256(token.encode()).hexdigest(),
-                    "expires_at": expires,
-                }
-                for customer_id, token in tokens.items()
-            ],
-        )
+        rows = [
+            {
+                "customer_id": customer_id,
+                "token_hash": hashlib.sha256(token.encode()).hexdigest(),
+                "expires_at": expires,
+            }
+            for customer_id, token in tokens.items()
+        ]
+        session.execute(db.insert(AuthToken), rows)
         session.commit()
+        for row in rows:
+            customers.remember_session(row["token_hash"], row["customer_id"], expires)
         session.remove()
     return tokens
 

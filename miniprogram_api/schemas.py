@@ -1,5 +1,7 @@
 """Request and response shapes of the mini-program API (they also make the OpenAPI document)."""
 
+import re
+
 from apiflask import Schema
 from apiflask.fields import Boolean, Dict, Integer, List, Nested, String
 from apiflask.validators import Length, OneOf, Range, Regexp
@@ -51,11 +53,14 @@ class OrderIn(In):
     remark = String(load_default="", validate=Length(max=200))
 
 
+KEY_PATTERN = re.compile(r"^[A-Za-z0-9_\-:.]{8,64}$")
+
+
 class IdempotencyHeader(In):
     idempotency_key = String(
         required=True,
         data_key="Idempotency-Key",
-        validate=Regexp(r"^[A-Za-z0-9_\-:.]{8,64}$", error="Idempotency-Key 需为 8-64 位字母数字"),
+        validate=Regexp(KEY_PATTERN, error="Idempotency-Key 需为 8-64 位字母数字"),
     )
 
 
@@ -171,6 +176,20 @@ class OrderOut(Schema):
     completed_at = String(allow_none=True)
     cancelled_at = String(allow_none=True)
     cancel_reason = String(allow_none=True)
+
+
+class ClaimOut(Schema):
+    status = String(
+        metadata={
+            "description": "PENDING 抢到了、订单生成中；ORDERED 订单已生成（见 order）；"
+            "REFUSED 未能生成订单（见 code、message），份数已退回",
+            "enum": ["PENDING", "ORDERED", "REFUSED"],
+        }
+    )
+    message = String()
+    code = String(allow_none=True)
+    quantity = Integer()
+    order = Nested(OrderOut, allow_none=True)
 
 
 class OrderListOut(Schema):

@@ -1,9 +1,14 @@
+import hashlib
+
 import pytest
 import requests
+from sqlalchemy import event
 
-from backend.customers.models import Customer
+from backend.customers import service as customers
+from backend.customers.models import AuthToken, Customer
 from backend.extensions import db
-from tests.helpers import login_code
+from backend.timeutil import utcnow
+from tests.helpers import Shopper, login_code
 
 
 def test_login_creates_the_customer_once_and_the_token_works(app, client, sandbox):
@@ -31,17 +36,71 @@ def test_missing_or_bad_login_body(client):
     assert res.status_code == 400 and res.json["message"]
 
 
+def _session_key(token: str) -> str:
+    return f"heli:session:{hashlib.sha256(token.encode()).hexdigest()}"
+
+
 def test_missing_invalid_and_expired_tokens_are_refused(app, client, shopper):
     assert client.get("/api/v1/orders").status_code == 401
     bad = client.get("/api/v1/orders", headers={"Authorization": "Bearer forged-token"})
     assert bad.status_code == 401 and bad.json["message"] == "请先登录"
+    assert (
+        client.get("/api/v1/orders", headers={"Authorization": "Bearer forged-token"}).json[
+            "message"
+        ]
+        == "请先登录"
+    )  # (then from the cache of unknown tokens)
+    redis = app.extensions["heli_redis"]
+    # The cached session ends with the token: Redis drops it at the token's expiry.
+    ttl = redis.ttl(_session_key(shopper.token))
+    assert app.config["TOKEN_TTL_HOURS"] * 3600 - 60 <= ttl <= app.config["TOKEN_TTL_HOURS"] * 3600
     with app.app_context():
-        from backend.customers.models import AuthToken
-        from backend.timeutil import utcnow
-
         db.session.execute(db.update(AuthToken).values(expires_at=utcnow()))
         db.session.commit()
+    redis.delete(_session_key(shopper.token))  # what the expiry does to the cache
     assert shopper.get("/api/v1/orders").status_code == 401
+
+
+def test_a_session_is_checked_without_the_database_once_cached(app, shopper):
+    """The cart's own queries are the same each time; checking the token adds one only when
+    the cache does not know it."""
+    statements = []
+
+    def count(*_args):
+        statements.append(1)
+
+    def cart_statements() -> int:
+        before = len(statements)
+        assert shopper.get("/api/v1/cart").status_code == 200
+        return len(statements) - before
+
+    with app.app_context():
+        event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        cached = cart_statements()  # login cached the session
+        app.extensions["heli_redis"].delete(_session_key(shopper.token))  # Redis forgot it
+        assert cart_statements() == cached + 1
+        assert cart_statements() == cached  # filled again
+    finally:
+        with app.app_context():
+            event.remove(db.engine, "before_cursor_execute", count)
+
+
+def test_logout_ends_the_session_at_once(app, client, sandbox, shopper):
+    other = Shopper.login(client, sandbox, shopper.openid)  # the same buyer on another phone
+    assert shopper.get("/api/v1/orders").status_code == 200  # cached
+    out = shopper.post("/api/v1/auth/logout")
+    assert out.status_code == 204
+    refused = shopper.get("/api/v1/orders")
+    assert refused.status_code == 401 and refused.json["message"] == "请先登录"
+    assert shopper.post("/api/v1/auth/logout").status_code == 401
+    assert other.get("/api/v1/orders").status_code == 200
+    with app.app_context():
+        left = db.session.scalar(db.select(db.func.count()).select_from(AuthToken))
+        # a request that read the token before the logout cannot cache it again
+        assert customers.authenticate(db.session, shopper.token) is None
+        db.session.remove()
+    assert left == 1
 
 
 @pytest.mark.parametrize("errcode", [40001, 42001])

@@ -14,7 +14,7 @@ from backend.live import comments
 from backend.live.models import LIVE, NOT_STARTED, FlashSale, LiveRoom
 from backend.queue import redis_client
 from backend.timeutil import SHANGHAI, utcnow
-from tests.helpers import Shopper, sku_stock
+from tests.helpers import Shopper, run_jobs, sku_stock
 from tests.test_console_pages import csrf_token, log_in, text
 
 _external_ids = itertools.count(880001)
@@ -270,7 +270,10 @@ def test_starting_a_sale_through_the_form_shows_in_state(app, sandbox, console, 
         json={"quantity": 2},
         headers={"Idempotency-Key": uuid.uuid4().hex},
     )
-    assert claim.status_code == 201
+    assert claim.status_code == 202
+    sale = state(console, room_id)["flash_sale"]
+    assert (sale["remaining"], sale["held"]) == (3, 0)  # the order is being written
+    run_jobs(app)
     sale = state(console, room_id)["flash_sale"]
     assert (sale["remaining"], sale["held"]) == (3, 2)
 

@@ -1,6 +1,8 @@
-"""Flash sales: units leave the lots at start, claims race through one Redis script and become
-orders to pay, unpaid units come back, leftovers return at the end, and everything reconciles."""
+"""Flash sales: units leave the lots at start, claims race through one Redis script and are
+answered at once, a worker writes them as orders to pay (exactly once, even after a death),
+unpaid units come back, leftovers return at the end, and everything reconciles."""
 
+import hashlib
 import threading
 import uuid
 
@@ -8,10 +10,10 @@ import pytest
 
 from backend.extensions import db
 from backend.inventory import queries as inventory_queries
-from backend.live import flash_sales
+from backend.live import flash_claims, flash_sales
 from backend.live.models import FlashClaim
 from backend.orders.models import Order
-from tests.helpers import ADDRESS, Shopper, sku_stock
+from tests.helpers import ADDRESS, Shopper, run_jobs, sku_stock
 
 
 @pytest.fixture
@@ -40,16 +42,46 @@ def _claim(shopper, sale_id, quantity=1, key=None, **body):
     )
 
 
+def _outcome(shopper, sale_id, key):
+    return shopper.get(f"/api/v1/flash-sales/{sale_id}/claims/{key}")
+
+
+def _won(app, shopper, sale_id, quantity=1, key=None, **body):
+    """Claim, let the claim writer run, and answer the order the claim became."""
+    key = key or uuid.uuid4().hex
+    res = _claim(shopper, sale_id, quantity, key, **body)
+    assert res.status_code == 202 and res.json["status"] == "PENDING", res.json
+    run_jobs(app)
+    done = _outcome(shopper, sale_id, key)
+    assert done.status_code == 200 and done.json["status"] == "ORDERED", done.json
+    return done.json["order"]
+
+
 def _reconcile(app, sale_id):
     with app.app_context():
         return flash_sales.reconcile(db.session, sale_id=sale_id)
 
 
-def test_a_claim_becomes_an_order_at_the_sale_price(app, shopper, sale, store):
+def test_a_claim_is_answered_at_once_and_becomes_an_order_at_the_sale_price(
+    app, shopper, sale, store
+):
     assert sku_stock(app, store["RS-LIVE-L-5"]) == (400, 50)  # the sale holds its units
-    res = _claim(shopper, sale["id"], 2)
-    assert res.status_code == 201
-    order = res.json
+    res = _claim(shopper, sale["id"], 2, key="claim-key-0001")
+    assert res.status_code == 202
+    assert res.json == {
+        "status": "PENDING",
+        "message": "抢到了！订单生成中，请稍候查看",
+        "code": None,
+        "quantity": 2,
+        "order": None,
+    }
+    waiting = _outcome(shopper, sale["id"], "claim-key-0001")
+    assert waiting.status_code == 200 and waiting.json["status"] == "PENDING"
+    assert _reconcile(app, sale["id"])["in_flight"] == 2  # not written yet, and balanced
+    run_jobs(app)  # the writer the claim kicked
+    done = _outcome(shopper, sale["id"], "claim-key-0001").json
+    assert done["status"] == "ORDERED" and "支付" in done["message"]
+    order = done["order"]
     assert order["status"] == "PENDING_PAYMENT" and order["total"] == 11800
     assert order["items"][0]["unit_price"] == 5900
     view = shopper.client.get(f"/api/v1/flash-sales/{sale['id']}").json
@@ -60,7 +92,7 @@ def test_a_claim_becomes_an_order_at_the_sale_price(app, shopper, sale, store):
 
 
 def test_claims_need_an_address_before_paying_and_pay_normally(app, shopper, sale):
-    order = _claim(shopper, sale["id"]).json
+    order = _won(app, shopper, sale["id"])
     no_address = shopper.post(f"/api/v1/orders/{order['id']}/pay")
     assert no_address.status_code == 422 and no_address.json["code"] == "ADDRESS_REQUIRED"
     assert shopper.put(f"/api/v1/orders/{order['id']}/address", json=ADDRESS).status_code == 200
@@ -76,12 +108,20 @@ def test_claims_need_an_address_before_paying_and_pay_normally(app, shopper, sal
 def test_per_person_limit_and_replayed_keys(app, shopper, sale):
     first = _claim(shopper, sale["id"], 1, key="claim-key-0001")
     again = _claim(shopper, sale["id"], 1, key="claim-key-0001")
-    assert first.status_code == 201 and again.status_code == 200
-    assert again.json["id"] == first.json["id"]
-    assert _claim(shopper, sale["id"], 1).status_code == 201
+    assert first.status_code == 202 and again.status_code == 200
+    assert again.json["status"] == "PENDING"
+    run_jobs(app)
+    written = _claim(shopper, sale["id"], 1, key="claim-key-0001")
+    assert written.status_code == 200 and written.json["status"] == "ORDERED"
+    assert (
+        written.json["order"]["id"]
+        == _outcome(shopper, sale["id"], "claim-key-0001").json["order"]["id"]
+    )
+    assert _claim(shopper, sale["id"], 1).status_code == 202
     over = _claim(shopper, sale["id"], 1)
     assert over.status_code == 422 and over.json["code"] == "OVER_PERSON_LIMIT"
     assert "限购" in over.json["message"]
+    run_jobs(app)
     with app.app_context():
         assert db.session.scalar(db.select(db.func.count()).select_from(FlashClaim)) == 2
 
@@ -101,12 +141,15 @@ def test_bad_claims(app, client, shopper, sale):
     assert anonymous.status_code == 401
     unknown = _claim(shopper, 999999)
     assert unknown.status_code == 404 and unknown.json["code"] == "FLASH_SALE_NOT_FOUND"
+    never = _outcome(shopper, sale["id"], "never-claimed-1")
+    assert never.status_code == 404 and never.json["code"] == "CLAIM_NOT_FOUND"
+    assert _outcome(shopper, sale["id"], "bad key!").status_code == 404
 
 
 def test_claims_after_the_end_are_refused_and_leftovers_go_back(
     app, shopper, staff_client, sale, store
 ):
-    _claim(shopper, sale["id"], 2)
+    _won(app, shopper, sale["id"], 2)
     stopped = staff_client.post(f"/console/api/flash-sales/{sale['id']}/stop", json={})
     assert stopped.status_code == 200 and stopped.json["status"] == "ENDED"
     late = _claim(shopper, sale["id"], 1)
@@ -116,18 +159,18 @@ def test_claims_after_the_end_are_refused_and_leftovers_go_back(
 
 
 def test_unpaid_claims_return_units_to_the_running_sale(app, shopper, other_shopper, sale):
-    order = _claim(shopper, sale["id"], 2).json
+    order = _won(app, shopper, sale["id"], 2)
     assert shopper.post(f"/api/v1/orders/{order['id']}/cancel").status_code == 200
     view = shopper.client.get(f"/api/v1/flash-sales/{sale['id']}").json
     assert (view["remaining"], view["held"]) == (50, 0)
-    assert _claim(shopper, sale["id"], 2).status_code == 201  # the limit was given back too
+    _won(app, shopper, sale["id"], 2)  # the limit was given back too
     assert _reconcile(app, sale["id"])["balanced"] is True
     with app.app_context():
         assert inventory_queries.ledger_mismatches(db.session) == []
 
 
 def test_unpaid_claims_after_the_end_go_back_to_stock(app, shopper, staff_client, sale, store):
-    order = _claim(shopper, sale["id"], 2).json
+    order = _won(app, shopper, sale["id"], 2)
     staff_client.post(f"/console/api/flash-sales/{sale['id']}/stop", json={})
     from datetime import timedelta
 
@@ -188,7 +231,7 @@ def test_an_unpaid_claim_on_an_expired_lot_is_cancelled_and_the_sale_balances(ap
     from backend.timeutil import utcnow
     from jobs.inventory import expire_lot
 
-    order = _claim(shopper, sale["id"], 2).json
+    order = _won(app, shopper, sale["id"], 2)
     with app.app_context():
         lot_ids = list(db.session.scalars(db.select(Lot.id).where(Lot.sku_id == sale["sku_id"])))
         db.session.execute(
@@ -257,8 +300,9 @@ def test_racing_viewers_get_exactly_the_units(app, sandbox, staff_client, store)
         thread.start()
     for thread in threads:
         thread.join()
-    assert answers.count(201) == 10  # 20 units, 2 each
-    assert set(answers) <= {201, 409, 422}
+    assert answers.count(202) == 10  # 20 units, 2 each
+    assert set(answers) <= {202, 409, 422}
+    run_jobs(app)
     report = _reconcile(app, sale_id)
     assert report["balanced"] is True and report["held"] == 20 and report["redis_remaining"] == 0
     assert sku_stock(app, store["RS-LIVE-M-5"]) == (600, 20)
@@ -266,48 +310,198 @@ def test_racing_viewers_get_exactly_the_units(app, sandbox, staff_client, store)
         assert inventory_queries.ledger_mismatches(db.session) == []
 
 
-def test_a_claim_cut_off_by_a_dying_worker_is_repaired(app, shopper, sale):
-    """The claim script ran but the process died before the order was written (SIGKILL)."""
+def _stream(app):
+    redis = app.extensions["heli_redis"]
+    return redis, [entry_id for entry_id, _ in redis.xrange(flash_claims.STREAM)]
+
+
+def test_a_claim_whose_web_worker_died_after_the_script_is_still_written(app, shopper, sale):
+    """SIGKILL right after the script: the answer never went out, and no job was enqueued (the
+    kick was taken). The claim is in the stream all the same; the next writer writes it."""
+    _claim(shopper, sale["id"], 1, key="lost-answer-01")
+    app.extensions["heli_redis"].delete("rq:queue:default")  # the kicked job died with it
+    run_jobs(app)
+    assert _outcome(shopper, sale["id"], "lost-answer-01").json["status"] == "PENDING"
+    _claim(other := Shopper.login(shopper.client, shopper.sandbox, "o_later"), sale["id"], 1)
+    assert _reconcile(app, sale["id"])["balanced"] is True
+    app.extensions["heli_redis"].delete(flash_claims.KICK)  # the kick lapsed
+    # any later claim, even a refused one, sees claims waiting and kicks a writer again
+    assert _claim(other, sale["id"], 2, key="kicks-again-01").status_code == 422
+    run_jobs(app)
+    assert _outcome(shopper, sale["id"], "lost-answer-01").json["status"] == "ORDERED"
+    report = _reconcile(app, sale["id"])
+    assert (report["held"], report["in_flight"], report["balanced"]) == (2, 0, True)
+    assert _stream(app)[1] == []  # acknowledged and deleted
+
+
+def test_a_writer_killed_mid_batch_is_taken_over_and_writes_each_claim_once(
+    app, shopper, other_shopper, sale
+):
+    """A writer took the entries and died before (or after) committing: after
+    STALE_CLAIM_SECONDS another writer takes them over; the database row decides, so a claim
+    already written is finished, not written twice."""
+    for key in ("taken-then-died-1", "taken-then-died-2"):
+        _claim(shopper, sale["id"], 1, key=key)
+    redis, ids = _stream(app)
+    with app.app_context():
+        redis.xgroup_create(flash_claims.STREAM, flash_claims.GROUP, id="0", mkstream=True)
+        taken = redis.xreadgroup(flash_claims.GROUP, "dead-writer", {flash_claims.STREAM: ">"})
+        assert [entry_id for entry_id, _ in taken[0][1]] == ids
+        # it had committed the first claim's order, then died before telling Redis
+        first = flash_claims.pending_claims(sale["id"])
+        first = [c for c in first if c.idempotency_key == "taken-then-died-1"]
+        outcome = flash_claims._decide(db.session, sale["id"], first)
+        db.session.commit()
+        db.session.remove()
+        assert outcome[first[0].field].status == "ORDERED"
+        # not yet stale: a writer now leaves them to their (maybe living) owner, and says it
+        # is not done (its job comes again)
+        assert flash_claims.write_from_stream(db.session, consumer="w2", seconds=0.3) is False
+        assert len(flash_claims.pending_claims(sale["id"])) == 2
+        db.session.remove()
+    for key in ("taken-then-died-1", "taken-then-died-2"):
+        assert _outcome(shopper, sale["id"], key).json["status"] == "PENDING"
+    # Redis keeps the entries' idle time: age them instead of waiting
+    with app.app_context():
+        redis.xclaim(
+            flash_claims.STREAM,
+            flash_claims.GROUP,
+            "dead-writer",
+            0,
+            ids,
+            idle=flash_claims.STALE_CLAIM_SECONDS * 1000 + 1,
+        )
+        assert flash_claims.write_from_stream(db.session, consumer="w2", seconds=5) is True
+        db.session.remove()
+    orders = [
+        _outcome(shopper, sale["id"], k).json for k in ("taken-then-died-1", "taken-then-died-2")
+    ]
+    assert [o["status"] for o in orders] == ["ORDERED", "ORDERED"]
+    assert orders[0]["order"]["id"] == outcome[first[0].field].order_id
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count()).select_from(FlashClaim)) == 2
+        assert db.session.scalar(db.select(db.func.count()).select_from(Order)) == 2
+    report = _reconcile(app, sale["id"])
+    assert (report["held"], report["redis_remaining"], report["balanced"]) == (2, 48, True)
+    assert redis.xpending(flash_claims.STREAM, flash_claims.GROUP)["pending"] == 0
+
+
+def test_reconcile_writes_claims_no_writer_finished(app, shopper, sale):
+    """The stream's copy is gone too (or no worker runs at all): the minute reconcile writes
+    claims PENDING for longer than STALE_CLAIM_SECONDS from the answers hash."""
     import time
 
-    keys = flash_sales._keys(sale["id"])
+    _claim(shopper, sale["id"], 1, key="orphan-claim-01")
     redis = app.extensions["heli_redis"]
-    redis.eval(flash_sales.CLAIM, len(keys), *keys, time.time(), 424242, 1, "lost-key-0001")
-    redis.hset(keys[2], "424242:lost-key-0001", f"PENDING|1|{time.time() - 60}")  # long ago
-    assert shopper.client.get(f"/api/v1/flash-sales/{sale['id']}").json["remaining"] == 49
+    redis.delete(flash_claims.STREAM, "rq:queue:default")
+    field = next(iter(redis.hkeys(flash_claims.keys(sale["id"])[2]))).decode()
+    marker = redis.hget(flash_claims.keys(sale["id"])[2], field).decode().split("|")
+    marker[2] = str(time.time() - flash_claims.STALE_CLAIM_SECONDS - 1)
+    redis.hset(flash_claims.keys(sale["id"])[2], field, "|".join(marker))
     report = _reconcile(app, sale["id"])
-    assert report["balanced"] is True and report["redis_remaining"] == 50
-    # A claim whose order was written but whose answer was not: finished, not given back twice.
-    order = _claim(shopper, sale["id"], 1, key="half-done-key-1").json
-    with app.app_context():
-        customer_id = db.session.scalar(db.select(Order.customer_id).where(Order.id == order["id"]))
-    field = f"{customer_id}:half-done-key-1"
-    redis.hset(keys[2], field, f"PENDING|1|{time.time() - 60}")
+    assert (report["held"], report["in_flight"], report["balanced"]) == (1, 0, True)
+    assert _outcome(shopper, sale["id"], "orphan-claim-01").json["status"] == "ORDERED"
+
+
+def test_the_sales_end_writes_every_claim_it_granted_first(app, shopper, staff_client, sale, store):
+    """Claims still being written when the host stops the sale keep their units: they become
+    orders, and only the rest goes back to stock."""
+    for n in range(3):
+        _claim(
+            shopper if n < 2 else Shopper.login(shopper.client, shopper.sandbox, "o_c"),
+            sale["id"],
+            1,
+            key=f"before-end-{n:04d}",
+        )
+    stopped = staff_client.post(f"/console/api/flash-sales/{sale['id']}/stop", json={})
+    assert stopped.status_code == 200 and stopped.json["held"] == 3
+    assert sku_stock(app, store["RS-LIVE-L-5"]) == (400, 3)
+    run_jobs(app)  # the kicked writer finds them written
+    assert _outcome(shopper, sale["id"], "before-end-0000").json["status"] == "ORDERED"
     report = _reconcile(app, sale["id"])
-    assert report["balanced"] is True and report["redis_remaining"] == 49
-    assert redis.hget(keys[2], field).decode() == str(order["id"])
+    assert (report["held"], report["released"], report["balanced"]) == (3, 47, True)
 
 
 def test_a_claim_before_the_start_is_refused(app, shopper, sale):
     import time
 
-    app.extensions["heli_redis"].hset(flash_sales._keys(sale["id"])[0], "starts", time.time() + 60)
+    app.extensions["heli_redis"].hset(flash_claims.keys(sale["id"])[0], "starts", time.time() + 60)
     early = _claim(shopper, sale["id"])
     assert early.status_code == 422 and early.json["code"] == "FLASH_SALE_NOT_STARTED"
     assert "还未开始" in early.json["message"]
 
 
 def test_claims_still_being_written_do_not_raise_false_alarms(app, shopper, sale):
-    import time
-
-    keys = flash_sales._keys(sale["id"])
-    redis = app.extensions["heli_redis"]
-    # just now
-    redis.eval(flash_sales.CLAIM, len(keys), *keys, time.time(), 515151, 1, "in-flight-key-1")
+    _claim(shopper, sale["id"], 1)
     report = _reconcile(app, sale["id"])
     assert report["balanced"] is True and report["in_flight"] == 1
-    assert report["redis_remaining"] == 49  # not repaired: it may still be written
+    assert report["redis_remaining"] == 49 and report["held"] == 0  # a writer will write it
     with app.app_context():
         from backend.staff.models import StaffAlert
 
         assert db.session.scalar(db.select(db.func.count()).select_from(StaffAlert)) == 0
+
+
+def test_the_claim_itself_never_waits_for_the_database(app, shopper, sale):
+    """Token, rates, limits and the race are all answered from Redis: no SQL statement at all,
+    for a win, a replay and a refusal alike."""
+    from sqlalchemy import event
+
+    statements = []
+
+    def count(*_args):
+        statements.append(1)
+
+    with app.app_context():
+        event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        assert _claim(shopper, sale["id"], 2, key="no-database-1").status_code == 202
+        assert _claim(shopper, sale["id"], 2, key="no-database-1").status_code == 200
+        assert _claim(shopper, sale["id"], 1).status_code == 422  # the person's limit
+    finally:
+        with app.app_context():
+            event.remove(db.engine, "before_cursor_execute", count)
+    assert statements == []
+
+
+def test_the_token_rates_and_race_are_one_redis_round_trip(app, shopper, sale):
+    """What the app sends Redis for a claim, as MONITOR sees it (commands a script runs are
+    marked lua): one script call, nothing else."""
+    redis = app.extensions["heli_redis"]
+    _claim(shopper, sale["id"], 1)  # the script is loaded once
+    with redis.monitor() as monitor:
+        assert _claim(shopper, sale["id"], 1).status_code == 202
+        redis.echo("claim-done")
+        sent = []
+        for command in monitor.listen():
+            if command["command"] == "ECHO claim-done":
+                break
+            if command.get("client_type") != "lua":
+                sent.append(command["command"].split()[0])
+    assert sent == ["EVALSHA"]
+
+
+def test_the_claim_checks_the_session_itself(app, client, sandbox, shopper, other_shopper, sale):
+    """A logged-out token, a token naming someone else and an unknown token are 401 and count
+    nothing; a live session Redis forgot is found in the database and the claim goes on."""
+    redis = app.extensions["heli_redis"]
+    victim_id, _, secret = other_shopper.token.partition(".")
+    mine_id = shopper.token.partition(".")[0]
+    forged = Shopper(client, sandbox, f"{victim_id}.{shopper.token.partition('.')[2]}", "x")
+    assert _claim(forged, sale["id"]).status_code == 401
+    swapped = Shopper(client, sandbox, f"{mine_id}.{secret}", "x")  # other's secret, my id
+    assert _claim(swapped, sale["id"]).status_code == 401
+    assert _claim(Shopper(client, sandbox, "7.not-a-token", "x"), sale["id"]).status_code == 401
+    session_key = f"heli:session:{hashlib.sha256(shopper.token.encode()).hexdigest()}"
+    redis.delete(session_key)  # Redis restarted
+    assert _claim(shopper, sale["id"], 1).status_code == 202
+    assert redis.exists(session_key)  # the cache is filled again
+    assert shopper.post("/api/v1/auth/logout").status_code == 204
+    out = _claim(shopper, sale["id"], 1)
+    assert out.status_code == 401 and out.json["message"] == "请先登录"
+    view = client.get(f"/api/v1/flash-sales/{sale['id']}").json
+    assert view["remaining"] == 49  # only the one claim
+    assert not any(
+        k.startswith(b"heli:rate:claim-customer") and k.endswith(victim_id.encode())
+        for k in redis.keys("heli:rate:*")
+    )

@@ -1,14 +1,22 @@
-"""Customers: mini-program login (code2Session → our token), authentication, and the cart."""
+"""Customers: mini-program login (code2Session → our token), authentication, and the cart.
+
+A session is checked without a database round trip: `heli:session:<token sha256>` in Redis holds
+"customer id|expiry" and expires with the token itself; login writes it, a miss reads the
+database once and fills it (never over a revocation), and logout writes a revocation ("0") that
+lives as long as the token would have. A token starts with the id of its customer ("42.…"), so a
+script of a hot path (the flash-sale claim) can check the session in its own round trip
+(SESSION_CHECK): the id only names which session to compare, the token's hash decides."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from backend import ratelimit
@@ -24,10 +32,14 @@ from backend.errors import (
     UpstreamUnavailable,
 )
 from backend.inventory import service as inventory
-from backend.timeutil import utcnow
-from backend.transactions import retry_conflicts
+from backend.queue import redis_client
+from backend.timeutil import to_aware_utc, utcnow
+from backend.transactions import lock_row, retry_conflicts
 
 INVALID_CODE_ERRCODES = {40029, 40163}
+# A token nobody issued is remembered as unknown this long (a flood of forged tokens stays off
+# the database; login overwrites it, so a real token is never refused for it).
+UNKNOWN_TOKEN_SECONDS = 60
 
 
 @dataclass
@@ -62,25 +74,104 @@ def login(session: Session, *, code: str, ip: str | None = None) -> Login:
         )
         session.add(customer)
     customer.last_login_at = utcnow()
-    token = secrets.token_urlsafe(32)
-    ttl = timedelta(hours=current_app.config["TOKEN_TTL_HOURS"])
     session.flush()
-    session.add(
-        AuthToken(customer_id=customer.id, token_hash=_hash(token), expires_at=utcnow() + ttl)
-    )
+    token = new_token(customer.id)
+    ttl = timedelta(hours=current_app.config["TOKEN_TTL_HOURS"])
+    issued = AuthToken(customer_id=customer.id, token_hash=_hash(token), expires_at=utcnow() + ttl)
+    session.add(issued)
     session.commit()
+    remember_session(issued.token_hash, customer.id, issued.expires_at)
     return Login(token=token, customer=customer)
 
 
+def new_token(customer_id: int) -> str:
+    """A fresh secret token of the customer (login, and tools that issue tokens in bulk)."""
+    return f"{customer_id}.{secrets.token_urlsafe(32)}"
+
+
+def _session_key(token_hash: str) -> str:
+    return f"heli:session:{token_hash}"
+
+
+# Included by scripts that check a session in their own round trip: is KEYS[index] the cached
+# live session of `customer` at `now`? A miss is not a refusal: the caller then checks the token
+# the usual way (authenticate), which fills the cache from the database.
+SESSION_CHECK = """
+local function session_of(index, customer, now)
+  local cached = redis.call('GET', KEYS[index])
+  if not cached then return 'MISS' end
+  local id, expiry = string.match(cached, '^(%d+)|(%d+)$')
+  if id == customer and tonumber(expiry) > tonumber(now) then return 'LIVE' end
+  return 'ENDED'
+end
+"""
+
+
+class SessionUnchecked(Exception):
+    """A script found no live cached session for the token: check it with authenticate()."""
+
+
+@dataclass
+class SessionHint:
+    """What a token claims, for a script to check: its customer and its session's cache key."""
+
+    customer_id: int
+    key: str
+
+
+def session_hint(token: str) -> SessionHint | None:
+    """The customer a token names and its session's key, unchecked; None for a token of no
+    such shape (then only authenticate() can tell)."""
+    customer_id, dot, secret = (token or "").partition(".")
+    if not dot or not secret or not customer_id.isdigit() or len(token) > 200:
+        return None
+    return SessionHint(int(customer_id), _session_key(_hash(token)))
+
+
+def remember_session(token_hash: str, customer_id: int, expires_at: datetime) -> None:
+    """Cache an issued token's session until the token expires (login, and tools that issue
+    tokens in bulk)."""
+    expiry = int(to_aware_utc(expires_at).timestamp())
+    redis_client().set(_session_key(token_hash), f"{customer_id}|{expiry}", exat=expiry)
+
+
 def authenticate(session: Session, token: str) -> int | None:
-    """The customer id a live token belongs to, or None."""
+    """The customer id a live token belongs to, or None: from the session cache, else from the
+    database once (then cached until the token expires)."""
     if not token or len(token) > 200:
         return None
-    return session.scalar(
-        select(AuthToken.customer_id).where(
+    key = _session_key(_hash(token))
+    cached = redis_client().get(key)
+    if cached is not None:
+        customer_id, _, expiry = cached.decode().partition("|")
+        live = customer_id != "0" and time.time() < float(expiry or 0)
+        return int(customer_id) if live else None
+    found = session.execute(
+        select(AuthToken.customer_id, AuthToken.expires_at).where(
             AuthToken.token_hash == _hash(token), AuthToken.expires_at > utcnow()
         )
+    ).first()
+    if found is None:
+        redis_client().set(key, "0|0", ex=UNKNOWN_TOKEN_SECONDS, nx=True)
+        return None
+    expiry = int(to_aware_utc(found.expires_at).timestamp())
+    # NX: a logout that wrote its revocation meanwhile wins
+    redis_client().set(key, f"{found.customer_id}|{expiry}", exat=expiry, nx=True)
+    return found.customer_id
+
+
+def logout(session: Session, *, token: str) -> None:
+    """End the token's session: revoked in the cache first (so no request can fill it again),
+    then deleted."""
+    token_hash = _hash(token)
+    expires_at = session.scalar(
+        select(AuthToken.expires_at).where(AuthToken.token_hash == token_hash)
     )
+    if expires_at is not None:
+        expiry = max(int(to_aware_utc(expires_at).timestamp()), int(time.time()) + 1)
+        redis_client().set(_session_key(token_hash), "0|0", exat=expiry)
+    session.execute(delete(AuthToken).where(AuthToken.token_hash == token_hash))
+    session.commit()
 
 
 def cart_view(session: Session, *, customer_id: int) -> dict:
@@ -112,19 +203,6 @@ def cart_view(session: Session, *, customer_id: int) -> dict:
     return {"items": items, "total": len(items), "amount": amount}
 
 
-def lock(session: Session, *, customer_id: int) -> None:
-    """Hold the customer's row until commit, so that their concurrent requests take turns:
-    FOR UPDATE where rows lock; on SQLite a write that starts the transaction holding the one
-    write lock, so what it reads next sees every committed change."""
-    if session.get_bind().dialect.name == "sqlite":
-        session.execute(
-            update(Customer).where(Customer.id == customer_id).values(id=Customer.id),
-            execution_options={"synchronize_session": False},
-        )
-    else:
-        session.execute(select(Customer.id).where(Customer.id == customer_id).with_for_update())
-
-
 @retry_conflicts
 def replace_cart(session: Session, *, customer_id: int, lines: list[tuple[int, int]]) -> None:
     """Make the cart hold exactly these (sku_id, quantity) lines; unknown SKUs are refused."""
@@ -143,7 +221,7 @@ def replace_cart(session: Session, *, customer_id: int, lines: list[tuple[int, i
     unknown = sorted(set(merged) - known)
     if unknown:
         raise NotFound("购物车中有不存在的商品", code="SKU_NOT_FOUND", details={"sku_ids": unknown})
-    lock(session, customer_id=customer_id)  # two saves of one cart replace it in turn
+    lock_row(session, Customer, customer_id)  # two saves of one cart replace it in turn
     session.execute(delete(CartItem).where(CartItem.customer_id == customer_id))
     for sku_id, quantity in merged.items():
         session.add(CartItem(customer_id=customer_id, sku_id=sku_id, quantity=quantity))

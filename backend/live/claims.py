@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from backend.clients.wechat import WeChatError, wechat_client
 from backend.customers.models import Customer
 from backend.errors import NotFound, RuleBroken
-from backend.live import flash_sales
+from backend.live import flash_claims
 from backend.live.models import LIVE, PAUSED, RUNNING, FlashSale, LiveClaim, LiveShelfItem
 from backend.live.rooms import get_room
 from backend.orders import service as orders
@@ -86,7 +86,7 @@ def claim_from_comment(
     )
     key = f"live-comment:{room_id}:{comment_id}"
     if sale is not None:
-        order, created = flash_sales.claim(
+        order, created = flash_claims.claim_order_now(
             session,
             sale_id=sale.id,
             customer_id=customer_id,

@@ -33,7 +33,8 @@ class FlashSale(db.Model):
 
 
 class FlashClaim(db.Model):
-    """A viewer's successful claim: the order it became."""
+    """A viewer's won claim, as the claim writer recorded it: the order it became, or why it
+    could not become one (the buyer's holdings limits; its units went back)."""
 
     __tablename__ = "flash_claims"
     __table_args__ = (UniqueConstraint("flash_sale_id", "customer_id", "idempotency_key"),)
@@ -43,7 +44,8 @@ class FlashClaim(db.Model):
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
     idempotency_key: Mapped[str] = mapped_column(String(64))
     quantity: Mapped[int] = mapped_column(Integer)
-    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), unique=True)
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), unique=True)
+    refusal: Mapped[dict | None] = mapped_column(JSON)  # {"code", "message", "details"}
     # Unpaid: its units went back to the "sale" (it still ran) or to "stock" (it had ended).
     returned_to: Mapped[str | None] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

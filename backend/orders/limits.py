@@ -1,9 +1,10 @@
 """Business-flow limits (OWASP API6) on everything that holds stock for a buyer: how many
 unpaid orders and units one customer may hold at once (per SKU and in total), and how often an
 account or an address may place orders or claim flash-sale units. Every door goes through here:
-the store (place_order), the co-host bot's holds (place_order, flash_sales.claim) and flash-sale
-claims (create_flash_order, and the units per address counted in the claim script). The rates
-themselves are counted by backend.ratelimit; every figure is a setting in backend.config."""
+the store (place_order), the co-host bot's holds (place_order, flash_claims.claim) and
+flash-sale claims (create_flash_order, and the rates and units per address counted in the claim
+script). The rates themselves are counted by backend.ratelimit; every figure is a setting in
+backend.config."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from backend import ratelimit
-from backend.customers import service as customers
+from backend.customers.models import Customer
 from backend.errors import Conflict
 from backend.orders.models import PENDING_PAYMENT, Order, OrderItem
+from backend.transactions import lock_row
 
 
 def count_order(*, customer_id: int, ip: str | None) -> None:
@@ -22,9 +24,10 @@ def count_order(*, customer_id: int, ip: str | None) -> None:
     ratelimit.count(("order-customer", customer_id), ("order-ip", ip))
 
 
-def count_claim(*, customer_id: int, ip: str | None) -> None:
-    """One more flash-sale claim attempt by this account (and address when known), or 429."""
-    ratelimit.count(("claim-customer", customer_id), ("claim-ip", ip))
+def claim_rates(*, customer_id: int, ip: str | None) -> ratelimit.Windows:
+    """The counters one more flash-sale claim attempt by this account (and address when known)
+    counts: the claim script counts them in its own round trip, and refuses (429) past them."""
+    return ratelimit.windows(("claim-customer", customer_id), ("claim-ip", ip))
 
 
 def claims_per_ip_per_sale() -> int:
@@ -38,7 +41,7 @@ def check_holdings(session: Session, *, customer_id: int, lines: dict[int, int])
     MAX_HELD_UNITS_PER_SKU_PER_CUSTOMER. Locks the customer until the caller's commit, so two
     orders placed at once are counted one after the other."""
     config = current_app.config
-    customers.lock(session, customer_id=customer_id)
+    lock_row(session, Customer, customer_id)
     unpaid = session.scalar(
         select(func.count())
         .select_from(Order)
