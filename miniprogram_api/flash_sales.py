@@ -5,7 +5,7 @@ from apiflask.validators import Range
 from flask import request
 
 from backend.errors import NotFound
-from backend.extensions import db, limiter
+from backend.extensions import db
 from backend.live import flash_claims, flash_sales
 from backend.schemas import In, WholeNumber
 from miniprogram_api import api_v1
@@ -30,7 +30,6 @@ def get_flash_sale(sale_id: int):
 
 
 @api_v1.post("/flash-sales/<int:sale_id>/claims")
-@limiter.exempt  # its rates are counted in the claim script itself
 @api_v1.auth_required(token_auth)
 @api_v1.input(IdempotencyHeader, location="headers", arg_name="headers")
 @api_v1.input(ClaimIn, arg_name="body")
