@@ -102,13 +102,17 @@ def stored_scans(env: dict) -> dict:
     from backend.queue import redis_client
     from backend.trace import scan_log
     from backend.trace.models import TraceCode, TraceScan
-    from jobs.trace import persist_scans
+    from jobs.trace import LOCK, persist_scans
 
     app = app_for(env)
     with app.app_context():
-        while persist_scans():
-            pass
         redis = redis_client()
+        # The stack's own worker may be draining the log right now (the job runs one at a time):
+        # wait for it rather than count a half-moved log.
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and (redis.xlen(scan_log.STREAM) or redis.exists(LOCK)):
+            if not persist_scans():
+                time.sleep(0.2)
         counted = sum(
             int(redis.hget(key, "n") or 0)
             for key in redis.scan_iter(scan_log.CODE_KEY.format("*"))
