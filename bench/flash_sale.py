@@ -15,8 +15,9 @@ out, GIVE_BACK unpaid claims expire (their units go back to the sale and are cla
 after the load every won claim must be written (the survivors take the dead writer's entries
 over; the minute reconcile is the last resort), PAID claims are paid through the sandbox, the
 sale is stopped and EXPIRE_AFTER_END more expire (their units go back to stock); the rest stay
-held. claims_per_s, p50/p99 are those of the first run without kills; oversold, units_lost and
-the other invariants the worst run, *_total the sum of all. The exit status is 1 on oversold,
+held. claims_per_s is the median of the runs without kills, against the bare route measured
+before and after the runs (their mean); p50/p99 are those of the first run without kills;
+oversold, units_lost and the other invariants the worst run, *_total the sum of all. The exit status is 1 on oversold,
 lost, doubled or unwritten claims, 5xx answers, socket errors outside a kill, or a
 ledger/reconcile mismatch.
 """
@@ -721,7 +722,7 @@ def main() -> None:
         ):
             bench.urls, bench.env = urls, env
             bench.start_second_rq_worker()
-            bare_rps, bare_p99 = bare_baseline(env, sizes)
+            bares = [bare_baseline(env, sizes)]
             redis_rate = redis_claim_rate(env["REDIS_URL"], sizes.redis_seconds)
             console = requests.Session()
             login = console.post(
@@ -738,6 +739,8 @@ def main() -> None:
                     one_run(bench, console, number, kill, args.seconds or sizes.min_seconds)
                 )
                 print(f"run_{number}: {run_line(runs[-1])}", flush=True)
+            # the baseline again after the runs: a neighbour's load falls on both sides
+            bares.append(bare_baseline(env, sizes))
             bench.stop_extra_workers()
         server_errors = sorted(set(errors_in(server_log)))
     finally:
@@ -745,6 +748,9 @@ def main() -> None:
 
     reference = next((run for run in runs if not run["kill"]), runs[0])
     clean = [run for run in runs if not run["kill"]] or runs
+    bare_rps = statistics.mean(rps for rps, _ in bares)
+    bare_p99 = statistics.mean(p99 for _, p99 in bares)
+    claims_per_s = statistics.median(r["claims_per_s"] for r in clean)
     failures = failures_of(runs)
     print_figures(
         {
@@ -753,9 +759,10 @@ def main() -> None:
             "bare_flask_rps": round(bare_rps),
             "bare_p99_ms": bare_p99,
             "redis_claims_per_s": round(redis_rate),
-            "claims_per_s": round(reference["claims_per_s"]),
-            "claims_per_s_median": round(statistics.median(r["claims_per_s"] for r in clean)),
-            "claim_ratio": reference["claims_per_s"] / bare_rps,
+            "bare_flask_rps_turns": " ".join(str(round(rps)) for rps, _ in bares),
+            "claims_per_s": round(claims_per_s),
+            "claims_per_s_first": round(reference["claims_per_s"]),
+            "claim_ratio": claims_per_s / bare_rps,
             "p50_ms": reference["p50_ms"],
             "p99_ms": reference["p99_ms"],
             "p99_ratio": reference["p99_ms"] / bare_p99,
