@@ -17,9 +17,9 @@ over; the minute reconcile is the last resort), PAID claims are paid through the
 sale is stopped and EXPIRE_AFTER_END more expire (their units go back to stock); the rest stay
 held. claims_per_s is the median of the runs without kills, against the bare route measured
 before and after the runs (their mean); p50/p99 are those of the first run without kills;
-oversold, units_lost and the other invariants the worst run, *_total the sum of all. The exit status is 1 on oversold,
-lost, doubled or unwritten claims, 5xx answers, socket errors outside a kill, or a
-ledger/reconcile mismatch.
+oversold, units_lost and the other invariants the worst run, *_total the sum of all. The exit
+status is 1 on oversold, lost, doubled or unwritten claims, 5xx answers, socket errors outside
+a kill, or a ledger/reconcile mismatch.
 """
 
 from __future__ import annotations
