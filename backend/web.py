@@ -28,6 +28,11 @@ PAGE_CSP = (
 )
 # JSON, CSV, images, archives: nothing in them may run, and nothing may frame them.
 DATA_CSP = "default-src 'none'; frame-ancestors 'none'; sandbox"
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+}
 
 
 def up_to(highest: int) -> str:
@@ -142,9 +147,8 @@ def csp_nonce() -> str:
 
 def security_headers(response: Response) -> Response:
     headers = response.headers
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("Referrer-Policy", "same-origin")
-    headers.setdefault("X-Frame-Options", "DENY")
+    for name, value in SECURITY_HEADERS.items():
+        headers.setdefault(name, value)
     if response.mimetype == "text/html":
         policy = _docs_csp() if request.path == _docs_path() else PAGE_CSP
         headers.setdefault("Content-Security-Policy", policy.format(nonce=csp_nonce()))

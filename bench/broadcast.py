@@ -40,6 +40,7 @@ from pathlib import Path
 import requests
 
 from bench.harness import (
+    WORKER,
     app_for,
     arguments,
     children,
@@ -147,9 +148,7 @@ class Bench:
         self.wait_for_pushes(warm, "预热")
 
     def start_worker(self) -> subprocess.Popen:
-        worker = self._start(
-            [sys.executable, "-m", "jobs.worker", "--no-fork", "notices", "default", "broadcasts"]
-        )
+        worker = self._start(WORKER)
         self.workers.append(worker)
         return worker
 

@@ -10,7 +10,7 @@ some holds left unpaid, that no unit was lost.
 
 Each run is a fresh sale on the same stack (two rq workers: the claim writer runs on either).
 In a run with kills, at half sold one gunicorn worker is SIGKILLed and so is the rq worker that
-is writing claims (its work horse mid-batch, and the worker itself). While it runs, once sold
+is writing claims (mid-batch). While it runs, once sold
 out, GIVE_BACK unpaid claims expire (their units go back to the sale and are claimed again);
 after the load every won claim must be written (the survivors take the dead writer's entries
 over; the minute reconcile is the last resort), PAID claims are paid through the sandbox, the
@@ -44,6 +44,7 @@ import requests
 
 from bench.harness import (
     ADDRESS,
+    WORKER,
     app_for,
     arguments,
     children,
@@ -182,7 +183,7 @@ class Bench:
 
     def start_second_rq_worker(self) -> None:
         """A second rq worker next to the stack's: the claim writer goes on when one dies."""
-        self.extra_workers.append(spawn([sys.executable, "-m", "jobs.worker", "default"], self.env))
+        self.extra_workers.append(spawn(WORKER, self.env))
 
     def restart_rq_workers(self) -> None:
         """Two rq workers again after a kill, as a process supervisor would see to."""
@@ -311,22 +312,28 @@ def rq_workers() -> list[int]:
     return [pid for pid in children(os.getpid()) if "jobs.worker" in _cmdline(pid)]
 
 
-def kill_the_claim_writer(wait: float = 3) -> int | None:
-    """SIGKILL the rq worker that is writing claims (its work horse mid-batch first, then the
-    worker); if none is busy within `wait` seconds, the first worker."""
+def kill_the_claim_writer(redis_url: str, wait: float = 3) -> int | None:
+    """SIGKILL the rq worker that is writing claims (mid-batch, as rq's registry of workers
+    tells); if none is busy within `wait` seconds, the first worker."""
+    from rq import Worker
+
+    connection = redis.Redis.from_url(redis_url)
+    ours = set(rq_workers())
     deadline = time.monotonic() + wait
     while True:
-        busy = [(pid, children(pid)) for pid in rq_workers()]
-        busy = [(pid, horses) for pid, horses in busy if horses]
+        busy = [
+            worker.pid
+            for worker in Worker.all(connection=connection)
+            if worker.pid in ours and worker.get_current_job_id()
+        ]
         if busy or time.monotonic() > deadline:
             break
         time.sleep(0.002)
-    victim, horses = busy[0] if busy else (rq_workers()[0], [])
-    for pid in [*horses, victim]:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+    victim = busy[0] if busy else rq_workers()[0]
+    try:
+        os.kill(victim, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
     return victim
 
 
@@ -401,7 +408,7 @@ def watch(bench: Bench, sale_id: int, kill: bool, stop: threading.Event, seen: d
             if "under_load" not in seen and remaining <= sizes.units // 2:
                 if kill:
                     seen["killed_web"] = kill_a_web_worker(None)
-                    seen["killed_rq"] = kill_the_claim_writer()
+                    seen["killed_rq"] = kill_the_claim_writer(bench.redis_url)
                     seen["killed_at"] = time.monotonic()
                 with bench.app.app_context():
                     seen["under_load"] = flash_sales.reconcile(db.session, sale_id=sale_id)[

@@ -20,6 +20,8 @@ from pathlib import Path
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
+# The Procfile's worker: jobs run in the worker process itself (no fork per job).
+WORKER = [sys.executable, "-m", "jobs.worker", "--no-fork", "notices", "default", "broadcasts"]
 GUNICORN_WORKERS = int(os.environ.get("BENCH_WORKERS", "5"))
 # Where every benchmark's buyers have their oysters delivered.
 ADDRESS = {
@@ -343,7 +345,7 @@ def stack(extra_env: dict | None = None, prepare=None, database_url: str = "benc
             prepare(env)
         processes.append(spawn([sys.executable, "-m", "sandbox"], env))
         processes.append(gunicorn("wsgi:app", web_port, env))
-        processes.append(spawn([sys.executable, "-m", "jobs.worker", "default"], env))
+        processes.append(spawn(WORKER, env))
         processes.append(spawn([sys.executable, "-m", "jobs.scheduler"], env))  # rq's delayed jobs
         web = f"http://127.0.0.1:{web_port}"
         wait_http(sandbox_url + "/sandbox/health")

@@ -505,3 +505,70 @@ def test_the_claim_checks_the_session_itself(app, client, sandbox, shopper, othe
         k.startswith(b"heli:rate:claim-customer") and k.endswith(victim_id.encode())
         for k in redis.keys("heli:rate:*")
     )
+
+
+def test_well_formed_claims_are_answered_below_flask_exactly_as_the_route_would(
+    app, shopper, other_shopper, sale
+):
+    """The hot path (miniprogram_api/fast_claims.py) answers a plain claim without Flask's
+    request cycle; a claim it does not take (here: one with an address) goes to the route. Both
+    answer the same body, status and headers."""
+    from flask import request_started
+
+    entered = []
+
+    def note(sender, **_extra):
+        entered.append(1)
+
+    request_started.connect(note, app)
+    try:
+        fast = _claim(shopper, sale["id"], 1, key="fast-path-0001")
+        assert entered == []
+        routed = _claim(other_shopper, sale["id"], 1, key="fast-path-0002", address=ADDRESS)
+        assert entered == [1]
+    finally:
+        request_started.disconnect(note, app)
+    assert fast.status_code == routed.status_code == 202
+    assert fast.json == routed.json
+    for name in ("Content-Type", "X-Content-Type-Options", "Content-Security-Policy"):
+        assert fast.headers[name] == routed.headers[name]
+    replay = _claim(shopper, sale["id"], 1, key="fast-path-0001")
+    assert replay.status_code == 200 and replay.json == fast.json
+
+
+def test_refusals_on_the_hot_path_keep_the_error_shape(app, shopper, sale):
+    assert _claim(shopper, sale["id"], 2).status_code == 202
+    over = _claim(shopper, sale["id"], 1)
+    assert over.status_code == 422
+    assert over.json == {
+        "code": "OVER_PERSON_LIMIT",
+        "message": "每人限购，您最多还能抢 0 份",
+        "details": {"left_for_you": 0},
+    }
+    assert over.headers["Content-Type"] == "application/json"
+    unknown = _claim(shopper, 999999)
+    assert unknown.status_code == 404 and unknown.json["code"] == "FLASH_SALE_NOT_FOUND"
+
+
+def test_odd_claims_go_to_the_route_and_get_its_full_answer(app, shopper, sale):
+    url = f"/api/v1/flash-sales/{sale['id']}/claims"
+    odd = shopper.post(
+        url,
+        data='{"quantity": 1, "quantity": true}',
+        content_type="application/json",
+        headers={"Idempotency-Key": "odd-claim-0001"},
+    )
+    assert odd.status_code == 400 and odd.json["code"] == "VALIDATION_ERROR"
+    extra = shopper.post(
+        url, json={"quantity": 1, "note": "x"}, headers={"Idempotency-Key": "odd-claim-0002"}
+    )
+    assert extra.status_code == 202  # unknown fields are ignored, by the route as everywhere
+    not_json = shopper.post(
+        url,
+        data="quantity=1",
+        content_type="text/plain",
+        headers={"Idempotency-Key": "odd-claim-0003"},
+    )
+    assert not_json.status_code in (400, 415) and "code" in not_json.json
+    assert _claim(shopper, sale["id"], 1, key="odd-claim-0004").status_code == 202
+    assert _claim(shopper, sale["id"], 1, key="odd-claim-0005").status_code == 422
