@@ -33,6 +33,7 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
 }
+DATA_HEADERS = [*SECURITY_HEADERS.items(), ("Content-Security-Policy", DATA_CSP)]
 
 
 def up_to(highest: int) -> str:

@@ -20,24 +20,19 @@ from backend.customers import service as customers
 from backend.errors import DomainError
 from backend.extensions import db
 from backend.live import flash_claims
-from backend.web import DATA_CSP, SECURITY_HEADERS
 from miniprogram_api.schemas import KEY_PATTERN
 
 CLAIM_PATH = re.compile(r"/api/v1/flash-sales/([1-9][0-9]{0,8})/claims")
 MAX_BODY = 128  # bytes: `{"quantity": 99}` with room for whitespace
-HEADERS = [
-    ("Content-Type", "application/json"),
-    *SECURITY_HEADERS.items(),
-    ("Content-Security-Policy", DATA_CSP),
-]
 
 
 class FastClaims:
     """WSGI middleware in front of the app's own wsgi_app (inside ProxyFix, so REMOTE_ADDR is
-    the client's)."""
+    the client's); `headers` are those every JSON answer of the app carries."""
 
-    def __init__(self, app: Flask, wsgi_app):
+    def __init__(self, app: Flask, wsgi_app, headers: list[tuple[str, str]]):
         self.app, self.wsgi_app = app, wsgi_app
+        self.headers = [("Content-Type", "application/json"), *headers]
 
     def __call__(self, environ, start_response):
         if environ["REQUEST_METHOD"] == "POST":
@@ -47,7 +42,9 @@ class FastClaims:
                 status, body, headers = answer
                 data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
                 phrase = f"{status} {HTTPStatus(status).phrase.upper()}"
-                start_response(phrase, [*HEADERS, *headers, ("Content-Length", str(len(data)))])
+                start_response(
+                    phrase, [*self.headers, *headers, ("Content-Length", str(len(data)))]
+                )
                 return [data]
         return self.wsgi_app(environ, start_response)
 
