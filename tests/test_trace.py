@@ -478,3 +478,37 @@ def test_reports_spend_their_networks_budgets_on_both_doors(app, client, monkeyp
     assert refused.status_code == 429 and refused.json["code"] == "TOO_MANY_REQUESTS"
     other = client.post(f"/api/v1/trace-reports/{fake}", json={"place": "x"}, environ_base=net(8))
     assert other.status_code == 201
+
+
+def test_plain_scans_are_answered_below_flask_exactly_as_the_route_would(
+    app, client, staff_client, licensed
+):
+    """The hot path (miniprogram_api/hot_paths.py) answers a scan with a plain query without
+    Flask's request cycle; a spelling it does not take (a space in the code) goes to the route.
+    Both answer the same chain and verdict."""
+    from flask import request_started
+
+    code = run_codes(app, print_run(staff_client, licensed, quantity=1).json["id"])[0]
+    entered = []
+
+    def note(sender, **_extra):
+        entered.append(1)
+
+    request_started.connect(note, app)
+    try:
+        fast = client.get(f"/api/v1/trace/{code}", query_string=WEIHAI, environ_base=net(1))
+        assert entered == []
+        spaced = f"{code[:4]}%20{code[4:]}"
+        routed = client.get(f"/api/v1/trace/{spaced}", query_string=WEIHAI, environ_base=net(2))
+        assert entered == [1]
+    finally:
+        request_started.disconnect(note, app)
+    assert fast.status_code == routed.status_code == 200
+    assert fast.headers["Content-Security-Policy"] == routed.headers["Content-Security-Policy"]
+    first, second = fast.get_json(), routed.get_json()
+    assert (first.pop("scans")["count"], second.pop("scans")["count"]) == (1, 2)
+    assert first == second and first["verdict"] == "GENUINE"
+    made_up = client.get(f"/api/v1/trace/{trace_codes.new_code()}", environ_base=net(3))
+    assert made_up.status_code == 404 and made_up.json["code"] == "TRACE_CODE_NOT_FOUND"
+    odd = client.get(f"/api/v1/trace/{code}?lat=north&lon=3", environ_base=net(4))
+    assert odd.status_code == 400 and odd.json["code"] == "VALIDATION_ERROR"
