@@ -1,10 +1,11 @@
-"""The two hot paths, answered below Flask: a flash-sale claim when the whole town presses 抢 at
-once, and a trace-code scan. Per request, the framework's work (routing, the input and output
-schemas, hooks) cost more than the service call itself. A well-formed request is answered here
-with the same service call and the same answer the route gives; anything else (an address in a
-claim, a malformed body or query, a token the cache does not know) goes on to the documented
-route (miniprogram_api/flash_sales.py, miniprogram_api/trace.py), which answers it in full.
-Handing a claim on is safe even after its script ran: the Idempotency-Key makes it a replay.
+"""The hot paths, answered below Flask: a flash-sale claim when the whole town presses 抢 at
+once, a trace-code scan, and the store's catalogue and product pages. Per request, the
+framework's work (routing, the input and output schemas, hooks) cost more than the service call
+itself. A well-formed request is answered here with the same service call and the same answer
+the route gives; anything else (an address in a claim, a malformed body or query, a token the
+cache does not know) goes on to the documented route (miniprogram_api/flash_sales.py, trace.py,
+products.py), which answers it in full. Handing a claim on is safe even after its script ran:
+the Idempotency-Key makes it a replay.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from flask import Flask
 from backend.customers import service as customers
 from backend.errors import DomainError
 from backend.extensions import db
+from backend.flows import storefront
 from backend.live import flash_claims
 from backend.trace import service as trace
 from miniprogram_api.schemas import KEY_PATTERN
@@ -28,6 +30,9 @@ from miniprogram_api.trace import scan_limits
 
 CLAIM_PATH = re.compile(r"/api/v1/flash-sales/([1-9][0-9]{0,8})/claims")
 SCAN_PATH = re.compile(r"/api/v1/trace/([A-Za-z0-9-]{1,64})")
+PRODUCTS_PATH = "/api/v1/products"
+PRODUCT_PATH = re.compile(r"/api/v1/products/([1-9][0-9]{0,8})")
+WHOLE = re.compile(r"[0-9]{1,6}")
 MAX_CLAIM_BODY = 128  # bytes: `{"quantity": 99}` with room for whitespace
 MAX_REGION = 40
 
@@ -51,15 +56,23 @@ class HotPaths:
             answer = self._serve(_claim, environ, int(found.group(1)))
         elif method == "GET" and (found := SCAN_PATH.fullmatch(path)):
             answer = self._serve(_scan, environ, found.group(1))
+        elif method == "GET" and path == PRODUCTS_PATH:
+            answer = self._serve(_catalogue, environ, None)
+        elif method == "GET" and (found := PRODUCT_PATH.fullmatch(path)):
+            answer = self._serve(_product, environ, int(found.group(1)))
         if answer is None:
             return self.wsgi_app(environ, start_response)
         status, body, headers = answer
-        data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        data = (  # (the catalogue's pages come rendered)
+            body
+            if isinstance(body, bytes)
+            else json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        )
         phrase = f"{status} {HTTPStatus(status).phrase.upper()}"
         start_response(phrase, [*self.headers, *headers, ("Content-Length", str(len(data)))])
         return [data]
 
-    def _serve(self, handler, environ, value) -> tuple[int, dict, list] | None:
+    def _serve(self, handler, environ, value) -> tuple[int, dict | bytes, list] | None:
         """(status, body, extra headers) of handler, refusals in the app's error shape; None
         when the route is to answer."""
         try:
@@ -132,10 +145,7 @@ def _scan(environ, code: str) -> tuple[int, dict, list]:
 
 def _place(environ) -> trace.Place:
     """The scan's place from a query of at most lat and lon (both or neither) and region."""
-    query = parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True)
-    values = dict(query)
-    if len(values) != len(query) or not values.keys() <= {"lat", "lon", "region"}:
-        raise HandOn
+    values = _query(environ, {"lat", "lon", "region"})
     if ("lat" in values) != ("lon" in values):
         raise HandOn
     latitude = _number(values.get("lat"), 90)
@@ -156,3 +166,37 @@ def _number(text: str | None, bound: float) -> float | None:
     if not math.isfinite(value) or not -bound <= value <= bound:
         raise HandOn
     return value
+
+
+def _catalogue(environ, _) -> tuple[int, bytes, list]:
+    """A page of the catalogue for a query of at most page, page_size and category."""
+    query = _query(environ, {"page", "page_size", "category"})
+    page = _whole(query.get("page", "1"), 10000)
+    page_size = _whole(query.get("page_size", "10"), 50)
+    category = query.get("category")
+    if category is not None and not 1 <= len(category) <= 30:
+        raise HandOn
+    body = storefront.list_products_json(
+        db.session, page=page, page_size=page_size, category=category
+    )
+    return 200, body, []
+
+
+def _product(environ, product_id: int) -> tuple[int, bytes, list]:
+    _query(environ, set())
+    return 200, storefront.get_product_json(db.session, product_id=product_id), []
+
+
+def _query(environ, names: set[str]) -> dict[str, str]:
+    """The query string's values, each named once and among names."""
+    query = parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+    values = dict(query)
+    if len(values) != len(query) or not values.keys() <= names:
+        raise HandOn
+    return values
+
+
+def _whole(text: str, most: int) -> int:
+    if not WHOLE.fullmatch(text) or not 1 <= int(text) <= most:
+        raise HandOn
+    return int(text)

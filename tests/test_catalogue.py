@@ -49,3 +49,32 @@ def test_stock_shown_drops_when_an_order_reserves_it(client, store, shopper):
         p for p in client.get("/api/v1/products").json["items"] if p["name"] == "乳山鲜活牡蛎"
     )
     assert next(s for s in live["skus"] if s["id"] == sku_id)["stock"] == 197
+
+
+def test_catalogue_pages_are_served_below_flask_as_the_route_serves_them(app, client, store):
+    """A plain catalogue or product request is answered by the hot path without Flask's request
+    cycle; one it does not take (an unknown query parameter) by the route; the bytes agree."""
+    from flask import request_started
+
+    entered = []
+
+    def note(sender, **_extra):
+        entered.append(1)
+
+    request_started.connect(note, app)
+    try:
+        fast = client.get("/api/v1/products?page=1&page_size=3")
+        product = client.get(f"/api/v1/products/{fast.json['items'][0]['id']}")
+        missing = client.get("/api/v1/products/999999")
+        assert entered == []
+        routed = client.get("/api/v1/products?page=1&page_size=3&utm=share")
+        assert entered == [1]
+    finally:
+        request_started.disconnect(note, app)
+    assert fast.status_code == routed.status_code == 200 and fast.data == routed.data
+    assert fast.headers["Content-Security-Policy"] == routed.headers["Content-Security-Policy"]
+    assert product.status_code == 200 and product.json["skus"]
+    assert missing.status_code == 404 and missing.json["code"] == "PRODUCT_NOT_FOUND"
+    for odd in ("page=0", "page_size=51", "page=²", "category=", "page=-1"):
+        answer = client.get(f"/api/v1/products?{odd}")
+        assert answer.status_code == 400 and answer.json["code"] == "VALIDATION_ERROR", odd
