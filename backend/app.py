@@ -143,6 +143,7 @@ def _register_blueprints(app: APIFlask) -> None:
     from backend.console.aftersales_api import bp as aftersales_api
     from backend.console.api import bp as console_api
     from backend.console.brand_api import bp as brand_api
+    from backend.console.fulfilment_api import bp as fulfilment_api
     from backend.console.live_api import bp as live_api
     from backend.console.notices_api import bp as notices_api
     from backend.console.orders_api import bp as orders_api
@@ -161,6 +162,7 @@ def _register_blueprints(app: APIFlask) -> None:
     app.register_blueprint(aftersales_api, url_prefix="/console/api")
     app.register_blueprint(orders_api, url_prefix="/console/api")
     app.register_blueprint(brand_api, url_prefix="/console/api")
+    app.register_blueprint(fulfilment_api, url_prefix="/console/api")
     app.register_blueprint(live_api, url_prefix="/console/api")
     app.register_blueprint(platforms_api, url_prefix="/console/api")
     app.register_blueprint(notices_api, url_prefix="/console/api")
@@ -169,7 +171,15 @@ def _register_blueprints(app: APIFlask) -> None:
     app.register_blueprint(trace_page, url_prefix="/t")
     app.register_blueprint(console_pages, url_prefix="/console")
     # The APIs take JSON bodies, tokens or signatures, never HTML forms: no form CSRF token.
-    consoles = (console_api, aftersales_api, orders_api, brand_api, live_api, platforms_api)
+    consoles = (
+        console_api,
+        aftersales_api,
+        orders_api,
+        brand_api,
+        fulfilment_api,
+        live_api,
+        platforms_api,
+    )
     for api in (api_v1, callbacks, *consoles, notices_api, processing_api, seller_api, wechat_oa):
         csrf.exempt(api)
     # The public API document is the mini-program's and the sellers': staff and the processing

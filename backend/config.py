@@ -166,6 +166,16 @@ class Config:
     SHIP_CUTOFF: str = "16:00"  # ordered before this (Asia/Shanghai) ships the same day
     SHIP_DAYS: str = "1-2"  # days to most provinces
     SHIP_NOT_TO: str = "新疆、西藏、青海、港澳台及海外"
+    # The warehouse (backend/fulfilment): the cut-offs that form waves (Asia/Shanghai), the
+    # courier its waybills come from, the sender printed on them, and whose print runs label
+    # the store's own parcels (a seller row standing for the alliance's store).
+    FULFIL_CUTOFFS: str = "14:00"
+    FULFIL_CARRIER: str = "SF"
+    FULFIL_SENDER_NAME: str = "乳山牡蛎联盟仓"
+    FULFIL_SENDER_PHONE: str = "13800000000"
+    FULFIL_SENDER_ADDRESS: str = "山东省威海市乳山市海阳所镇联盟冷链仓"
+    FULFIL_GRAMS_PER_UNIT: int = 3000
+    STORE_SELLER_ID: int = 0
 
     # The staff console's sign-in (backend/staff/auth.py, backend/staff/throttle.py).
     CONSOLE_SESSION_HOURS: int = 12  # a console session ends this long after signing in

@@ -15,6 +15,13 @@ from backend.batches.models import (  # noqa: F401
 )
 from backend.catalogue.models import Grade, Product, ProductLine, Sku  # noqa: F401
 from backend.customers.models import AuthToken, CartItem, Customer  # noqa: F401
+from backend.fulfilment.models import (  # noqa: F401
+    BuyerMessage,
+    Parcel,
+    ParcelCode,
+    TrackingEvent,
+    Wave,
+)
 from backend.inventory.models import Lot, StockMovement, StockReservation  # noqa: F401
 from backend.live.models import (  # noqa: F401
     FlashClaim,

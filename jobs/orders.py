@@ -22,3 +22,9 @@ def expire_overdue_orders() -> int:
 @job
 def auto_confirm_receipts() -> int:
     return orders.auto_confirm_receipts(db.session)
+
+
+@job
+def confirm_delivered(order_id: int) -> bool:
+    """The exact auto-confirm, set when the courier delivered the order."""
+    return orders.confirm_delivered(db.session, order_id=order_id)

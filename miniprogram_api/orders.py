@@ -4,6 +4,7 @@ from backend.aftersales import service as aftersales
 from backend.aftersales.schemas import render_after_sale
 from backend.extensions import db
 from backend.flows import unpaid_orders
+from backend.fulfilment import tracking
 from backend.orders import service as orders
 from backend.orders.schemas import render_order
 from backend.payments import service as payments
@@ -12,13 +13,16 @@ from miniprogram_api.auth import current_customer_id, token_auth
 from miniprogram_api.schemas import (
     AddressIn,
     AfterSaleIn,
+    AfterSaleListOut,
     AfterSaleOut,
     IdempotencyHeader,
     OrderIn,
     OrderListOut,
     OrderOut,
     OrderQuery,
+    PageQuery,
     PayParamsOut,
+    TrackingOut,
 )
 
 
@@ -114,6 +118,30 @@ def receive_order(order_id: int):
     return render_order(
         orders.receive_order(db.session, customer_id=current_customer_id(), order_id=order_id)
     )
+
+
+@api_v1.get("/orders/<int:order_id>/tracking")
+@api_v1.auth_required(token_auth)
+@api_v1.output(TrackingOut)
+@api_v1.doc(summary="物流跟踪：包裹状态、快递单号与轨迹", responses=[404])
+def get_tracking(order_id: int):
+    order = orders.get_order(db.session, customer_id=current_customer_id(), order_id=order_id)
+    return tracking.order_tracking(db.session, order)
+
+
+@api_v1.get("/after-sales")
+@api_v1.auth_required(token_auth)
+@api_v1.input(PageQuery, location="query", arg_name="query")
+@api_v1.output(AfterSaleListOut)
+@api_v1.doc(summary="我的售后：申请记录与处理状态")
+def my_after_sales(query):
+    cases, total = aftersales.customer_after_sales(
+        db.session,
+        customer_id=current_customer_id(),
+        page=query["page"],
+        page_size=query["page_size"],
+    )
+    return {"items": [render_after_sale(case) for case in cases], "total": total}
 
 
 @api_v1.post("/orders/<int:order_id>/after-sales")

@@ -171,6 +171,7 @@ class OrderOut(Schema):
     created_at = String()
     paid_at = String(allow_none=True)
     shipped_at = String(allow_none=True)
+    delivered_at = String(allow_none=True)
     carrier = String(allow_none=True)
     tracking_no = String(allow_none=True)
     completed_at = String(allow_none=True)
@@ -203,6 +204,30 @@ class PayParamsOut(Schema):
     package = String()
     signType = String()
     paySign = String()
+
+
+class TrackingEventOut(Schema):
+    at = String()
+    state = String()
+    context = String()
+    location = String()
+
+
+class TrackingOut(Schema):
+    status = String(metadata={"description": "包裹状态：WAITING 待打包 … DELIVERED 已签收"})
+    status_text = String()
+    carrier = String(allow_none=True)
+    carrier_name = String(allow_none=True)
+    tracking_no = String(allow_none=True)
+    shipped_at = String(allow_none=True)
+    delivered_at = String(allow_none=True)
+    doa_claim_until = String(allow_none=True, metadata={"description": "死货理赔截止时间"})
+    events = List(Nested(TrackingEventOut))
+
+
+class AfterSaleListOut(Schema):
+    items = List(Nested(lambda: AfterSaleOut()))
+    total = Integer()
 
 
 class AfterSaleOut(Schema):

@@ -23,6 +23,8 @@ DEFAULT_TEMPLATES: dict[str, list[str]] = {
     "TPL_REFUND": ["character_string1", "amount2", "phrase3", "time4", "thing5"],
     "TPL_LIVE_START": ["thing1", "time2", "name3", "thing4"],
     "TPL_ORDER_TO_PAY": ["character_string1", "amount2", "thing3", "time4"],
+    "TPL_ORDER_DELIVERED": ["character_string1", "thing2", "time3"],
+    "TPL_DELIVERY_TROUBLE": ["character_string1", "thing2", "thing3"],
 }
 
 # Official Account template messages: template id -> data keys. Two styles exist on the platform:

@@ -24,7 +24,7 @@ from backend.errors import BadRequest, Conflict, NotFound, RuleBroken
 from backend.inventory import service as inventory
 from backend.orders import events, lifecycle
 from backend.orders import service as orders
-from backend.orders.models import COMPLETED, PAID, SHIPPED, Order
+from backend.orders.models import COMPLETED, DELIVERED, PAID, SHIPPED, Order
 from backend.orders.models import REFUNDING as ORDER_REFUNDING
 from backend.pagination import page_of
 from backend.payments import service as payments
@@ -62,6 +62,17 @@ def _dead_on_arrival_amount(
 
 
 @retry_conflicts
+def _doa_window_closed(order: Order, hours: int, now) -> bool:
+    """The dead-on-arrival window runs from the courier's delivered scan. A parcel still on its
+    way has not started it; an order completed without any delivered scan counts from shipping."""
+    start = order.delivered_at
+    if start is None:
+        if order.status == SHIPPED:
+            return False
+        start = order.shipped_at
+    return start + timedelta(hours=hours) < now
+
+
 def request_after_sale(
     session: Session,
     *,
@@ -96,7 +107,7 @@ def request_after_sale(
         amount = _refundable(order)
     elif type == RETURN_REFUND:
         if (
-            order.status not in (SHIPPED, COMPLETED)
+            order.status not in (SHIPPED, DELIVERED, COMPLETED)
             or order.shipped_at + timedelta(days=RETURN_WINDOW_DAYS) < now
         ):
             raise RuleBroken(
@@ -105,11 +116,10 @@ def request_after_sale(
         amount = _refundable(order)
     elif type == DEAD_ON_ARRIVAL:
         hours = current_app.config["DOA_CLAIM_HOURS"]
-        if (
-            order.status not in (SHIPPED, COMPLETED)
-            or order.shipped_at + timedelta(hours=hours) < now
+        if order.status not in (SHIPPED, DELIVERED, COMPLETED) or _doa_window_closed(
+            order, hours, now
         ):
-            raise RuleBroken(f"死货理赔需在发货后 {hours} 小时内申请", code="DOA_WINDOW_CLOSED")
+            raise RuleBroken(f"死货理赔需在签收后 {hours} 小时内申请", code="DOA_WINDOW_CLOSED")
         item_id, amount = _dead_on_arrival_amount(
             order, order_item_id=order_item_id, dead_count=dead_count, photos=photos
         )
@@ -147,6 +157,18 @@ def get_after_sale(
     if case is None or (customer_id is not None and case.customer_id != customer_id):
         raise NotFound("售后申请不存在", code="AFTER_SALE_NOT_FOUND")
     return case
+
+
+def customer_after_sales(
+    session: Session, *, customer_id: int, page: int, page_size: int
+) -> tuple[list[AfterSale], int]:
+    """A buyer's own cases, newest first."""
+    where = AfterSale.customer_id == customer_id
+    total = session.scalar(select(func.count()).select_from(AfterSale).where(where))
+    cases = session.scalars(
+        page_of(select(AfterSale).where(where).order_by(AfterSale.id.desc()), page, page_size)
+    )
+    return list(cases), total
 
 
 def list_after_sales(
@@ -252,6 +274,8 @@ def apply_refund_result(session: Session, result: dict) -> str:
     events.record(
         session, order.id, "REFUND_PAID", out_refund_no=out_refund_no, amount=refund.amount
     )
+    order_id = order.id
+    on_commit(session, lambda: enqueue("jobs.fulfilment.tell_buyer", order_id, "REFUNDED"))
     if order.refunded_total >= order.total:
         if order.status_before_refund == PAID or (case is not None and case.type == REFUND_ONLY):
             inventory.release(session, order_id=order.id, reason="未发货退款，库存释放")

@@ -335,6 +335,7 @@ def adjust_lot(lot_id: int, staff):
 
 from backend.console import (  # noqa: E402, F401  (views register on bp)
     brand_pages,
+    fulfilment_pages,
     live_pages,
     notices_pages,
     platform_pages,

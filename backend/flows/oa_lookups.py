@@ -58,6 +58,7 @@ ORDER_STATUS_NAMES = {
     "PENDING_PAYMENT": "待付款",
     "PAID": "已付款，待发货",
     "SHIPPED": "已发货",
+    "DELIVERED": "已签收",
     "COMPLETED": "已完成",
     "CANCELLED": "已取消",
     "REFUNDING": "退款中",

@@ -5,7 +5,7 @@ that no other module assigns it). A move is one conditional UPDATE ... WHERE sta
 event's sources), so of two racing moves exactly one wins; the other gets `IllegalTransition`
 (or False from `try_move`). Each move is written to the order's history (`order_events`, kind =
 the event). The statuses are the mini-program's contract and grow only by adding: fulfilment
-will add PACKED and DELIVERED between PAID and COMPLETED here, and nowhere else.
+added DELIVERED between SHIPPED and COMPLETED (the courier's delivered scan).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from backend.orders.events import record
 from backend.orders.models import (
     CANCELLED,
     COMPLETED,
+    DELIVERED,
     PAID,
     PENDING_PAYMENT,
     REFUNDED,
@@ -30,7 +31,7 @@ from backend.orders.models import (
 )
 from backend.timeutil import utcnow
 
-STATUSES = (PENDING_PAYMENT, PAID, SHIPPED, COMPLETED, CANCELLED, REFUNDING, REFUNDED)
+STATUSES = (PENDING_PAYMENT, PAID, SHIPPED, DELIVERED, COMPLETED, CANCELLED, REFUNDING, REFUNDED)
 # A target meaning "back to the status the refund request interrupted" (status_before_refund).
 RESUME = "RESUME"
 
@@ -74,16 +75,24 @@ TRANSITIONS: dict[str, Transition] = {
             "只有已支付的订单可以发货",
         ),
         Transition(
-            "COMPLETED",
+            "DELIVERED",
             (SHIPPED,),
+            DELIVERED,
+            "the courier's delivered scan: the auto-confirm timer and the dead-on-arrival "
+            "window start here",
+        ),
+        Transition(
+            "COMPLETED",
+            (SHIPPED, DELIVERED),
             COMPLETED,
-            "the buyer confirms receipt, or AUTO_CONFIRM_DAYS pass after shipping",
+            "the buyer confirms receipt, or AUTO_CONFIRM_DAYS pass after delivery (after "
+            "shipping when no delivered scan ever came)",
             "ORDER_NOT_RECEIVABLE",
             "只有已发货的订单可以确认收货",
         ),
         Transition(
             "REFUND_REQUESTED",
-            (PAID, SHIPPED, COMPLETED),
+            (PAID, SHIPPED, DELIVERED, COMPLETED),
             REFUNDING,
             "the buyer asks for a refund or a return (a dead-on-arrival claim does not stop "
             "the order), or money came for a cancelled order whose stock is gone",
@@ -99,7 +108,7 @@ TRANSITIONS: dict[str, Transition] = {
         ),
         Transition(
             "REFUNDED",
-            (REFUNDING, SHIPPED, COMPLETED),
+            (REFUNDING, SHIPPED, DELIVERED, COMPLETED),
             REFUNDED,
             "the refunds paid back reach the order's total",
         ),
@@ -111,6 +120,7 @@ _STAMPS = {
     "PAID": "paid_at",
     "CANCELLED": "cancelled_at",
     "SHIPPED": "shipped_at",
+    "DELIVERED": "delivered_at",
     "COMPLETED": "completed_at",
 }
 

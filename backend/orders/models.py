@@ -11,6 +11,7 @@ from backend.timeutil import utcnow
 PENDING_PAYMENT = "PENDING_PAYMENT"
 PAID = "PAID"
 SHIPPED = "SHIPPED"
+DELIVERED = "DELIVERED"
 COMPLETED = "COMPLETED"
 CANCELLED = "CANCELLED"
 REFUNDING = "REFUNDING"
@@ -37,6 +38,7 @@ class Order(db.Model):
     shipped_at: Mapped[datetime | None]
     carrier: Mapped[str | None] = mapped_column(String(30))
     tracking_no: Mapped[str | None] = mapped_column(String(40))
+    delivered_at: Mapped[datetime | None]  # the courier's delivered scan
     completed_at: Mapped[datetime | None]
     cancelled_at: Mapped[datetime | None]
     cancel_reason: Mapped[str | None] = mapped_column(String(60))

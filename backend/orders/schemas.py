@@ -3,7 +3,15 @@
 from backend.orders.models import Order
 from backend.timeutil import to_shanghai_iso
 
-TIMES = ("pay_deadline", "created_at", "paid_at", "shipped_at", "completed_at", "cancelled_at")
+TIMES = (
+    "pay_deadline",
+    "created_at",
+    "paid_at",
+    "shipped_at",
+    "delivered_at",
+    "completed_at",
+    "cancelled_at",
+)
 PLAIN = (
     "id",
     "number",

@@ -19,9 +19,11 @@ from backend.errors import BadRequest, Conflict, NotFound, RuleBroken
 from backend.inventory import service as inventory
 from backend.orders import events, lifecycle, limits
 from backend.orders.models import (
+    DELIVERED,
     PENDING_PAYMENT,
     SHIPPED,
     Order,
+    OrderEvent,
     OrderItem,
     OrderRequest,
 )
@@ -337,7 +339,17 @@ def overdue_unpaid_order_ids(session: Session, *, limit: int = 500) -> list[int]
 def ship_order(session: Session, *, order_id: int, carrier: str, tracking_no: str) -> Order:
     """A paid order leaves the plant with its tracking number."""
     order = get_order(session, customer_id=None, order_id=order_id)
-    lifecycle.move(
+    if not mark_shipped(session, order_id=order_id, carrier=carrier, tracking_no=tracking_no):
+        lifecycle.ensure_allowed("SHIPPED", order.status)
+    session.commit()
+    session.refresh(order)
+    return order
+
+
+def mark_shipped(session: Session, *, order_id: int, carrier: str, tracking_no: str) -> bool:
+    """Ship a paid order in the caller's transaction (its units leave their lots); False when
+    the order is no longer paid (refunding, refunded, cancelled, shipped)."""
+    shipped = lifecycle.try_move(
         session,
         order_id,
         "SHIPPED",
@@ -345,10 +357,35 @@ def ship_order(session: Session, *, order_id: int, carrier: str, tracking_no: st
         carrier=carrier,
         tracking_no=tracking_no,
     )
-    inventory.ship(session, order_id=order_id)
+    if shipped:
+        inventory.ship(session, order_id=order_id)
+    return shipped
+
+
+def mark_delivered(session: Session, *, order_id: int, at) -> bool:
+    """The courier delivered a shipped order at `at` (in the caller's transaction)."""
+    return lifecycle.try_move(session, order_id, "DELIVERED", delivered_at=at)
+
+
+def confirm_delivered(session: Session, *, order_id: int) -> bool:
+    """The exact auto-confirm AUTO_CONFIRM_DAYS after delivery (scheduled at delivery)."""
+    delivered_at = session.scalar(select(Order.delivered_at).where(Order.id == order_id))
+    due = delivered_at and delivered_at + timedelta(days=current_app.config["AUTO_CONFIRM_DAYS"])
+    if due is None or due > utcnow():
+        return False
+    moved = lifecycle.try_move(session, order_id, "COMPLETED", note={"by": "auto"})
     session.commit()
-    session.refresh(order)
-    return order
+    return moved
+
+
+def history(session: Session, order_id: int) -> list[OrderEvent]:
+    return list(
+        session.scalars(
+            select(OrderEvent)
+            .where(OrderEvent.order_id == order_id)
+            .order_by(OrderEvent.created_at, OrderEvent.id)
+        )
+    )
 
 
 @retry_conflicts
@@ -362,10 +399,15 @@ def receive_order(session: Session, *, customer_id: int, order_id: int) -> Order
 
 
 def auto_confirm_receipts(session: Session) -> int:
-    """Complete orders shipped more than AUTO_CONFIRM_DAYS ago; answers how many."""
+    """Complete orders delivered more than AUTO_CONFIRM_DAYS ago, and those shipped that long
+    ago that no delivered scan ever reached (the exact timer set at delivery is
+    confirm_delivered; this sweep catches what it missed). Answers how many."""
     cutoff = utcnow() - timedelta(days=current_app.config["AUTO_CONFIRM_DAYS"])
     due = session.scalars(
-        select(Order.id).where(Order.status == SHIPPED, Order.shipped_at <= cutoff)
+        select(Order.id).where(
+            ((Order.status == DELIVERED) & (Order.delivered_at <= cutoff))
+            | ((Order.status == SHIPPED) & (Order.shipped_at <= cutoff))
+        )
     )
     count = sum(
         lifecycle.try_move(session, order_id, "COMPLETED", note={"by": "auto"})

@@ -27,6 +27,9 @@ class Shop(db.Model):
     refresh_token: Mapped[str | None] = mapped_column(Text)  # encrypted
     token_expires_at: Mapped[datetime]
     status: Mapped[str] = mapped_column(String(12), default=ACTIVE, index=True)
+    # The seller ships this shop's orders from their own stock: they take none of the
+    # alliance's lots and never reach the warehouse's desk.
+    self_fulfilled: Mapped[bool] = mapped_column(default=False)
     # Every order updated before this moment has been read (the pull cursor).
     synced_through: Mapped[datetime | None]
     next_pull_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -453,7 +453,10 @@ def _stock_effects(session: Session, rows: list[PlatformOrder]) -> None:
     sell: dict[int, dict[int, int]] = {}
     ship: set[int] = set()
     release: dict[int, str] = {}
+    own_stock = _self_fulfilled(session, {row.shop_id for row in rows})
     for row in rows:
+        if row.shop_id in own_stock:
+            continue  # the seller ships from their own stock: no lot of ours moves
         if row.status in SOLD_STATUSES and row.stock_state in (
             STOCK_NONE,
             STOCK_UNMAPPED,
@@ -480,6 +483,25 @@ def _stock_effects(session: Session, rows: list[PlatformOrder]) -> None:
             row.stock_state = STOCK_SOLD
         if row.id in ship and row.stock_state == STOCK_SOLD:
             row.stock_state = STOCK_SHIPPED
+
+
+def _self_fulfilled(session: Session, shop_ids: set[int]) -> set[int]:
+    if not shop_ids:
+        return set()
+    return set(
+        session.scalars(select(Shop.id).where(Shop.id.in_(shop_ids), Shop.self_fulfilled.is_(True)))
+    )
+
+
+def set_self_fulfilled(session: Session, *, shop_id: int, self_fulfilled: bool) -> Shop:
+    """Mark a shop as shipping from the seller's own stock (its new orders take no alliance
+    lots and stay off the warehouse's desk), or as fulfilled by the alliance again."""
+    shop = session.get(Shop, shop_id)
+    if shop is None:
+        raise NotFound("店铺不存在", code="SHOP_NOT_FOUND")
+    shop.self_fulfilled = self_fulfilled
+    session.commit()
+    return shop
 
 
 def _lines_to_sell(session: Session, row: PlatformOrder) -> dict[int, int] | None:
@@ -626,14 +648,23 @@ def ship(
         raise RuleBroken(
             "该订单不是待发货状态", code="ORDER_NOT_SHIPPABLE", details={"status": row.status}
         )
+    record_shipment(session, row, carrier=carrier, tracking_no=tracking_no)
+    session.commit()
+    return row
+
+
+def record_shipment(
+    session: Session, row: PlatformOrder, *, carrier: str, tracking_no: str
+) -> None:
+    """The parcel left (the seller's, or the alliance warehouse's): its units leave the lots and
+    the tracking number is written back to the platform after the caller's commit (queued,
+    retried)."""
     row.carrier, row.tracking_no = carrier, tracking_no
     if row.stock_state == STOCK_SOLD:
         platform_sales.settle(session, ship=[row.id])
         row.stock_state = STOCK_SHIPPED
     order_id = row.id
     on_commit(session, lambda: enqueue("jobs.platforms.write_back_shipment", order_id))
-    session.commit()
-    return row
 
 
 def write_back_shipment(session: Session, platform_order_id: int) -> bool:

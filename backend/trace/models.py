@@ -42,6 +42,7 @@ class TraceCode(db.Model):
     last_latitude: Mapped[float | None] = mapped_column(Float)
     last_longitude: Mapped[float | None] = mapped_column(Float)
     flagged: Mapped[bool] = mapped_column(default=False, index=True)
+    sold_at: Mapped[datetime | None]  # bound to a parcel that left the warehouse
 
 
 class TraceScan(db.Model):

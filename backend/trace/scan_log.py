@@ -36,7 +36,7 @@ CLIENTS_KEY = "heli:trace:code:{}:clients"
 # one, and when Redis does not know the code and no seed came it answers {'unknown'}, counting
 # and logging nothing more. Else it logs the scan and answers the code's ids and its state after
 # this scan together with the last located scan before it: {'ok', id, lot, run, n, clients,
-# first_at, first_region, loc_at, loc_lat, loc_lon, loc_client, flags, records version}.
+# first_at, first_region, loc_at, loc_lat, loc_lon, loc_client, flags, records version, sold}.
 # The first region is the first scan's own region (set with first_at, never later): a later
 # scan cannot name where the code was first seen. One round trip a scan, limits included.
 _RECORD = (
@@ -74,9 +74,10 @@ redis.call('HSET', code, 'last_at', at)
 if lat ~= '' then
   redis.call('HSET', code, 'loc_at', at, 'last_lat', lat, 'last_lon', lon, 'loc_client', client)
 end
-local now = redis.call('HMGET', code, 'first_at', 'first_region', 'flags')
+local now = redis.call('HMGET', code, 'first_at', 'first_region', 'flags', 'sold')
 return {'ok', ids[1], ids[2], ids[3], n, distinct, now[1] or '', now[2] or '', prev[1] or '',
-        prev[2] or '', prev[3] or '', prev[4] or '', now[3] or '', redis.call('GET', records) or ''}
+        prev[2] or '', prev[3] or '', prev[4] or '', now[3] or '', redis.call('GET', records) or '',
+        now[4] or ''}
 """
 )
 
@@ -96,6 +97,7 @@ class CodeState:
     previous_client: str | None
     flags: set[str]
     records_version: str  # of the processing records (batches.RECORDS_VERSION_KEY) at this scan
+    sold_at: float | None = None  # when its parcel left the warehouse
 
 
 def _float(value: bytes | str) -> float | None:
@@ -157,7 +159,7 @@ def record(
     if status == b"unknown":
         return None
     code_id, lot_id, run_id, count, clients, first_at, first_region, *rest = answer
-    loc_at, loc_lat, loc_lon, loc_client, flags, records = rest
+    loc_at, loc_lat, loc_lon, loc_client, flags, records, sold = rest
     return CodeState(
         int(code_id),
         int(lot_id),
@@ -172,7 +174,27 @@ def record(
         _text(loc_client),
         set(filter(None, (_text(flags) or "").split(","))),
         _text(records) or "",
+        _float(sold),
     )
+
+
+_MARK_SOLD = (
+    "if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'sold', ARGV[1]) end"
+)
+
+
+def mark_sold(codes: list[str], at: float) -> None:
+    """Remember that these (normalised) codes left the warehouse on a parcel, for the codes
+    Redis knows already (the others take it from the database with their first scan)."""
+    pipe = redis_client().pipeline(transaction=False)
+    for code in codes:
+        pipe.eval(
+            _MARK_SOLD,
+            1,
+            CODE_KEY.format(code),
+            at,
+        )
+    pipe.execute()
 
 
 def add_flags(code: str, flags: set[str], raised: list[dict]) -> None:

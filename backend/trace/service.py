@@ -25,6 +25,7 @@ from backend.timeutil import naive_utc_from_timestamp, to_shanghai_iso, utcnow
 from backend.trace import codes, places, scan_log
 from backend.trace.chain import LotChain, lot_chain
 from backend.trace.models import PrintRun, TraceCode, TraceFlag, TraceScan
+from backend.transactions import on_commit
 
 INSERT_CHUNK = 5000
 MAX_PRINT_RUN = 100_000
@@ -171,6 +172,7 @@ SCAN_COLUMNS = (
     TraceCode.last_latitude,
     TraceCode.last_longitude,
     TraceCode.flagged,
+    TraceCode.sold_at,
 )
 
 
@@ -217,6 +219,7 @@ def _code_state_in_db(session: Session, code) -> tuple[dict, list[str]]:
         "last_lat": code.last_latitude,
         "last_lon": code.last_longitude,
         "loc_at": stamp(located.scanned_at) if located else None,
+        "sold": stamp(code.sold_at),
         "loc_client": located.ip_hash if located else None,
         "flags": flags,
     }
@@ -356,5 +359,28 @@ def _answer(
             "first_scanned_at": to_shanghai_iso(_utc(state.first_at)),
             "first_region": state.first_region,
         },
+        "sold": _sold(state),
         **lot.chain,
     }
+
+
+def _sold(state: scan_log.CodeState) -> dict | None:
+    """A code the warehouse packed on a parcel: the buyer checks it is the parcel in hand."""
+    if state.sold_at is None:
+        return None
+    when = to_shanghai_iso(_utc(state.sold_at))[:10]
+    return {
+        "at": to_shanghai_iso(_utc(state.sold_at)),
+        "message": f"已售出，请核对：此码已于 {when} 随包裹发出，请确认是您收到的包裹上的码",
+    }
+
+
+def mark_sold(session: Session, code_values: list[str], *, at: datetime) -> None:
+    """The codes left the warehouse on a parcel: their scans now say they were sold."""
+    if not code_values:
+        return
+    session.execute(
+        TraceCode.__table__.update().where(TraceCode.code.in_(code_values)).values(sold_at=at)
+    )
+    stamp = at.replace(tzinfo=UTC).timestamp()
+    on_commit(session, lambda: scan_log.mark_sold(code_values, stamp))
