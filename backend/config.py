@@ -53,6 +53,8 @@ SANDBOX_PATHS = {
     "JD_OAUTH_BASE": "/platforms/jd",
     "PDD_API_BASE": "/platforms/pdd",
     "YOUZAN_API_BASE": "/platforms/youzan",
+    "KUAIDI100_API_BASE": "",
+    "KUAIDI100_POLL_BASE": "",
 }
 # Keys that may instead be read from the file another variable names.
 KEY_FILES = {
@@ -123,6 +125,16 @@ class Config:
     PDD_CLIENT_SECRET: str = ""
     YOUZAN_CLIENT_ID: str = ""
     YOUZAN_CLIENT_SECRET: str = ""
+    # 快递100, the courier aggregator (backend/clients/courier.py, docs/couriers.md): e-waybills on
+    # the API host, subscriptions and queries on the poll host; each defaults to the sandbox
+    # stand-in when SANDBOX_URL is set. KEY is the authorisation key, SECRET signs e-waybill
+    # calls, CUSTOMER is the query customer id, PARTNER_ID the carriers' e-waybill account.
+    KUAIDI100_API_BASE: str = "https://api.kuaidi100.com"
+    KUAIDI100_POLL_BASE: str = "https://poll.kuaidi100.com"
+    KUAIDI100_KEY: str = ""
+    KUAIDI100_SECRET: str = ""
+    KUAIDI100_CUSTOMER: str = ""
+    KUAIDI100_PARTNER_ID: str = ""
 
     # Business rules
     PAY_WINDOW_MINUTES: int = 15

@@ -1,4 +1,5 @@
-"""The sandbox Flask app: WeChat and WeChat Pay stand-ins plus their control endpoints."""
+"""The sandbox Flask app: WeChat, WeChat Pay, platform and 快递100 stand-ins plus their control
+endpoints."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from flask import Flask, jsonify, request
 
 from . import (
     control,
+    courier,
+    courier_control,
     live_control,
     oa,
     oa_control,
@@ -19,6 +22,7 @@ from . import (
     wechatpay,
 )
 from .context import Sandbox
+from .courier_state import Courier
 from .errors import ControlError
 from .pay_signing import pay_json
 from .platforms.routes import BLUEPRINTS as PLATFORM_BLUEPRINTS
@@ -31,11 +35,12 @@ def create_app(settings: dict[str, Any] | None = None) -> Flask:
     for keys in sandbox.settings["subscribe_templates"].values():
         subscribe.check_template_keys(keys)
     app.extensions["sandbox"] = sandbox
+    app.extensions["courier"] = Courier()  # 快递100 stand-in; renews itself on reset
     app.json.ensure_ascii = False  # control answers show Chinese text as is
 
     blueprints = (wechat.bp, wechat_wxa.bp, oa.bp, wechatpay.bp)
     blueprints += (control.bp, wechat_control.bp, live_control.bp, pay_control.bp, oa_control.bp)
-    blueprints += PLATFORM_BLUEPRINTS
+    blueprints += PLATFORM_BLUEPRINTS + (courier.bp, courier_control.bp)
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
 

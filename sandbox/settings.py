@@ -105,6 +105,11 @@ DEFAULTS: dict[str, Any] = {
     "fault_timeout_seconds": 10,  # the `timeout` fault sleeps this long before answering
     "douyin_max_window_seconds": 24 * 3600,  # order.searchList span (unpublished upstream)
     "platform_rate_per_second": None,  # token bucket per platform app; None = no limit
+    # 快递100 (sandbox/courier*.py): the callback must answer within 20 s (documented); the resend
+    # schedule is unpublished, so these delays are a sandbox choice.
+    "courier_push_timeout": 20.0,
+    "courier_push_retry_delays": [60, 300, 900, 1800],
+    "courier_repeat_order_id": "first",  # a repeated e-waybill orderId: "first" waybill or "new"
     # WeChat Pay
     "pay_max_clock_skew": 300,  # seconds between the request timestamp and the sandbox clock
     "notify_retry_delays": [0.5, 1, 2, 5, 10, 30],  # real: 15s, 15s, 30s, 3m, 10m, ...

@@ -72,6 +72,7 @@ def make_config(sandbox, redis_url: str, database_url: str) -> Config:
     for platform in ("douyin", "taobao", "jd", "pdd", "youzan"):
         setattr(config, f"{platform.upper()}_API_BASE", f"{sandbox.url}/platforms/{platform}")
     config.JD_OAUTH_BASE = f"{sandbox.url}/platforms/jd"
+    config.KUAIDI100_API_BASE = config.KUAIDI100_POLL_BASE = sandbox.url
     config.HTTP_TIMEOUT_SECONDS = 3
     config.TESTING = True
     # Every phone of the suite calls from 127.0.0.1: the per-address limits are opened here,
