@@ -187,7 +187,8 @@ class Config:
     FULFIL_SENDER_PHONE: str = "13800000000"
     FULFIL_SENDER_ADDRESS: str = "山东省威海市乳山市海阳所镇联盟冷链仓"
     FULFIL_GRAMS_PER_UNIT: int = 3000
-    STORE_SELLER_ID: int = 0
+    STORE_SELLER_ID: int = 0  # 0: the seller named STORE_SELLER_NAME
+    STORE_SELLER_NAME: str = "乳山牡蛎联盟官方商城"
 
     # The staff console's sign-in (backend/staff/auth.py, backend/staff/throttle.py).
     CONSOLE_SESSION_HOURS: int = 12  # a console session ends this long after signing in

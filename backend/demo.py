@@ -9,6 +9,7 @@ import os
 import uuid
 from datetime import datetime, timedelta
 
+from flask import current_app
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
@@ -253,7 +254,20 @@ def _seed_sellers(session: Session) -> None:
     )
     ids = list(session.scalars(select(Seller.id).where(Seller.id > before).order_by(Seller.id)))
     today = sellers_service.today()
-    licences = []
+    store = Seller(name=current_app.config["STORE_SELLER_NAME"], town="海阳所镇", tags=["联盟商城"])
+    session.add(store)
+    session.flush()
+    licences = [
+        {
+            "number": "RSMH-STORE-0001",
+            "seller_id": store.id,
+            "product_ids": products,
+            "valid_from": today - timedelta(days=365),
+            "valid_until": today + timedelta(days=3650),
+            "status": ACTIVE,
+            "note": "联盟小程序商城自营，仓库发货的包裹使用其防伪码",
+        }
+    ]
     for i in range(SELLER_COUNT):
         if i % 10 == 9:
             continue  # a tenth sell without a licence: they get no codes

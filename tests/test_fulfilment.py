@@ -27,7 +27,7 @@ def store_seller(app, licensed, monkeypatch):
 
 
 def _wave(staff_client) -> dict:
-    res = staff_client.post("/console/api/waves")
+    res = staff_client.post("/console/api/waves", json={})
     assert res.status_code == 201, res.json
     return res.json
 
@@ -45,7 +45,7 @@ def _bind(staff_client, parcel_id: int, code: str):
 def _packed_and_shipped(app, staff_client, parcel_id: int, codes: list[str]) -> dict:
     for code in codes:
         assert _bind(staff_client, parcel_id, code).status_code == 201
-    packed = staff_client.post(f"/console/api/parcels/{parcel_id}/packed")
+    packed = staff_client.post(f"/console/api/parcels/{parcel_id}/packed", json={})
     assert packed.status_code == 200 and packed.json["status"] == "PACKED", packed.json
     run_jobs(app)  # the waybill, then WeChat's shipping information and the buyer's message
     shipped = staff_client.get(f"/console/api/parcels/{parcel_id}").json
@@ -68,6 +68,16 @@ def _shipping_order(sandbox, number: str) -> dict:
     return next(o for o in orders["orders"] if o["out_trade_no"] == number)
 
 
+def _grant(sandbox, openid: str, *templates: str) -> None:
+    """The buyer ticked "always allow" for these messages in the mini-program."""
+    for template in templates:
+        requests.post(
+            f"{sandbox.url}/sandbox/wx/subscriptions",
+            json={"openid": openid, "template_id": template, "count": 5},
+            timeout=5,
+        ).raise_for_status()
+
+
 def _messages(sandbox, openid: str) -> list[str]:
     found = requests.get(
         f"{sandbox.url}/sandbox/wx/messages", params={"touser": openid}, timeout=5
@@ -78,6 +88,7 @@ def _messages(sandbox, openid: str) -> list[str]:
 def test_a_paid_order_goes_from_the_cut_off_to_the_door(
     app, sandbox, shopper, staff_client, store, store_seller, client
 ):
+    _grant(sandbox, shopper.openid, "TPL_ORDER_SHIPPED", "TPL_ORDER_DELIVERED")
     order = shopper.buy([(store[SKU], 2)])
     wave = _wave(staff_client)
     parcel = _parcel(staff_client, order["number"])
@@ -225,7 +236,7 @@ def test_wrong_codes_are_refused_at_the_packing_station(
     assert unknown.status_code == 404 and unknown.json["code"] == "TRACE_CODE_NOT_FOUND"
     assert _bind(staff_client, parcel["id"], theirs[0]).json["code"] == "CODE_WRONG_SELLER"
     assert _bind(staff_client, parcel["id"], wrong_lot[0]).json["code"] == "CODE_WRONG_LOT"
-    too_early = staff_client.post(f"/console/api/parcels/{parcel['id']}/packed")
+    too_early = staff_client.post(f"/console/api/parcels/{parcel['id']}/packed", json={})
     assert too_early.status_code == 422 and too_early.json["code"] == "CODES_MISSING"
     spaced = f"{mine[0][:4]}-{mine[0][4:8]} {mine[0][8:]}".lower()  # as a person types it
     assert _bind(staff_client, parcel["id"], spaced).status_code == 201
@@ -274,7 +285,9 @@ def test_the_courier_down_during_a_wave_loses_and_doubles_nothing(
     codes = run_codes(app, print_run(staff_client, store_seller, quantity=1).json["id"])
     assert _bind(staff_client, parcel["id"], codes[0]).status_code == 201
     requests.post(f"{sandbox.url}/sandbox/courier/faults", json={"down": "http_502"}, timeout=5)
-    assert staff_client.post(f"/console/api/parcels/{parcel['id']}/packed").status_code == 200
+    assert (
+        staff_client.post(f"/console/api/parcels/{parcel['id']}/packed", json={}).status_code == 200
+    )
     run_jobs(app)  # the waybill job fails and waits for its retry
     assert _parcel(staff_client, order["number"])["status"] == "PACKED"
     requests.delete(f"{sandbox.url}/sandbox/courier/faults", timeout=5)
@@ -290,13 +303,14 @@ def test_the_courier_down_during_a_wave_loses_and_doubles_nothing(
 def test_courier_pushes_are_checked_and_taken_once_in_any_order(
     app, sandbox, shopper, staff_client, store, store_seller
 ):
+    _grant(sandbox, shopper.openid, "TPL_ORDER_DELIVERED")
     order = shopper.buy([(store[SKU], 1)])
     _wave(staff_client)
     parcel = _parcel(staff_client, order["number"])
     codes = run_codes(app, print_run(staff_client, store_seller, quantity=1).json["id"])
     tracking_no = _packed_and_shipped(app, staff_client, parcel["id"], codes)["tracking_no"]
     faults = f"{sandbox.url}/sandbox/courier/faults"
-    requests.post(faults, json={"push_bad_signature": True}, timeout=5).raise_for_status()
+    requests.post(faults, json={"push_bad_sign": True}, timeout=5).raise_for_status()
     forged = _courier(sandbox, tracking_no, "collected")
     assert forged["deliveries"] and all(d["status"] != 200 for d in forged["deliveries"])
     assert _parcel(staff_client, order["number"])["courier_state"] is None
@@ -385,6 +399,7 @@ def test_buyer_messages_go_once(app, sandbox, shopper, staff_client, store, stor
     from backend.fulfilment import notify
 
     order = shopper.buy([(store[SKU], 1)])
+    _grant(sandbox, shopper.openid, "TPL_ORDER_SHIPPED")
     with app.app_context():
         assert notify.tell_buyer(db.session, order_id=order["id"], kind="SHIPPED") == "sent"
         assert notify.tell_buyer(db.session, order_id=order["id"], kind="SHIPPED") == "already"

@@ -319,3 +319,22 @@ def _post(url: str, form: dict[str, str]) -> dict[str, Any]:
     if response.status_code != 200 or not isinstance(answer, dict):
         raise CourierError(f"HTTP_{response.status_code}", response.text[:200])
     return answer
+
+
+LABEL_TYPES = {"image/svg+xml", "image/png", "image/jpeg", "text/html", "application/pdf"}
+MAX_LABEL_BYTES = 2 * 1024 * 1024
+
+
+def fetch_label(url: str) -> tuple[bytes, str]:
+    """The printable label an e-waybill answer linked to: (its bytes, its content type)."""
+    timeout = current_app.config["HTTP_TIMEOUT_SECONDS"]
+    try:
+        response = requests.get(url, timeout=timeout)
+    except requests.RequestException as exc:
+        raise CourierError("UNREACHABLE", str(exc), transient=True) from exc
+    kind = response.headers.get("Content-Type", "").split(";")[0].strip()
+    if response.status_code != 200 or kind not in LABEL_TYPES:
+        raise CourierError(f"HTTP_{response.status_code}", f"label not printable ({kind})")
+    if len(response.content) > MAX_LABEL_BYTES:
+        raise CourierError("LABEL_TOO_LARGE", "label larger than expected")
+    return response.content, kind

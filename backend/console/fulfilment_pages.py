@@ -8,8 +8,9 @@ import csv
 import io
 from datetime import timedelta
 
-from flask import Response, flash, redirect, render_template, request, url_for
+from flask import Response, abort, flash, redirect, render_template, request, url_for
 
+from backend.clients import courier
 from backend.console.access import login_required
 from backend.console.pages import _choice, _page, _pages, bp
 from backend.errors import DomainError
@@ -260,6 +261,20 @@ def confirm_parcel_packed(parcel_id: int, staff):
         return _back(parcel_id)
     flash("打包完成，正在申请快递面单", "success")
     return redirect(url_for(".fulfilment_parcel", parcel_id=parcel_id))
+
+
+@bp.get("/fulfilment/parcels/<int:parcel_id>/label")
+@login_required(perms.ORDERS_FULFIL)
+def parcel_label(parcel_id: int, staff):
+    """The courier's label, fetched through us: the slip page shows only our own images."""
+    parcel = fulfilment.get_parcel(db.session, parcel_id)
+    if not parcel.label_url:
+        abort(404)
+    try:
+        body, kind = courier.fetch_label(parcel.label_url)
+    except courier.CourierError:
+        abort(502)
+    return Response(body, mimetype=kind, headers={"Cache-Control": "private, max-age=3600"})
 
 
 @bp.get("/fulfilment/parcels/<int:parcel_id>/slip")

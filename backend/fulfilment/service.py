@@ -41,6 +41,7 @@ from backend.platforms import carriers
 from backend.platforms import service as platforms
 from backend.platforms.models import STOCK_SOLD, PlatformOrder, Shop
 from backend.queue import enqueue, enqueue_at
+from backend.sellers.models import Seller
 from backend.staff import service as staff
 from backend.timeutil import SHANGHAI, to_aware_utc, to_naive_utc, utcnow
 from backend.trace import codes as trace_codes
@@ -317,8 +318,13 @@ def pick_lots_of(session: Session, parcel: Parcel) -> list[dict]:
 
 def expected_seller(session: Session, parcel: Parcel) -> int | None:
     """Whose print runs may label the parcel: the platform shop's seller, or for the store's
-    own orders the alliance store's seller (STORE_SELLER_ID)."""
-    return parcel.seller_id or current_app.config["STORE_SELLER_ID"] or None
+    own orders the alliance store's seller (STORE_SELLER_ID, else STORE_SELLER_NAME)."""
+    if parcel.seller_id:
+        return parcel.seller_id
+    config = current_app.config
+    return config["STORE_SELLER_ID"] or session.scalar(
+        select(Seller.id).where(Seller.name == config["STORE_SELLER_NAME"]).order_by(Seller.id)
+    )
 
 
 def _still_shippable(session: Session, parcel: Parcel) -> None:
