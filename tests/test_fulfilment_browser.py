@@ -1,0 +1,108 @@
+"""The warehouse desk in a real headless Chromium at a staff screen's size (1366×900): find the
+paid order on the desk, open its packing page, scan its trace codes into the form, confirm, and
+print the slip with the courier's label. Screenshots go to $HELI_SCREENSHOTS when it is set."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+from tests.helpers import run_codes, run_jobs
+from tests.test_console_live_browser import CHROMIUM, CHROMIUM_ARGS, WAIT_MS, _browser_or_fail
+
+STAFF_SCREEN = {"width": 1366, "height": 900}
+
+
+def _keep(shot, name: str) -> None:
+    folder = os.environ.get("HELI_SCREENSHOTS")
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+        shutil.copy(shot, os.path.join(folder, name))
+
+
+def test_staff_pack_and_ship_an_order_from_the_desk(
+    app, sandbox, shopper, store, licensed, monkeypatch, tmp_path
+):
+    sync_playwright = _browser_or_fail()
+    from playwright.sync_api import expect
+
+    monkeypatch.setitem(app.config, "STORE_SELLER_ID", licensed["seller_id"])
+    order = shopper.buy([(store["RS-LIVE-XL-5"], 2)])
+    base = app.config["PUBLIC_BASE_URL"]
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport=STAFF_SCREEN, locale="zh-CN")
+            page.set_default_timeout(WAIT_MS)
+            page.goto(f"{base}/console/login")
+            page.fill("input[name=username]", "admin")
+            page.fill("input[name=password]", "heli-demo")
+            page.click("button:has-text('登录')")
+            page.wait_for_url(f"{base}/console/")
+
+            page.goto(f"{base}/console/fulfilment")
+            page.once("dialog", lambda dialog: dialog.accept())
+            page.click("button:has-text('立即成波')")
+            expect(page.locator(".flash.success")).to_contain_text("已生成波次")
+            expect(page.locator("h2").first).to_have_text("拣货单（按批次，先到期先拣）")
+            shot = tmp_path / "wave.png"
+            page.screenshot(path=str(shot), full_page=True)
+            _keep(shot, "fulfilment-wave.png")
+
+            page.goto(f"{base}/console/fulfilment?q={order['number']}")
+            expect(page.locator("table tr")).to_have_count(2)
+            shot = tmp_path / "desk.png"
+            page.screenshot(path=str(shot), full_page=True)
+            _keep(shot, "fulfilment-desk.png")
+            page.click(f"a:has-text('{order['number']}')")
+            expect(page.locator("h1")).to_contain_text(order["number"])
+
+            codes = run_codes(app, print_run_for(app, licensed))
+            page.fill("input[name=code]", "NOT-A-REAL-CODE")
+            page.keyboard.press("Enter")
+            expect(page.locator(".flash.error")).to_contain_text("防伪码不存在")
+            for code in codes[:2]:
+                page.fill("input[name=code]", code)
+                page.keyboard.press("Enter")
+                expect(page.locator(".flash.success")).to_contain_text(f"已绑定 {code}")
+            expect(page.locator("h2#scan")).to_have_text("防伪码（2/2）")
+            page.click("button:has-text('打包完成，申请面单')")
+            expect(page.locator(".flash.success")).to_contain_text("打包完成")
+            run_jobs(app)
+            page.reload()
+            expect(page.locator("h1 .badge")).to_have_text("已发货")
+            shot = tmp_path / "parcel.png"
+            page.screenshot(path=str(shot), full_page=True)
+            _keep(shot, "fulfilment-parcel.png")
+
+            with page.expect_popup() as popup:
+                page.click("a:has-text('打印面单和装箱单')")
+            slip = popup.value
+            slip.wait_for_load_state()
+            label = slip.locator("img.label")
+            expect(label).to_be_visible()
+            assert slip.evaluate("document.querySelector('img.label').naturalWidth") > 0
+            shot = tmp_path / "slip.png"
+            slip.screenshot(path=str(shot), full_page=True)
+            _keep(shot, "fulfilment-slip.png")
+        finally:
+            browser.close()
+
+
+def print_run_for(app, licensed) -> int:
+    """A print run of 2 codes for the licensed lot, issued as staff would."""
+    from backend.extensions import db
+    from backend.trace import service as trace
+
+    with app.app_context():
+        run = trace.create_print_run(
+            db.session,
+            seller_id=licensed["seller_id"],
+            lot_id=licensed["lot_id"],
+            quantity=2,
+            staff_id=None,
+        )
+        run_id = run.id
+        db.session.remove()
+    return run_id
