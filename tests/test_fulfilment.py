@@ -15,6 +15,7 @@ from backend.fulfilment.models import BuyerMessage
 from backend.orders.models import Order
 from backend.timeutil import to_naive_utc
 from tests.helpers import print_run, run_codes, run_jobs, sku_stock
+from tests.test_console_pages import TOKEN
 
 SKU = "RS-LIVE-XL-5"
 
@@ -198,6 +199,21 @@ def test_dead_on_arrival_counts_from_delivery_not_from_shipping(
         },
     )
     assert late.status_code == 422 and late.json["code"] == "DOA_WINDOW_CLOSED"
+
+    # Staff see it on the after-sales desk, with the courier's and the lot's claim rates, and
+    # decide it there.
+    desk = staff_client.get("/console/after-sales")
+    page = desk.get_data(as_text=True)
+    assert desk.status_code == 200 and "死货理赔" in page and order["number"] in page
+    assert "100.0%" in page  # one SF parcel shipped, one claim
+    token = TOKEN.search(page).group(1)
+    decided = staff_client.post(
+        f"/console/after-sales/{claim.json['id']}/decision",
+        data={"csrf_token": token, "decision": "approve", "note": "已核实"},
+    )
+    assert decided.status_code == 302
+    mine = shopper.get("/api/v1/after-sales").json["items"][0]
+    assert mine["status"] in ("REFUNDING", "REFUNDED") and mine["staff_note"] == "已核实"
 
 
 def test_wrong_codes_are_refused_at_the_packing_station(

@@ -61,7 +61,6 @@ def _dead_on_arrival_amount(
     return item.id, min(amount, _refundable(order))
 
 
-@retry_conflicts
 def _doa_window_closed(order: Order, hours: int, now) -> bool:
     """The dead-on-arrival window runs from the courier's delivered scan. A parcel still on its
     way has not started it; an order completed without any delivered scan counts from shipping."""
@@ -73,6 +72,7 @@ def _doa_window_closed(order: Order, hours: int, now) -> bool:
     return start + timedelta(hours=hours) < now
 
 
+@retry_conflicts
 def request_after_sale(
     session: Session,
     *,

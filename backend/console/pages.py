@@ -334,6 +334,7 @@ def adjust_lot(lot_id: int, staff):
 
 
 from backend.console import (  # noqa: E402, F401  (views register on bp)
+    aftersales_pages,
     brand_pages,
     fulfilment_pages,
     live_pages,

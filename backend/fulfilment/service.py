@@ -768,34 +768,46 @@ def timeline(session: Session, parcel: Parcel) -> list[dict]:
     return sorted(steps, key=lambda step: step["at"])
 
 
-def by_lot_and_courier_doa(session: Session) -> dict:
-    """Dead-on-arrival claims per lot, per courier and per day (for the after-sales desk)."""
+def dead_on_arrival_rates(session: Session) -> dict:
+    """Dead-on-arrival claims against parcels shipped: per courier, per lot (by its code) and
+    claims per day (Asia/Shanghai dates of the claims)."""
     from backend.aftersales.models import DEAD_ON_ARRIVAL, AfterSale
 
-    shipped = defaultdict(int)
+    per_courier: dict = defaultdict(lambda: {"shipped": 0, "claims": 0})
     for carrier, count in session.execute(
         select(Parcel.carrier, func.count())
         .where(Parcel.shipped_at.is_not(None))
         .group_by(Parcel.carrier)
     ):
-        shipped[carrier] = count
+        per_courier[carrier]["shipped"] = count
+    per_lot: dict = defaultdict(lambda: {"shipped": 0, "claims": 0})
+    for code, count in session.execute(
+        select(Lot.code, func.count(func.distinct(ParcelCode.parcel_id)))
+        .join(ParcelCode, ParcelCode.lot_id == Lot.id)
+        .join(Parcel, Parcel.id == ParcelCode.parcel_id)
+        .where(Parcel.shipped_at.is_not(None))
+        .group_by(Lot.code)
+    ):
+        per_lot[code]["shipped"] = count
+    per_day: dict = defaultdict(int)
     claims = session.execute(
-        select(Parcel.carrier, ParcelCode.lot_id, func.date(AfterSale.created_at))
+        select(AfterSale.id, AfterSale.created_at, Parcel.carrier, Lot.code)
         .join(Parcel, Parcel.order_id == AfterSale.order_id)
         .join(ParcelCode, ParcelCode.parcel_id == Parcel.id)
+        .join(Lot, Lot.id == ParcelCode.lot_id)
         .where(AfterSale.type == DEAD_ON_ARRIVAL)
         .distinct()
     ).all()
-    per_courier, per_lot, per_day = defaultdict(int), defaultdict(int), defaultdict(int)
-    for carrier, lot_id, day in claims:
-        per_courier[carrier] += 1
-        per_lot[lot_id] += 1
-        per_day[str(day)] += 1
+    counted = set()
+    for case_id, created_at, carrier, lot_code in claims:
+        per_lot[lot_code]["claims"] += 1
+        if case_id in counted:
+            continue
+        counted.add(case_id)
+        per_courier[carrier]["claims"] += 1
+        per_day[to_aware_utc(created_at).astimezone(SHANGHAI).date().isoformat()] += 1
     return {
-        "per_courier": {
-            c: {"claims": per_courier[c], "shipped": shipped[c]}
-            for c in set(shipped) | set(per_courier)
-        },
+        "per_courier": dict(per_courier),
         "per_lot": dict(per_lot),
         "per_day": dict(sorted(per_day.items())),
     }
