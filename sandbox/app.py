@@ -15,6 +15,8 @@ from . import (
     subscribe,
     wechat,
     wechat_control,
+    wechat_shipping,
+    wechat_shipping_control,
     wechat_wxa,
     wechatpay,
 )
@@ -33,8 +35,9 @@ def create_app(settings: dict[str, Any] | None = None) -> Flask:
     app.extensions["sandbox"] = sandbox
     app.json.ensure_ascii = False  # control answers show Chinese text as is
 
-    blueprints = (wechat.bp, wechat_wxa.bp, oa.bp, wechatpay.bp)
+    blueprints = (wechat.bp, wechat_wxa.bp, wechat_shipping.bp, oa.bp, wechatpay.bp)
     blueprints += (control.bp, wechat_control.bp, live_control.bp, pay_control.bp, oa_control.bp)
+    blueprints += (wechat_shipping_control.bp,)
     blueprints += PLATFORM_BLUEPRINTS
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
