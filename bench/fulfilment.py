@@ -262,7 +262,7 @@ class Bench:
             ).raise_for_status()
         found = requests.get(f"{self.sandbox}/sandbox/wx/shipping/orders").json()["orders"]
         ours = set(numbers)
-        return sum(1 for o in found if o["out_trade_no"] in ours and o["frozen"])
+        return sum(1 for o in found if o["out_trade_no"] in ours and o["funds_frozen"])
 
     def doubles(self, platform_orders: list[str]) -> int:
         waybills = requests.get(f"{self.sandbox}/sandbox/courier/waybills").json()["waybills"]

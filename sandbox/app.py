@@ -18,6 +18,8 @@ from . import (
     subscribe,
     wechat,
     wechat_control,
+    wechat_shipping,
+    wechat_shipping_control,
     wechat_wxa,
     wechatpay,
 )
@@ -38,9 +40,10 @@ def create_app(settings: dict[str, Any] | None = None) -> Flask:
     app.extensions["courier"] = Courier()  # 快递100 stand-in; renews itself on reset
     app.json.ensure_ascii = False  # control answers show Chinese text as is
 
-    blueprints = (wechat.bp, wechat_wxa.bp, oa.bp, wechatpay.bp)
+    blueprints = (wechat.bp, wechat_wxa.bp, wechat_shipping.bp, oa.bp, wechatpay.bp)
     blueprints += (control.bp, wechat_control.bp, live_control.bp, pay_control.bp, oa_control.bp)
-    blueprints += PLATFORM_BLUEPRINTS + (courier.bp, courier_control.bp)
+    blueprints += (wechat_shipping_control.bp, courier.bp, courier_control.bp)
+    blueprints += PLATFORM_BLUEPRINTS
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
 

@@ -98,6 +98,17 @@ DEFAULTS: dict[str, Any] = {
     "oa_custom_window_seconds": 48 * 3600,  # custom messages only within 48 h of an interaction
     "oa_custom_per_interaction": 20,  # 45047 beyond
     "oa_custom_per_day": 500_000,  # 45009 beyond
+    # mini-program shipping information management (wechat_shipping*.py, api-facts §7.1)
+    "shipping_ingest_delay_seconds": 0,  # a payment this young is not found yet (10060001)
+    "shipping_auto_confirm_seconds": 10 * 24 * 3600,  # express: receipt auto-confirmed (UNVERIFIED)
+    "shipping_auto_confirm_other_seconds": 2 * 24 * 3600,  # other logistics types (UNVERIFIED)
+    "shipping_settlement_delay_seconds": 24 * 3600,  # receipt confirmed -> settled (sandbox guess)
+    "shipping_remind_after_seconds": 48 * 3600,  # unshipped this long -> remind_shipping push
+    "shipping_split_max": 15,  # packages per payment (current doc; an older one says 10)
+    "wxa_original_id": "gh_heli_miniapp",  # ToUserName of the mini-program's message pushes
+    "wxa_message_url": None,  # 消息推送 URL (JSON, plain); None = pushes are only recorded
+    "wxa_push_timeout": 5.0,  # WeChat waits 5 s for `success` ...
+    "wxa_push_retry_delays": [1, 2],  # ... and tries 3 times in all (compressed schedule)
     # order platforms (sandbox/platforms/): Douyin, Taobao/Tmall, JD, Pinduoduo, Youzan. Each
     # platform's POST /sandbox/platforms/{p}/config changes its copy of these at runtime.
     "token_ttl_seconds": 86400,  # access tokens of the shops (POST .../shops, refresh)

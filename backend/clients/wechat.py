@@ -9,6 +9,7 @@ hands every process the same token, so concurrent refreshes cannot invalidate ea
 from __future__ import annotations
 
 import time
+from datetime import datetime
 
 import requests
 from flask import current_app
@@ -17,6 +18,7 @@ from wechatpy.exceptions import WeChatClientException
 from wechatpy.session.redisstorage import RedisStorage
 
 from backend.queue import redis_client
+from backend.timeutil import SHANGHAI
 
 TOKEN_ERRCODES = {40001, 40014, 42001}
 TOKEN_SAFETY_MARGIN_SECONDS = 300
@@ -29,6 +31,17 @@ class WeChatError(Exception):
         self.errcode = errcode
         self.errmsg = errmsg
         super().__init__(f"WeChat error {errcode}: {errmsg}")
+
+
+class ShippingError(WeChatError):
+    """Shipping information management (发货信息管理) refused; `transient`: try again later."""
+
+    # system busy, and a payment WeChat has not ingested yet (seconds to a minute after paying)
+    TRANSIENT_ERRCODES = frozenset({-1, 10060012, 10060019, 10060001})
+
+    def __init__(self, errcode: int | None, errmsg: str = ""):
+        super().__init__(errcode, errmsg)
+        self.transient: bool = errcode is None or errcode in self.TRANSIENT_ERRCODES
 
 
 class HeliWeChatClient(WeChatClient):
@@ -196,3 +209,76 @@ def oa_client() -> HeliWeChatClient:
 def wechat_client() -> HeliWeChatClient:
     """The mini-program."""
     return _client(current_app.config["WECHAT_APPID"], current_app.config["WECHAT_SECRET"])
+
+
+# Shipping information management (小程序发货信息管理服务, api-facts §7.1). WeChat keeps a paid
+# mini-program payment's funds frozen until its shipping is uploaded and the buyer confirms receipt
+# (or the automatic period ends). wechatpy 1.8.18 has none of these APIs.
+
+
+def _shipping_call(path: str, body: dict) -> dict:
+    try:
+        return wechat_client().call(lambda c: c.wxa._post(path, data=body))
+    except WeChatError as exc:
+        raise ShippingError(exc.errcode, exc.errmsg) from exc
+
+
+def mask_phone(phone: str) -> str:
+    """`13800138000` -> `138****8000`: WeChat takes contacts masked but for the last 4 digits."""
+    digits = "".join(ch for ch in phone if ch.isdigit())
+    if len(digits) == 13 and digits.startswith("86"):  # +86 mobile
+        digits = digits[2:]
+    if len(digits) < 4:
+        raise ValueError("a phone number needs at least 4 digits")
+    shown = 3 if len(digits) >= 11 else 0
+    return digits[:shown] + "*" * (len(digits) - 4 - shown or 4) + digits[-4:]
+
+
+def upload_time_text(at: datetime | None = None) -> str:
+    """RFC 3339 with milliseconds and +08:00, as upload_time is written."""
+    return (at or datetime.now(SHANGHAI)).astimezone(SHANGHAI).isoformat(timespec="milliseconds")
+
+
+def upload_shipping_info(
+    *,
+    mchid: str,
+    out_trade_no: str,
+    payer_openid: str,
+    tracking_no: str,
+    express_company: str,
+    item_desc: str,
+    receiver_phone: str | None = None,
+    logistics_type: int = 1,
+    upload_time: datetime | None = None,
+) -> None:
+    """Upload one payment's shipping: unified delivery, one package (item_desc cut at 120)."""
+    item: dict = {"tracking_no": tracking_no, "express_company": express_company}
+    item["item_desc"] = item_desc[:120]
+    if receiver_phone:
+        item["contact"] = {"receiver_contact": mask_phone(receiver_phone)}
+    body = {
+        "order_key": {"order_number_type": 1, "mchid": mchid, "out_trade_no": out_trade_no},
+        "logistics_type": logistics_type,
+        "delivery_mode": 1,
+        "shipping_list": [item],
+        "upload_time": upload_time_text(upload_time),
+        "payer": {"openid": payer_openid},
+    }
+    _shipping_call("wxa/sec/order/upload_shipping_info", body)
+
+
+def get_shipping_order(*, mchid: str, out_trade_no: str) -> dict:
+    """The payment as shipping management sees it: `order_state` (1 待发货 … 4 交易完成, 5 已退款,
+    6 资金待结算) and `shipping`."""
+    body = {"merchant_id": mchid, "merchant_trade_no": out_trade_no}
+    return _shipping_call("wxa/sec/order/get_order", body)["order"]
+
+
+def notify_confirm_receive(*, mchid: str, out_trade_no: str, received_at: datetime) -> None:
+    """Ask WeChat to remind the buyer to confirm receipt (express only, once per payment)."""
+    body = {
+        "merchant_id": mchid,
+        "merchant_trade_no": out_trade_no,
+        "received_time": int(received_at.timestamp()),
+    }
+    _shipping_call("wxa/sec/order/notify_confirm_receive", body)
