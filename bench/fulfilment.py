@@ -260,6 +260,9 @@ class Bench:
             requests.post(
                 f"{self.sandbox}/sandbox/wx/shipping/confirm", json={"out_trade_no": number}
             ).raise_for_status()
+        requests.post(
+            f"{self.sandbox}/sandbox/wx/shipping/advance", json={"seconds": 2 * 86400}
+        ).raise_for_status()  # the settlement delay after receipt
         found = requests.get(f"{self.sandbox}/sandbox/wx/shipping/orders").json()["orders"]
         ours = set(numbers)
         return sum(1 for o in found if o["out_trade_no"] in ours and o["funds_frozen"])

@@ -50,7 +50,7 @@ def _packed_and_shipped(app, staff_client, parcel_id: int, codes: list[str]) -> 
     assert packed.status_code == 200 and packed.json["status"] == "PACKED", packed.json
     run_jobs(app)  # the waybill, then WeChat's shipping information and the buyer's message
     shipped = staff_client.get(f"/console/api/parcels/{parcel_id}").json
-    assert shipped["status"] == "SHIPPED", shipped
+    assert shipped["status"] == "SHIPPED", (shipped["waybill_error"], shipped)
     return shipped
 
 
@@ -129,13 +129,17 @@ def test_a_paid_order_goes_from_the_cut_off_to_the_door(
     ]
     assert tracking["doa_claim_until"] > tracking["delivered_at"]
 
-    # WeChat releases the funds once the buyer confirms receipt there.
+    # WeChat settles the funds after the buyer confirms receipt there.
     requests.post(
         f"{sandbox.url}/sandbox/wx/shipping/confirm",
         json={"out_trade_no": order["number"]},
         timeout=5,
     ).raise_for_status()
-    assert _shipping_order(sandbox, order["number"])["funds_frozen"] is False
+    requests.post(
+        f"{sandbox.url}/sandbox/wx/shipping/advance", json={"seconds": 2 * 86400}, timeout=5
+    ).raise_for_status()
+    settled = _shipping_order(sandbox, order["number"])
+    assert settled["order_state"] == 4 and settled["funds_frozen"] is False
 
     run_jobs(app)
     assert _messages(sandbox, shopper.openid).count("TPL_ORDER_SHIPPED") == 1
@@ -191,6 +195,7 @@ def test_dead_on_arrival_counts_from_delivery_not_from_shipping(
         data={"csrf_token": token, "decision": "approve", "note": "已核实"},
     )
     assert decided.status_code == 302
+    run_jobs(app, "default")  # submits the refund; the sandbox then notifies REFUND.SUCCESS
     refunded = wait_for(
         lambda: (
             (case := shopper.get("/api/v1/after-sales").json["items"][0])["status"] == "REFUNDED"

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from backend.catalogue.models import Sku
 from backend.clients import courier
+from backend.clients.platforms.base import PlatformError
 from backend.customers.models import Customer
 from backend.errors import BadRequest, Conflict, NotFound, RuleBroken
 from backend.fulfilment.models import (
@@ -509,14 +510,15 @@ def _receiver(session: Session, parcel: Parcel) -> dict:
                 address.get(k, "") for k in ("province", "city", "district", "detail")
             ),
         }
-    receiver = session.scalar(
-        select(PlatformOrder.receiver).where(PlatformOrder.id == parcel.platform_order_id)
-    )
-    return {
-        "name": receiver.get("name", ""),
-        "mobile": receiver.get("phone", ""),
-        "address": receiver.get("address", ""),
-    }
+    try:
+        plain = platforms.receiver_for_waybill(session, parcel.platform_order_id)
+    except PlatformError as error:
+        raise courier.CourierError("DECRYPT", error.message, transient=error.retryable) from error
+    if plain is None:
+        raise courier.CourierError(
+            "ENCRYPTED_RECEIVER", "平台收件信息已加密且无法解密，请用该平台的电子面单打印"
+        )
+    return {"name": plain["name"], "mobile": plain["phone"], "address": plain["address"]}
 
 
 def _ship(session: Session, parcel: Parcel) -> None:

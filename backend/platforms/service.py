@@ -667,6 +667,20 @@ def record_shipment(
     on_commit(session, lambda: enqueue("jobs.platforms.write_back_shipment", order_id))
 
 
+def receiver_for_waybill(session: Session, platform_order_id: int) -> dict | None:
+    """The receiver of a platform order in plain text, decrypted by its platform for printing a
+    waybill (never stored); None when the platform offers us no decryption."""
+    row = session.get(PlatformOrder, platform_order_id)
+    shop = session.get(Shop, row.shop_id)
+    client = _client(shop.platform)
+    try:
+        return client.decrypt_receiver(_auth(shop), row.order_no, row.receiver or {})
+    except PlatformError as error:
+        if error.kind != "auth":
+            raise
+        return client.decrypt_receiver(_refresh(session, shop), row.order_no, row.receiver or {})
+
+
 def write_back_shipment(session: Session, platform_order_id: int) -> bool:
     """Tell the platform the parcel's tracking number (once); PlatformError to retry."""
     row = session.get(PlatformOrder, platform_order_id)

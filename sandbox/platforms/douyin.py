@@ -272,6 +272,38 @@ def _logistics_add(ctx: Ctx) -> dict[str, Any]:
     return _envelope({})
 
 
+def _batch_decrypt(ctx: Ctx) -> dict[str, Any]:
+    """order.batchDecrypt: the plain text of an order's `encrypt_*` values, for the shop that
+    owns the order (auth_id is the order id). A ciphertext of another order, or of nothing the
+    order holds, answers err_no 300008 for that item alone."""
+    items = ctx.params.get("cipher_infos")
+    if not isinstance(items, list) or not 1 <= len(items) <= 50:
+        raise ApiError("missing", "cipher_infos must hold 1 to 50 items")
+    assert ctx.shop_id is not None
+    answers = []
+    for item in items:
+        if not isinstance(item, dict):
+            raise ApiError("missing", "each cipher_info needs auth_id and cipher_text")
+        auth_id, cipher = str(item.get("auth_id", "")), str(item.get("cipher_text", ""))
+        order = ctx.data.shop_order(ctx.shop_id, auth_id)
+        plain = None
+        if order is not None:
+            buyer = receiver(order.seq)
+            plain = next(
+                (value for value in buyer.values() if douyin_cipher(value) == cipher), None
+            )
+        answers.append(
+            {
+                "auth_id": auth_id,
+                "cipher_text": cipher,
+                "decrypt_text": plain or "",
+                "err_no": 0 if plain is not None else 300008,
+                "err_msg": "" if plain is not None else "密文不属于该订单",
+            }
+        )
+    return _envelope({"decrypt_infos": answers, "custom_err": {"err_code": 0, "err_msg": ""}})
+
+
 API = Api(
     platform=PLATFORM,
     authenticate=_authenticate,
@@ -279,6 +311,7 @@ API = Api(
         "order.searchList": Method(_search_list),
         "token.refresh": Method(_token_refresh, needs_token=False),
         "order.logisticsAdd": Method(_logistics_add),
+        "order.batchDecrypt": Method(_batch_decrypt),
     },
     render_error=_render_error,
     strip_list=_strip_list,

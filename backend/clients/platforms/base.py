@@ -184,6 +184,11 @@ class PlatformClient(ABC):
     @abstractmethod
     def ship(self, shop: ShopAuth, order_id: str, *, company: str, tracking_no: str) -> None: ...
 
+    def decrypt_receiver(self, shop: ShopAuth, order_id: str, receiver: dict) -> dict | None:
+        """The receiver in plain text for a waybill, from the platform's decryption API; None
+        where we have no such API for the platform (its own e-waybill service must print)."""
+        return None
+
     # -- the window
 
     def check_window(self, start: datetime, end: datetime) -> tuple[datetime, datetime]:

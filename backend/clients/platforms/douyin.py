@@ -209,6 +209,27 @@ class DouyinClient(PlatformClient):
             lambda: self.grant(data["access_token"], data.get("refresh_token"), data["expires_in"]),
         )
 
+    def decrypt_receiver(self, shop: ShopAuth, order_id: str, receiver: dict) -> dict | None:
+        """order.batchDecrypt of the name, phone and street an order's receiver holds as
+        `encrypt_*` ciphertexts (kept as pulled: province, city and town are plain)."""
+        *place, street = str(receiver.get("address", "")).split(" ") or [""]
+        ciphers = {"name": receiver.get("name", ""), "phone": receiver.get("phone", "")}
+        ciphers["street"] = street
+        infos = [{"auth_id": order_id, "cipher_text": text} for text in ciphers.values() if text]
+        payload = self.invoke("order.batchDecrypt", {"cipher_infos": infos}, shop.access_token)
+        plain = {
+            item["cipher_text"]: item["decrypt_text"]
+            for item in (payload.get("data") or {}).get("decrypt_infos", [])
+            if item.get("err_no") == 0
+        }
+        if any(text and text not in plain for text in ciphers.values()):
+            raise PlatformError("invalid", PLATFORM, "decrypt", "receiver not decrypted")
+        return {
+            "name": plain.get(ciphers["name"], ""),
+            "phone": plain.get(ciphers["phone"], ""),
+            "address": "".join(place) + plain.get(street, street),
+        }
+
     def ship(self, shop: ShopAuth, order_id: str, *, company: str, tracking_no: str) -> None:
         params = {"order_id": order_id, "company_code": company, "logistics_code": tracking_no}
         self.invoke("order.logisticsAdd", params, shop.access_token)
