@@ -1,5 +1,5 @@
 """Fulfilment benchmark: paid orders across the channels (mini-program orders paid through the
-sandbox's WeChat Pay, Douyin and Taobao orders pulled from sellers' shops) go through the whole
+sandbox's WeChat Pay, Douyin orders pulled from a seller's shop) go through the whole
 warehouse — wave, pick, pack with trace codes, waybill from the 快递100 stand-in (a share of its
 calls failing), WeChat shipping upload or platform write-back, courier pushes to delivered — on
 the running stack, driven through the console API as packing stations would.
@@ -16,6 +16,7 @@ the last three is not 0, or when a step fails.
 
 from __future__ import annotations
 
+import os
 import random
 import statistics
 import sys
@@ -40,7 +41,7 @@ from bench.harness import (
 
 SKUS = ("RS-LIVE-XL-5", "RS-LIVE-L-5")
 SIZES = {"full": 2000, "smoke": 24}
-PLATFORM_SHARE = 0.2  # of the orders, from sellers' shops (half Douyin, half Taobao)
+PLATFORM_SHARE = 0.2  # of the orders, from a seller's Douyin shop (一件代发)
 COURIER_FAULTS = 0.02  # waybill calls that fail (HTTP 502) and are retried
 STATIONS = 8  # packing stations (and phones paying) at once
 DEADLINE = 600  # seconds any stage may take
@@ -50,6 +51,9 @@ class Bench:
     def __init__(self, env: dict, urls: dict, orders: int):
         self.env, self.urls, self.orders = env, urls, orders
         self.web, self.sandbox = urls["web"], urls["sandbox"]
+        # The in-process app (pulls, print runs) talks to the stack's sandbox, as the stack does.
+        for name in ("SANDBOX_URL", "WECHAT_API_BASE", "WECHATPAY_API_BASE", "PUBLIC_BASE_URL"):
+            os.environ[name] = env[name]
         self.app = app_for(env)
         self.console = requests.Session()
         login = self.console.post(
@@ -97,7 +101,7 @@ class Bench:
         from backend.extensions import db
 
         with self.app.app_context():
-            found = dict(db.session.execute(db.select(Sku.code, Sku.id)).tuples())
+            found = {code: sku_id for code, sku_id in db.session.execute(db.select(Sku.code, Sku.id))}
             db.session.remove()
         return [found[code] for code in SKUS]
 
@@ -115,7 +119,8 @@ class Bench:
         return count
 
     def platform_orders(self, count: int) -> tuple[int, list[str]]:
-        """A licensed seller's Douyin and Taobao shops take count paid orders; pulled."""
+        """A licensed seller's Douyin shop takes count paid orders; pulled. (Douyin decrypts its
+        receivers for our waybills; the other platforms' decryption APIs are not built yet.)"""
         from backend.extensions import db
         from backend.sellers.models import ACTIVE, BrandLicence
         from jobs import platforms as platform_jobs
@@ -131,7 +136,7 @@ class Bench:
             f"{self.web}/console/api/sellers/{seller_id}/api-tokens", json={}
         ).json()["token"]
         order_nos, shop_ids = [], []
-        for code in ("douyin", "taobao"):
+        for code in ("douyin",):
             base = f"{self.sandbox}/sandbox/platforms/{code}"
             grant = requests.post(f"{base}/shops", json={"shop_id": f"{code}-ful", "name": "店"})
             grant.raise_for_status()
@@ -149,7 +154,7 @@ class Bench:
             )
             shop.raise_for_status()
             shop_ids.append(shop.json()["id"])
-            for index in range(count // 2):
+            for index in range(count):
                 made = requests.post(
                     f"{base}/orders",
                     json={
@@ -274,7 +279,7 @@ class Bench:
             per_order[waybill.get("order_id")] += 1
         doubled = sum(1 for count in per_order.values() if count > 1)
         written = defaultdict(int)
-        for code in ("douyin", "taobao"):
+        for code in ("douyin",):
             shipments = requests.get(
                 f"{self.sandbox}/sandbox/platforms/{code}/shipments",
                 params={"shop_id": f"{code}-ful"},
@@ -297,7 +302,7 @@ def main() -> None:
     parser.add_argument("--orders", type=int, help="orders in all (2,000; smoke 24)")
     options = parser.parse_args()
     total = options.orders or SIZES["smoke" if options.smoke else "full"]
-    platform_count = 2 * round(total * PLATFORM_SHARE / 2)
+    platform_count = round(total * PLATFORM_SHARE)
     mini_count = total - platform_count
     random.seed(7)
     scratch = Path(tempfile.mkdtemp(prefix="heli-bench-fulfilment-"))

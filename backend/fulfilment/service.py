@@ -603,13 +603,14 @@ def apply_tracking(session: Session, push: courier.TrackingPush) -> Parcel | Non
     if parcel is None:
         return None
     parcel = _locked(session, parcel.id)
-    known = set(
-        session.execute(
+    known = {
+        (at, state)
+        for at, state in session.execute(
             select(TrackingEvent.at, TrackingEvent.state).where(
                 TrackingEvent.parcel_id == parcel.id
             )
-        ).tuples()
-    )
+        )
+    }
     for event in push.events:
         at = _stored(event.at)
         if (at, event.state) in known:
