@@ -101,7 +101,8 @@ class Bench:
         from backend.extensions import db
 
         with self.app.app_context():
-            found = {code: sku_id for code, sku_id in db.session.execute(db.select(Sku.code, Sku.id))}
+            rows = db.session.execute(db.select(Sku.code, Sku.id))
+            found = {code: sku_id for code, sku_id in rows}
             db.session.remove()
         return [found[code] for code in SKUS]
 
