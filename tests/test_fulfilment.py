@@ -431,3 +431,102 @@ def test_buyer_messages_go_once(app, sandbox, shopper, staff_client, store, stor
         assert notify.tell_buyer(db.session, order_id=order["id"], kind="SHIPPED") == "already"
         assert db.session.scalar(db.select(db.func.count()).select_from(BuyerMessage)) == 1
     assert _messages(sandbox, shopper.openid).count("TPL_ORDER_SHIPPED") == 1
+
+
+def _shipped_order(app, shopper, staff_client, store, store_seller) -> tuple[dict, dict]:
+    order = shopper.buy([(store[SKU], 1)])
+    _wave(staff_client)
+    parcel = _parcel(staff_client, order["number"])
+    codes = run_codes(app, print_run(staff_client, store_seller, quantity=1).json["id"])
+    return order, _packed_and_shipped(app, staff_client, parcel["id"], codes)
+
+
+def _alerts(app, kind: str) -> list:
+    from backend.staff.models import StaffAlert
+
+    with app.app_context():
+        return list(db.session.scalars(db.select(StaffAlert).where(StaffAlert.kind == kind)))
+
+
+def test_a_delivery_problem_alerts_staff_and_tells_the_buyer(
+    app, sandbox, shopper, staff_client, store, store_seller
+):
+    _grant(sandbox, shopper.openid, "TPL_DELIVERY_TROUBLE")
+    order, shipped = _shipped_order(app, shopper, staff_client, store, store_seller)
+    _courier(sandbox, shipped["tracking_no"], "collected")
+    _courier(sandbox, shipped["tracking_no"], "difficult")
+    [alert] = _alerts(app, "DELIVERY_TROUBLE")
+    assert order["number"] in alert.title and "派送异常" in alert.title
+    run_jobs(app)
+    assert _messages(sandbox, shopper.openid).count("TPL_DELIVERY_TROUBLE") == 1
+    assert shopper.get(f"/api/v1/orders/{order['id']}").json["status"] == "SHIPPED"
+
+
+def test_wechat_busy_is_retried_and_a_refusal_is_kept_for_staff(
+    app, sandbox, shopper, other_shopper, staff_client, store, store_seller
+):
+    faults = f"{sandbox.url}/sandbox/wx/shipping/faults"
+    requests.post(faults, json={"busy_errcode": 10060012, "busy_times": 1}, timeout=5)
+    order, shipped = _shipped_order(app, shopper, staff_client, store, store_seller)
+    assert shipped["wechat_uploaded_at"] is None  # the busy answer: the job waits for its retry
+    with app.app_context():
+        parcel_id = fulfilment.parcel_by_number(db.session, order["number"]).id
+        assert fulfilment.upload_shipping(db.session, parcel_id) is True  # the retry
+        assert fulfilment.upload_shipping(db.session, parcel_id) is False  # nothing twice
+    assert _shipping_order(sandbox, order["number"])["order_state"] == 2
+    # A payer WeChat does not know for the payment: refused for good, staff told.
+    second, _ = _shipped_order(app, other_shopper, staff_client, store, store_seller)
+    from backend.customers.models import Customer
+
+    with app.app_context():
+        row = fulfilment.parcel_by_number(db.session, second["number"])
+        customer_id = db.session.get(Order, row.order_id).customer_id
+        db.session.execute(
+            db.update(Customer).where(Customer.id == customer_id).values(openid="o_someone_else")
+        )
+        db.session.execute(
+            db.update(type(row)).where(type(row).id == row.id).values(wechat_uploaded_at=None)
+        )
+        db.session.commit()
+        assert fulfilment.upload_shipping(db.session, row.id) is False
+        db.session.refresh(row)
+        assert row.wechat_error.startswith("10060031")
+    assert _alerts(app, "WECHAT_SHIPPING_REFUSED")
+
+
+def test_delivery_sets_the_exact_auto_confirm(
+    app, sandbox, shopper, staff_client, store, store_seller
+):
+    order, shipped = _shipped_order(app, shopper, staff_client, store, store_seller)
+    _courier(sandbox, shipped["tracking_no"], "delivered")
+    from backend.orders import service as orders
+
+    with app.app_context():
+        assert orders.confirm_delivered(db.session, order_id=order["id"]) is False  # not due
+        days = app.config["AUTO_CONFIRM_DAYS"]
+        db.session.execute(
+            db.update(Order)
+            .where(Order.id == order["id"])
+            .values(delivered_at=datetime.now(UTC).replace(tzinfo=None) - timedelta(days=days))
+        )
+        db.session.commit()
+        assert orders.confirm_delivered(db.session, order_id=order["id"]) is True
+        assert db.session.get(Order, order["id"]).status == "COMPLETED"
+    queued = app.extensions["heli_redis"].zrange("rq:scheduled:default", 0, -1)
+    assert f"confirm-order-{order['id']}".encode() in queued
+
+
+def test_a_tracking_number_ships_one_order(app, shopper, other_shopper, staff_client, store):
+    first = shopper.buy([(store[SKU], 1)])
+    second = other_shopper.buy([(store[SKU], 1)])
+    body = {"carrier": "SF", "tracking_no": "SF1000000001"}
+    assert (
+        staff_client.post(f"/console/api/orders/{first['id']}/ship", json=body).status_code == 200
+    )
+    again = staff_client.post(f"/console/api/orders/{second['id']}/ship", json=body)
+    assert again.status_code == 409 and again.json["code"] == "TRACKING_NO_USED"
+    unpaid = shopper.order([(store[SKU], 1)]).json
+    refused = staff_client.post(
+        f"/console/api/orders/{unpaid['id']}/ship", json={**body, "tracking_no": "SF1000000002"}
+    )
+    assert refused.status_code == 409 and refused.json["code"] == "ORDER_NOT_SHIPPABLE"

@@ -54,6 +54,7 @@ from backend.transactions import lock_row, on_commit
 COURIER_PROGRESS = ("COLLECTED", "IN_TRANSIT", "OUT_FOR_DELIVERY", "DELIVERED")
 TROUBLE = ("EXCEPTION", "RETURNED", "REFUSED")
 ADMIT_BATCH = 500
+PAYMENT_INGEST_GRACE = timedelta(minutes=30)  # WeChat takes seconds to a minute (api-facts §7.1)
 
 
 # -- admitting paid orders -------------------------------------------------------------------
@@ -574,7 +575,13 @@ def upload_shipping(session: Session, parcel_id: int) -> bool:
             receiver_phone=(order.address or {}).get("phone"),
         )
     except wechat.ShippingError as error:
-        if error.transient:
+        # 10060001 (payment not found) is transient only while WeChat may still be ingesting it.
+        ingesting = (
+            error.errcode == 10060001
+            and order.paid_at
+            and (utcnow() - order.paid_at < PAYMENT_INGEST_GRACE)
+        )
+        if error.transient and (error.errcode != 10060001 or ingesting):
             raise
         if error.errcode == 10060002:  # fully shipped already: an earlier upload landed
             parcel.wechat_uploaded_at = utcnow()

@@ -339,6 +339,13 @@ def overdue_unpaid_order_ids(session: Session, *, limit: int = 500) -> list[int]
 def ship_order(session: Session, *, order_id: int, carrier: str, tracking_no: str) -> Order:
     """A paid order leaves the plant with its tracking number."""
     order = get_order(session, customer_id=None, order_id=order_id)
+    used = session.scalar(
+        select(Order.id).where(Order.tracking_no == tracking_no, Order.id != order_id)
+    )
+    if used is not None:
+        raise Conflict(
+            "该运单号已用于其他订单", code="TRACKING_NO_USED", details={"order_id": used}
+        )
     if not mark_shipped(session, order_id=order_id, carrier=carrier, tracking_no=tracking_no):
         lifecycle.ensure_allowed("SHIPPED", order.status)
     session.commit()
