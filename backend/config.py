@@ -189,6 +189,10 @@ class Config:
     FULFIL_GRAMS_PER_UNIT: int = 3000
     STORE_SELLER_ID: int = 0  # 0: the seller named STORE_SELLER_NAME
     STORE_SELLER_NAME: str = "乳山牡蛎联盟官方商城"
+    # Buyers' photos (backend/media): where they are kept, how large one may be, how many a buyer.
+    MEDIA_DIR: str = ""  # default instance/media
+    PHOTO_MAX_BYTES: int = 5 * 1024 * 1024
+    PHOTOS_PER_CUSTOMER: int = 200
 
     # The staff console's sign-in (backend/staff/auth.py, backend/staff/throttle.py).
     CONSOLE_SESSION_HOURS: int = 12  # a console session ends this long after signing in

@@ -34,6 +34,7 @@ from backend.live.models import (  # noqa: F401
     LiveShelfItem,
     LiveShowSummary,
 )
+from backend.media.models import Photo  # noqa: F401
 from backend.notices.models import Broadcast, NoticeDelivery, SellerNotice  # noqa: F401
 from backend.officialaccount.models import OAFollower  # noqa: F401
 from backend.orders.models import Order, OrderEvent, OrderItem, OrderRequest  # noqa: F401

@@ -53,6 +53,7 @@ class OrderIn(In):
     remark = String(load_default="", validate=Length(max=200))
 
 
+PHOTO_KEY = re.compile(r"^[A-Za-z0-9_-]{32}$")
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9_\-:.]{8,64}$")
 
 
@@ -70,9 +71,10 @@ class AfterSaleIn(In):
     )
     reason = String(required=True, validate=Length(1, 200))
     photos = List(
-        String(validate=[Length(1, 300), Regexp(r"^https?://")]),
+        String(validate=Regexp(PHOTO_KEY, error="请先上传照片，再提交照片编号")),
         load_default=list,
         validate=Length(max=9),
+        metadata={"description": "POST /api/v1/photos 上传后得到的照片编号（死货理赔至少一张）"},
     )
     dead_count = WholeNumber(validate=Range(1, 100000))
     order_item_id = WholeNumber(validate=Range(1, 2**31 - 1))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 import threading
 import uuid
 from datetime import timedelta
@@ -74,6 +75,7 @@ def make_config(sandbox, redis_url: str, database_url: str) -> Config:
     config.JD_OAUTH_BASE = f"{sandbox.url}/platforms/jd"
     config.KUAIDI100_API_BASE = config.KUAIDI100_POLL_BASE = sandbox.url
     config.HTTP_TIMEOUT_SECONDS = 3
+    config.MEDIA_DIR = tempfile.mkdtemp(prefix="heli-test-media-")
     config.TESTING = True
     # Every phone of the suite calls from 127.0.0.1: the per-address limits are opened here,
     # and tests/test_abuse_limits.py puts the real ones back.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -74,6 +75,15 @@ def login_code(sandbox, openid: str) -> str:
     return res.json()["code"]
 
 
+def png(width: int = 320, height: int = 240, color: str = "#6b8e9f") -> bytes:
+    """A real PNG picture, as a phone would upload."""
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), color).save(out, format="PNG")
+    return out.getvalue()
+
+
 def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05):
     """Poll until predicate() is truthy (answers it) or fail after timeout seconds."""
     deadline = time.monotonic() + timeout
@@ -138,6 +148,18 @@ class Shopper:
         )
         assert res.status_code == 200, res.text
         return res.json()
+
+    def upload_photo(self, picture: bytes | None = None, name: str = "dead.png"):
+        """Upload a photo (a small generated PNG unless `picture` is given); the response."""
+        return self.client.post(
+            "/api/v1/photos",
+            data={"file": (io.BytesIO(picture or png()), name)},
+            headers={"Authorization": f"Bearer {self.token}"},
+            content_type="multipart/form-data",
+        )
+
+    def photo_keys(self, count: int = 2) -> list[str]:
+        return [self.upload_photo().json["key"] for _ in range(count)]
 
     def buy(self, items: list[tuple[int, int]]) -> dict:
         """Order, pay and wait until the order is PAID; answers the order."""

@@ -8,8 +8,6 @@ from backend.payments.models import Refund
 from backend.timeutil import utcnow
 from tests.helpers import limit_stock, run_jobs, wait_for
 
-PHOTOS = ["https://img.example.cn/doa/1.jpg", "https://img.example.cn/doa/2.jpg"]
-
 
 def _ship(staff_client, order_id):
     res = staff_client.post(
@@ -82,9 +80,10 @@ def test_dead_on_arrival_claim_refunds_the_dead_share(app, shopper, staff_client
     sku = store["RS-LIVE-M-5"]  # 6900 fen, about 30 pieces a pack
     order = shopper.buy([(sku, 2)])
     _ship(staff_client, order["id"])
+    photos = shopper.photo_keys()
     res = shopper.post(
         f"/api/v1/orders/{order['id']}/after-sales",
-        json={"type": "DEAD_ON_ARRIVAL", "reason": "到货有死蚝", "photos": PHOTOS, "dead_count": 7},
+        json={"type": "DEAD_ON_ARRIVAL", "reason": "到货有死蚝", "photos": photos, "dead_count": 7},
     )
     assert res.status_code == 201
     assert res.json["refund_amount"] == -(-13800 * 7 // 60)  # 1610 fen
@@ -97,6 +96,7 @@ def test_dead_on_arrival_claim_refunds_the_dead_share(app, shopper, staff_client
 
 def test_dead_on_arrival_bad_claims(app, shopper, staff_client, store):
     order = shopper.buy([(store["RS-LIVE-M-5"], 1)])
+    PHOTOS = shopper.photo_keys()  # noqa: N806
     before_ship = shopper.post(
         f"/api/v1/orders/{order['id']}/after-sales",
         json={"type": "DEAD_ON_ARRIVAL", "reason": "死了", "photos": PHOTOS, "dead_count": 1},
@@ -228,3 +228,46 @@ def test_returned_goods_rejoin_their_lot_once(app, shopper, staff_client, store)
         if s["id"] == sku
     )
     assert frozen["stock"] == 500
+
+
+def test_photos_are_real_pictures_kept_by_us_and_shown_to_their_owner(
+    app, shopper, other_shopper, staff_client, store
+):
+    from tests.helpers import png
+
+    uploaded = shopper.upload_photo()
+    assert uploaded.status_code == 201, uploaded.json
+    key = uploaded.json["key"]
+    assert len(key) == 32 and uploaded.json["width"] == 320
+    mine = shopper.get(f"/api/v1/photos/{key}")
+    assert mine.status_code == 200 and mine.mimetype == "image/png" and mine.data == png()
+    assert other_shopper.get(f"/api/v1/photos/{key}").status_code == 404
+    fake = shopper.upload_photo(b"<svg onload=alert(1)>", name="dead.png")
+    assert fake.status_code == 400 and fake.json["code"] == "PHOTO_TYPE"
+    huge = shopper.upload_photo(b"\x89PNG\r\n\x1a\n" + b"0" * (5 * 1024 * 1024 + 10))
+    assert huge.status_code == 400 and huge.json["code"] == "PHOTO_TOO_LARGE"
+    tiny = shopper.upload_photo(png(8, 8))
+    assert tiny.status_code == 400 and tiny.json["code"] == "PHOTO_SIZE"
+    missing = shopper.client.post(
+        "/api/v1/photos",
+        data={},
+        headers={"Authorization": f"Bearer {shopper.token}"},
+        content_type="multipart/form-data",
+    )
+    assert missing.status_code == 400
+    # A claim may carry only the claimant's own photos; staff see them on the desk.
+    order = other_shopper.buy([(store["RS-LIVE-M-5"], 1)])
+    _ship(staff_client, order["id"])
+    stolen = other_shopper.post(
+        f"/api/v1/orders/{order['id']}/after-sales",
+        json={"type": "DEAD_ON_ARRIVAL", "reason": "死了", "photos": [key], "dead_count": 1},
+    )
+    assert stolen.status_code == 404 and stolen.json["code"] == "PHOTO_NOT_FOUND"
+    own = other_shopper.photo_keys(1)
+    claim = other_shopper.post(
+        f"/api/v1/orders/{order['id']}/after-sales",
+        json={"type": "DEAD_ON_ARRIVAL", "reason": "死了", "photos": own, "dead_count": 1},
+    )
+    assert claim.status_code == 201 and claim.json["photos"] == own
+    shown = staff_client.get(f"/console/after-sales/photos/{own[0]}")
+    assert shown.status_code == 200 and shown.mimetype == "image/png"

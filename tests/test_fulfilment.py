@@ -175,7 +175,7 @@ def test_dead_on_arrival_counts_from_delivery_not_from_shipping(
         json={
             "type": "DEAD_ON_ARRIVAL",
             "reason": "到货有死的",
-            "photos": ["https://img.example.com/dead.jpg"],
+            "photos": shopper.photo_keys(1),
             "dead_count": 2,
             "order_item_id": item_id,
         },
@@ -218,7 +218,7 @@ def test_dead_on_arrival_counts_from_delivery_not_from_shipping(
         json={
             "type": "DEAD_ON_ARRIVAL",
             "reason": "又发现死的",
-            "photos": ["https://img.example.com/dead2.jpg"],
+            "photos": shopper.photo_keys(1),
             "dead_count": 1,
             "order_item_id": item_id,
         },

@@ -22,6 +22,7 @@ from backend.aftersales.models import (
 )
 from backend.errors import BadRequest, Conflict, NotFound, RuleBroken
 from backend.inventory import service as inventory
+from backend.media import service as media
 from backend.orders import events, lifecycle
 from backend.orders import service as orders
 from backend.orders.models import COMPLETED, DELIVERED, PAID, SHIPPED, Order
@@ -62,13 +63,9 @@ def _dead_on_arrival_amount(
 
 
 def _doa_window_closed(order: Order, hours: int, now) -> bool:
-    """The dead-on-arrival window runs from the courier's delivered scan. A parcel still on its
-    way has not started it; an order completed without any delivered scan counts from shipping."""
-    start = order.delivered_at
-    if start is None:
-        if order.status == SHIPPED:
-            return False
-        start = order.shipped_at
+    """The dead-on-arrival window runs from the courier's delivered scan (from shipping for an
+    order no delivered scan ever reached)."""
+    start = order.delivered_at or order.shipped_at
     return start + timedelta(hours=hours) < now
 
 
@@ -84,8 +81,10 @@ def request_after_sale(
     dead_count: int | None = None,
     order_item_id: int | None = None,
 ) -> AfterSale:
-    """Open an after-sale case on the consumer's own order, if the order's state allows it."""
+    """Open an after-sale case on the consumer's own order, if the order's state allows it.
+    `photos` are keys of photos the consumer uploaded (backend.media)."""
     order = orders.get_order(session, customer_id=customer_id, order_id=order_id)
+    photos = media.owned_keys(session, customer_id=customer_id, keys=photos)
     open_case = session.scalar(
         select(AfterSale.id).where(
             AfterSale.order_id == order.id, AfterSale.status.in_(OPEN_STATUSES)

@@ -4,7 +4,7 @@ dead-on-arrival claims per lot, per courier and per day."""
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import Response, flash, redirect, render_template, request, url_for
 
 from backend.aftersales import service as aftersales
 from backend.console.access import login_required
@@ -12,6 +12,7 @@ from backend.console.pages import _choice, _page, _pages, _safe_next, bp
 from backend.errors import DomainError
 from backend.extensions import db
 from backend.fulfilment import service as fulfilment
+from backend.media import service as media
 from backend.staff import permissions as perms
 
 CASES_PER_PAGE = 30
@@ -51,6 +52,13 @@ def after_sales_desk(staff):
         page=page,
         pages=_pages(total, CASES_PER_PAGE),
     )
+
+
+@bp.get("/after-sales/photos/<key>")
+@login_required(perms.AFTERSALES_VIEW)
+def after_sale_photo(key: str, staff):
+    data, kind = media.photo_bytes(db.session, key=key[:40], customer_id=None)
+    return Response(data, mimetype=kind, headers={"Cache-Control": "private, max-age=86400"})
 
 
 @bp.post("/after-sales/<int:after_sale_id>/decision")
