@@ -12,7 +12,6 @@ from miniprogram_api import api_v1
 from miniprogram_api.auth import current_customer_id, token_auth
 from miniprogram_api.schemas import PHOTO_KEY
 
-
 MULTIPART_OVERHEAD = 64 * 1024
 
 
