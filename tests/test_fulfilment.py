@@ -390,6 +390,18 @@ def test_a_platform_order_ships_from_the_warehouse_and_its_tracking_reaches_the_
     [shipment] = douyin.shipments("douyin-shop-9")
     assert str(shipment["order_id"]) == order_no
     assert shipment["tracking_no"] == shipped["tracking_no"]
+    # The seller follows it from the seller API.
+    _courier(sandbox, shipped["tracking_no"], "delivered")
+    token = staff_client.post(
+        f"/console/api/sellers/{store_seller['seller_id']}/api-tokens", json={}
+    ).json["token"]
+    seen = client.get(
+        f"/api/seller/v1/orders/{parcel['platform_order_id']}",
+        headers={"Authorization": f"Bearer {token}"},
+    ).json
+    assert seen["tracking_no"] == shipped["tracking_no"] and seen["written_back"] is True
+    assert seen["warehouse"]["status"] == "DELIVERED"
+    assert seen["warehouse"]["events"][0]["state"] == "DELIVERED"
 
 
 def test_a_self_fulfilled_shop_takes_no_alliance_stock_and_stays_off_the_desk(

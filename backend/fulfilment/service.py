@@ -696,6 +696,10 @@ def parcel_of_order(session: Session, order_id: int) -> Parcel | None:
     return session.scalar(select(Parcel).where(Parcel.order_id == order_id))
 
 
+def parcel_of_platform_order(session: Session, platform_order_id: int) -> Parcel | None:
+    return session.scalar(select(Parcel).where(Parcel.platform_order_id == platform_order_id))
+
+
 # -- the desk ---------------------------------------------------------------------------------
 DESK_FILTERS = ("channel", "status", "province", "seller_id", "wave_id", "sku_id")
 

@@ -41,6 +41,17 @@ def order_tracking(session: Session, order: Order) -> dict:
             "doa_claim_until": doa_until,
             "events": [],
         }
+    return {**parcel_view(session, parcel), "doa_claim_until": doa_until}
+
+
+def platform_order_tracking(session: Session, platform_order_id: int) -> dict | None:
+    """The warehouse's parcel of a seller's platform order (None: self-fulfilled, or not yet
+    admitted)."""
+    parcel = fulfilment.parcel_of_platform_order(session, platform_order_id)
+    return parcel_view(session, parcel) if parcel else None
+
+
+def parcel_view(session: Session, parcel) -> dict:
     return {
         "status": parcel.status,
         "status_text": STATUS_TEXT[parcel.status],
@@ -49,7 +60,6 @@ def order_tracking(session: Session, order: Order) -> dict:
         "tracking_no": parcel.tracking_no,
         "shipped_at": to_shanghai_iso(parcel.shipped_at),
         "delivered_at": to_shanghai_iso(parcel.delivered_at),
-        "doa_claim_until": doa_until,
         "events": [
             {
                 "at": to_shanghai_iso(event.at),

@@ -12,6 +12,7 @@ from apiflask.validators import Length, OneOf, Range
 
 from backend.clients.platforms.base import OUR_STATUSES, PLATFORMS
 from backend.extensions import db
+from backend.fulfilment import tracking
 from backend.notices import service as notices
 from backend.notices.models import SellerNotice
 from backend.platforms import service as platforms
@@ -104,10 +105,10 @@ def list_orders(query):
 
 @bp.get("/orders/<int:order_id>")
 @bp.auth_required(seller_auth)
-@bp.doc(summary="一笔平台订单")
+@bp.doc(summary="一笔平台订单，含联盟仓库代发的包裹状态与物流轨迹（warehouse）")
 def get_order(order_id: int):
     row = platforms.seller_order(db.session, seller_id=_seller_id(), platform_order_id=order_id)
-    return order_view(row)
+    return {**order_view(row), "warehouse": tracking.platform_order_tracking(db.session, row.id)}
 
 
 class ShipIn(In):
