@@ -86,6 +86,26 @@ def test_staff_pack_and_ship_an_order_from_the_desk(
             shot = tmp_path / "slip.png"
             slip.screenshot(path=str(shot), full_page=True)
             _keep(shot, "fulfilment-slip.png")
+
+            # The buyer claims dead oysters with a photo; staff open the after-sales desk.
+            item = shopper.get(f"/api/v1/orders/{order['id']}").json["items"][0]
+            claim = shopper.post(
+                f"/api/v1/orders/{order['id']}/after-sales",
+                json={
+                    "type": "DEAD_ON_ARRIVAL",
+                    "reason": "开箱有三只死的",
+                    "photos": shopper.photo_keys(1),
+                    "dead_count": 3,
+                    "order_item_id": item["id"],
+                },
+            )
+            assert claim.status_code == 201, claim.json
+            page.goto(f"{base}/console/after-sales")
+            expect(page.locator("table tr").nth(1)).to_contain_text("死货理赔")
+            expect(page.locator("a:has-text('照片1')")).to_be_visible()
+            shot = tmp_path / "after-sales.png"
+            page.screenshot(path=str(shot), full_page=True)
+            _keep(shot, "after-sales.png")
         finally:
             browser.close()
 
