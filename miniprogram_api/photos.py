@@ -29,7 +29,7 @@ class PhotoIn(In):
 @api_v1.post("/photos")
 @api_v1.auth_required(token_auth)
 @api_v1.input(PhotoIn, location="files", arg_name="body")
-@api_v1.doc(summary="上传照片（售后凭证）：返回照片编号", responses=[201, 400, 422])
+@api_v1.doc(summary="上传照片（售后凭证）：返回照片编号", responses=[201, 400, 413, 422])
 def upload_photo(body):
     data = body["file"].read(media.current_limit() + 1)
     photo = media.save_photo(db.session, customer_id=current_customer_id(), data=data)

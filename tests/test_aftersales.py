@@ -243,11 +243,11 @@ def test_photos_are_real_pictures_kept_by_us_and_shown_to_their_owner(
     assert mine.status_code == 200 and mine.mimetype == "image/png" and mine.data == png()
     assert other_shopper.get(f"/api/v1/photos/{key}").status_code == 404
     fake = shopper.upload_photo(b"<svg onload=alert(1)>", name="dead.png")
-    assert fake.status_code == 400 and fake.json["code"] == "PHOTO_TYPE"
+    assert fake.status_code == 422 and fake.json["code"] == "PHOTO_TYPE"
     huge = shopper.upload_photo(b"\x89PNG\r\n\x1a\n" + b"0" * (5 * 1024 * 1024 + 10))
-    assert huge.status_code == 400 and huge.json["code"] == "PHOTO_TOO_LARGE"
+    assert huge.status_code == 422 and huge.json["code"] == "PHOTO_TOO_LARGE"
     tiny = shopper.upload_photo(png(8, 8))
-    assert tiny.status_code == 400 and tiny.json["code"] == "PHOTO_SIZE"
+    assert tiny.status_code == 422 and tiny.json["code"] == "PHOTO_SIZE"
     missing = shopper.client.post(
         "/api/v1/photos",
         data={},

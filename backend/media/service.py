@@ -12,7 +12,7 @@ from PIL import Image, UnidentifiedImageError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from backend.errors import BadRequest, NotFound, RuleBroken
+from backend.errors import NotFound, RuleBroken
 from backend.media.models import Photo
 from backend.media.storage import storage
 
@@ -27,12 +27,12 @@ def current_limit() -> int:
 
 
 def save_photo(session: Session, *, customer_id: int, data: bytes) -> Photo:
-    """Store a buyer's photo; BadRequest for anything but a real picture within the limits."""
+    """Store a buyer's photo; RuleBroken (422) for anything but a real picture within limits."""
     most = current_app.config["PHOTO_MAX_BYTES"]
     if not data:
-        raise BadRequest("请选择要上传的照片", code="PHOTO_EMPTY")
+        raise RuleBroken("请选择要上传的照片", code="PHOTO_EMPTY")
     if len(data) > most:
-        raise BadRequest(
+        raise RuleBroken(
             f"照片不能超过 {most // (1024 * 1024)}MB",
             code="PHOTO_TOO_LARGE",
             details={"max_bytes": most},
@@ -41,12 +41,12 @@ def save_photo(session: Session, *, customer_id: int, data: bytes) -> Photo:
         with Image.open(io.BytesIO(data)) as picture:
             kind, (width, height) = picture.format, picture.size
             if max(width, height) > MAX_SIDE or min(width, height) < MIN_SIDE:
-                raise BadRequest("照片尺寸不合适，请拍摄清晰的照片", code="PHOTO_SIZE")
+                raise RuleBroken("照片尺寸不合适，请拍摄清晰的照片", code="PHOTO_SIZE")
             picture.verify()
     except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError):
-        raise BadRequest("只能上传 JPG、PNG 或 WebP 格式的照片", code="PHOTO_TYPE") from None
+        raise RuleBroken("只能上传 JPG、PNG 或 WebP 格式的照片", code="PHOTO_TYPE") from None
     if kind not in TYPES:
-        raise BadRequest("只能上传 JPG、PNG 或 WebP 格式的照片", code="PHOTO_TYPE")
+        raise RuleBroken("只能上传 JPG、PNG 或 WebP 格式的照片", code="PHOTO_TYPE")
     daily = current_app.config["PHOTOS_PER_CUSTOMER"]
     count = session.scalar(select(func.count()).where(Photo.customer_id == customer_id))
     if count >= daily:
