@@ -91,6 +91,7 @@ class Config:
     WECHAT_OA_APPID: str = ""
     WECHAT_OA_SECRET: str = ""
     WECHAT_OA_TOKEN: str = ""
+    WXA_MESSAGE_TOKEN: str = ""  # the mini-program's message push (shipping management)
     WECHAT_OA_AES_KEY: str = ""
     WECHAT_OA_NOTICE_TEMPLATE: str = ""  # 活动通知: keyword1 title, keyword2 body, keyword3 time
     # 8-digit bind codes sent to the OA: attempts per minute from all followers together, and

@@ -69,6 +69,11 @@ def _shipping_order(sandbox, number: str) -> dict:
     return next(o for o in orders["orders"] if o["out_trade_no"] == number)
 
 
+def _timeline(staff_client, parcel_id: int) -> list[str]:
+    found = staff_client.get(f"/console/api/parcels/{parcel_id}").json["timeline"]
+    return [step["what"] for step in found]
+
+
 def _grant(sandbox, openid: str, *templates: str) -> None:
     """The buyer ticked "always allow" for these messages in the mini-program."""
     for template in templates:
@@ -90,6 +95,11 @@ def test_a_paid_order_goes_from_the_cut_off_to_the_door(
     app, sandbox, shopper, staff_client, store, store_seller, client
 ):
     _grant(sandbox, shopper.openid, "TPL_ORDER_SHIPPED", "TPL_ORDER_DELIVERED")
+    requests.post(  # the mini-program's message push (消息推送) points at us
+        f"{sandbox.url}/sandbox/wx/shipping/config",
+        json={"message_url": app.config["PUBLIC_BASE_URL"] + "/callbacks/wxa/messages"},
+        timeout=5,
+    ).raise_for_status()
     order = shopper.buy([(store[SKU], 2)])
     wave = _wave(staff_client)
     parcel = _parcel(staff_client, order["number"])
@@ -140,14 +150,12 @@ def test_a_paid_order_goes_from_the_cut_off_to_the_door(
     ).raise_for_status()
     settled = _shipping_order(sandbox, order["number"])
     assert settled["order_state"] == 4 and settled["funds_frozen"] is False
+    wait_for(lambda: "WECHAT_SETTLED" in _timeline(staff_client, parcel["id"]), timeout=15)
 
     run_jobs(app)
     assert _messages(sandbox, shopper.openid).count("TPL_ORDER_SHIPPED") == 1
     assert _messages(sandbox, shopper.openid).count("TPL_ORDER_DELIVERED") == 1
-    timeline = [
-        step["what"]
-        for step in staff_client.get(f"/console/api/parcels/{parcel['id']}").json["timeline"]
-    ]
+    timeline = _timeline(staff_client, parcel["id"])
     for step in ("CREATED", "PAID", "PACKED", "SHIPPED", "COURIER_DELIVERED", "DELIVERED"):
         assert step in timeline
 
@@ -542,3 +550,23 @@ def test_a_tracking_number_ships_one_order(app, shopper, other_shopper, staff_cl
         f"/console/api/orders/{unpaid['id']}/ship", json={**body, "tracking_no": "SF1000000002"}
     )
     assert refused.status_code == 409 and refused.json["code"] == "ORDER_NOT_SHIPPABLE"
+
+
+def test_forged_or_unsigned_message_pushes_change_nothing(app, client, shopper, store):
+    order = shopper.buy([(store[SKU], 1)])
+    push = {
+        "Event": "trade_manage_order_settlement",
+        "merchant_trade_no": order["number"],
+        "settlement_time": 1796600000,
+    }
+    forged = client.post(
+        "/callbacks/wxa/messages?signature=abc&timestamp=1796600000&nonce=1", json=push
+    )
+    assert forged.status_code == 403
+    check = client.get("/callbacks/wxa/messages?echostr=x")
+    assert check.status_code == 403
+    with app.app_context():
+        from backend.orders.models import OrderEvent
+
+        kinds = set(db.session.scalars(db.select(OrderEvent.kind)))
+    assert "WECHAT_SETTLED" not in kinds

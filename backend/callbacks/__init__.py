@@ -6,4 +6,4 @@ from apiflask import APIBlueprint
 
 bp = APIBlueprint("callbacks", __name__)
 
-from backend.callbacks import courier, wechatpay  # noqa: E402, F401  (their routes join bp)
+from backend.callbacks import courier, wechatpay, wxa_messages  # noqa: E402, F401  (routes)

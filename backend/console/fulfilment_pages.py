@@ -59,6 +59,8 @@ STEPS = {
     "PACKED": "打包完成",
     "LABELLED": "出面单",
     "WECHAT_SHIPPING_UPLOADED": "微信发货信息已上传",
+    "WECHAT_SHIPPING_DONE": "微信确认发货完成",
+    "WECHAT_SETTLED": "微信资金已结算",
 }
 
 
