@@ -162,10 +162,10 @@ class Config:
     LIVE_MUTE_AFTER_OFFENCES: int = 3  # refused or spam comments before a viewer is muted
     LIVE_LOW_STOCK_UNITS: int = 10  # the bot announces "仅剩 N 份" at or below this
     # Shipping as the co-host bot and the store describe it (the alliance's courier contract).
+    # Where live products go, fees and days are data: the shipping zones (backend/shipping).
     SHIP_CARRIER: str = "顺丰冷链"
-    SHIP_CUTOFF: str = "16:00"  # ordered before this (Asia/Shanghai) ships the same day
-    SHIP_DAYS: str = "1-2"  # days to most provinces
-    SHIP_NOT_TO: str = "新疆、西藏、青海、港澳台及海外"
+    FULFIL_CUTOFF: str = "14:00"  # HH:MM, Asia/Shanghai: paid before this, it leaves the same day
+    SHIP_PACKAGING_GRAMS: int = 500  # the cold box and ice packs one pack ships in
 
     # The staff console's sign-in (backend/staff/auth.py, backend/staff/throttle.py).
     CONSOLE_SESSION_HOURS: int = 12  # a console session ends this long after signing in

@@ -4,4 +4,13 @@ from apiflask import APIBlueprint
 
 api_v1 = APIBlueprint("api_v1", __name__)
 
-from miniprogram_api import auth, cart, flash_sales, live, orders, products, trace  # noqa: E402,F401  (routes)
+from miniprogram_api import (  # noqa: E402,F401  (routes)
+    auth,
+    cart,
+    flash_sales,
+    live,
+    orders,
+    products,
+    shipping,
+    trace,
+)
