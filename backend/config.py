@@ -175,19 +175,18 @@ class Config:
     LIVE_MUTE_AFTER_OFFENCES: int = 3  # refused or spam comments before a viewer is muted
     LIVE_LOW_STOCK_UNITS: int = 10  # the bot announces "仅剩 N 份" at or below this
     # Shipping as the co-host bot and the store describe it (the alliance's courier contract).
+    # Where live products go, fees and days are data: the shipping zones (backend/shipping).
     SHIP_CARRIER: str = "顺丰冷链"
-    SHIP_CUTOFF: str = "16:00"  # ordered before this (Asia/Shanghai) ships the same day
-    SHIP_DAYS: str = "1-2"  # days to most provinces
-    SHIP_NOT_TO: str = "新疆、西藏、青海、港澳台及海外"
-    # The warehouse (backend/fulfilment): the cut-offs that form waves (Asia/Shanghai), the
-    # courier its waybills come from, the sender printed on them, and whose print runs label
-    # the store's own parcels (a seller row standing for the alliance's store).
+    # The warehouse (backend/fulfilment): the cut-offs that form waves (Asia/Shanghai, HH:MM,
+    # comma-separated; paid before the last one, an order leaves the same day), the courier its
+    # waybills come from, the sender printed on them, and whose print runs label the store's own
+    # parcels (a seller row standing for the alliance's store).
     FULFIL_CUTOFFS: str = "14:00"
     FULFIL_CARRIER: str = "SF"
     FULFIL_SENDER_NAME: str = "乳山牡蛎联盟仓"
     FULFIL_SENDER_PHONE: str = "13800000000"
     FULFIL_SENDER_ADDRESS: str = "山东省威海市乳山市海阳所镇联盟冷链仓"
-    FULFIL_GRAMS_PER_UNIT: int = 3000
+    SHIP_PACKAGING_GRAMS: int = 500  # the cold box and ice packs one pack ships in
     STORE_SELLER_ID: int = 0  # 0: the seller named STORE_SELLER_NAME
     STORE_SELLER_NAME: str = "乳山牡蛎联盟官方商城"
     # Buyers' photos (backend/media): where they are kept, how large one may be, how many a buyer.

@@ -29,6 +29,8 @@ from backend.catalogue.models import Grade, Product, ProductLine, Sku
 from backend.inventory.models import Lot
 from backend.sellers import service as sellers_service
 from backend.sellers.models import ACTIVE, EXPIRED, BrandLicence, Seller
+from backend.shipping import service as shipping
+from backend.shipping.models import DEFAULT_ZONE
 from backend.staff import service as staff_service
 from backend.staff.models import Staff
 from backend.timeutil import utcnow
@@ -142,6 +144,36 @@ CATALOGUE = [
     ),
 ]
 
+# Where the alliance's courier (顺丰冷链 from Rushan) ships, and for how much (fen): province(s),
+# live products go there, first kg, each further kg, cold-chain surcharge, days.
+SHIPPING_ZONES = [
+    ((DEFAULT_ZONE,), True, 1800, 600, 1500, "2-3天"),
+    (("山东省",), True, 1000, 200, 800, "次日达"),
+    (
+        ("北京市", "天津市", "河北省", "江苏省", "上海市", "浙江省", "安徽省", "河南省", "辽宁省"),
+        True, 1400, 400, 1200, "1-2天",
+    ),
+    (("内蒙古自治区", "甘肃省", "宁夏回族自治区", "海南省"), True, 2200, 800, 2000, "3-4天"),
+    (("新疆维吾尔自治区", "西藏自治区", "青海省"), False, 2800, 1200, 2500, "4-6天"),
+    (("香港特别行政区", "澳门特别行政区"), False, 4500, 1500, 3000, "3-5天"),
+    (("台湾省",), False, 6000, 2000, 3000, "5-7天"),
+]  # fmt: skip
+
+
+def shipping_zones() -> list[dict]:
+    return [
+        {
+            "province": province,
+            "ships_live": live,
+            "first_weight_fee": first,
+            "extra_kg_fee": extra,
+            "cold_chain_fee": cold,
+            "days": days,
+        }
+        for provinces, live, first, extra, cold, days in SHIPPING_ZONES
+        for province in provinces
+    ]
+
 
 def seed(session: Session) -> bool:
     """Load the demo alliance unless it is already there; answers whether it loaded anything."""
@@ -219,6 +251,7 @@ def seed(session: Session) -> bool:
                     sort_order=sku_order,
                 )
             )
+    shipping.seed_zones(session, shipping_zones())
     session.commit()
     _seed_sellers(session)
     if session.scalar(select(Staff.id).where(Staff.username == "admin")) is None:

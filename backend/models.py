@@ -41,5 +41,6 @@ from backend.orders.models import Order, OrderEvent, OrderItem, OrderRequest  # 
 from backend.payments.models import Payment, PaymentAnomaly, Refund  # noqa: F401
 from backend.platforms.models import PlatformOrder, Shop, SkuMapping  # noqa: F401
 from backend.sellers.models import BrandLicence, Seller, SellerToken  # noqa: F401
+from backend.shipping.models import ShippingZone  # noqa: F401
 from backend.staff.models import Staff, StaffAlert  # noqa: F401
 from backend.trace.models import PrintRun, TraceCode, TraceFlag, TraceScan  # noqa: F401

@@ -12,5 +12,6 @@ from miniprogram_api import (  # noqa: E402,F401  (routes)
     orders,
     photos,
     products,
+    shipping,
     trace,
 )

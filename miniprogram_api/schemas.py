@@ -47,6 +47,16 @@ class AddressIn(In):
     detail = String(required=True, validate=Length(1, 120))
 
 
+class ShippingQuery(In):
+    sku_id = Integer(required=True, validate=Range(1, 2**31 - 1))
+    quantity = Integer(load_default=1, validate=Range(1, 99))
+    province = String(
+        required=True,
+        validate=Length(1, 20),
+        metadata={"description": "收货省份，如 山东省 / 山东 / 内蒙古"},
+    )
+
+
 class OrderIn(In):
     items = List(Nested(LineIn), required=True, validate=Length(1, 20))
     address = Nested(AddressIn, required=True)
@@ -123,6 +133,9 @@ class ProductOut(Schema):
     image_url = String()
     price_from = Integer(allow_none=True)
     skus = List(Nested(SkuOut))
+    cutoff_text = String(
+        metadata={"description": "发货截止提示，如“今日14点前付款，当天发出”（商品详情）"}
+    )
 
 
 class ProductListOut(Schema):
@@ -243,3 +256,14 @@ class AfterSaleOut(Schema):
     status = String()
     staff_note = String()
     created_at = String()
+
+
+class ShippingQuoteOut(Schema):
+    ships = Boolean(metadata={"description": "能否发往该省（鲜活产品不发往部分地区）"})
+    province = String(metadata={"description": "识别出的省份全称"})
+    fee = Integer(metadata={"description": "运费（分），含冷链附加费；不能发往时为 0"})
+    cold_chain_fee = Integer(metadata={"description": "冷链附加费（分）"})
+    weight_grams = Integer(metadata={"description": "计费重量（克，含包装）"})
+    days = String(metadata={"description": "预计送达时效，如 1-2天"})
+    cutoff_text = String(metadata={"description": "发货截止提示"})
+    message = String()

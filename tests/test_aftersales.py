@@ -34,13 +34,14 @@ def test_refund_before_shipping_is_approved_refunded_and_restocked(
         f"/api/v1/orders/{order['id']}/after-sales",
         json={"type": "REFUND_ONLY", "reason": "拍错了规格"},
     )
-    assert res.status_code == 201 and res.json["refund_amount"] == 19600
+    # nothing shipped yet: the goods and the shipping fee (2 × 3 kg to 山东) come back
+    assert res.status_code == 201 and res.json["refund_amount"] == 19600 + 2800
     assert _order(app, order["id"]).status == "REFUNDING"
     approved = staff_client.post(f"/console/api/after-sales/{res.json['id']}/approve", json={})
     assert approved.status_code == 200 and approved.json["status"] == "REFUNDING"
     run_jobs(app, "default")  # submits the refund; the sandbox then notifies REFUND.SUCCESS
     wait_for(lambda: _order(app, order["id"]).status == "REFUNDED")
-    assert _order(app, order["id"]).refunded_total == 19600
+    assert _order(app, order["id"]).refunded_total == 19600 + 2800
     stock = next(
         s
         for p in shopper.client.get("/api/v1/products").json["items"]
@@ -68,7 +69,8 @@ def test_a_refund_approved_twice_is_refunded_once(app, shopper, staff_client, st
         assert submit_refund(refund_id) == "nothing_to_do"
     wait_for(lambda: _order(app, order["id"]).status == "REFUNDED")
     remote = requests.get(f"{sandbox.url}/sandbox/pay/orders/{order['number']}", timeout=5).json()
-    assert len(remote["refunds"]) == 1 and remote["refunds"][0]["amount"]["refund"] == 9800
+    # the goods and the shipping fee of one 3 kg pack to 山东
+    assert len(remote["refunds"]) == 1 and remote["refunds"][0]["amount"]["refund"] == 9800 + 2200
     second_case = shopper.post(
         f"/api/v1/orders/{order['id']}/after-sales",
         json={"type": "REFUND_ONLY", "reason": "再退一次"},

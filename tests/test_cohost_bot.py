@@ -131,6 +131,7 @@ def test_a_simulated_show(app, client, sandbox, staff_client, store, show, bot, 
     assert order["status"] == "PENDING_PAYMENT" and order["total"] == 2 * 13800
     assert [(i["sku_id"], i["quantity"]) for i in order["items"]] == [(xl, 2)]
     assert "已为您锁定1号" in prompt[0]["text"] and "276元" in prompt[0]["text"]
+    assert "运费按收货地址另计" in prompt[0]["text"]  # no address yet: no fee yet
     # Everyone else reads the prompt without the buyer's order or what they pay.
     [seen] = replies(client, room_id, reply_to=claim.json["id"])
     assert "已为您锁定1号" in seen["text"] and "276" not in seen["text"]
@@ -163,14 +164,15 @@ def test_a_simulated_show(app, client, sandbox, staff_client, store, show, bot, 
     assert report["spam_hidden"] == 3 and report["muted_viewers"] == 1
     assert {t["intent"] for t in report["top_questions"]} == {"grade", "harvest"}
     assert report["claim_comments"] == 1 and report["holds"] == 1 and report["units_held"] == 2
-    assert report["paid_orders"] == 1 and report["gmv"] == 27600
+    # what the buyer paid: the goods and, once the address was set, shipping 2 × 3 kg to 山东
+    assert report["paid_orders"] == 1 and report["gmv"] == 27600 + 2800
     assert report["unanswered_count"] == 0
     with app.app_context():
         alert = db.session.scalar(db.select(StaffAlert).where(StaffAlert.kind == "LIVE_SUMMARY"))
-        assert "成交额 276.00 元" in alert.details["text"]
+        assert "成交额 304.00 元" in alert.details["text"]
         db.session.remove()
     page = staff_client.get(f"/console/live/rooms/{room_id}").get_data(as_text=True)
-    assert "直播总结" in page and "¥276.00" in page and "1号</td>" in page
+    assert "直播总结" in page and "¥304.00" in page and "1号</td>" in page
     run_jobs(app)
     sent = requests.get(
         f"{sandbox.url}/sandbox/oa/messages", params={"openid": "oa-host", "kind": "template"}
@@ -178,7 +180,7 @@ def test_a_simulated_show(app, client, sandbox, staff_client, store, show, bot, 
     assert len(sent) == 1
     data = sent[0]["data"]
     assert data["keyword1"]["value"] == "直播总结：乳山牡蛎开海直播"
-    assert data["keyword2"]["value"] == "成交1单 276.00元"
+    assert data["keyword2"]["value"] == "成交1单 304.00元"
 
 
 def test_claims_in_every_form_hold_through_the_same_services(

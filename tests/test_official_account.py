@@ -165,7 +165,8 @@ def test_an_order_is_shown_only_to_its_buyer(app, oa, client, sandbox, store):
         assert text_of(reply) == "正在查询订单，请稍候…"
     run_jobs(app)
     [mine] = custom_messages(sandbox, "oa-buyer")
-    assert mine.startswith(f"订单 {order['number']}：待付款") and "98.00 元" in mine
+    # 98 yuan of oysters and 22 of shipping (a 3 kg cold box to 山东)
+    assert mine.startswith(f"订单 {order['number']}：待付款") and "120.00 元" in mine
     [theirs] = custom_messages(sandbox, "oa-stranger")
     assert order["number"] not in theirs and "未找到您的这笔订单" in theirs
 

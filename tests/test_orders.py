@@ -24,7 +24,10 @@ def test_an_order_is_priced_by_the_server_and_reserves_stock(app, shopper, store
     )
     assert res.status_code == 201
     order = res.json
-    assert order["status"] == "PENDING_PAYMENT" and order["total"] == 27600
+    assert order["status"] == "PENDING_PAYMENT" and order["goods_total"] == 27600
+    # shipped to 山东: 2 packs of 3 kg with their cold box, 10 yuan the first kg, 2 each further
+    # kg, 8 yuan cold chain (the demo's zones, tests/test_shipping_rules.py)
+    assert order["shipping_fee"] == 1000 + 5 * 200 + 800 and order["total"] == 27600 + 2800
     assert order["items"][0]["unit_price"] == 13800 and order["pay_deadline"].endswith("+08:00")
     assert _available(app, sku) == 198
 

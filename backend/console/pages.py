@@ -340,5 +340,6 @@ from backend.console import (  # noqa: E402, F401  (views register on bp)
     live_pages,
     notices_pages,
     platform_pages,
+    shipping_pages,
     staff_pages,
 )

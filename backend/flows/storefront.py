@@ -16,6 +16,7 @@ from backend.catalogue import service as catalogue
 from backend.catalogue.models import Product
 from backend.errors import NotFound
 from backend.inventory import service as inventory
+from backend.shipping import service as shipping
 from backend.timeutil import to_shanghai_iso
 
 
@@ -56,7 +57,8 @@ def list_products(
 
 
 def get_product(session: Session, *, product_id: int) -> dict:
-    """One on-sale product; NotFound for unknown or withdrawn products."""
+    """One on-sale product with when an order paid now ships; NotFound for unknown or
+    withdrawn products."""
 
     def build() -> dict | None:
         product = catalogue.on_sale_product(session, product_id=product_id)
@@ -67,7 +69,7 @@ def get_product(session: Session, *, product_id: int) -> dict:
     rendered = cache.cached(("product", product_id), build)
     if rendered is None:
         raise NotFound("商品不存在或已下架", code="PRODUCT_NOT_FOUND")
-    return rendered
+    return {**rendered, "cutoff_text": shipping.cutoff_text()}
 
 
 def _dumps(value: dict) -> bytes:
@@ -85,7 +87,9 @@ def list_products_json(
 
 
 def get_product_json(session: Session, *, product_id: int) -> bytes:
-    """get_product rendered as JSON once per catalogue version."""
+    """get_product rendered as JSON once per catalogue version (and cut-off text: it turns at
+    the cut-off)."""
     return cache.cached(
-        ("product-json", product_id), lambda: _dumps(get_product(session, product_id=product_id))
+        ("product-json", product_id, shipping.cutoff_text()),
+        lambda: _dumps(get_product(session, product_id=product_id)),
     )

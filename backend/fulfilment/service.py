@@ -43,6 +43,7 @@ from backend.platforms import service as platforms
 from backend.platforms.models import STOCK_SOLD, PlatformOrder, Shop
 from backend.queue import enqueue, enqueue_at
 from backend.sellers.models import Seller
+from backend.shipping import service as shipping
 from backend.staff import service as staff
 from backend.timeutil import SHANGHAI, to_aware_utc, to_naive_utc, utcnow
 from backend.trace import codes as trace_codes
@@ -136,20 +137,11 @@ def _summary(lines) -> str:
 
 
 # -- waves ------------------------------------------------------------------------------------
-def cutoffs() -> list[time]:
-    """The day's cut-offs (Asia/Shanghai), from FULFIL_CUTOFFS ("14:00" or "10:00,14:00")."""
-    found = []
-    for text in current_app.config["FULFIL_CUTOFFS"].split(","):
-        hour, _, minute = text.strip().partition(":")
-        found.append(time(int(hour), int(minute or 0)))
-    return sorted(found)
-
-
 def last_cutoff(now: datetime) -> datetime:
     """The latest cut-off at or before `now` (UTC, naive as the database keeps it)."""
     local = to_aware_utc(now).astimezone(SHANGHAI)
     for day in (local.date(), local.date() - timedelta(days=1)):
-        for cut in reversed(cutoffs()):
+        for cut in reversed(shipping.cutoffs()):
             moment = datetime.combine(day, cut, tzinfo=SHANGHAI)
             if moment <= local:
                 return to_naive_utc(moment)
@@ -495,7 +487,10 @@ def _waybill_request(session: Session, parcel: Parcel) -> dict:
         "receiver": receiver,
         "cargo": parcel.summary[:40] or "乳山牡蛎",
         "count": 1,
-        "weight_grams": max(500, parcel.units * config["FULFIL_GRAMS_PER_UNIT"]),
+        "weight_grams": sum(
+            shipping.parcel_weight(pick["sku"]) * pick["units"]
+            for pick in pick_lots_of(session, parcel)
+        ),
         "callback_url": config["PUBLIC_BASE_URL"].rstrip("/") + "/callbacks/courier/kuaidi100",
         "salt": parcel.push_salt,
     }

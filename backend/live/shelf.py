@@ -15,6 +15,7 @@ from backend.inventory import service as inventory
 from backend.live import flash_sales, rooms
 from backend.live.models import RUNNING, FlashSale, LiveRoom, LiveShelfItem
 from backend.live.rooms import get_room
+from backend.shipping import service as shipping
 from backend.timeutil import to_aware_utc
 from backend.trace.chain import chain_for_lot
 
@@ -163,6 +164,7 @@ def room_facts(session: Session, room_id: int) -> dict:
         "live_status": room.live_status,
         "on_screen": on_screen,
         "shelf": shelf,
+        "shipping": shipping.shop_facts(session),
     }
 
 

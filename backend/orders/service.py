@@ -29,6 +29,7 @@ from backend.orders.models import (
 )
 from backend.pagination import page_of
 from backend.queue import enqueue_at
+from backend.shipping import service as shipping
 from backend.timeutil import SHANGHAI, to_aware_utc, utcnow
 from backend.transactions import on_commit, retry_conflicts
 
@@ -142,6 +143,7 @@ def _place_order(
     off_sale = sorted(s for s, sku in skus.items() if not (sku.on_sale and sku.product.on_sale))
     if off_sale:
         raise RuleBroken("商品已下架", code="SKU_OFF_SALE", details={"sku_ids": off_sale})
+    shipping_fee = _shipping_fee(session, address=address, skus=skus, lines=lines)
     limits.check_holdings(session, customer_id=customer_id, lines=lines)
 
     order = _new_order(
@@ -152,6 +154,7 @@ def _place_order(
         address=address,
         remark=remark,
         pay_minutes=current_app.config["PAY_WINDOW_MINUTES"],
+        shipping_fee=shipping_fee,
     )
     try:
         session.flush()
@@ -181,6 +184,16 @@ def _place_order(
     return Placed(order=order, created=True)
 
 
+def _shipping_fee(session: Session, *, address: dict, skus: dict, lines: dict[int, int]) -> int:
+    """The shipping of the lines to the address (fen); 0 while there is no address yet (a
+    co-host bot hold or a flash-sale claim: set_address charges it before paying). 422
+    REGION_NOT_SHIPPED for a live product to a province it does not go to."""
+    if not address:
+        return 0
+    parcel = [(skus[sku_id], quantity) for sku_id, quantity in sorted(lines.items())]
+    return shipping.charge(session, province_text=address["province"], lines=parcel).fee
+
+
 def _new_order(
     session: Session,
     *,
@@ -192,8 +205,10 @@ def _new_order(
     pay_minutes: int,
     prices: dict[int, int] | None = None,
     flash_sale_id: int | None = None,
+    shipping_fee: int = 0,
 ) -> Order:
-    """An unpaid order for priced lines (catalogue prices unless `prices` says otherwise)."""
+    """An unpaid order for priced lines (catalogue prices unless `prices` says otherwise) and
+    its shipping fee."""
     prices = prices or {sku_id: skus[sku_id].price for sku_id in lines}
     items = [
         OrderItem(
@@ -213,8 +228,8 @@ def _new_order(
         number=_new_number(),
         customer_id=customer_id,
         goods_total=goods_total,
-        shipping_fee=0,
-        total=goods_total,
+        shipping_fee=shipping_fee,
+        total=goods_total + shipping_fee,
         address=address,
         remark=remark,
         items=items,
@@ -252,9 +267,14 @@ def create_flash_order(
     address: dict | None,
 ) -> Order:
     """The order a flash-sale claim becomes, at the sale price (the caller moves its stock from
-    the sale and commits); 409 if the buyer already holds as much unpaid as they may."""
+    the sale and commits), with its shipping when the claim came with an address; 409 if the
+    buyer already holds as much unpaid as they may, 422 for an address live products do not
+    go to."""
     limits.check_holdings(session, customer_id=customer_id, lines={sku_id: quantity})
     skus = catalogue.skus_for_sale(session, [sku_id])
+    shipping_fee = _shipping_fee(
+        session, address=address or {}, skus=skus, lines={sku_id: quantity}
+    )
     order = _new_order(
         session,
         customer_id=customer_id,
@@ -265,6 +285,7 @@ def create_flash_order(
         pay_minutes=pay_minutes,
         prices={sku_id: price},
         flash_sale_id=flash_sale_id,
+        shipping_fee=shipping_fee,
     )
     session.flush()
     _created(session, order)
@@ -439,10 +460,37 @@ def restock_returned_goods(session: Session, *, order_id: int, staff_id: int) ->
 
 @retry_conflicts
 def set_address(session: Session, *, customer_id: int, order_id: int, address: dict) -> Order:
-    """The buyer gives (or changes) the delivery address of an order not yet paid."""
+    """The buyer gives (or changes) the delivery address of an order not yet paid, and its
+    shipping fee and total follow: 422 REGION_NOT_SHIPPED for a live product to a province it
+    does not go to, 409 for a fee that would change once paying has begun (WeChat Pay holds
+    the total it was asked for)."""
     order = get_order(session, customer_id=customer_id, order_id=order_id)
     if order.status != PENDING_PAYMENT:
         raise Conflict("订单已支付，无法修改地址", code="ORDER_NOT_PENDING")
+    lines = {item.sku_id: item.quantity for item in order.items}
+    skus = catalogue.skus_for_sale(session, list(lines))
+    fee = _shipping_fee(session, address=address, skus=skus, lines=lines)
+    if fee != order.shipping_fee and _payment_begun(session, order.id):
+        raise Conflict(
+            "已发起支付，新地址的运费不同，无法修改；请取消订单后重新下单",
+            code="SHIPPING_FEE_LOCKED",
+            details={"shipping_fee": order.shipping_fee, "new_shipping_fee": fee},
+        )
     order.address = address
+    order.shipping_fee = fee
+    order.total = order.goods_total + fee
+    events.record(session, order.id, "ADDRESS_SET", shipping_fee=fee, total=order.total)
     session.commit()
     return order
+
+
+def _payment_begun(session: Session, order_id: int) -> bool:
+    """Whether WeChat Pay was asked for this order's total (payments records PAY_STARTED)."""
+    return (
+        session.scalar(
+            select(OrderEvent.id).where(
+                OrderEvent.order_id == order_id, OrderEvent.kind == "PAY_STARTED"
+            )
+        )
+        is not None
+    )

@@ -26,7 +26,7 @@ from backend.errors import (
     UpstreamUnavailable,
 )
 from backend.inventory import service as inventory
-from backend.orders import lifecycle
+from backend.orders import events, lifecycle
 from backend.orders.models import PENDING_PAYMENT, Order
 from backend.payments.models import CLOSED, NOTPAY, SUCCESS, Payment, PaymentAnomaly, Refund
 from backend.timeutil import SHANGHAI, to_aware_utc, utcnow
@@ -93,6 +93,14 @@ def prepare_payment(session: Session, *, customer_id: int, order: Order) -> dict
         raise RuleBroken("请先填写收货地址", code="ADDRESS_REQUIRED")
     client = wechatpay_client()
     payment = session.scalar(select(Payment).where(Payment.order_id == order.id))
+    if payment is not None and payment.amount != order.total:
+        # WeChat Pay holds the first total under this out_trade_no; the address (and with it
+        # the shipping fee) changed after paying began.
+        raise Conflict(
+            "订单金额已变化，请取消订单后重新下单",
+            code="ORDER_TOTAL_CHANGED",
+            details={"asked": payment.amount, "total": order.total},
+        )
     if payment is None or not payment.prepay_id or payment.prepay_expires_at <= utcnow():
         openid = session.scalar(select(Customer.openid).where(Customer.id == customer_id))
         deadline = to_aware_utc(order.pay_deadline).astimezone(SHANGHAI)
@@ -119,6 +127,8 @@ def prepare_payment(session: Session, *, customer_id: int, order: Order) -> dict
                 payer_openid=openid,
             )
             session.add(payment)
+            # the total is now WeChat Pay's: set_address keeps the fee from changing
+            events.record(session, order.id, "PAY_STARTED", amount=order.total)
         payment.prepay_id = prepay_id
         payment.prepay_expires_at = utcnow() + timedelta(hours=2)
         try:

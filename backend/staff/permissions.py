@@ -26,6 +26,7 @@ SELLER_TOKENS = "sellers.tokens"
 PLATFORMS = "platforms.manage"
 BROADCASTS = "broadcasts.manage"
 STAFF_MANAGE = "staff.manage"
+SHIPPING_RULES = "shipping.rules"
 
 PERMISSIONS: dict[str, str] = {
     CONSOLE: "后台概览、绑定自己的公众号",
@@ -45,6 +46,7 @@ PERMISSIONS: dict[str, str] = {
     PLATFORMS: "平台店铺与待处理平台订单",
     BROADCASTS: "联盟广播",
     STAFF_MANAGE: "员工账号：创建、停用、重置密码、分配角色",
+    SHIPPING_RULES: "配送区域与运费：鲜活可达地区、首重续重、冷链附加费、时效",
 }
 
 
@@ -78,6 +80,7 @@ ROLES: dict[str, Role] = {
                 LIVE_ANY_ROOM,
                 PLATFORMS,
                 BROADCASTS,
+                SHIPPING_RULES,
             }
         ),
     ),

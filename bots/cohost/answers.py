@@ -101,12 +101,16 @@ def _depuration(item: dict, config) -> str | None:
     return "，".join(parts) or None
 
 
-def _shipping(item: dict | None, config) -> str:
+def _shipping(item: dict | None, config, shop: dict) -> str:
+    """From the shipping zones (backend.shipping.service.shop_facts) and the courier setting."""
     form = FORM_NAMES.get(item["form"], "") if item else ""
-    return (
-        f"{form}{config['SHIP_CARRIER']}发货，每天{config['SHIP_CUTOFF']}前付款当天发，"
-        f"大部分地区{config['SHIP_DAYS']}天到；{config['SHIP_NOT_TO']}暂不发货"
-    )
+    text = f"{form}{config['SHIP_CARRIER']}发货，每天{shop['cutoff']}前付款当天发"
+    if shop["days"]:
+        text += f"，大部分地区{shop['days']}到"
+    not_to = "、".join(shop["live_not_to"])
+    if not_to and (item is None or item["form"] == "live"):
+        text += f"；鲜活产品暂不发往{not_to}及海外"
+    return text
 
 
 def _guarantee(item: dict | None, config) -> str:
@@ -183,7 +187,9 @@ def answer_questions(
             else:
                 sentences.append("请问您问的是几号商品？")
             continue
-        sentence = say(item, config)
+        # the shipping answer reads the zones the room's facts carry
+        extra = (facts["shipping"],) if intent == "shipping" else ()
+        sentence = say(item, config, *extra)
         if sentence is None:
             sentences.append(f"{item['number']}号暂时没有在售批次")
             unanswered = True
@@ -209,15 +215,16 @@ def pay_prompt_in_room(item: dict, quantity: int, order, *, again: bool) -> str:
 
 
 def pay_prompt(item: dict, quantity: int, order, *, again: bool) -> str:
-    """The pay prompt the buyer alone reads: with the order's tail number and total."""
-    total = yuan(order.total)
+    """The pay prompt the buyer alone reads: with the order's tail number and total (the
+    shipping fee joins it when the buyer gives the address)."""
+    total = f"{yuan(order.total)}元" + ("" if order.address else "，运费按收货地址另计")
     if again:
         return (
-            f"您已锁定{title(item)}，订单尾号{order.number[-6:]}待付款（{total}元），"
+            f"您已锁定{title(item)}，订单尾号{order.number[-6:]}待付款（{total}），"
             "请尽快在小程序付款"
         )
     return (
-        f"已为您锁定{title(item)}{quantity}份，共{total}元，"
+        f"已为您锁定{title(item)}{quantity}份，共{total}，"
         f"请在{_local(order.pay_deadline):%H:%M}前在小程序付款，超时自动释放"
     )
 

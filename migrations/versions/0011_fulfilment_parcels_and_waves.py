@@ -1,7 +1,7 @@
 """fulfilment: parcels, waves, trace codes bound, tracking, delivered orders
 
 Revision ID: 0802ad093e55
-Revises: 4f1d8a6c2e90
+Revises: ccd02f21436d
 Create Date: 2026-12-06 22:41:38.551978
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0802ad093e55'
-down_revision = '4f1d8a6c2e90'
+down_revision = 'ccd02f21436d'
 branch_labels = None
 depends_on = None
 
