@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import secrets
 from collections import defaultdict
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from backend.catalogue.models import Sku
 from backend.clients import courier
@@ -51,8 +51,7 @@ from backend.trace import service as trace
 from backend.trace.models import PrintRun, TraceCode
 from backend.transactions import lock_row, on_commit
 
-# 快递100 states, as backend.clients.courier names them, in the order a parcel meets them.
-COURIER_PROGRESS = ("COLLECTED", "IN_TRANSIT", "OUT_FOR_DELIVERY", "DELIVERED")
+# 快递100 states (backend.clients.courier) that need a person.
 TROUBLE = ("EXCEPTION", "RETURNED", "REFUSED")
 ADMIT_BATCH = 500
 PAYMENT_INGEST_GRACE = timedelta(minutes=30)  # WeChat takes seconds to a minute (api-facts §7.1)
@@ -61,10 +60,20 @@ PAYMENT_INGEST_GRACE = timedelta(minutes=30)  # WeChat takes seconds to a minute
 # -- admitting paid orders -------------------------------------------------------------------
 def admit(session: Session) -> int:
     """Give every paid order that takes the alliance's stock a parcel (once: the parcel's
-    order is unique). Answers how many were admitted."""
+    order is unique), a batch at a time. Answers how many were admitted."""
+    total = 0
+    while True:
+        admitted = _admit_batch(session)
+        total += admitted
+        if admitted < ADMIT_BATCH:
+            return total
+
+
+def _admit_batch(session: Session) -> int:
     admitted = 0
     store_orders = session.scalars(
         select(Order)
+        .options(selectinload(Order.items))
         .outerjoin(Parcel, Parcel.order_id == Order.id)
         .where(Order.status == PAID, Parcel.id.is_(None))
         .order_by(Order.id)
@@ -115,8 +124,8 @@ def admit(session: Session) -> int:
                 summary=_summary(
                     (line.get("title", ""), "", "", line["quantity"]) for line in row.lines
                 ),
-                receiver_name=str(receiver.get("name", ""))[:40],
-                phone_last4=str(receiver.get("phone", ""))[-4:],
+                receiver_name=_shown(receiver.get("name"))[:40],
+                phone_last4=_shown(receiver.get("phone"))[-4:],
                 province=str(receiver.get("address", "")).split(" ")[0][:20],
             )
         )
@@ -127,6 +136,13 @@ def admit(session: Session) -> int:
         session.rollback()
         return 0
     return admitted
+
+
+def _shown(value) -> str:
+    """A platform's receiver field as the desk may show it: masked values as they are, a
+    ciphertext (Douyin `#…#`, Youzan `$…$`) not at all."""
+    text = str(value or "")
+    return "" if text[:1] in ("#", "$") else text
 
 
 def _summary(lines) -> str:
@@ -156,28 +172,24 @@ def form_wave(session: Session, *, cutoff_at: datetime, staff_id: int | None = N
     """Gather the parcels paid by `cutoff_at` and not in a wave yet into the cut-off's wave (one
     per cut-off, whoever forms it first). None when there is nothing to gather."""
     admit(session)
+    waiting = (Parcel.wave_id.is_(None), Parcel.status == WAITING, Parcel.paid_at <= cutoff_at)
     number = wave_number(cutoff_at)
     wave = session.scalar(select(Wave).where(Wave.number == number))
     if wave is None:
+        if not session.scalar(select(func.count()).where(*waiting)):
+            return None  # nothing to gather: no empty wave
         wave = Wave(number=number, cutoff_at=cutoff_at, created_by=staff_id)
         session.add(wave)
         try:
             session.flush()
-        except IntegrityError:
+        except IntegrityError:  # formed by another node meanwhile
             session.rollback()
             wave = session.scalar(select(Wave).where(Wave.number == number))
-    gathered = (
-        Parcel.__table__.update()
-        .where(Parcel.wave_id.is_(None), Parcel.status == WAITING, Parcel.paid_at <= cutoff_at)
-        .values(wave_id=wave.id, updated_at=utcnow())
+    session.execute(
+        Parcel.__table__.update().where(*waiting).values(wave_id=wave.id, updated_at=utcnow())
     )
-    moved = session.execute(gathered).rowcount
     session.commit()
-    return wave if moved or _wave_size(session, wave.id) else None
-
-
-def _wave_size(session: Session, wave_id: int) -> int:
-    return session.scalar(select(func.count()).where(Parcel.wave_id == wave_id))
+    return wave
 
 
 def form_due_wave(session: Session, now: datetime | None = None) -> Wave | None:
