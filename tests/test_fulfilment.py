@@ -427,18 +427,31 @@ def test_a_self_fulfilled_shop_takes_no_alliance_stock_and_stays_off_the_desk(
     assert listed["total"] == 0
 
 
-def test_waves_form_once_per_cut_off(app, shopper, store, store_seller):
-    order = shopper.buy([(store[SKU], 1)])
+def test_paid_at_13_50_is_in_the_14_00_wave_and_14_05_waits_for_the_next(
+    app, shopper, other_shopper, store, store_seller
+):
+    from backend.timeutil import SHANGHAI
+
+    early = shopper.buy([(store[SKU], 1)])
+    late = other_shopper.buy([(store[SKU], 1)])
+    today = datetime.now(SHANGHAI).date() - timedelta(days=1)
+    cutoff = to_naive_utc(datetime.combine(today, datetime.min.time(), SHANGHAI).replace(hour=14))
     with app.app_context():
-        now = datetime.now(UTC).replace(tzinfo=None)
-        first = fulfilment.form_due_wave(db.session, now + timedelta(days=1))
-        again = fulfilment.form_due_wave(db.session, now + timedelta(days=1))
-        assert first is not None and again.id == first.id
-        parcel = fulfilment.parcel_by_number(db.session, order["number"])
-        assert parcel.wave_id == first.id
-        cut = first.cutoff_at.replace(tzinfo=UTC).astimezone()
-        assert first.number.endswith("-1400") and cut.minute == 0
-        assert to_naive_utc(cut) <= now + timedelta(days=1)
+        for order, minutes in ((early, -10), (late, 5)):
+            db.session.execute(
+                db.update(Order)
+                .where(Order.id == order["id"])
+                .values(paid_at=cutoff + timedelta(minutes=minutes))
+            )
+        db.session.commit()
+        wave = fulfilment.form_due_wave(db.session, cutoff + timedelta(seconds=30))
+        again = fulfilment.form_due_wave(db.session, cutoff + timedelta(minutes=1))
+        assert wave.number.endswith("-1400") and again.id == wave.id
+        assert fulfilment.parcel_by_number(db.session, early["number"]).wave_id == wave.id
+        assert fulfilment.parcel_by_number(db.session, late["number"]).wave_id is None
+        tomorrow = fulfilment.form_due_wave(db.session, cutoff + timedelta(days=1, minutes=1))
+        assert tomorrow.id != wave.id
+        assert fulfilment.parcel_by_number(db.session, late["number"]).wave_id == tomorrow.id
 
 
 def test_buyer_messages_go_once(app, sandbox, shopper, staff_client, store, store_seller):
