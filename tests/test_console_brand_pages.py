@@ -22,7 +22,7 @@ from tests.test_console_pages import csrf_token, log_in, text
 WEIHAI = {"lat": 37.51, "lon": 122.12, "region": "山东省威海市"}
 GUANGZHOU = {"lat": 23.13, "lon": 113.26, "region": "广东省广州市"}
 BEIJING = {"lat": 39.9, "lon": 116.4, "region": "北京市"}
-DEMO_LICENCES = 2700  # 3000 demo sellers, every tenth without a licence
+DEMO_LICENCES = 2701  # 3000 demo sellers, every tenth without a licence; and the store's
 
 
 ELSEWHERE = {"REMOTE_ADDR": "203.0.113.9"}  # the copy is scanned from another network
@@ -163,12 +163,12 @@ def test_nav_links_to_the_brand_pages(console):
 
 def test_licences_page_lists_the_demo_licences_newest_first(app, console):
     page = text(console.get("/console/licences"))
-    assert f"共 {DEMO_LICENCES} 条，第 1 / 54 页" in page
+    assert f"共 {DEMO_LICENCES} 条，第 1 / 55 页" in page
     assert page.count('id="licence-') == 50
     assert page.index("RSMH-DEMO-2999") < page.index("RSMH-DEMO-2998")
     assert "RSMH-DEMO-0002" not in page
     second = text(console.get("/console/licences?page=2"))
-    assert "第 2 / 54 页" in second and "RSMH-DEMO-2999" not in second
+    assert "第 2 / 55 页" in second and "RSMH-DEMO-2999" not in second
 
 
 def test_licence_rows_show_scope_status_and_days_left(app, console):

@@ -132,7 +132,12 @@ def test_demo_alliance_has_3000_sellers_most_licensed(app, store):
     with app.app_context():
         from backend.sellers.models import Seller
 
-        assert db.session.scalar(db.select(db.func.count()).select_from(Seller)) == 3000
+        # 3000 small sellers, and the alliance's own store (its print runs label store parcels)
+        assert db.session.scalar(db.select(db.func.count()).select_from(Seller)) == 3001
+        store_seller = db.session.scalar(
+            db.select(Seller).where(Seller.name == app.config["STORE_SELLER_NAME"])
+        )
+        assert store_seller is not None
         active = db.session.scalar(
             db.select(db.func.count())
             .select_from(BrandLicence)
