@@ -240,11 +240,6 @@ class TrackingOut(Schema):
     events = List(Nested(TrackingEventOut))
 
 
-class AfterSaleListOut(Schema):
-    items = List(Nested(lambda: AfterSaleOut()))
-    total = Integer()
-
-
 class AfterSaleOut(Schema):
     id = Integer()
     order_id = Integer()
@@ -256,6 +251,11 @@ class AfterSaleOut(Schema):
     status = String()
     staff_note = String()
     created_at = String()
+
+
+class AfterSaleListOut(Schema):
+    items = List(Nested(AfterSaleOut))
+    total = Integer()
 
 
 class ShippingQuoteOut(Schema):
