@@ -106,6 +106,8 @@ class Config:
     PLATFORM_PULL_OVERLAP_SECONDS: int = 300  # and starts this long before the cursor
     PLATFORM_FIRST_PULL_HOURS: int = 24  # a new shop's first pull reaches back this far
     PLATFORM_CALLS_PER_SECOND: int = 50  # per platform app (a token bucket in Redis)
+    # A push (Douyin, Youzan) makes an immediate read of its shop's last this-many seconds.
+    PLATFORM_PUSH_WINDOW_SECONDS: int = 900
     WECHAT_MAX_TOKEN_RETRIES: int = 2
 
     # The outside platforms the sellers' shops sell on (docs/platforms.md): the alliance's one

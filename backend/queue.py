@@ -15,7 +15,7 @@ from rq import Queue, Retry
 DEFAULT_RETRY = Retry(max=5, interval=[5, 15, 60, 300, 900])
 # Every queue a job goes to: the workers of the Procfile serve them, the scheduler process moves
 # their delayed jobs (jobs/delayed.py).
-QUEUES = ("notices", "default", "broadcasts", "platforms")
+QUEUES = ("notices", "default", "broadcasts", "platform_pushes", "platforms")
 
 
 def redis_client() -> Redis:

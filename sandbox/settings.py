@@ -116,6 +116,13 @@ DEFAULTS: dict[str, Any] = {
     "fault_timeout_seconds": 10,  # the `timeout` fault sleeps this long before answering
     "douyin_max_window_seconds": 24 * 3600,  # order.searchList span (unpublished upstream)
     "platform_rate_per_second": None,  # token bucket per platform app; None = no limit
+    # message pushes of Douyin and Youzan (sandbox/platforms/pushes.py): platform -> URL
+    # (None = recorded, never sent); each platform's /config changes them at runtime. The
+    # resend schedules are unpublished upstream: a compressed sandbox choice.
+    "platform_push_urls": {},
+    "platform_push_timeout": 5.0,
+    "platform_push_retry_delays": [1, 2, 5],
+    "douyin_push_batch_size": 20,  # Douyin batches messages in one POST (its size: unpublished)
     # 快递100 (sandbox/courier*.py): the callback must answer within 20 s (documented); the resend
     # schedule is unpublished, so these delays are a sandbox choice.
     "courier_push_timeout": 20.0,

@@ -87,7 +87,7 @@ def test_an_order_event_reaches_its_seller_once(app, client, sandbox, staff_clie
                 seller_id=seller_id,
                 kind="PLATFORM_ORDER_PAID",
                 title="抖店新订单",
-                body="订单 6918000000000000100，金额 196.00 元",
+                body="金额 196.00 元，订单 6918000000000000100",
                 dedupe_key="platform-order:douyin:6918000000000000100:PAID",
                 link="/api/seller/v1/orders/1",
             )
@@ -99,7 +99,8 @@ def test_an_order_event_reaches_its_seller_once(app, client, sandbox, staff_clie
         db.session.remove()
     [sent] = messages(sandbox, f"oa-seller-{seller_id}")
     assert sent["data"]["keyword1"]["value"] == "抖店新订单"
-    assert sent["data"]["keyword2"]["value"] == "订单 6918000000000000…"  # 20 characters
+    # 20 characters, the amount among them
+    assert sent["data"]["keyword2"]["value"] == "金额 196.00 元，订单 6918…"
     assert sent["url"].endswith("/api/seller/v1/orders/1")
 
     def delivered():

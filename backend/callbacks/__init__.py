@@ -6,4 +6,9 @@ from apiflask import APIBlueprint
 
 bp = APIBlueprint("callbacks", __name__)
 
-from backend.callbacks import courier, wechatpay, wxa_messages  # noqa: E402, F401  (routes)
+from backend.callbacks import (  # noqa: E402, F401  (routes)
+    courier,
+    platform_pushes,
+    wechatpay,
+    wxa_messages,
+)

@@ -13,7 +13,7 @@ from flask import Blueprint, jsonify, request
 from ..context import Sandbox, current_sandbox
 from ..control import control_body
 from ..errors import ControlError
-from . import douyin, jd, pdd, taobao, youzan
+from . import douyin, jd, pdd, pushes, taobao, youzan
 from .control_input import fault_rule, integer, number, order_spec, shop_id_of, update_time_of
 from .orders import STATUSES, Order
 from .store import PLATFORMS, PlatformData
@@ -96,7 +96,9 @@ def create_order(platform: str):
     with sb.state.lock:
         data = _data(sb, platform)
         order = data.create(spec, now)
-        return jsonify(_order_view(platform, data, order))
+        view = _order_view(platform, data, order)
+    pushes.flush(sb, platform)
+    return jsonify(view)
 
 
 @bp.post("/<platform>/orders/bulk")
@@ -117,6 +119,7 @@ def create_orders(platform: str):
     with sb.state.lock:
         data = _data(sb, platform)
         ids = [data.create(spec, now).order_id for spec in specs]
+    pushes.flush(sb, platform)
     return jsonify({"order_ids": ids})
 
 
@@ -140,7 +143,9 @@ def order_status(platform: str, order_id: str):
             data.set_status(order, status, update_time, now)
         except ValueError as error:
             raise ControlError(str(error)) from None
-        return jsonify(_order_view(platform, data, order))
+        view = _order_view(platform, data, order)
+    pushes.flush(sb, platform)
+    return jsonify(view)
 
 
 @bp.post("/<platform>/orders/bulk-status")
@@ -174,6 +179,7 @@ def order_statuses(platform: str):
                 results.append({"order_id": order_id, "ok": True})
             except ValueError as error:
                 results.append({"order_id": order_id, "ok": False, "error": str(error)})
+    pushes.flush(sb, platform)
     return jsonify({"results": results})
 
 
@@ -248,6 +254,13 @@ CONFIG_KEYS = (
     "token_grace_seconds",
     "fault_timeout_seconds",
     "clock_offset_seconds",
+    "push_url",
+    "push_copies",
+    "push_batch_size",
+    "push_reverse",
+    "push_lost",
+    "push_readable_after_seconds",
+    "push_retry_delays",
 )
 
 
@@ -268,6 +281,7 @@ def config(platform: str):
     for key in ("token_grace_seconds", "fault_timeout_seconds"):
         if key in body and number(body, key, 0) is None:
             raise ControlError(f"{key} must be a number")
+    _check_push_config(body)
     rate = number(body, "rate_per_second", 0)
     if "rate_per_second" in body and rate == 0:
         raise ControlError("rate_per_second must be positive, or null for no limit")
@@ -280,6 +294,42 @@ def config(platform: str):
             else:
                 setattr(data.config, key, value)
         return jsonify(data.config.view())
+
+
+def _check_push_config(body: dict[str, Any]) -> None:
+    url = body.get("push_url")
+    if url is not None and (not isinstance(url, str) or not url.startswith("http")):
+        raise ControlError("push_url must be an http(s) URL, or null to only record pushes")
+    for key in ("push_copies", "push_batch_size"):
+        if key in body:
+            integer(body[key], key, 1)
+    for key in ("push_reverse", "push_lost"):
+        if key in body and not isinstance(body[key], bool):
+            raise ControlError(f"{key} must be true or false")
+    readable = "push_readable_after_seconds"
+    if readable in body and number(body, readable, 0) is None:
+        raise ControlError(f"{readable} must be a number")
+    delays = body.get("push_retry_delays", [])
+    if not isinstance(delays, list) or not all(
+        isinstance(d, int | float) and not isinstance(d, bool) and d >= 0 for d in delays
+    ):
+        raise ControlError("push_retry_delays must be a list of seconds")
+    if "push_retry_delays" in body:
+        body["push_retry_delays"] = tuple(delays)
+
+
+@bp.get("/<platform>/pushes")
+def pushes_made(platform: str):
+    """Every push attempt (Douyin, Youzan), oldest first: ?msg_id= one message's."""
+    msg_id = request.args.get("msg_id")
+    sb = current_sandbox()
+    with sb.state.lock:
+        rows = [
+            dict(push)
+            for push in _data(sb, platform).pushes
+            if msg_id is None or msg_id in push["msg_ids"]
+        ]
+    return jsonify({"pushes": rows})
 
 
 def _split(stats: dict[str, int], prefix: str) -> dict[str, int]:

@@ -158,6 +158,9 @@ def serve(api: Api) -> Response:
         return json_response(body, status)
     finally:
         _record(sb, api.platform, method, outcome)
+        from . import pushes  # (imports the platform modules, which import this one)
+
+        pushes.flush(sb, api.platform)  # a write-back ship is a change the platform pushes
 
 
 def _malformed(api: Api, body: dict[str, Any], variant: str | None) -> Response:

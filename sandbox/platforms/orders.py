@@ -62,6 +62,7 @@ class Order:
     tracking_no: str | None = None
     company: str | None = None
     ship_time: int = 0
+    hidden_until: float = 0.0  # unlisted by the order API until then (a push came first)
 
     @property
     def goods_fen(self) -> int:

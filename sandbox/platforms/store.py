@@ -9,6 +9,7 @@ whole seconds, and their timestamp checks use the real clock.
 from __future__ import annotations
 
 import secrets
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -66,6 +67,14 @@ class PlatformConfig:
     token_grace_seconds: float
     fault_timeout_seconds: float
     clock_offset_seconds: float = 0.0  # the platform's clock minus the real one
+    # message pushes (pushes.py): where to (None = only recorded), and the push faults
+    push_url: str | None = None
+    push_copies: int = 1  # each POST leaves this many times (duplicates, same message ids)
+    push_batch_size: int = 1  # messages per POST where the platform batches (Douyin)
+    push_reverse: bool = False  # a change's messages leave newest first (out of order)
+    push_lost: bool = False  # messages are recorded but never sent (a lost push)
+    push_readable_after_seconds: float = 0.0  # a changed order stays unlisted this long
+    push_retry_delays: tuple[float, ...] = (1.0, 2.0, 5.0)  # resends until the success reply
 
     def view(self) -> dict[str, Any]:
         return {
@@ -76,6 +85,13 @@ class PlatformConfig:
             "token_grace_seconds": self.token_grace_seconds,
             "fault_timeout_seconds": self.fault_timeout_seconds,
             "clock_offset_seconds": self.clock_offset_seconds,
+            "push_url": self.push_url,
+            "push_copies": self.push_copies,
+            "push_batch_size": self.push_batch_size,
+            "push_reverse": self.push_reverse,
+            "push_lost": self.push_lost,
+            "push_readable_after_seconds": self.push_readable_after_seconds,
+            "push_retry_delays": list(self.push_retry_delays),
         }
 
 
@@ -90,6 +106,9 @@ class PlatformData:
             token_ttl_seconds=int(settings["token_ttl_seconds"]),
             token_grace_seconds=float(settings["platform_token_grace_seconds"]),
             fault_timeout_seconds=float(settings["fault_timeout_seconds"]),
+            push_url=(settings.get("platform_push_urls") or {}).get(platform),
+            push_batch_size=int(settings["douyin_push_batch_size"]) if platform == "douyin" else 1,
+            push_retry_delays=tuple(settings["platform_push_retry_delays"]),
         )
         self.bucket: TokenBucket | None = None
         self.set_rate(self.config.rate_per_second)
@@ -104,6 +123,11 @@ class PlatformData:
         self.stats: Counter = Counter()
         self.next_seq = 1
         self.next_tick = 1
+        # message pushes: changes waiting to be pushed (order id, event), the attempts made
+        self.outbox: list[tuple[str, str]] = []
+        self.pushes: list[dict[str, Any]] = []
+        self.next_msg = 1
+        self.hidden_until = 0.0  # no order is unlisted (push_readable_after_seconds) after it
 
     def set_rate(self, rate: float | None) -> None:
         self.config.rate_per_second = rate
@@ -216,6 +240,11 @@ class PlatformData:
             self.shop(spec.shop_id)
         self.orders[order.order_id] = order
         self._move(order, update_time)
+        self.outbox.append((order.order_id, "created"))
+        if paid:
+            self.outbox.append((order.order_id, "paid"))
+        if spec.status not in ("UNPAID", "PAID"):
+            self.outbox.append((order.order_id, spec.status.lower()))
         return order
 
     def set_status(self, order: Order, status: str, update_time: int | None, now: float) -> None:
@@ -232,9 +261,12 @@ class PlatformData:
         if status in FULFILMENT:
             if not paid:
                 order.pay_time = when
+                self.outbox.append((order.order_id, "paid"))
             order.fulfilment = status
             if status != "PAID" and order.tracking_no is None:
                 self._auto_ship(order, when)
+        if status not in ("PAID", "UNPAID"):
+            self.outbox.append((order.order_id, status.lower()))
         order.status = status
         self._move(order, when)
 
@@ -253,6 +285,7 @@ class PlatformData:
                 "at": int(now),
             }
         )
+        self.outbox.append((order.order_id, "shipped"))
         self._move(order, int(now))
 
     def touch(self, order: Order, now: float) -> None:
@@ -277,6 +310,10 @@ class PlatformData:
         order.indexed = self.listed(order)
         if order.indexed:
             index.add(order)
+        delay = self.config.push_readable_after_seconds
+        if delay > 0:  # pushed before the order API shows the change
+            order.hidden_until = time.time() + delay
+            self.hidden_until = max(self.hidden_until, order.hidden_until)
 
     def shop_order(self, shop_id: str, order_id: str) -> Order | None:
         order = self.orders.get(order_id)
@@ -297,6 +334,10 @@ class PlatformData:
         index = self.indexes.get(shop_id)
         if index is None:
             return Page([], 0, None)
+        now = time.time()
+        if self.hidden_until > now:  # some orders changed too recently for the order API
+            wanted = accept or (lambda order: True)
+            accept = lambda order: order.hidden_until <= now and wanted(order)  # noqa: E731
         lo, hi = index.bounds(start, end)
         entries = index.entries
         if accept is not None:
