@@ -151,6 +151,7 @@ def _register_blueprints(app: APIFlask) -> None:
     from backend.console.platforms_api import bp as platforms_api
     from backend.processing.api import bp as processing_api
     from backend.seller_api.routes import bp as seller_api
+    from backend.sellerweb import bp as seller_pages
     from bots.officialaccount.callback import bp as wechat_oa
     from miniprogram_api import api_v1
     from miniprogram_api.trace_page import bp as trace_page
@@ -170,6 +171,7 @@ def _register_blueprints(app: APIFlask) -> None:
     app.register_blueprint(seller_api, url_prefix="/api/seller/v1")
     app.register_blueprint(trace_page, url_prefix="/t")
     app.register_blueprint(console_pages, url_prefix="/console")
+    app.register_blueprint(seller_pages, url_prefix="/seller")  # forms carry CSRF tokens
     # The APIs take JSON bodies, tokens or signatures, never HTML forms: no form CSRF token.
     consoles = (
         console_api,

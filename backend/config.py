@@ -46,6 +46,7 @@ def load_env_file(path: Path) -> None:
 # Outside services whose base URL defaults to the sandbox stand-in when SANDBOX_URL is set.
 SANDBOX_PATHS = {
     "WECHAT_API_BASE": "/",
+    "WECHAT_OAUTH_BASE": "/connect/",
     "WECHATPAY_API_BASE": "",
     "DOUYIN_API_BASE": "/platforms/douyin",
     "TAOBAO_API_BASE": "/platforms/taobao",
@@ -98,6 +99,15 @@ class Config:
     # the wrong codes (from anyone) during a code's 30 minutes after which it no longer binds.
     OA_BIND_ATTEMPTS_PER_MINUTE: int = 30
     OA_BIND_WRONG_PER_CODE: int = 50
+    # The sellers' phone pages (backend/workspace, backend/sellerweb): OA web authorisation's
+    # base (wechatpy's WeChatOAuth.OAUTH_BASE_URL), how long a seller's login lasts, the one-time
+    # code sent to their bound WeChat (lifetime, how often one may be asked for per phone
+    # number) and staff-issued login links' lifetime.
+    WECHAT_OAUTH_BASE: str = "https://open.weixin.qq.com/connect/"
+    SELLER_SESSION_HOURS: int = 72
+    SELLER_CODE_TTL_SECONDS: int = 300
+    SELLER_CODE_RATE: str = "1/minute;5/hour"
+    SELLER_LOGIN_LINK_HOURS: int = 24
     HTTP_TIMEOUT_SECONDS: int = 5
     # Fernet keys (comma separated, the first encrypts) for platform tokens at rest.
     PLATFORM_TOKEN_KEYS: str = ""

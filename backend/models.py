@@ -44,3 +44,4 @@ from backend.sellers.models import BrandLicence, Seller, SellerToken  # noqa: F4
 from backend.shipping.models import ShippingZone  # noqa: F401
 from backend.staff.models import Staff, StaffAlert  # noqa: F401
 from backend.trace.models import PrintRun, TraceCode, TraceFlag, TraceScan  # noqa: F401
+from backend.workspace.models import RenewalRequest  # noqa: F401

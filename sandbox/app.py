@@ -14,6 +14,8 @@ from . import (
     live_control,
     oa,
     oa_control,
+    oa_oauth,
+    oa_oauth_control,
     pay_control,
     subscribe,
     wechat,
@@ -40,9 +42,9 @@ def create_app(settings: dict[str, Any] | None = None) -> Flask:
     app.extensions["courier"] = Courier()  # 快递100 stand-in; renews itself on reset
     app.json.ensure_ascii = False  # control answers show Chinese text as is
 
-    blueprints = (wechat.bp, wechat_wxa.bp, wechat_shipping.bp, oa.bp, wechatpay.bp)
+    blueprints = (wechat.bp, wechat_wxa.bp, wechat_shipping.bp, oa.bp, oa_oauth.bp, wechatpay.bp)
     blueprints += (control.bp, wechat_control.bp, live_control.bp, pay_control.bp, oa_control.bp)
-    blueprints += (wechat_shipping_control.bp, courier.bp, courier_control.bp)
+    blueprints += (wechat_shipping_control.bp, courier.bp, courier_control.bp, oa_oauth_control.bp)
     blueprints += PLATFORM_BLUEPRINTS
     for blueprint in blueprints:
         app.register_blueprint(blueprint)

@@ -98,6 +98,12 @@ DEFAULTS: dict[str, Any] = {
     "oa_custom_window_seconds": 48 * 3600,  # custom messages only within 48 h of an interaction
     "oa_custom_per_interaction": 20,  # 45047 beyond
     "oa_custom_per_day": 500_000,  # 45009 beyond
+    # OA web authorisation (oa_oauth.py, api-facts §7.3)
+    "oauth_code_ttl_seconds": 300,  # a code unused this long answers 40029
+    "oauth_token_expires_in": 7200,
+    "oauth_refresh_days": 30,
+    "oauth_authorize_per_minute": 60,  # per user, page error 10009 beyond (sandbox guess)
+    "oauth_domains": None,  # 网页授权域名 (host or host:port); None = any (10003 otherwise)
     # mini-program shipping information management (wechat_shipping*.py, api-facts §7.1)
     "shipping_ingest_delay_seconds": 0,  # a payment this young is not found yet (10060001)
     "shipping_auto_confirm_seconds": 10 * 24 * 3600,  # express: receipt auto-confirmed (UNVERIFIED)

@@ -101,6 +101,7 @@ class SandboxState:
         self.pay = PayData()
         self.wxa = WxaData()  # temporary media, live rooms and goods, msgSecCheck
         self.oa = OaData()  # Official Account: followers, messages, quotas, its faults
+        self.oauth = None  # web authorisation (oa_oauth.py makes it on first use)
         self.oa_outbox = Outbox()  # delayed pushes to the OA callback (TEMPLATESENDJOBFINISH)
         self.oa_callback_url: str | None = None  # set at runtime; kept across reset (config)
         # the five order platforms: shops, tokens, orders, faults, stats, runtime config
@@ -124,6 +125,7 @@ class SandboxState:
             self.pay = PayData()
             self.wxa = WxaData()
             self.oa = OaData()
+            self.oauth = None
             self.oa_outbox.clear()
             self.platforms = build_platforms(self._settings)
 

@@ -69,6 +69,7 @@ def make_config(sandbox, redis_url: str, database_url: str) -> Config:
     config.SECRET_KEY = "test-secret"
     config.SANDBOX_URL = sandbox.url
     config.WECHAT_API_BASE = sandbox.url + "/"
+    config.WECHAT_OAUTH_BASE = sandbox.url + "/connect/"
     config.WECHATPAY_API_BASE = sandbox.url
     for platform in ("douyin", "taobao", "jd", "pdd", "youzan"):
         setattr(config, f"{platform.upper()}_API_BASE", f"{sandbox.url}/platforms/{platform}")

@@ -28,6 +28,7 @@ from backend.trace import codes as trace_codes
 from backend.trace import queries as trace_queries
 from backend.trace import service as trace
 from backend.trace.schemas import PrintRunIn
+from backend.workspace import login as seller_login
 
 bp = APIBlueprint("brand_api", __name__, tag="Console: brand")
 
@@ -230,6 +231,13 @@ def trace_flags(query, staff):
 @bp.doc(summary="卖家绑定公众号的一次性绑定码（30 分钟内有效）")
 def seller_bind_code(seller_id: int, staff):
     return sellers.issue_oa_bind_code(db.session, seller_id=seller_id), 201
+
+
+@bp.post("/sellers/<int:seller_id>/login-links")
+@staff_required(perms.SELLER_BIND)
+@bp.doc(summary="卖家工作台的一次性登录链接（交给卖家，只能用一次）")
+def seller_login_link(seller_id: int, staff):
+    return seller_login.issue_login_link(db.session, seller_id=seller_id), 201
 
 
 @bp.post("/staff/me/oa-bind-code")

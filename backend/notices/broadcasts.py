@@ -165,10 +165,11 @@ def _write(session: Session, broadcast: Broadcast, seller_ids: list[int]) -> Non
                 "kind": f"BROADCAST_{broadcast.category.upper()}",
                 "title": broadcast.title,
                 "body": broadcast.body,
-                "data": {"category": CATEGORIES[broadcast.category]},
+                # the push opens the seller's copy in full; staff's own link is "了解更多" there
+                "data": {"category": CATEGORIES[broadcast.category], "more": broadcast.link},
                 "dedupe_key": f"broadcast:{broadcast.id}:{seller_id}",
                 "broadcast_id": broadcast.id,
-                "link": broadcast.link,
+                "link": f"/seller/broadcasts/{broadcast.id}",
                 "created_at": now,
             }
             for seller_id in seller_ids

@@ -197,6 +197,7 @@ def _mark_broken(session: Session, shop: Shop, error: PlatformError) -> None:
         title=f"{PLATFORM_NAMES[shop.platform]}店铺授权已失效",
         body=f"店铺“{shop.name}”的授权已失效，订单无法同步，请重新授权。",
         dedupe_key=f"shop-auth-broken:{shop.id}:{shop.token_expires_at.isoformat()}",
+        link=f"/seller/shops/{shop.id}",
         shop_id=shop.id,
     )
     session.commit()
@@ -583,7 +584,7 @@ def _tell_sellers(session: Session, rows: list[PlatformOrder]) -> None:
                 # numbers used to push the amount out of them
                 body=f"金额 {row.total / 100:.2f} 元，订单 {row.order_no}",
                 dedupe_key=f"platform-order:{row.platform}:{row.order_no}:{row.status}",
-                link=f"/api/seller/v1/orders/{row.id}",
+                link=f"/seller/orders/{row.id}",
                 data={"platform_order_id": row.id},
             )
             for row in rows

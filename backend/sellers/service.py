@@ -201,6 +201,7 @@ def remind_and_expire(session: Session, *, day: date | None = None) -> dict:
                 "到期，到期后将无法申领防伪码，请及时续期。"
             ),
             dedupe_key=f"licence-expiring:{licence.id}:{licence.valid_until}:{threshold}",
+            link="/seller/licence",
             licence_id=licence.id,
             days_left=left,
         )
@@ -222,6 +223,7 @@ def remind_and_expire(session: Session, *, day: date | None = None) -> dict:
             title="品牌授权已到期",
             body=f"您的“乳山牡蛎”品牌授权（{licence.number}）已到期，防伪码申领已暂停。",
             dedupe_key=f"licence-expired:{licence.id}:{licence.valid_until}",
+            link="/seller/licence",
             licence_id=licence.id,
         )
     session.commit()
