@@ -79,7 +79,7 @@ def test_a_paid_order_reaches_its_seller_in_seconds_with_its_amount(
     [message] = messages(sandbox, f"oa-seller-{seller['id']}")
     amount = f"{row.total / 100:.2f}"
     assert message["data"]["keyword2"]["value"].startswith(f"金额 {amount} 元，订单")
-    assert message["url"].endswith(f"/api/seller/v1/orders/{row.id}")
+    assert message["url"].endswith(f"/seller/orders/{row.id}")
     assert message["at"] - paid_at < 10
 
 
