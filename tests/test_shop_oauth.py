@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
+from backend.clients.platforms import client_for
 from backend.extensions import db
 from backend.platforms import vault
 from backend.platforms.models import ACTIVE, AUTH_BROKEN, Shop
@@ -36,24 +37,26 @@ def oauth(app, sandbox):
     Platform(sandbox, "douyin").call("POST", "/config", redirect_uri=callback)
 
 
-def _seller(app, staff_client, name: str) -> dict:
+def _seller(app, name: str) -> dict:
+    """A seller with a seller-API token (what identifies a seller here until the sellers'
+    web session arrives): {"id", "headers"}."""
     with app.app_context():
         seller = sellers.create_seller(db.session, name=name)
         db.session.commit()
+        token, _ = sellers.issue_api_token(db.session, seller_id=seller.id, days=1)
         seller_id = seller.id
         db.session.remove()
-    token = staff_client.post(f"/console/api/sellers/{seller_id}/api-tokens", json={}).json["token"]
     return {"id": seller_id, "headers": {"Authorization": f"Bearer {token}"}}
 
 
 @pytest.fixture
-def seller(app, staff_client):
-    return _seller(app, staff_client, "乳山口老王海鲜")
+def seller(app):
+    return _seller(app, "乳山口老王海鲜")
 
 
 @pytest.fixture
-def other_seller(app, staff_client):
-    return _seller(app, staff_client, "白沙滩小李")
+def other_seller(app):
+    return _seller(app, "白沙滩小李")
 
 
 class Flow:
@@ -64,12 +67,12 @@ class Flow:
 
     def log_in_at_platform(self, shop_id: str, decision: str = "allow") -> None:
         name = f"{self.code}牡蛎旗舰店"
-        self.platform.call(
-            "POST", "/authorize-as", shop_id=shop_id, name=name, decision=decision
-        )
+        self.platform.call("POST", "/authorize-as", shop_id=shop_id, name=name, decision=decision)
 
     def to_platform(self, seller, path: str | None = None) -> str:
-        res = self.client.get(path or f"/seller/shops/connect/{self.code}", headers=seller["headers"])
+        res = self.client.get(
+            path or f"/seller/shops/connect/{self.code}", headers=seller["headers"]
+        )
         assert res.status_code == 302, res.get_data(as_text=True)
         return res.location
 
@@ -251,3 +254,37 @@ def test_the_platform_page_checks_the_app_and_its_redirect(app, client, sandbox,
     )
     assert chosen.status_code == 302
     assert flow.callback(chosen.headers["Location"]).status_code == 200
+
+
+AUTHORISE = {  # api-facts §7.4: each platform's page and its parameters
+    "douyin": ("/platforms/douyin/fuwu/authorize", {"service_id", "state"}),
+    "taobao": (
+        "/platforms/taobao/oauth/authorize",
+        {"response_type", "client_id", "redirect_uri", "state", "view"},
+    ),
+    "jd": (
+        "/platforms/jd/oauth2/to_login",
+        {"app_key", "response_type", "redirect_uri", "state", "scope"},
+    ),
+    "pdd": (
+        "/platforms/pdd/fuwu/service-market/auth",
+        {"response_type", "client_id", "redirect_uri", "state"},
+    ),
+    "youzan": (
+        "/platforms/youzan/oauth/authorize",
+        {"client_id", "response_type", "redirect_uri", "state"},
+    ),
+}
+
+
+@pytest.mark.parametrize("code", PLATFORMS)
+def test_each_client_builds_its_platforms_authorise_address(app, sandbox, code):
+    with app.app_context():
+        url = client_for(code).authorize_url(redirect_uri="https://heli.example/cb", state="S1")
+    parts = urlsplit(url)
+    query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+    path, names = AUTHORISE[code]
+    assert parts.path == urlsplit(sandbox.url).path + path and set(query) == names
+    assert query["state"] == "S1"
+    assert query.get("redirect_uri", "https://heli.example/cb") == "https://heli.example/cb"
+    assert query.get("response_type", "code") == "code"

@@ -74,12 +74,13 @@ def client_for(platform: str) -> PlatformClient:
         raise ValueError(f"unknown platform {platform!r}; one of {', '.join(PLATFORMS)}")
     config = current_app.config
     cls, base, key, secret, oauth = _SETTINGS[platform]
-    extra = {"service_id": config["DOUYIN_SERVICE_ID"]} if platform == DOUYIN else {}
+    # the shop-authorisation settings are needed only to connect shops (not to pull them)
+    extra = {"service_id": config.get("DOUYIN_SERVICE_ID", "")} if platform == DOUYIN else {}
     return cls(
         config[base],
         config[key],
         config[secret],
         timeout=config["HTTP_TIMEOUT_SECONDS"],
-        oauth_base=config[oauth],
+        oauth_base=config.get(oauth),
         **extra,
     )
