@@ -150,6 +150,7 @@ def _register_blueprints(app: APIFlask) -> None:
     from backend.console.pages import bp as console_pages
     from backend.console.platforms_api import bp as platforms_api
     from backend.processing.api import bp as processing_api
+    from backend.seller_api.oauth import bp as seller_oauth
     from backend.seller_api.routes import bp as seller_api
     from backend.sellerweb import bp as seller_pages
     from bots.officialaccount.callback import bp as wechat_oa
@@ -169,6 +170,7 @@ def _register_blueprints(app: APIFlask) -> None:
     app.register_blueprint(notices_api, url_prefix="/console/api")
     app.register_blueprint(processing_api, url_prefix="/api/processing")
     app.register_blueprint(seller_api, url_prefix="/api/seller/v1")
+    app.register_blueprint(seller_oauth, url_prefix="/seller/shops")
     app.register_blueprint(trace_page, url_prefix="/t")
     app.register_blueprint(console_pages, url_prefix="/console")
     app.register_blueprint(seller_pages, url_prefix="/seller")  # forms carry CSRF tokens

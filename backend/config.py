@@ -52,6 +52,10 @@ SANDBOX_PATHS = {
     "TAOBAO_API_BASE": "/platforms/taobao",
     "JD_API_BASE": "/platforms/jd",
     "JD_OAUTH_BASE": "/platforms/jd",
+    "DOUYIN_OAUTH_BASE": "/platforms/douyin/fuwu",
+    "TAOBAO_OAUTH_BASE": "/platforms/taobao/oauth",
+    "PDD_OAUTH_BASE": "/platforms/pdd/fuwu",
+    "YOUZAN_OAUTH_BASE": "/platforms/youzan",
     "PDD_API_BASE": "/platforms/pdd",
     "YOUZAN_API_BASE": "/platforms/youzan",
     "KUAIDI100_API_BASE": "",
@@ -128,6 +132,17 @@ class Config:
     JD_OAUTH_BASE: str = "https://open-oauth.jd.com"
     PDD_API_BASE: str = "https://gw-api.pinduoduo.com"
     YOUZAN_API_BASE: str = "https://open.youzanyun.com"
+    # Where a seller authorises the alliance's app for a shop (api-facts §7.4): the authorise
+    # page's host (Taobao and JD: also the code exchange's; Youzan's page is UNVERIFIED), the
+    # Douyin service-market id of our tool app, and the redirect target our app answers
+    # (`{platform}` filled in; default PUBLIC_BASE_URL + /seller/shops/callback/{platform}).
+    DOUYIN_OAUTH_BASE: str = "https://fuwu.jinritemai.com"
+    TAOBAO_OAUTH_BASE: str = "https://oauth.taobao.com"
+    PDD_OAUTH_BASE: str = "https://fuwu.pinduoduo.com"
+    YOUZAN_OAUTH_BASE: str = "https://open.youzanyun.com"
+    DOUYIN_SERVICE_ID: str = ""
+    SHOP_OAUTH_CALLBACK_URL: str = ""
+    SHOP_OAUTH_STATE_MINUTES: int = 10  # a connect link's state lives this long, used once
     DOUYIN_APP_KEY: str = ""
     DOUYIN_APP_SECRET: str = ""
     TAOBAO_APP_KEY: str = ""

@@ -16,7 +16,7 @@ from ..errors import ControlError
 from . import douyin, jd, pdd, pushes, taobao, youzan
 from .control_input import fault_rule, integer, number, order_spec, shop_id_of, update_time_of
 from .orders import STATUSES, Order
-from .store import PLATFORMS, PlatformData
+from .store import PLATFORMS, Merchant, PlatformData
 
 bp = Blueprint("platforms_control", __name__, url_prefix="/sandbox/platforms")
 
@@ -72,6 +72,33 @@ def shops(platform: str):
                 "expires_at": shop.expires_at,
             }
         )
+
+
+@bp.route("/<platform>/authorize-as", methods=["POST", "DELETE"])
+def authorize_as(platform: str):
+    """Who is logged in at the platform's authorise page (sandbox/platforms/oauth.py), and what
+    they answer: `allow` / `deny` at once, or `ask` (the consent page waits). DELETE logs out."""
+    _platform(platform)
+    merchant = None
+    if request.method == "POST":
+        body = control_body()
+        shop_id = shop_id_of(body)
+        name = body.get("name")
+        if name is not None and (not isinstance(name, str) or not name):
+            raise ControlError("name must be a non-empty string")
+        decision = body.get("decision", "allow")
+        if decision not in ("allow", "deny", "ask"):
+            raise ControlError("decision must be allow, deny or ask")
+        merchant = Merchant(shop_id, decision)
+    sb = current_sandbox()
+    with sb.state.lock:
+        data = _data(sb, platform)
+        if merchant is not None:
+            shop = data.shop(merchant.shop_id, name)
+            data.merchant = merchant
+            return jsonify({"shop_id": shop.shop_id, "name": shop.name, "decision": decision})
+        data.merchant = None
+        return jsonify({})
 
 
 @bp.post("/<platform>/tokens/expire")
@@ -261,6 +288,8 @@ CONFIG_KEYS = (
     "push_lost",
     "push_readable_after_seconds",
     "push_retry_delays",
+    "code_ttl_seconds",
+    "redirect_uri",
 )
 
 
@@ -276,6 +305,10 @@ def config(platform: str):
     for key in ("max_window_seconds", "token_ttl_seconds"):
         if key in body:
             integer(body[key], key, 1)
+    if "code_ttl_seconds" in body:
+        integer(body["code_ttl_seconds"], "code_ttl_seconds", 0)
+    if "redirect_uri" in body and not isinstance(body["redirect_uri"], str):
+        raise ControlError("redirect_uri must be a string (empty: any)")
     if "clock_offset_seconds" in body and number(body, "clock_offset_seconds", -86400) is None:
         raise ControlError("clock_offset_seconds must be a number")
     for key in ("token_grace_seconds", "fault_timeout_seconds"):

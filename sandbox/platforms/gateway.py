@@ -26,6 +26,8 @@ ERROR_KINDS = (
     "timestamp",  # more than 600 s from the platform's clock
     "token",  # access token missing, unknown or expired
     "refresh_token",  # refresh token unknown or already used
+    "code",  # authorisation code unknown, used or expired
+    "redirect_uri",  # the exchange names another redirect_uri than the code was sent to
     "missing",  # a required parameter is absent
     "parameter",  # a parameter is invalid (window too wide, page size over 100, ...)
     "window",  # the window is too wide (Youzan has its own code; others answer "parameter")

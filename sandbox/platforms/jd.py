@@ -14,7 +14,7 @@ import json
 import secrets
 from typing import Any
 
-from flask import Blueprint
+from flask import Blueprint, request
 
 from ..context import Sandbox
 from .formats import (
@@ -43,6 +43,7 @@ from .gateway import (
     serve,
     str_param,
 )
+from .oauth import redeem
 from .orders import Order
 from .signing import same, wrapped_md5
 from .store import PlatformData
@@ -64,6 +65,7 @@ STATE_REMARK = {
 }
 SEARCH = "jingdong.pop.order.search"
 SHIPMENT = "jingdong.pop.order.shipment"
+VENDER_INFO = "jingdong.seller.vender.info.get"
 
 # kind -> (code, zh_desc, en_desc)
 ERRORS = {
@@ -84,6 +86,7 @@ ERRORS = {
 OAUTH_ERRORS = {
     "app_key": (401, "app_key或app_secret错误"),
     "refresh_token": (402, "refresh_token无效或已过期"),
+    "code": (403, "code无效或已过期"),
     "rate_limited": (429, "调用过于频繁"),
     "server_error": (500, "服务繁忙，请稍后再试"),
 }
@@ -240,10 +243,23 @@ def _shipment(ctx: Ctx) -> dict[str, Any]:
     return {_response_key(SHIPMENT): {"code": "0", "sopjosshipment_result": result}}
 
 
+def _vender_info(ctx: Ctx) -> dict[str, Any]:
+    """The shop the access token acts for: JD's token answer names a user (open_id), not a
+    shop. Response field names from memory of JOS's VenderBasicVO: UNVERIFIED."""
+    assert ctx.shop_id is not None
+    shop = ctx.data.shops[ctx.shop_id]
+    result = {"vender_id": shop.shop_id, "shop_id": shop.shop_id, "shop_name": shop.name}
+    return {_response_key(VENDER_INFO): {"code": "0", "vender_info_result": result}}
+
+
 API = Api(
     platform=PLATFORM,
     authenticate=_authenticate,
-    methods={SEARCH: Method(_search), SHIPMENT: Method(_shipment)},
+    methods={
+        SEARCH: Method(_search),
+        SHIPMENT: Method(_shipment),
+        VENDER_INFO: Method(_vender_info),
+    },
     render_error=_render_error,
     strip_list=_strip_list,
 )
@@ -257,6 +273,10 @@ def _oauth_authenticate(sb: Sandbox) -> Call:
     params = form_params()
     if params.get("app_key") != app_key or params.get("app_secret") != secret:
         raise ApiError("app_key", "app_key or app_secret is wrong")
+    if request.path.endswith("/access_token"):
+        if params.get("grant_type") != "authorization_code":
+            raise ApiError("parameter", "grant_type must be authorization_code")
+        return Call("oauth2.access_token", {"code": str_param(params, "code")})
     if params.get("grant_type") != "refresh_token":
         raise ApiError("parameter", "grant_type must be refresh_token")
     token = str_param(params, "refresh_token")
@@ -267,6 +287,15 @@ def _oauth_refresh(ctx: Ctx) -> dict[str, Any]:
     shop = ctx.data.refresh(str(ctx.params["refresh_token"]), ctx.now)
     if shop is None:
         raise ApiError("refresh_token", "refresh_token is unknown or was used")
+    return _oauth_answer(ctx, shop)
+
+
+def _oauth_access_token(ctx: Ctx) -> dict[str, Any]:
+    """The code from to_login (single use, expires); the exchange carries no redirect_uri."""
+    return _oauth_answer(ctx, redeem(ctx.data, str(ctx.params["code"]), None, ctx.now))
+
+
+def _oauth_answer(ctx: Ctx, shop) -> dict[str, Any]:
     return {
         "code": 0,
         "access_token": shop.access_token,
@@ -291,7 +320,10 @@ def _oauth_error(error: ApiError) -> tuple[dict[str, Any], int]:
 OAUTH_API = Api(
     platform=PLATFORM,
     authenticate=_oauth_authenticate,
-    methods={"oauth2.refresh_token": Method(_oauth_refresh, needs_token=False)},
+    methods={
+        "oauth2.refresh_token": Method(_oauth_refresh, needs_token=False),
+        "oauth2.access_token": Method(_oauth_access_token, needs_token=False),
+    },
     render_error=_oauth_error,
 )
 
@@ -303,4 +335,9 @@ def router():
 
 @bp.post("/oauth2/refresh_token")
 def oauth_refresh():
+    return serve(OAUTH_API)
+
+
+@bp.route("/oauth2/access_token", methods=["GET", "POST"])
+def oauth_access_token():
     return serve(OAUTH_API)

@@ -39,6 +39,7 @@ from .gateway import (
     serve,
     str_param,
 )
+from .oauth import redeem
 from .orders import Order
 from .signing import same, wrapped_md5
 from .store import PlatformData
@@ -51,6 +52,7 @@ SYSTEM_PARAMS = frozenset(
 )
 INCREMENT = "pdd.order.number.list.increment.get"
 REFRESH = "pdd.pop.auth.token.refresh"
+CREATE = "pdd.pop.auth.token.create"
 SEND = "pdd.logistics.online.send"
 FULFILMENT_STATUS = {"PAID": 1, "SHIPPED": 2, "COMPLETED": 3}
 REFRESH_TOKEN_SECONDS = 30 * 24 * 3600
@@ -66,6 +68,8 @@ ERRORS = {
     "window": (10000, "参数错误", "invalid_parameter"),
     "method": (10000, "参数错误", "invalid_type"),
     "refresh_token": (10000, "参数错误", "refresh_token_invalid"),
+    "code": (10000, "参数错误", "code_invalid"),
+    "redirect_uri": (10000, "参数错误", "redirect_uri_invalid"),
     "business": (10000, "参数错误", "order_status_error"),
     "server_error": (50000, "服务异常，请稍后重试", "system_error"),
     "rate_limited": (70031, "调用过于频繁，请调整调用频率", "rate_limited"),
@@ -202,10 +206,7 @@ def _increment_get(ctx: Ctx) -> dict[str, Any]:
     return {"order_sn_increment_get_response": answer}
 
 
-def _token_refresh(ctx: Ctx) -> dict[str, Any]:
-    shop = ctx.data.refresh(str_param(ctx.params, "refresh_token"), ctx.now)
-    if shop is None:
-        raise ApiError("refresh_token", "refresh_token无效或已被使用")
+def _token_answer(ctx: Ctx, shop) -> dict[str, Any]:
     ttl = ctx.data.config.token_ttl_seconds
     answer = {
         "access_token": shop.access_token,
@@ -219,7 +220,20 @@ def _token_refresh(ctx: Ctx) -> dict[str, Any]:
         "scope": [INCREMENT, SEND],
         "request_id": _request_id(),
     }
-    return {"pop_auth_token_refresh_response": answer}
+    return answer
+
+
+def _token_refresh(ctx: Ctx) -> dict[str, Any]:
+    shop = ctx.data.refresh(str_param(ctx.params, "refresh_token"), ctx.now)
+    if shop is None:
+        raise ApiError("refresh_token", "refresh_token无效或已被使用")
+    return {"pop_auth_token_refresh_response": _token_answer(ctx, shop)}
+
+
+def _token_create(ctx: Ctx) -> dict[str, Any]:
+    """The code of the shop's authorisation (main account; 10 minutes; single use)."""
+    shop = redeem(ctx.data, str_param(ctx.params, "code"), None, ctx.now)
+    return {"pop_auth_token_create_response": _token_answer(ctx, shop)}
 
 
 def _online_send(ctx: Ctx) -> dict[str, Any]:
@@ -244,6 +258,7 @@ API = Api(
     methods={
         INCREMENT: Method(_increment_get),
         REFRESH: Method(_token_refresh, needs_token=False),
+        CREATE: Method(_token_create, needs_token=False),
         SEND: Method(_online_send),
     },
     render_error=_render_error,

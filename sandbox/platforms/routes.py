@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from . import control, douyin, jd, pdd, taobao, youzan
+from . import control, douyin, jd, oauth, pdd, taobao, youzan
 
-BLUEPRINTS = (douyin.bp, taobao.bp, jd.bp, pdd.bp, youzan.bp, control.bp)
+BLUEPRINTS = (oauth.bp, douyin.bp, taobao.bp, jd.bp, pdd.bp, youzan.bp, control.bp)

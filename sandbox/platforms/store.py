@@ -52,6 +52,26 @@ class Shop:
 
 
 @dataclass
+class AuthCode:
+    """A code the authorise page gave a shop's browser: single use, short-lived, bound to the
+    redirect_uri it was sent to."""
+
+    shop_id: str
+    redirect_uri: str
+    expires_at: float
+    used: bool = False
+
+
+@dataclass
+class Merchant:
+    """Who is logged in at the platform's authorise page, and what they will answer: `allow`
+    or `deny` at once, or `ask` (the consent page waits for a click)."""
+
+    shop_id: str
+    decision: str = "allow"
+
+
+@dataclass
 class AccessToken:
     value: str
     shop_id: str
@@ -75,6 +95,8 @@ class PlatformConfig:
     push_lost: bool = False  # messages are recorded but never sent (a lost push)
     push_readable_after_seconds: float = 0.0  # a changed order stays unlisted this long
     push_retry_delays: tuple[float, ...] = (1.0, 2.0, 5.0)  # resends until the success reply
+    code_ttl_seconds: int = 600  # an authorisation code's life (PDD: 10 min)
+    redirect_uri: str = ""  # the app's registered callback ("" = any; Douyin needs one)
 
     def view(self) -> dict[str, Any]:
         return {
@@ -92,6 +114,8 @@ class PlatformConfig:
             "push_lost": self.push_lost,
             "push_readable_after_seconds": self.push_readable_after_seconds,
             "push_retry_delays": list(self.push_retry_delays),
+            "code_ttl_seconds": self.code_ttl_seconds,
+            "redirect_uri": self.redirect_uri,
         }
 
 
@@ -116,6 +140,8 @@ class PlatformData:
         self.shops: dict[str, Shop] = {}
         self.tokens: dict[str, AccessToken] = {}
         self.refresh_tokens: dict[str, str] = {}  # refresh token -> shop id
+        self.codes: dict[str, AuthCode] = {}  # authorisation codes handed out
+        self.merchant: Merchant | None = None  # logged in at the authorise page
         self.orders: dict[str, Order] = {}
         self.indexes: dict[str, ShopIndex] = {}
         self.shipments: list[dict[str, Any]] = []
@@ -152,6 +178,25 @@ class PlatformData:
         self.refresh_tokens.pop(shop.refresh_token or "", None)
         self._issue(shop, now)
         return shop
+
+    def issue_code(self, shop_id: str, redirect_uri: str, now: float) -> str:
+        """The shop allowed the app at the authorise page: a code for its browser to carry."""
+        self.shop(shop_id)
+        code = f"{self.platform[:2]}_code_{secrets.token_hex(12)}"
+        self.codes[code] = AuthCode(shop_id, redirect_uri, now + self.config.code_ttl_seconds)
+        return code
+
+    def redeem(self, code: str, redirect_uri: str | None, now: float) -> Shop | str:
+        """The app exchanges a code: the shop, with fresh tokens (the old ones stop at once), or
+        why not: "code" (unknown, used or expired) or "redirect_uri" (not the one it went to).
+        redirect_uri None: the platform's exchange does not carry one."""
+        grant = self.codes.get(code)
+        if grant is None or grant.used or now >= grant.expires_at:
+            return "code"
+        if redirect_uri is not None and redirect_uri != grant.redirect_uri:
+            return "redirect_uri"
+        grant.used = True
+        return self.authorise(grant.shop_id, None, now)
 
     def _issue(self, shop: Shop, now: float) -> None:
         prefix = self.platform[:2]

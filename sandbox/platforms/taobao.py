@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import secrets
 from typing import Any
+from urllib.parse import quote
 
 from flask import Blueprint
 
@@ -43,6 +44,7 @@ from .gateway import (
     serve,
     str_param,
 )
+from .oauth import redeem
 from .orders import Order
 from .signing import same, top_sign
 from .store import PlatformData
@@ -279,6 +281,67 @@ API = Api(
 )
 
 
+# ---- OAuth: POST https://oauth.taobao.com/token (form), RFC 6749 error answers. The error
+# names are the standard's; TOP's exact error_description wording is UNVERIFIED.
+OAUTH_ERRORS = {
+    "app_key": (401, "invalid_client", "client_id or client_secret is invalid"),
+    "code": (400, "invalid_grant", "authorize code is invalid, used or expired"),
+    "redirect_uri": (400, "invalid_grant", "redirect_uri does not match"),
+    "missing": (400, "invalid_request", "missing parameter"),
+    "parameter": (400, "unsupported_grant_type", "grant_type must be authorization_code"),
+    "rate_limited": (429, "temporarily_unavailable", "too many requests"),
+    "server_error": (503, "temporarily_unavailable", "service unavailable"),
+}
+
+
+def _oauth_authenticate(sb: Sandbox) -> Call:
+    app_key, secret = sb.platform_apps[PLATFORM]
+    params = form_params()
+    if params.get("client_id") != app_key or params.get("client_secret") != secret:
+        raise ApiError("app_key", "client_id or client_secret is invalid")
+    if params.get("grant_type") != "authorization_code":
+        raise ApiError("parameter", "grant_type must be authorization_code")
+    return Call("oauth.token", params)
+
+
+def _oauth_token(ctx: Ctx) -> dict[str, Any]:
+    code, redirect_uri = str_param(ctx.params, "code"), str_param(ctx.params, "redirect_uri")
+    shop = redeem(ctx.data, code, redirect_uri, ctx.now)
+    ttl = ctx.data.config.token_ttl_seconds
+    answer: dict[str, Any] = {
+        "access_token": shop.access_token,
+        "token_type": "Bearer",
+        "expires_in": ttl,
+        "refresh_token": shop.refresh_token,
+        "re_expires_in": REFRESH_TOKEN_SECONDS,
+        "taobao_user_id": shop.shop_id,
+        "taobao_user_nick": quote(shop.name),  # URL-encoded, as TOP sends it
+        "sub_taobao_user_id": "",
+        "sub_taobao_user_nick": "",
+    }
+    for scope in ("r1", "r2", "w1", "w2"):
+        answer[f"{scope}_expires_in"] = ttl
+    return answer
+
+
+def _oauth_error(error: ApiError) -> tuple[dict[str, Any], int]:
+    status, name, description = OAUTH_ERRORS.get(error.kind, OAUTH_ERRORS["missing"])
+    return {"error": name, "error_description": error.message or description}, status
+
+
+OAUTH_API = Api(
+    platform=PLATFORM,
+    authenticate=_oauth_authenticate,
+    methods={"oauth.token": Method(_oauth_token, needs_token=False)},
+    render_error=_oauth_error,
+)
+
+
 @bp.post("/router/rest")
 def router():
     return serve(API)
+
+
+@bp.post("/oauth/token")
+def oauth_token():
+    return serve(OAUTH_API)

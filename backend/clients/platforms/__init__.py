@@ -23,13 +23,31 @@ from backend.clients.platforms.youzan import YouzanClient
 
 DOUYIN, TAOBAO, JD, PDD, YOUZAN = PLATFORMS
 
-# platform → (client class, API base, app key, app secret) config names
-_SETTINGS: dict[str, tuple[type[PlatformClient], str, str, str]] = {
-    DOUYIN: (DouyinClient, "DOUYIN_API_BASE", "DOUYIN_APP_KEY", "DOUYIN_APP_SECRET"),
-    TAOBAO: (TaobaoClient, "TAOBAO_API_BASE", "TAOBAO_APP_KEY", "TAOBAO_APP_SECRET"),
-    JD: (JdClient, "JD_API_BASE", "JD_APP_KEY", "JD_APP_SECRET"),
-    PDD: (PddClient, "PDD_API_BASE", "PDD_CLIENT_ID", "PDD_CLIENT_SECRET"),
-    YOUZAN: (YouzanClient, "YOUZAN_API_BASE", "YOUZAN_CLIENT_ID", "YOUZAN_CLIENT_SECRET"),
+# platform → (client class, API base, app key, app secret, shop-authorisation host) config names
+_SETTINGS: dict[str, tuple[type[PlatformClient], str, str, str, str]] = {
+    DOUYIN: (
+        DouyinClient,
+        "DOUYIN_API_BASE",
+        "DOUYIN_APP_KEY",
+        "DOUYIN_APP_SECRET",
+        "DOUYIN_OAUTH_BASE",
+    ),
+    TAOBAO: (
+        TaobaoClient,
+        "TAOBAO_API_BASE",
+        "TAOBAO_APP_KEY",
+        "TAOBAO_APP_SECRET",
+        "TAOBAO_OAUTH_BASE",
+    ),
+    JD: (JdClient, "JD_API_BASE", "JD_APP_KEY", "JD_APP_SECRET", "JD_OAUTH_BASE"),
+    PDD: (PddClient, "PDD_API_BASE", "PDD_CLIENT_ID", "PDD_CLIENT_SECRET", "PDD_OAUTH_BASE"),
+    YOUZAN: (
+        YouzanClient,
+        "YOUZAN_API_BASE",
+        "YOUZAN_CLIENT_ID",
+        "YOUZAN_CLIENT_SECRET",
+        "YOUZAN_OAUTH_BASE",
+    ),
 }
 
 __all__ = [
@@ -55,12 +73,14 @@ def client_for(platform: str) -> PlatformClient:
     if platform not in _SETTINGS:
         raise ValueError(f"unknown platform {platform!r}; one of {', '.join(PLATFORMS)}")
     config = current_app.config
-    cls, base, key, secret = _SETTINGS[platform]
-    extra = {"oauth_base": config["JD_OAUTH_BASE"]} if platform == JD else {}
+    cls, base, key, secret, oauth = _SETTINGS[platform]
+    # the shop-authorisation settings are needed only to connect shops (not to pull them)
+    extra = {"service_id": config.get("DOUYIN_SERVICE_ID", "")} if platform == DOUYIN else {}
     return cls(
         config[base],
         config[key],
         config[secret],
         timeout=config["HTTP_TIMEOUT_SECONDS"],
+        oauth_base=config.get(oauth),
         **extra,
     )

@@ -73,6 +73,9 @@ class TokenGrant:
     access_token: str
     refresh_token: str | None
     expires_at: datetime
+    # the shop a code exchange authorised, as the platform names it (None: not said)
+    shop_key: str | None = None
+    shop_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -150,10 +153,14 @@ class PlatformClient(ABC):
         timeout: float = 5,
         max_window: timedelta | None = None,
         page_size: int = MAX_PAGE_SIZE,
+        oauth_base: str | None = None,
     ):
+        """oauth_base: the host of the platform's shop authorisation (its authorise page, and
+        for Taobao and JD the code exchange), when it is not the API's."""
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"page_size must be 1..{MAX_PAGE_SIZE}")
         self.base_url = base_url.rstrip("/")
+        self.oauth_base = (oauth_base or base_url).rstrip("/")
         self.app_key = app_key
         self.app_secret = app_secret
         self.timeout = timeout
@@ -183,6 +190,19 @@ class PlatformClient(ABC):
 
     @abstractmethod
     def ship(self, shop: ShopAuth, order_id: str, *, company: str, tracking_no: str) -> None: ...
+
+    # -- the shop's authorisation (OAuth2 authorisation code, api-facts §7.4)
+
+    def authorize_url(self, *, redirect_uri: str, state: str) -> str:
+        """Where a shop's owner goes to authorise our app; the platform sends their browser
+        back to redirect_uri with `code` and the same `state`."""
+        raise NotImplementedError(f"{self.platform} has no shop authorisation flow")
+
+    def exchange_code(self, *, code: str, redirect_uri: str) -> TokenGrant:
+        """The shop's tokens for the code its browser brought back, with the shop's id (and
+        name where the platform gives one); a refused code raises PlatformError kind
+        `auth_broken` (the owner must authorise again)."""
+        raise NotImplementedError(f"{self.platform} has no shop authorisation flow")
 
     def decrypt_receiver(self, shop: ShopAuth, order_id: str, receiver: dict) -> dict | None:
         """The receiver in plain text for a waybill, from the platform's decryption API; None
@@ -347,11 +367,15 @@ class PlatformClient(ABC):
                 raise
             raise PlatformError("auth_broken", self.platform, exc.code, exc.message) from exc
 
-    def grant(self, access_token, refresh_token, expires_in) -> TokenGrant:
+    def grant(
+        self, access_token, refresh_token, expires_in, shop_key=None, shop_name=None
+    ) -> TokenGrant:
         return TokenGrant(
             access_token=str(required(access_token, "access_token")),
             refresh_token=str(refresh_token) if refresh_token else None,
             expires_at=utcnow().replace(microsecond=0) + timedelta(seconds=as_int(expires_in)),
+            shop_key=str(required(shop_key, "shop id")) if shop_key is not None else None,
+            shop_name=str(shop_name) if shop_name else None,
         )
 
     def parsed(self, what: str, read: Callable[[], object]):

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import time
 from datetime import datetime, timedelta
+from urllib.parse import urlencode
 
 from backend.clients.platforms.base import (
     OrderLine,
@@ -135,6 +136,11 @@ class DouyinClient(PlatformClient):
     timestamp_codes = TIMESTAMP_CODES
     credential_codes = CREDENTIAL_CODES
 
+    def __init__(self, *args, service_id: str = "", **kw):
+        """service_id: the alliance's tool app in Douyin's service market (服务市场)."""
+        super().__init__(*args, **kw)
+        self.service_id = service_id
+
     def invoke(self, method: str, params: dict, access_token: str | None = None) -> dict:
         body = param_json(params)
 
@@ -207,6 +213,28 @@ class DouyinClient(PlatformClient):
         return self.parsed(
             "token.refresh",
             lambda: self.grant(data["access_token"], data.get("refresh_token"), data["expires_in"]),
+        )
+
+    def authorize_url(self, *, redirect_uri: str, state: str) -> str:
+        """fuwu.jinritemai.com/authorize: the callback is the one registered for the service
+        in the service market, so redirect_uri is not part of the address."""
+        query = urlencode({"service_id": self.service_id, "state": state})
+        return f"{self.oauth_base}/authorize?{query}"
+
+    def exchange_code(self, *, code: str, redirect_uri: str) -> TokenGrant:
+        params = {"code": code, "grant_type": "authorization_code"}
+        with self.refusal_breaks_auth():
+            payload = self.invoke("token.create", params)
+        data = payload.get("data") or {}
+        return self.parsed(
+            "token.create",
+            lambda: self.grant(
+                data["access_token"],
+                data.get("refresh_token"),
+                data["expires_in"],
+                data["shop_id"],
+                data.get("shop_name"),
+            ),
         )
 
     def decrypt_receiver(self, shop: ShopAuth, order_id: str, receiver: dict) -> dict | None:

@@ -8,6 +8,7 @@ amounts yuan strings, pages 1-based. JD lists only paid orders.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from urllib.parse import urlencode
 
 from backend.clients.platforms.base import (
     OrderLine,
@@ -112,13 +113,6 @@ class JdClient(PlatformClient):
     timestamp_codes = TIMESTAMP_CODES
     credential_codes = CREDENTIAL_CODES
 
-    def __init__(
-        self, base_url: str, app_key: str, app_secret: str, *, oauth_base: str | None = None, **kw
-    ):
-        """oauth_base: where oauth2/refresh_token lives (open-oauth.jd.com; else the API base)."""
-        super().__init__(base_url, app_key, app_secret, **kw)
-        self.oauth_base = (oauth_base or base_url).rstrip("/")
-
     def invoke(self, method: str, business: dict, access_token: str) -> dict:
         business_json = compact_json(business)
 
@@ -218,6 +212,55 @@ class JdClient(PlatformClient):
             "oauth2/refresh_token",
             lambda: self.grant(
                 payload["access_token"], payload.get("refresh_token"), payload["expires_in"]
+            ),
+        )
+
+    def authorize_url(self, *, redirect_uri: str, state: str) -> str:
+        query = urlencode(
+            {
+                "app_key": self.app_key,
+                "response_type": "code",
+                "redirect_uri": redirect_uri,
+                "state": state,
+                "scope": "snsapi_base",
+            }
+        )
+        return f"{self.oauth_base}/oauth2/to_login?{query}"
+
+    def exchange_code(self, *, code: str, redirect_uri: str) -> TokenGrant:
+        """oauth2/access_token (no redirect_uri: the app's registered one applies); its answer
+        names a user (open_id), not a shop, so the shop comes from jingdong.seller.vender.info.get
+        called with the new token (that API's answer fields are UNVERIFIED)."""
+        query = {
+            "app_key": self.app_key,
+            "app_secret": self.app_secret,
+            "grant_type": "authorization_code",
+            "code": code,
+        }
+        with self.refusal_breaks_auth():
+            payload = self.call(
+                lambda: self.session.get(
+                    f"{self.oauth_base}/oauth2/access_token", params=query, timeout=self.timeout
+                ),
+                self.oauth_error_in,
+            )
+        token = self.parsed(
+            "oauth2/access_token",
+            lambda: self.grant(
+                payload["access_token"], payload.get("refresh_token"), payload["expires_in"]
+            ),
+        )
+        method = "jingdong.seller.vender.info.get"
+        answer = self.invoke(method, {}, token.access_token)
+        vender = self.parsed(method, lambda: answer[response_key(method)]["vender_info_result"])
+        return self.parsed(
+            method,
+            lambda: self.grant(
+                token.access_token,
+                token.refresh_token,
+                payload["expires_in"],
+                vender["vender_id"],
+                vender.get("shop_name"),
             ),
         )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timedelta
+from urllib.parse import urlencode
 
 from backend.clients.platforms.base import (
     OrderLine,
@@ -166,6 +167,34 @@ class PddClient(PlatformClient):
             )
 
         return self.parsed("token refresh", read)
+
+    def authorize_url(self, *, redirect_uri: str, state: str) -> str:
+        query = urlencode(
+            {
+                "response_type": "code",
+                "client_id": self.app_key,
+                "redirect_uri": redirect_uri,
+                "state": state,
+            }
+        )
+        return f"{self.oauth_base}/service-market/auth?{query}"
+
+    def exchange_code(self, *, code: str, redirect_uri: str) -> TokenGrant:
+        """pdd.pop.auth.token.create through the gateway (signed, no access_token)."""
+        with self.refusal_breaks_auth():
+            payload = self.invoke("pdd.pop.auth.token.create", {"code": code})
+
+        def read() -> TokenGrant:
+            token = payload["pop_auth_token_create_response"]
+            return self.grant(
+                token["access_token"],
+                token.get("refresh_token"),
+                token["expires_in"],
+                token["owner_id"],
+                token.get("owner_name"),
+            )
+
+        return self.parsed("token create", read)
 
     def ship(self, shop: ShopAuth, order_id: str, *, company: str, tracking_no: str) -> None:
         business = {"order_sn": order_id, "logistics_id": company, "tracking_number": tracking_no}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
+from urllib.parse import unquote, urlencode
 
 from backend.clients.platforms.base import (
     OrderLine,
@@ -56,7 +57,8 @@ REFUNDING_LINE = frozenset(
 NO_REFUND = ("", "NO_REFUND")
 
 AUTH_CODES = frozenset({"26", "27"})
-CREDENTIAL_CODES = frozenset({"25", "29"})  # invalid signature, invalid app key
+# invalid signature, invalid app key; OAuth's invalid_client (our app key or secret)
+CREDENTIAL_CODES = frozenset({"25", "29", "invalid_client"})
 TIMESTAMP_CODES = frozenset({"43"})
 RATE_CODES = frozenset({"7"})
 TRANSIENT_CODES = frozenset({"10", "15"})
@@ -195,6 +197,55 @@ class TaobaoClient(PlatformClient):
             )
 
         return self.parsed("token refresh", read)
+
+    def authorize_url(self, *, redirect_uri: str, state: str) -> str:
+        """oauth.taobao.com/authorize; view=wap: the sellers authorise on their phones."""
+        query = urlencode(
+            {
+                "response_type": "code",
+                "client_id": self.app_key,
+                "redirect_uri": redirect_uri,
+                "state": state,
+                "view": "wap",
+            }
+        )
+        return f"{self.oauth_base}/authorize?{query}"
+
+    def oauth_error_in(self, payload: dict) -> PlatformError | None:
+        """oauth.taobao.com/token answers RFC 6749 errors: {error, error_description}."""
+        if payload.get("access_token"):
+            return None
+        code = str(payload.get("error") or "")
+        message = str(payload.get("error_description") or payload)[:200]
+        if code == "temporarily_unavailable":
+            return PlatformError("transient", PLATFORM, code, message)
+        return PlatformError("invalid", PLATFORM, code, message)
+
+    def exchange_code(self, *, code: str, redirect_uri: str) -> TokenGrant:
+        form = {
+            "grant_type": "authorization_code",
+            "code": code,
+            "client_id": self.app_key,
+            "client_secret": self.app_secret,
+            "redirect_uri": redirect_uri,
+        }
+        with self.refusal_breaks_auth():
+            payload = self.call(
+                lambda: self.session.post(
+                    f"{self.oauth_base}/token", data=form, timeout=self.timeout
+                ),
+                self.oauth_error_in,
+            )
+        return self.parsed(
+            "oauth token",
+            lambda: self.grant(
+                payload["access_token"],
+                payload.get("refresh_token"),
+                payload["expires_in"],
+                payload["taobao_user_id"],
+                unquote(str(payload.get("taobao_user_nick") or "")),
+            ),
+        )
 
     def ship(self, shop: ShopAuth, order_id: str, *, company: str, tracking_no: str) -> None:
         business = {"tid": order_id, "out_sid": tracking_no, "company_code": company}

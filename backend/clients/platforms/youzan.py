@@ -9,6 +9,7 @@ once). Times are Asia/Shanghai strings, amounts yuan strings, pages 1-based.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from urllib.parse import urlencode
 
 from backend.clients.platforms.base import (
     OrderLine,
@@ -173,6 +174,46 @@ class YouzanClient(PlatformClient):
                 access_token=str(required(data["access_token"], "access_token")),
                 refresh_token=None,
                 expires_at=naive_utc_from_timestamp(expires_ms // 1000),
+            )
+
+        return self.parsed("auth/token", read)
+
+    def authorize_url(self, *, redirect_uri: str, state: str) -> str:
+        """The tool app's authorise page: its address is UNVERIFIED (api-facts §7.4)."""
+        query = urlencode(
+            {
+                "client_id": self.app_key,
+                "response_type": "code",
+                "redirect_uri": redirect_uri,
+                "state": state,
+            }
+        )
+        return f"{self.oauth_base}/oauth/authorize?{query}"
+
+    def exchange_code(self, *, code: str, redirect_uri: str) -> TokenGrant:
+        """/auth/token with authorize_type authorization_code: authority_id is the shop's
+        kdt_id; the answer names no shop name. Later tokens come silently by the kdt_id."""
+        body = {
+            "authorize_type": "authorization_code",
+            "client_id": self.app_key,
+            "client_secret": self.app_secret,
+            "code": code,
+            "redirect_uri": redirect_uri,
+        }
+        with self.refusal_breaks_auth():
+            payload = self.call(
+                lambda: self.session.post(
+                    f"{self.base_url}/auth/token", json=body, timeout=self.timeout
+                )
+            )
+
+        def read() -> TokenGrant:
+            data = payload["data"]
+            return TokenGrant(
+                access_token=str(required(data["access_token"], "access_token")),
+                refresh_token=str(data["refresh_token"]) if data.get("refresh_token") else None,
+                expires_at=naive_utc_from_timestamp(as_int(data["expires"]) // 1000),
+                shop_key=str(required(data["authority_id"], "authority_id")),
             )
 
         return self.parsed("auth/token", read)
