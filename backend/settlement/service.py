@@ -233,7 +233,8 @@ def _settled(row: StatementSettlement | None, names: dict[int, str]) -> dict | N
 def _staff_names(session: Session, ids: set[int]) -> dict[int, str]:
     if not ids:
         return {}
-    return dict(session.execute(select(Staff.id, Staff.display_name).where(Staff.id.in_(ids))))
+    rows = session.execute(select(Staff.id, Staff.display_name).where(Staff.id.in_(ids)))
+    return {staff_id: name for staff_id, name in rows}
 
 
 def statement(session: Session, *, seller_id: int, month: str) -> dict:
@@ -345,11 +346,10 @@ def seller_statements(session: Session, *, seller_id: int) -> list[dict]:
 def all_statements(session: Session, *, month: str) -> list[dict]:
     """Every seller's statement of a month, for staff, each with the seller's name."""
     items = _summaries(session, [SettlementEntry.month == check_month(month)])
-    names = dict(
-        session.execute(
-            select(Seller.id, Seller.name).where(Seller.id.in_({i["seller_id"] for i in items}))
-        )
+    rows = session.execute(
+        select(Seller.id, Seller.name).where(Seller.id.in_({i["seller_id"] for i in items}))
     )
+    names = {seller_id: name for seller_id, name in rows}
     for item in items:
         item["seller_name"] = names.get(item["seller_id"], "")
     return sorted(items, key=lambda item: item["seller_id"])
