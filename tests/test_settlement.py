@@ -5,6 +5,7 @@ monthly statement and its CSV, and staff marking it settled."""
 import csv
 import io
 
+import pytest
 from sqlalchemy import select, update
 
 from backend.extensions import db
@@ -14,17 +15,23 @@ from backend.settlement import prices
 from backend.settlement import service as settlement
 from backend.settlement.models import SettlementEntry
 from tests.helpers import print_run, run_codes
-from tests.test_fulfilment import (  # noqa: F401  (store_seller is a fixture)
+from tests.test_fulfilment import (
     _douyin_order,
     _lot_of,
     _packed_and_shipped,
     _parcel,
     _wave,
-    store_seller,
 )
 from tests.test_platform_orders import pull, set_cursor
 
 LARGE = "RS-LIVE-L-5"
+
+
+@pytest.fixture
+def store_seller(app, licensed, monkeypatch):
+    """The licensed seller stands for the alliance's store (its print runs label parcels)."""
+    monkeypatch.setitem(app.config, "STORE_SELLER_ID", licensed["seller_id"])
+    return licensed
 
 
 def _ship_douyin_order(app, client, sandbox, staff_client, store, seller):
