@@ -139,6 +139,7 @@ def _register_errors(app: APIFlask) -> None:
 
 
 def _register_blueprints(app: APIFlask) -> None:
+    from backend.apply import bp as apply_pages
     from backend.callbacks import bp as callbacks
     from backend.console.aftersales_api import bp as aftersales_api
     from backend.console.api import bp as console_api
@@ -146,11 +147,13 @@ def _register_blueprints(app: APIFlask) -> None:
     from backend.console.fulfilment_api import bp as fulfilment_api
     from backend.console.live_api import bp as live_api
     from backend.console.notices_api import bp as notices_api
+    from backend.console.onboarding_api import bp as onboarding_api
     from backend.console.orders_api import bp as orders_api
     from backend.console.pages import bp as console_pages
     from backend.console.platforms_api import bp as platforms_api
+    from backend.console.settlement_api import bp as settlement_api
     from backend.processing.api import bp as processing_api
-    from backend.seller_api.oauth import bp as seller_oauth
+    from backend.sellerweb.shop_oauth import bp as seller_oauth
     from backend.seller_api.routes import bp as seller_api
     from backend.sellerweb import bp as seller_pages
     from bots.officialaccount.callback import bp as wechat_oa
@@ -168,12 +171,15 @@ def _register_blueprints(app: APIFlask) -> None:
     app.register_blueprint(live_api, url_prefix="/console/api")
     app.register_blueprint(platforms_api, url_prefix="/console/api")
     app.register_blueprint(notices_api, url_prefix="/console/api")
+    app.register_blueprint(onboarding_api, url_prefix="/console/api")
+    app.register_blueprint(settlement_api, url_prefix="/console/api")
     app.register_blueprint(processing_api, url_prefix="/api/processing")
     app.register_blueprint(seller_api, url_prefix="/api/seller/v1")
     app.register_blueprint(seller_oauth, url_prefix="/seller/shops")
     app.register_blueprint(trace_page, url_prefix="/t")
     app.register_blueprint(console_pages, url_prefix="/console")
     app.register_blueprint(seller_pages, url_prefix="/seller")  # forms carry CSRF tokens
+    app.register_blueprint(apply_pages, url_prefix="/apply")
     # The APIs take JSON bodies, tokens or signatures, never HTML forms: no form CSRF token.
     consoles = (
         console_api,
@@ -183,6 +189,8 @@ def _register_blueprints(app: APIFlask) -> None:
         fulfilment_api,
         live_api,
         platforms_api,
+        onboarding_api,
+        settlement_api,
     )
     for api in (api_v1, callbacks, *consoles, notices_api, processing_api, seller_api, wechat_oa):
         csrf.exempt(api)

@@ -183,6 +183,7 @@ class Config:
     CLAIM_RATE_PER_IP: str = "300/minute"
     CLAIMS_PER_IP_PER_SALE: int = 5  # units of one flash sale claimed from one address
     LOGIN_RATE_PER_IP: str = "10/minute;60/hour"  # wx.login codes exchanged for our tokens
+    APPLY_RATE_PER_IP: str = "5/hour;20/day"  # seller applications from one network (/apply)
 
     # Traceability: when a code looks copied, and how fast anyone may scan
     TRACE_MAX_CLIENTS: int = 5  # different networks that may scan a code before it is called out

@@ -37,11 +37,18 @@ from backend.live.models import (  # noqa: F401
 from backend.media.models import Photo  # noqa: F401
 from backend.notices.models import Broadcast, NoticeDelivery, SellerNotice  # noqa: F401
 from backend.officialaccount.models import OAFollower  # noqa: F401
+from backend.onboarding.models import LicenceRenewal, SellerApplication  # noqa: F401
 from backend.orders.models import Order, OrderEvent, OrderItem, OrderRequest  # noqa: F401
 from backend.payments.models import Payment, PaymentAnomaly, Refund  # noqa: F401
 from backend.platforms.models import PlatformOrder, Shop, SkuMapping  # noqa: F401
 from backend.sellers.models import BrandLicence, Seller, SellerToken  # noqa: F401
+from backend.settlement.models import (  # noqa: F401
+    SellerTier,
+    SellerTierAssignment,
+    SettlementEntry,
+    StatementSettlement,
+    WholesalePrice,
+)
 from backend.shipping.models import ShippingZone  # noqa: F401
 from backend.staff.models import Staff, StaffAlert  # noqa: F401
 from backend.trace.models import PrintRun, TraceCode, TraceFlag, TraceScan  # noqa: F401
-from backend.workspace.models import RenewalRequest  # noqa: F401

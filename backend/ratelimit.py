@@ -60,6 +60,7 @@ FLOW_RATES = {
     "claim-ip": ("CLAIM_RATE_PER_IP", "当前网络抢购太频繁，请稍后再试"),
     "live-comment": ("LIVE_COMMENT_RATE", "评论太频繁，请稍后再试"),
     "seller-code": ("SELLER_CODE_RATE", "验证码发送太频繁，请稍后再试"),
+    "apply-ip": ("APPLY_RATE_PER_IP", "当前网络提交申请太频繁，请稍后再试"),
     # Trace scans: one budget per network for the /t/ page and the API together, and one per
     # code in its normalised spelling; reports of fakes spend the network's budget too.
     "trace-network": ("TRACE_RATE_PER_IP", TooManyRequests.message),

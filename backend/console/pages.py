@@ -339,7 +339,9 @@ from backend.console import (  # noqa: E402, F401  (views register on bp)
     fulfilment_pages,
     live_pages,
     notices_pages,
+    onboarding_pages,
     platform_pages,
+    settlement_pages,
     shipping_pages,
     staff_pages,
 )

@@ -43,6 +43,7 @@ from backend.platforms import service as platforms
 from backend.platforms.models import STOCK_SOLD, PlatformOrder, Shop
 from backend.queue import enqueue, enqueue_at
 from backend.sellers.models import Seller
+from backend.settlement import service as settlement
 from backend.shipping import service as shipping
 from backend.staff import service as staff
 from backend.timeutil import SHANGHAI, to_aware_utc, to_naive_utc, utcnow
@@ -556,6 +557,7 @@ def _ship(session: Session, parcel: Parcel) -> None:
         platforms.record_shipment(
             session, row, carrier=parcel.carrier, tracking_no=parcel.tracking_no
         )
+        settlement.record_shipped_cost(session, row)  # 一件代发: the seller owes its wholesale cost
     parcel.status, parcel.shipped_at = SHIPPED, now
     trace.mark_sold(session, [bound.code for bound in parcel.codes], at=now)
 

@@ -66,7 +66,8 @@ def issue_oa_bind_code(session: Session, *, seller_id: int) -> dict:
     return officialaccount.issue_bind_code(seller_id=seller_id)
 
 
-def _check_scope(session: Session, product_ids: list[int]) -> list[int]:
+def check_scope(session: Session, product_ids: list[int]) -> list[int]:
+    """The licence scope, sorted, each product one of ours (BadRequest, NotFound)."""
     product_ids = sorted(set(product_ids))
     if not product_ids:
         raise BadRequest("授权范围至少包含一个商品", code="EMPTY_SCOPE")
@@ -109,7 +110,7 @@ def grant_licence(
     licence = BrandLicence(
         number=f"RSMH-{today():%Y}-{secrets.token_hex(4).upper()}",
         seller_id=seller_id,
-        product_ids=_check_scope(session, product_ids),
+        product_ids=check_scope(session, product_ids),
         valid_from=valid_from,
         valid_until=valid_until,
         status=ACTIVE,
@@ -141,7 +142,7 @@ def renew_licence(
     licence.valid_until = valid_until
     licence.status = ACTIVE
     if product_ids is not None:
-        licence.product_ids = _check_scope(session, product_ids)
+        licence.product_ids = check_scope(session, product_ids)
     session.commit()
     return licence
 

@@ -175,15 +175,6 @@ def shop(seller, shop_id: int):
     return render_template("sellerweb/shop.html", shop=found, tab="shops")
 
 
-# Re-authorising a shop through its platform's OAuth comes with the shop-OAuth work (issue 17
-# item 4, branch shopoauth17): this is the link target its pages and pushes use.
-@bp.get("/shops/<int:shop_id>/authorize")
-@seller_required
-def shop_authorize(seller, shop_id: int):
-    workspace.shop(db.session, seller_id=seller.id, shop_id=shop_id)
-    return render_template("sellerweb/message.html", message="店铺重新授权即将开放", tab="shops")
-
-
 @bp.get("/licence")
 @seller_required
 def licence(seller):

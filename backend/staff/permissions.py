@@ -27,6 +27,8 @@ PLATFORMS = "platforms.manage"
 BROADCASTS = "broadcasts.manage"
 STAFF_MANAGE = "staff.manage"
 SHIPPING_RULES = "shipping.rules"
+SELLER_ONBOARDING = "sellers.onboarding"
+SETTLEMENT = "settlement.manage"
 
 PERMISSIONS: dict[str, str] = {
     CONSOLE: "后台概览、绑定自己的公众号",
@@ -47,6 +49,8 @@ PERMISSIONS: dict[str, str] = {
     BROADCASTS: "联盟广播",
     STAFF_MANAGE: "员工账号：创建、停用、重置密码、分配角色",
     SHIPPING_RULES: "配送区域与运费：鲜活可达地区、首重续重、冷链附加费、时效",
+    SELLER_ONBOARDING: "审核卖家入驻申请与品牌授权续期",
+    SETTLEMENT: "供货价、卖家等级、卖家月结算单与标记已结算",
 }
 
 
@@ -86,8 +90,14 @@ ROLES: dict[str, Role] = {
     ),
     WAREHOUSE: Role("仓库", frozenset({CONSOLE, STOCK_VIEW, STOCK_ADJUST, ORDERS_FULFIL})),
     HOST: Role("主播", frozenset({CONSOLE, LIVE_HOST})),
-    BRAND: Role("品牌专员", frozenset({CONSOLE, STOCK_VIEW, LICENCES, CODES, FLAGS, SELLER_BIND})),
-    FINANCE: Role("财务", frozenset({CONSOLE, AFTERSALES_VIEW, AFTERSALES_DECIDE, PAYMENTS_VIEW})),
+    BRAND: Role(
+        "品牌专员",
+        frozenset({CONSOLE, STOCK_VIEW, LICENCES, CODES, FLAGS, SELLER_BIND, SELLER_ONBOARDING}),
+    ),
+    FINANCE: Role(
+        "财务",
+        frozenset({CONSOLE, AFTERSALES_VIEW, AFTERSALES_DECIDE, PAYMENTS_VIEW, SETTLEMENT}),
+    ),
 }
 
 

@@ -20,6 +20,8 @@ from backend.fulfilment import tracking
 from backend.inventory.models import Lot
 from backend.notices import service as notices
 from backend.notices.models import SellerNotice
+from backend.onboarding import service as onboarding
+from backend.onboarding.models import LicenceRenewal
 from backend.orders.models import Order
 from backend.pagination import page_of
 from backend.platforms import service as platforms
@@ -30,7 +32,6 @@ from backend.sellers.models import ACTIVE, EXPIRED, BrandLicence
 from backend.timeutil import utcnow
 from backend.trace import service as trace
 from backend.trace.models import PrintRun
-from backend.workspace.models import REQUESTED, RenewalRequest
 
 NEW_ORDER_HOURS = 24
 TO_SHIP = "TO_SHIP"  # a filter, not a status: paid orders of self-fulfilled shops not sent yet
@@ -209,9 +210,7 @@ def licence(session: Session, *, seller_id: int) -> dict | None:
     if state == ACTIVE and row.valid_until < day:
         state = EXPIRED
     pending = session.scalar(
-        select(RenewalRequest).where(
-            RenewalRequest.seller_id == seller_id, RenewalRequest.status == REQUESTED
-        )
+        select(LicenceRenewal).where(LicenceRenewal.pending_seller_id == seller_id)
     )
     return {
         "licence": row,
@@ -221,17 +220,15 @@ def licence(session: Session, *, seller_id: int) -> dict | None:
     }
 
 
-def request_renewal(session: Session, *, seller_id: int) -> RenewalRequest:
-    """The seller asks staff to renew their licence (one request waits at a time)."""
+def request_renewal(session: Session, *, seller_id: int) -> LicenceRenewal:
+    """The seller asks staff to renew their licence (onboarding's review decides); asking again
+    while one request waits answers that one."""
     current = licence(session, seller_id=seller_id)
     if current is None:
         raise RuleBroken("您还没有品牌授权，请先申请", code="NO_LICENCE")
     if current["renewal"] is not None:
         return current["renewal"]
-    request = RenewalRequest(seller_id=seller_id, licence_id=current["licence"].id)
-    session.add(request)
-    session.commit()
-    return request
+    return onboarding.request_renewal(session, seller_id=seller_id)
 
 
 # -- trace codes -----------------------------------------------------------------------------

@@ -6,28 +6,31 @@ browser (backend/platforms/authorisation.py). Three pages, all GET:
   /seller/shops/callback/{platform}  ← the platform's redirect (code + state, or a refusal);
                                        answers a short Chinese page: connected / refused / invalid
 
-Who the seller is comes from `current_seller_id()` alone: today the seller-API Bearer token;
-the sellers' web session (branch sellerweb17) replaces its body and nothing else. The callback
-needs no login: the `state` it carries names the seller who started.
+Who the seller is comes from `current_seller_id()` alone: the seller's phone-page session, or
+for software of their own the seller-API Bearer token. The callback needs no login: the `state`
+it carries names the seller who started.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, redirect, render_template_string, request
+from flask import Blueprint, Response, redirect, render_template_string, request, url_for
 
 from backend.errors import DomainError
 from backend.extensions import db
 from backend.platforms import authorisation
 from backend.platforms.service import PLATFORM_NAMES
 from backend.sellers import service as sellers
+from backend.sellerweb import access
 
 bp = Blueprint("seller_oauth", __name__)
 
 
 def current_seller_id() -> int | None:
-    """The seller this request comes from, or None. THE SEAM: the sellers' web session
-    (sellerweb17) swaps its body for the session's seller; until then the seller-API Bearer
-    token (`Authorization: Bearer …`) identifies the seller."""
+    """The seller this request comes from, or None: the phone pages' session, else the
+    seller-API Bearer token (`Authorization: Bearer …`)."""
+    seller = access.current_seller()
+    if seller is not None:
+        return seller.id
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token:
         return None
@@ -49,7 +52,9 @@ def _page(title: str, text: str, *, ok: bool, status: int = 200) -> Response:
 def _send_to_platform(start) -> Response:
     seller_id = current_seller_id()
     if seller_id is None:
-        return _page("请先登录", "登录卖家工作台后再连接店铺。", ok=False, status=401)
+        if request.headers.get("Authorization"):  # an API client with a bad token
+            return _page("请先登录", "登录卖家工作台后再连接店铺。", ok=False, status=401)
+        return redirect(url_for("sellerweb.login", next=request.full_path.rstrip("?")))
     try:
         url = start(seller_id)
     except DomainError as error:
