@@ -153,9 +153,9 @@ def _register_blueprints(app: APIFlask) -> None:
     from backend.console.platforms_api import bp as platforms_api
     from backend.console.settlement_api import bp as settlement_api
     from backend.processing.api import bp as processing_api
-    from backend.sellerweb.shop_oauth import bp as seller_oauth
     from backend.seller_api.routes import bp as seller_api
     from backend.sellerweb import bp as seller_pages
+    from backend.sellerweb.shop_oauth import bp as seller_oauth
     from bots.officialaccount.callback import bp as wechat_oa
     from miniprogram_api import api_v1
     from miniprogram_api.trace_page import bp as trace_page

@@ -150,6 +150,7 @@ def approve_application(session: Session, *, application_id: int, staff_id: int)
             + ("品牌授权已开通，可申领防伪码。" if application.wants_licence else "")
         ),
         dedupe_key=f"welcome:{seller.id}",
+        link="/seller/today",
         application_id=application.id,
     )
     if application.wants_licence:
@@ -285,6 +286,7 @@ def approve_renewal(
         title="品牌授权续期已通过",
         body=f"您的“乳山牡蛎”品牌授权（{licence.number}）已续期至 {valid_until:%Y-%m-%d}。",
         dedupe_key=f"licence-renewal:{renewal.id}",
+        link="/seller/licence",
         licence_id=licence.id,
         renewal_id=renewal.id,
     )
@@ -306,6 +308,7 @@ def reject_renewal(
         title="品牌授权续期未通过",
         body=f"您的品牌授权续期申请未通过：{renewal.reason}",
         dedupe_key=f"licence-renewal:{renewal.id}",
+        link="/seller/licence",
         licence_id=renewal.licence_id,
         renewal_id=renewal.id,
     )

@@ -13,6 +13,7 @@ from backend.platforms.carriers import CARRIERS
 from backend.platforms.service import PLATFORM_NAMES
 from backend.sellerweb import bp
 from backend.sellerweb.access import seller_required
+from backend.settlement import service as settlement
 from backend.workspace import service as workspace
 
 STATUS_TEXT = {
@@ -217,11 +218,22 @@ def labels(seller, print_run_id: int):
     )
 
 
-# Monthly statements come with the settlement work (issue 17 item 6, branch settle17).
 @bp.get("/statements")
 @seller_required
 def statements(seller):
-    return render_template("sellerweb/statements.html", tab="me")
+    found = settlement.seller_statements(db.session, seller_id=seller.id)
+    return render_template("sellerweb/statements.html", statements=found, tab="me")
+
+
+@bp.get("/statements/<month>.csv")
+@seller_required
+def statement_csv(seller, month: str):
+    body = settlement.statement_csv(db.session, seller_id=seller.id, month=month[:7])
+    return Response(
+        body,
+        mimetype="text/csv",
+        headers={"Content-Disposition": f"attachment; filename=statement-{month[:7]}.csv"},
+    )
 
 
 @bp.get("/me")
