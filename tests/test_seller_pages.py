@@ -14,11 +14,11 @@ import requests
 from backend.extensions import db
 from backend.notices import service as notices
 from backend.officialaccount.models import OAFollower
+from backend.onboarding.models import LicenceRenewal
 from backend.platforms.models import PlatformOrder, Shop
 from backend.sellers import service as sellers
 from backend.timeutil import utcnow
 from backend.trace.models import PrintRun
-from backend.workspace.models import RenewalRequest
 from tests.test_seller_notices import messages
 
 
@@ -373,14 +373,15 @@ def test_pages_render_and_licence_renewal_is_recorded_once(app, client, sandbox,
         "/seller/me",
     ):
         assert client.get(path).status_code == 200, path
-    assert "即将开放" in client.get(f"/seller/shops/{mine['shop_id']}/authorize").text
-    assert "每月" in client.get("/seller/statements").text
+    reauthorise = client.get(f"/seller/shops/{mine['shop_id']}/authorize")
+    assert reauthorise.status_code == 302  # off to the platform's own authorisation page
+    assert "还没有对账单" in client.get("/seller/statements").text
     token = _csrf(client, "/seller/licence")
     for _ in range(2):
         assert client.post("/seller/licence/renewal", data={"csrf_token": token}).status_code == 302
     assert "等待联盟审核" in client.get("/seller/licence").text
     with app.app_context():
-        assert db.session.scalar(db.select(db.func.count()).select_from(RenewalRequest)) == 1
+        assert db.session.scalar(db.select(db.func.count()).select_from(LicenceRenewal)) == 1
         db.session.remove()
 
 

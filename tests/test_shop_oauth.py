@@ -233,7 +233,10 @@ def test_a_broken_shop_is_authorised_again_and_pulls_again(
 
 
 def test_connecting_needs_a_seller_and_a_known_platform(client, seller):
-    assert client.get("/seller/shops/connect/pdd").status_code == 401
+    browser = client.get("/seller/shops/connect/pdd")  # no login: the phone pages log in first
+    assert browser.status_code == 302 and "/seller/login" in browser.headers["Location"]
+    bad_token = client.get("/seller/shops/connect/pdd", headers={"Authorization": "Bearer x.y"})
+    assert bad_token.status_code == 401
     assert client.get("/seller/shops/connect/amazon", headers=seller["headers"]).status_code == 404
     assert client.get("/seller/shops/999/authorize", headers=seller["headers"]).status_code == 404
 
