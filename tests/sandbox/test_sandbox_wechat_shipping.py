@@ -138,6 +138,17 @@ def shipping_orders(control) -> dict:
     return control.get("/sandbox/wx/shipping/orders")
 
 
+def _push_log(control, count: int, seconds: float = 10) -> list[dict]:
+    """The sandbox's push log once it holds `count` attempts: it logs an attempt when the reply
+    is in, which on a loaded machine may come after our receiver has counted the push."""
+    deadline = time.monotonic() + seconds
+    while True:
+        log = control.get("/sandbox/wx/shipping/pushes")["pushes"]
+        if len(log) >= count or time.monotonic() > deadline:
+            return log
+        time.sleep(0.05)
+
+
 def test_ship_confirm_settle_releases_the_funds_and_pushes_twice(wx, pay, control, pushes, env):
     transaction_id = pay("HL20261206001", total=12800)
     order = get_order(wx, "HL20261206001")["order"]
@@ -179,14 +190,7 @@ def test_ship_confirm_settle_releases_the_funds_and_pushes_twice(wx, pay, contro
     assert "settlement_time" not in shipped
     assert settled["confirm_receive_method"] == 2
     assert settled["settlement_time"] == settled["confirm_receive_time"] + SETTLE
-    # The sandbox logs a push once its reply is in: on a loaded machine that may come after
-    # our receiver has already counted it.
-    deadline = time.monotonic() + 10
-    while True:
-        log = control.get("/sandbox/wx/shipping/pushes")["pushes"]
-        if len(log) >= 2 or time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
+    log = _push_log(control, 2)
     assert [(p["attempt"], p["ok"]) for p in log] == [(1, True), (1, True)]
 
 
@@ -414,8 +418,7 @@ def test_a_push_not_answered_success_is_retried(wx, pay, control):
         assert upload(wx, "HL20261206032") == 0
         received = receiver.wait_for(3)
         assert len({r["raw"] for r in received}) == 1
-        time.sleep(0.3)
-        log = control.get("/sandbox/wx/shipping/pushes")["pushes"]
+        log = _push_log(control, 3)
         assert [(p["attempt"], p["ok"]) for p in log] == [(1, False), (2, False), (3, True)]
     finally:
         receiver.stop()
