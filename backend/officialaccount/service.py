@@ -10,6 +10,7 @@ import time
 
 from flask import current_app
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from backend.clients.wechat import WeChatError, oa_client
@@ -99,12 +100,16 @@ def unbind(follower: OAFollower) -> None:
 def follower(session: Session, openid: str) -> OAFollower:
     """The follower with this openid, created at their first message or event."""
     found = session.scalar(select(OAFollower).where(OAFollower.openid == openid))
-    if found is None:
-        found = OAFollower(openid=openid, following=True)
-        session.add(found)
-        session.flush()
-        # its UnionID (the link to a mini-program account) comes from user/info
-        on_commit(session, lambda: enqueue("jobs.officialaccount.refresh_follower", openid))
+    if found is not None:
+        return found
+    try:
+        with session.begin_nested():  # two first events of one follower may race
+            found = OAFollower(openid=openid, following=True)
+            session.add(found)
+    except IntegrityError:
+        return session.scalar(select(OAFollower).where(OAFollower.openid == openid))
+    # its UnionID (the link to a mini-program account) comes from user/info
+    on_commit(session, lambda: enqueue("jobs.officialaccount.refresh_follower", openid))
     return found
 
 
