@@ -40,6 +40,10 @@ def test_staff_pack_and_ship_an_order_from_the_desk(
             page.fill("input[name=password]", "heli-demo")
             page.click("button:has-text('登录')")
             page.wait_for_url(f"{base}/console/")
+            # an admin's whole menu fits the staff screen: no sideways scroll, 退出 in view
+            assert page.evaluate("document.documentElement.scrollWidth") <= STAFF_SCREEN["width"]
+            logout = page.locator("header button:has-text('退出')").bounding_box()
+            assert logout["x"] + logout["width"] <= STAFF_SCREEN["width"]
 
             page.goto(f"{base}/console/fulfilment")
             page.once("dialog", lambda dialog: dialog.accept())

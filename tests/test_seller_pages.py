@@ -19,7 +19,7 @@ from backend.platforms.models import PlatformOrder, Shop
 from backend.sellers import service as sellers
 from backend.timeutil import utcnow
 from backend.trace.models import PrintRun
-from tests.test_seller_notices import messages
+from tests.test_seller_notices import messages, seller_headers
 
 
 def make_seller(app, sandbox, name: str, *, phone: str, bound: bool = True) -> dict:
@@ -449,3 +449,42 @@ def test_sandbox_authorize_page_errors(app, sandbox):
         timeout=5,
     ).json()
     assert bad["errcode"] == 40013
+
+
+def test_an_order_the_seller_ships_shows_shipped_at_once_and_is_shipped_once_the_platform_has_it(
+    app, client, sandbox, staff_client, store
+):
+    from tests.helpers import run_jobs
+    from tests.test_platform_orders import Platform, pull, register, rows
+
+    seller = make_seller(app, sandbox, "白沙滩老孙", phone="13900000003")
+    platform = Platform(sandbox, "pdd")
+    headers = seller_headers(staff_client, seller["id"])
+    shop = register(client, {"id": seller["id"], "headers": headers}, platform, "pdd-sun-1")
+    with app.app_context():
+        db.session.get(Shop, shop["id"]).self_fulfilled = True
+        db.session.commit()
+        db.session.remove()
+    order_no = platform.order("pdd-sun-1", "PAID")
+    pull(app, shop["id"])
+    [row] = [r for r in rows(app, shop["id"]) if r.order_no == order_no]
+    log_in(client, sandbox, seller["openid"])
+    token = _csrf(client, "/seller/me")
+    res = client.post(
+        f"/seller/orders/{row.id}/ship",
+        data={"csrf_token": token, "carrier": "ZTO", "tracking_no": "ZT55501"},
+    )
+    assert res.status_code == 302
+    # before the tracking number reached the platform: shipped, on its way back
+    assert "已发货 · 回传平台中" in client.get(f"/seller/orders/{row.id}").text
+    run_jobs(app, "default")  # the write-back job
+    page = client.get(f"/seller/orders/{row.id}").text
+    assert "已发货" in page and "回传平台中" not in page and "待发货" not in page
+    [sent] = platform.shipments("pdd-sun-1")
+    assert sent["tracking_no"] == "ZT55501"
+    with app.app_context():
+        assert db.session.get(PlatformOrder, row.id).status == "SHIPPED"
+        db.session.remove()
+    # the next pull agrees and changes nothing back
+    pull(app, shop["id"])
+    assert [r.status for r in rows(app, shop["id"]) if r.order_no == order_no] == ["SHIPPED"]

@@ -1,22 +1,28 @@
 """A seller on a phone (Chromium at 390×844, WeChat's user agent): taps the link of a new-order
 push the sandbox's Official Account received, logs in through the sandbox's web authorisation,
-sees the order with its tracking, and reads a typhoon broadcast's full text. Screenshots go to
-$HELI_SCREENSHOTS when it is set."""
+sees the order with its tracking, reads a typhoon broadcast's full text, connects a Pinduoduo
+shop through the platform's authorisation page, downloads the monthly statement, and finds
+nothing of another seller's. Screenshots go to $HELI_SCREENSHOTS when it is set."""
 
 from __future__ import annotations
 
+import csv
+import io
 from urllib.parse import urlsplit
 
 import requests
 
 from backend.extensions import db
-from backend.platforms.models import Shop
+from backend.platforms.models import PlatformOrder, Shop
+from backend.settlement import prices
+from backend.settlement import service as settlement
 from backend.workspace import service as workspace
 from tests.helpers import run_jobs
 from tests.test_console_live_browser import CHROMIUM, CHROMIUM_ARGS, WAIT_MS, _browser_or_fail
 from tests.test_fulfilment_browser import _keep
 from tests.test_platform_orders import Platform, pull, register, rows
 from tests.test_seller_notices import make_sellers, messages, seller_headers, typhoon
+from tests.test_shop_oauth import OAUTH_PATHS
 
 PHONE = {"width": 390, "height": 844}
 WECHAT_UA = (
@@ -25,13 +31,51 @@ WECHAT_UA = (
 )
 
 
+def _statement_of_the_connected_shop(app, sandbox, staff_client, store, shop_key: str) -> str:
+    """An order of the newly connected (drop-shipped) shop, pulled and shipped by the warehouse,
+    which books its wholesale cost on the seller's statement: its order number."""
+    with app.app_context():
+        tier_id = prices.default_tier(db.session).id
+        db.session.commit()
+        db.session.remove()
+    staff_client.put(
+        "/console/api/wholesale-prices",
+        json={"sku_id": store["RS-LIVE-L-5"], "tier_id": tier_id, "price": 6800},
+    )
+    order_no = Platform(sandbox, "pdd").order(shop_key, "PAID")
+    with app.app_context():
+        shop = db.session.scalar(db.select(Shop).where(Shop.shop_key == shop_key))
+        shop_id = shop.id
+        db.session.remove()
+    pull(app, shop_id)
+    [row] = [r for r in rows(app, shop_id) if r.order_no == order_no]
+    with app.app_context():  # what the fulfilment desk books as the parcel ships
+        settlement.record_shipped_cost(db.session, db.session.get(PlatformOrder, row.id))
+        db.session.commit()
+        db.session.remove()
+    return order_no
+
+
 def test_a_seller_taps_a_new_order_push_logs_in_and_reads_a_typhoon_warning(
     app, client, sandbox, staff_client, store, oa, tmp_path
 ):
     sync_playwright = _browser_or_fail()
     from playwright.sync_api import expect
 
-    [seller_id] = make_sellers(app, sandbox, 1)
+    for setting, path in OAUTH_PATHS.items():
+        app.config[setting] = sandbox.url + path
+    base = app.config["PUBLIC_BASE_URL"]
+    [seller_id, their_id] = make_sellers(app, sandbox, 2)
+    their_platform = Platform(sandbox, "douyin")
+    theirs = register(
+        client,
+        {"id": their_id, "headers": seller_headers(staff_client, their_id)},
+        their_platform,
+        "dy-neighbour-1",
+    )
+    their_order_no = their_platform.order("dy-neighbour-1", "PAID")
+    pull(app, theirs["id"])
+    [their_order] = [r.id for r in rows(app, theirs["id"])]
     openid = f"oa-seller-{seller_id}"
     seller = {"id": seller_id, "headers": seller_headers(staff_client, seller_id)}
     platform = Platform(sandbox, "pdd")
@@ -42,7 +86,7 @@ def test_a_seller_taps_a_new_order_push_logs_in_and_reads_a_typhoon_warning(
         db.session.remove()
     order_no = platform.order("pdd-phone-1", "PAID")
     pull(app, shop["id"])
-    [row] = rows(app)
+    [row] = rows(app, shop["id"])
     with app.app_context():  # the seller shipped it from their own stock
         workspace.ship(
             db.session, seller_id=seller_id, order_id=row.id, carrier="ZTO", tracking_no="ZT7001"
@@ -99,5 +143,44 @@ def test_a_seller_taps_a_new_order_push_logs_in_and_reads_a_typhoon_warning(
             _keep(shot, "seller-today.png")
             box = page.locator("nav.tabs a").first.bounding_box()
             assert box["height"] >= 44  # a thumb's target
+
+            # connect a Pinduoduo shop through Pinduoduo's own authorisation page
+            page.click("nav.tabs a:has-text('店铺')")
+            page.click("a.btn:has-text('连接拼多多店铺')")
+            page.wait_for_url(lambda url: url.startswith(sandbox.url + OAUTH_PATHS["PDD_OAUTH_BASE"]))
+            page.fill("input[name=shop_id]", "pdd-phone-2")
+            page.click("button:has-text('授权')")
+            expect(page.locator("body")).to_contain_text("店铺已连接")
+            page.goto(f"{base}/seller/shops")
+            expect(page.locator("a.row", has_text="pdd-phone-2")).to_contain_text("正常")
+            shot = tmp_path / "shops.png"
+            page.screenshot(path=str(shot), full_page=True)
+            _keep(shot, "seller-shops.png")
+            assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+            # the warehouse ships one of its orders: the month's statement, downloaded
+            statement_order = _statement_of_the_connected_shop(
+                app, sandbox, staff_client, store, "pdd-phone-2"
+            )
+            page.click("nav.tabs a:has-text('我的')")
+            page.click("a.row:has-text('对账单')")
+            expect(page.locator(".card").first).to_contain_text("应结 ¥136.00")
+            shot = tmp_path / "statements.png"
+            page.screenshot(path=str(shot), full_page=True)
+            _keep(shot, "seller-statements.png")
+            with page.expect_download() as download:
+                page.click("a.btn:has-text('下载 CSV')")
+            saved = tmp_path / "statement.csv"
+            download.value.save_as(saved)
+            lines = list(csv.reader(io.StringIO(saved.read_bytes().decode("utf-8-sig"))))
+            assert any(statement_order in line for line in lines)
+            assert ["应付金额（元）", "136.00"] in lines
+
+            # nothing of another seller's
+            page.goto(f"{base}/seller/orders/{their_order}")
+            expect(page.locator("body")).to_contain_text("页面或记录不存在")
+            assert their_order_no not in page.content()
+            page.goto(f"{base}/seller/orders")
+            assert their_order_no not in page.content()
         finally:
             browser.close()

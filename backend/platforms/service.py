@@ -735,5 +735,7 @@ def write_back_shipment(session: Session, platform_order_id: int) -> bool:
                 continue
             raise
     row.shipped_back_at = utcnow()
+    if row.status == "PAID":  # the platform took it: shipped now, not at the next pull
+        lifecycle.follow_platform(row, "SHIPPED")
     session.commit()
     return True

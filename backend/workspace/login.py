@@ -14,7 +14,7 @@ import hmac
 import secrets
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from backend import ratelimit
@@ -197,11 +197,19 @@ def open_session(seller_id: int) -> str:
     return sid
 
 
-def session_seller(session: Session, sid: str) -> Seller | None:
-    """The active seller whose session this is, or None once it expired or was closed."""
+# Who a session belongs to: only the id and name a page needs, read on every page.
+_ACTIVE_SELLER = select(Seller.id, Seller.name).where(
+    Seller.id == bindparam("seller_id"), Seller.active.is_(True)
+)
+
+
+def session_seller(session: Session, sid: str):
+    """The active seller whose session this is (a row of id and name), or None once it
+    expired or was closed, or the seller was deactivated."""
     found = redis_client().get(_key("session", _digest(sid)))
-    seller = session.get(Seller, int(found)) if found else None
-    return seller if seller is not None and seller.active else None
+    if not found:
+        return None
+    return session.execute(_ACTIVE_SELLER, {"seller_id": int(found)}).first()
 
 
 def close_session(sid: str) -> None:
