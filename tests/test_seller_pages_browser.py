@@ -147,7 +147,8 @@ def test_a_seller_taps_a_new_order_push_logs_in_and_reads_a_typhoon_warning(
             # connect a Pinduoduo shop through Pinduoduo's own authorisation page
             page.click("nav.tabs a:has-text('店铺')")
             page.click("a.btn:has-text('连接拼多多店铺')")
-            page.wait_for_url(lambda url: url.startswith(sandbox.url + OAUTH_PATHS["PDD_OAUTH_BASE"]))
+            pdd_page = sandbox.url + OAUTH_PATHS["PDD_OAUTH_BASE"]
+            page.wait_for_url(lambda url: url.startswith(pdd_page))
             page.fill("input[name=shop_id]", "pdd-phone-2")
             page.click("button:has-text('授权')")
             expect(page.locator("body")).to_contain_text("店铺已连接")
