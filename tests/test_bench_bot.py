@@ -9,7 +9,12 @@ FIGURES = (
     "reply_p95_ms",
     "holds",
     "claim_accuracy",
+    "claim_recall",
+    "claim_strict_precision",
+    "wrong_holds_per_100",
     "intent_accuracy",
+    "questions_answered",
+    "regression_claim_accuracy",
     "duplicates",
     "lost",
 )
@@ -20,3 +25,7 @@ def test_bot_benchmark_smoke():
     assert all(name in figures for name in FIGURES), figures
     assert figures["duplicates"] == "0" and figures["lost"] == "0" and figures["failed"] == "0"
     assert int(figures["holds"]) > 0  # buying comments became holds
+    assert int(figures["labelled_lines"]) == 800  # the held-out split, scored whole
+    # the regression set the rules started from still reads as labelled
+    assert float(figures["regression_claim_accuracy"]) >= 0.98
+    assert float(figures["regression_intent_accuracy"]) >= 0.95

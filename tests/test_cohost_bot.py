@@ -203,6 +203,7 @@ def test_claims_in_every_form_hold_through_the_same_services(
         "two_by_number": say(first, room_id, "二号来两份").json["id"],
         "again": say(first, room_id, "2号要1份").json["id"],
         "over_limit": say(second, room_id, "2号要3份").json["id"],
+        "confirmed_over_limit": say(second, room_id, "确认").json["id"],
         "unknown_number": say(second, room_id, "9号要一份").json["id"],
         "on_screen": say(third, room_id, "扣1").json["id"],
         "last_unit": say(second, room_id, "2号1份").json["id"],
@@ -218,7 +219,9 @@ def test_claims_in_every_form_hold_through_the_same_services(
     assert "已为您锁定2号" in said("two_by_number")["text"]
     assert "您已锁定2号" in said("again")["text"]  # the first hold waits for payment
     assert said("again", first)["order_id"] == said("two_by_number", first)["order_id"]
-    assert "最多还能抢 2 份" in said("over_limit")["text"]
+    # above the sale's per-person limit: asked back first, refused by the limit once confirmed
+    assert "您要3份2号" in said("over_limit")["text"] and "确认" in said("over_limit")["text"]
+    assert "最多还能抢 2 份" in said("confirmed_over_limit")["text"]
     assert "没有9号商品" in said("unknown_number")["text"]
     assert "已为您锁定1号" in said("on_screen")["text"]
     assert "已为您锁定2号" in said("last_unit")["text"]

@@ -131,6 +131,17 @@ def _aftersales(item: dict | None, config) -> str:
     )
 
 
+def _paid(item: dict | None, config) -> str:
+    return "收到，感谢下单！按付款顺序发货，发货后小程序会通知您，物流在“我的订单”里随时可查"
+
+
+def _order_change(item: dict | None, config) -> str:
+    return (
+        "改地址、改数量或取消：未发货的订单在小程序“我的订单”里修改或取消后重新下单；"
+        "已发货的请在订单页申请售后"
+    )
+
+
 def _on_screen(item: dict, config) -> str:
     return f"正在讲解{_price(item, config)}"
 
@@ -157,6 +168,8 @@ ANSWERS = {
     "guarantee": (False, _guarantee),
     "how_to_buy": (False, _how_to_buy),
     "aftersales": (False, _aftersales),
+    "paid": (False, _paid),
+    "order_change": (False, _order_change),
 }
 
 
@@ -227,6 +240,11 @@ def pay_prompt(item: dict, quantity: int, order, *, again: bool) -> str:
         f"已为您锁定{title(item)}{quantity}份，共{total}，"
         f"请在{_local(order.pay_deadline):%H:%M}前在小程序付款，超时自动释放"
     )
+
+
+def confirm_quantity(item: dict, quantity: int) -> str:
+    """The safety rail: an unusual quantity is asked back, not held."""
+    return f"您要{quantity}份{title(item)}吗？确认请回复“确认”"
 
 
 def sale_started(item: dict) -> str:

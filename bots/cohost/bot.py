@@ -9,7 +9,9 @@ one that keeps killing the process is skipped after MAX_DELIVERIES attempts."""
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 
@@ -22,7 +24,7 @@ from backend.extensions import db
 from backend.live import claims, comments, moderation, shelf, summary
 from backend.live.models import ABNORMAL, LIVE, PAUSED, LiveRoom
 from bots.cohost import answers
-from bots.cohost.understanding import ShelfItem, read_comment, warm_up
+from bots.cohost.understanding import Claim, Reading, ShelfItem, normalise, read_comment, warm_up
 
 log = logging.getLogger("heli.bot")
 
@@ -36,6 +38,9 @@ RECOVER_EVERY = 30.0
 RECOVER_IDLE_MS = 30_000  # a pending comment idle this long belonged to a dead bot
 COUNTDOWN_AT = (60, 30, 10)
 WATCHED_STATUSES = (LIVE, PAUSED, ABNORMAL)
+CONFIRM_RE = re.compile(
+    r"(?:确认|确定|是的|对的?|没错|嗯嗯?|要的|yes|ok)(?:要|了|的|啊|呀)?[!.~ ]*"
+)
 
 
 def dead_letter_key(room_id: int) -> str:
@@ -195,6 +200,9 @@ class CoHost:
             pipe.execute()
             return
         reading = read_comment(text, room.shelf)
+        confirmed = self._confirmed(room_id, customer_id, text)
+        if confirmed is not None:
+            reading = Reading(intents=("claim",), claim=confirmed)
         spam = moderation.spam_reason(
             room_id, customer_id, text, is_claim=reading.claim is not None
         )
@@ -209,7 +217,9 @@ class CoHost:
             )
             reply = {"reply_to": entry_id, "to_customer_id": customer_id}
             if reading.claim:
-                said, extra = self._claim(room_id, entry_id, customer_id, reading.claim)
+                said, extra = self._claim(
+                    room_id, entry_id, customer_id, reading.claim, confirmed=confirmed is not None
+                )
                 private = extra.pop("private", None)
                 sentences.insert(0, said)
                 reply.update(extra)
@@ -232,7 +242,27 @@ class CoHost:
                 reply["private_text"] = answers.addressed(nickname, [private, *sentences[1:]])
             comments.publish_reply(room_id, answers.addressed(nickname, sentences), **reply)
 
-    def _claim(self, room_id, entry_id, customer_id, claim) -> tuple[str, dict]:
+    def _confirm_key(self, room_id: int, customer_id: int) -> str:
+        return f"heli:live:room:{room_id}:bot:confirm:{customer_id}"
+
+    def _confirmed(self, room_id: int, customer_id: int, text: str) -> Claim | None:
+        """The claim this viewer was asked to confirm, when this comment confirms it (once)."""
+        if not CONFIRM_RE.fullmatch(normalise(text)):
+            return None
+        pending = self.redis.getdel(self._confirm_key(room_id, customer_id))
+        if pending is None:
+            return None
+        number, quantity = json.loads(pending)
+        return Claim(number=number, quantity=quantity)
+
+    def _needs_confirming(self, item: dict, quantity: int) -> bool:
+        sale = item.get("flash_sale")
+        limit = sale["per_person_limit"] if sale else None
+        return quantity > self.app.config["LIVE_CONFIRM_ABOVE"] or (
+            limit is not None and quantity > limit
+        )
+
+    def _claim(self, room_id, entry_id, customer_id, claim, *, confirmed=False):
         """Hold the claimed units; answers what to say and the reply's extra fields."""
         room = self.facts(room_id)
         item = answers.pick_item(room.facts, claim.number)
@@ -243,6 +273,14 @@ class CoHost:
             if claim.number is None:
                 return "请写明商品编号，例如“3号要2份”", {}
             return f"没有{claim.number}号商品哦，请看屏幕上的编号", {}
+        if not confirmed and self._needs_confirming(item, claim.quantity):
+            self.redis.set(
+                self._confirm_key(room_id, customer_id),
+                json.dumps([item["number"], claim.quantity]),
+                ex=self.app.config["LIVE_CONFIRM_SECONDS"],
+            )
+            self.redis.hincrby(stats, "asked_to_confirm", 1)
+            return answers.confirm_quantity(item, claim.quantity), {}
         try:
             held = claims.claim_from_comment(
                 db.session,
