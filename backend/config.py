@@ -202,6 +202,10 @@ class Config:
     NOTICE_STALE_SECONDS: int = 10
     LIVE_MUTE_AFTER_OFFENCES: int = 3  # refused or spam comments before a viewer is muted
     LIVE_LOW_STOCK_UNITS: int = 10  # the bot announces "仅剩 N 份" at or below this
+    # WeChat's daily quotas of the calls the live followers poll (backend/live/following.py):
+    # getliveinfo (rooms' status) and getgoodswarehouse (product cards' audit).
+    LIVE_STATUS_CALLS_PER_DAY: int = 100_000
+    LIVE_AUDIT_CALLS_PER_DAY: int = 1_000
     # Shipping as the co-host bot and the store describe it (the alliance's courier contract).
     # Where live products go, fees and days are data: the shipping zones (backend/shipping).
     SHIP_CARRIER: str = "顺丰冷链"
