@@ -206,6 +206,10 @@ class Config:
     # back ("您要 20 份…吗？") and held once the viewer answers 确认: a misread costs a question.
     LIVE_CONFIRM_ABOVE: int = 10
     LIVE_CONFIRM_SECONDS: int = 300
+    # WeChat's daily quotas of the calls the live followers poll (backend/live/following.py):
+    # getliveinfo (rooms' status) and getgoodswarehouse (product cards' audit).
+    LIVE_STATUS_CALLS_PER_DAY: int = 100_000
+    LIVE_AUDIT_CALLS_PER_DAY: int = 1_000
     # Shipping as the co-host bot and the store describe it (the alliance's courier contract).
     # Where live products go, fees and days are data: the shipping zones (backend/shipping).
     SHIP_CARRIER: str = "顺丰冷链"

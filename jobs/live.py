@@ -1,5 +1,5 @@
 from backend.extensions import db
-from backend.live import claims, flash_claims, flash_sales, rooms, summary
+from backend.live import claims, flash_claims, flash_sales, following, rooms, summary
 from backend.queue import enqueue
 from jobs.base import job
 
@@ -40,12 +40,20 @@ def reconcile_flash_sales() -> list[dict]:
 
 
 @job
-def sync_live_rooms() -> int:
-    """Every minute: mirror live rooms' status from the provider; ended shows get their
+def sync_live_rooms() -> dict:
+    """Every 10 s: mirror live rooms' status from the provider when due (every 10 s while a
+    room is live or starts within the hour, every minute otherwise); ended shows get their
     summary (the bot writes it too when it sees the end first)."""
-    changed = rooms.sync(db.session)
+    followed = following.follow_statuses(db.session)
     summary.summarise_finished(db.session)
-    return changed
+    return followed
+
+
+@job
+def follow_goods_audits() -> dict:
+    """Every 15 s: ask WeChat about product cards awaiting audit when due, and push the ones
+    that passed to the rooms showing them (once)."""
+    return following.follow_audits(db.session)
 
 
 @job

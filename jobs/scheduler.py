@@ -34,7 +34,9 @@ SCHEDULE = [
     Periodic("expire-due-lots", "jobs.inventory.expire_due_lots", 60),
     Periodic("persist-scans", "jobs.trace.persist_scans", 5),
     Periodic("reconcile-flash-sales", "jobs.live.reconcile_flash_sales", 60),
-    Periodic("sync-live-rooms", "jobs.live.sync_live_rooms", 60),
+    # each tick asks whether a sync is due: every 10 s while a room is live or about to start
+    Periodic("sync-live-rooms", "jobs.live.sync_live_rooms", 10),
+    Periodic("follow-goods-audits", "jobs.live.follow_goods_audits", 15),
     Periodic("schedule-platform-pulls", "jobs.platforms.schedule_pulls", 60),
     Periodic("sweep-notices", "jobs.notices.sweep_notices", 5),
     Periodic("reconcile-pending-payments", "jobs.payments.reconcile_pending_payments", 120),

@@ -95,9 +95,11 @@ def test_the_control_room_shows_a_sale_selling_out_live(app, sandbox, store, tmp
             form.locator("select[name=sku_id]").select_option(str(sku_id))
             form.locator("input[name=units]").fill(str(UNITS))
             form.locator("input[name=price]").fill("88.8")
+            form.locator("#sale-more summary").click()  # the settings with defaults, folded
             form.locator("input[name=seconds]").fill("600")
             form.locator("input[name=per_person_limit]").fill(str(PER_PERSON))
             form.locator("input[name=pay_minutes]").fill("5")
+            page.once("dialog", lambda dialog: dialog.accept())  # 确定开始秒杀？
             form.locator("button[type=submit]").click()
 
             expect(page.locator(".flash.success")).to_contain_text("秒杀已开始：6 份，每份 ¥88.80")

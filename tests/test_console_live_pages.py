@@ -115,15 +115,18 @@ def test_forms_without_a_csrf_token_are_refused(app, console):
     assert sales(app) == []
 
 
-def test_rooms_page_lists_rooms_by_tab(app, console):
-    make_room(app, status=LIVE, name="正在直播的牡蛎专场")
+def test_rooms_page_opens_on_the_live_room_and_lists_rooms_by_tab(app, console):
     make_room(app, status=NOT_STARTED, name="明晚预告的牡蛎专场")
-    page = text(console.get("/console/live"))
+    page = text(console.get("/console/live"))  # nothing live: the room starting soonest
+    assert "明晚预告的牡蛎专场" in page and "进入控制台" in page
+    live_id = make_room(app, status=LIVE, name="正在直播的牡蛎专场")
+    page = text(console.get("/console/live"))  # a room live: it comes first, on its own tab
     assert "直播间" in page and "创建直播间" in page and "同步状态" in page
-    assert "明晚预告的牡蛎专场" in page and "正在直播的牡蛎专场" not in page
+    assert "正在直播的牡蛎专场" in page and "明晚预告的牡蛎专场" not in page
+    assert f'href="/console/live/rooms/{live_id}"' in page and "进入控制台 · 开始秒杀" in page
     assert "即将开播（1）" in page and "直播中（1）" in page and "已结束 / 回放（0）" in page
-    live = text(console.get("/console/live?tab=live"))
-    assert "正在直播的牡蛎专场" in live and "直播中" in live and "进入控制台" in live
+    upcoming = text(console.get("/console/live?tab=upcoming"))
+    assert "明晚预告的牡蛎专场" in upcoming and "正在直播的牡蛎专场" not in upcoming
     assert "暂无已结束 / 回放的直播间" in text(console.get("/console/live?tab=replay"))
     assert console.get("/console/live?tab=nonsense&page=abc").status_code == 200
 

@@ -17,6 +17,7 @@ from wechatpy import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 from wechatpy.session.redisstorage import RedisStorage
 
+from backend.clients import quota
 from backend.queue import redis_client
 from backend.timeutil import SHANGHAI
 
@@ -99,6 +100,17 @@ class HeliWeChatClient(WeChatClient):
                 raise WeChatError(None, str(exc)) from exc
         raise AssertionError("unreachable")
 
+    def counted(self, api: str, operation):
+        """call() for an API with a daily quota: the call is counted, and a 45009 answer closes
+        the API to us for the rest of WeChat's day."""
+        quota.spend(api)
+        try:
+            return self.call(operation)
+        except WeChatError as exc:
+            if exc.errcode == quota.QUOTA_SPENT:
+                quota.mark_spent(api)
+            raise
+
     def code_to_session(self, js_code: str) -> dict:
         return self.call(lambda c: c.wxa.code_to_session(js_code))
 
@@ -127,8 +139,11 @@ class HeliWeChatClient(WeChatClient):
         return self.call(lambda c: c.wxa._post("wxaapi/broadcast/room/create", data=body))
 
     def live_rooms(self, *, start: int, limit: int) -> dict:
-        return self.call(
-            lambda c: c.wxa._post("wxa/business/getliveinfo", data={"start": start, "limit": limit})
+        return self.counted(
+            "getliveinfo",
+            lambda c: c.wxa._post(
+                "wxa/business/getliveinfo", data={"start": start, "limit": limit}
+            ),
         )
 
     def add_live_goods(self, goods: dict) -> dict:
@@ -137,8 +152,9 @@ class HeliWeChatClient(WeChatClient):
         )
 
     def live_goods_status(self, goods_ids: list[int]) -> dict:
-        return self.call(
-            lambda c: c.wxa._post("wxa/business/getgoodswarehouse", data={"goods_ids": goods_ids})
+        return self.counted(
+            "getgoodswarehouse",
+            lambda c: c.wxa._post("wxa/business/getgoodswarehouse", data={"goods_ids": goods_ids}),
         )
 
     def add_goods_to_room(self, *, room_id: int, goods_id: int) -> dict:
@@ -149,10 +165,11 @@ class HeliWeChatClient(WeChatClient):
         )
 
     def push_goods(self, *, room_id: int, goods_id: int) -> dict:
-        return self.call(
+        return self.counted(
+            "goods/push",
             lambda c: c.wxa._post(
                 "wxaapi/broadcast/goods/push", data={"roomId": room_id, "goodsId": goods_id}
-            )
+            ),
         )
 
     def check_text(self, *, openid: str, content: str, scene: int = 2) -> dict:

@@ -6,7 +6,7 @@ from apiflask import APIBlueprint
 
 from backend.console.access import staff_required
 from backend.extensions import db
-from backend.live import flash_sales, hosts, moderation, rooms, shelf, summary
+from backend.live import flash_sales, following, hosts, moderation, rooms, shelf, summary
 from backend.live.schemas import OnScreenIn, RoomIn, ShelfIn, StartSaleIn
 from backend.staff import permissions as perms
 
@@ -58,7 +58,7 @@ def put_on_screen(room_id: int, body, staff):
 @bp.post("/live/rooms/sync")
 @staff_required(perms.LIVE_HOST)
 def sync_rooms(staff):
-    return {"changed": rooms.sync(db.session)}
+    return {"changed": following.sync_now(db.session)}
 
 
 @bp.get("/live/rooms/<int:room_id>/shelf")

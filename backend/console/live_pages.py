@@ -1,6 +1,9 @@
-"""/console/live: the host's pages. Rooms to schedule and sync, and a room's control room: the
-product on screen, flash sales, and a live panel (stock, claims, countdown, comments) that the
-page polls as JSON once a second.
+"""/console/live: the host's pages, made to run a show one-handed from a phone or a tablet. The
+room list opens on the room live now (else the one starting soonest); a room's control room
+shows the product on screen and its card, starts a flash sale in one tap with sensible defaults,
+and keeps everything on it — status, sale, its result, the show's figures, shelf stock,
+comments — live from the JSON state it polls once a second. Room statuses and product-card
+audits are followed by the scheduler (backend/live/following.py), so no one presses sync.
 
 The views register on the console blueprint of `pages.py`, so they share its login, CSRF
 handling and error pages. Polling rather than server-sent events: a gunicorn sync worker would
@@ -20,8 +23,7 @@ from backend.console.forms import load_form
 from backend.console.pages import _page, _pages, bp
 from backend.errors import BadRequest, DomainError, NotFound, SoldOut
 from backend.extensions import db
-from backend.flows import storefront
-from backend.live import comments, flash_sales, hosts, rooms, shelf, summary
+from backend.live import flash_sales, following, hosts, panel, rooms, shelf
 from backend.live.schemas import OnScreenIn, RoomIn, StartSaleIn
 from backend.staff import permissions as perms
 from backend.timeutil import SHANGHAI
@@ -29,12 +31,17 @@ from backend.timeutil import SHANGHAI
 ROOMS_PER_PAGE = 20
 COMMENTS_SHOWN = 50
 POLL_MILLISECONDS = 1000
-SKUS_LISTED = 200
-ROOM_TABS = {"upcoming": "即将开播", "live": "直播中", "replay": "已结束 / 回放"}
+ROOM_TABS = {"live": "直播中", "upcoming": "即将开播", "replay": "已结束 / 回放"}
+# What switching the product on screen did to its card: (flash category, text).
 CARD_STATES = {
-    "pushed": "商品卡片已推送给观众",
-    "auditing": "商品卡片正在审核，审核通过后才能推送给观众",
-    "none": "已撤下讲解商品",
+    "pushed": ("success", "已切换讲解商品，商品卡片已推送给观众"),
+    "auditing": (
+        "warning",
+        "已切换讲解商品。商品卡片正在审核，观众暂时看不到；微信审核通过后将自动推送",
+    ),
+    "ready": ("warning", "已切换讲解商品。商品卡片已通过审核，直播开始后将自动推送给观众"),
+    "rejected": ("error", "已切换讲解商品，但商品卡片未通过微信审核，观众看不到商品卡片"),
+    "none": ("success", "已撤下讲解商品"),
 }
 # What the host can do about the live provider's usual refusals (the errcodes of room/create).
 ERRCODE_HINTS = {
@@ -67,9 +74,20 @@ def iso_minute(value: str | None) -> str:
     return value[:16].replace("T", " ") if value else "—"
 
 
+@bp.app_template_filter("clock")
+def clock(epoch: float | None) -> str:
+    """Unix seconds as a Shanghai wall-clock time of day (20:01:13)."""
+    return "—" if epoch is None else datetime.fromtimestamp(epoch, SHANGHAI).strftime("%H:%M:%S")
+
+
 @bp.app_template_filter("yuan")
 def yuan(fen: int | None) -> str:
     return "—" if fen is None else f"¥{fen / 100:,.2f}"
+
+
+def _yuan_text(fen: int | None) -> str:
+    """Fen as the sale form's price field takes it (59.90), without a float."""
+    return "" if fen is None else f"{fen // 100}.{fen % 100:02d}"
 
 
 # --- form input -------------------------------------------------------------------------------
@@ -121,8 +139,8 @@ def _default_period() -> dict[str, str]:
 
 
 def _rooms_page(form: dict | None = None, status: int = 200):
-    tab = request.args.get("tab", "upcoming")
-    tab = tab if tab in ROOM_TABS else "upcoming"
+    tab = request.args.get("tab", "")
+    tab = tab if tab in ROOM_TABS else rooms.opening_kind(db.session)
     page = _page()
     listed = rooms.list_rooms(db.session, kind=tab, page=page, page_size=ROOMS_PER_PAGE)
     counts = {
@@ -139,6 +157,8 @@ def _rooms_page(form: dict | None = None, status: int = 200):
         tabs=ROOM_TABS,
         counts=counts,
         form=form or _default_period(),
+        form_failed=form is not None,
+        following=following.status_note(),
         page=page,
         pages=_pages(listed["total"], ROOMS_PER_PAGE),
     )
@@ -172,8 +192,8 @@ def create_live_room(staff):
 @login_required(perms.LIVE_HOST)
 def sync_live_rooms(staff):
     try:
-        changed = rooms.sync(db.session)
-    except WeChatError as exc:  # rooms.sync lets the client's error through untranslated
+        changed = following.sync_now(db.session)
+    except WeChatError as exc:  # a client error no service translated
         db.session.rollback()
         code = f"（错误码 {exc.errcode}）" if exc.errcode is not None else ""
         flash(f"同步失败：微信直播暂时不可用，请稍后再试{code}", "error")
@@ -182,7 +202,8 @@ def sync_live_rooms(staff):
         flash(f"同步失败：{failure.message}", "error")
     else:
         flash(f"已同步直播间状态，{changed} 个直播间有变化", "success")
-    return redirect(url_for(".live_rooms", tab=request.args.get("tab", "upcoming")))
+    tab = request.args.get("tab", "")
+    return redirect(url_for(".live_rooms", tab=tab if tab in ROOM_TABS else None))
 
 
 # --- a room's control room --------------------------------------------------------------------
@@ -197,25 +218,7 @@ def _own_room(room_id: int, staff) -> None:
 
 
 def _room_state(room_id: int, after: str | None) -> dict:
-    """What the control room's live panel shows: the room, its running sale, new comments."""
-    room = rooms.room_detail(db.session, room_id=room_id, custom_params={})
-    sale = room.pop("flash_sale")
-    stream = comments.read(room_id=room_id, after=after, limit=COMMENTS_SHOWN)
-    return {"room": room, "flash_sale": sale, "comments": stream}
-
-
-def _sku_options() -> list[dict]:
-    """The on-sale SKUs a host can show or sell, labelled for a select."""
-    products = storefront.list_products(db.session, page=1, page_size=SKUS_LISTED)["items"]
-    return [
-        {
-            "id": sku["id"],
-            "label": f"{product['name']} · {sku['grade']} · {sku['spec']} · "
-            f"{yuan(sku['price'])} · 可售 {sku['stock']}",
-        }
-        for product in products
-        for sku in product["skus"]
-    ]
+    return panel.state(db.session, room_id=room_id, after=after, comments_shown=COMMENTS_SHOWN)
 
 
 def _control_room(room_id: int, sale_form: dict | None = None, status: int = 200):
@@ -223,24 +226,17 @@ def _control_room(room_id: int, sale_form: dict | None = None, status: int = 200
         state = _room_state(room_id, None)
     except NotFound:
         abort(404)
-    on_screen = state["room"]["on_screen"]
-    default_sku = on_screen["sku_id"] if on_screen else None
+    skus = panel.sku_options(db.session)
+    defaults = panel.sale_defaults(db.session, room_id=room_id, options=skus)
+    defaults["price"] = _yuan_text(defaults["price"])
     html = render_template(
         "console/live_room.html",
         state=state,
-        skus=_sku_options(),
-        sale_form=sale_form
-        or {
-            "sku_id": default_sku,
-            "units": 50,
-            "price": "",
-            "seconds": 300,
-            "per_person_limit": 2,
-            "pay_minutes": 5,
-        },
+        skus=skus,
+        sale_form=sale_form or defaults,
+        sale_failed=sale_form is not None,
+        last_prices={str(k): _yuan_text(v) for k, v in defaults["last_prices"].items()},
         poll_ms=POLL_MILLISECONDS,
-        shelf=shelf.listing(db.session, room_id),
-        show_summary=summary.show_figures(db.session, room_id),
     )
     return html, status
 
@@ -277,7 +273,8 @@ def put_on_screen(room_id: int, staff):
         db.session.rollback()
         flash(f"讲解商品已切换，但商品卡片未推送给观众：{_refusal(failure)}", "error")
         return redirect(back)
-    flash(CARD_STATES.get(card, card), "success")
+    category, message = CARD_STATES.get(card, ("success", card))
+    flash(message, category)
     return redirect(back)
 
 

@@ -37,7 +37,7 @@ class GoodsSpec:
 class LiveProvider(Protocol):
     def create_room(self, spec: RoomSpec) -> str: ...
 
-    def statuses(self) -> dict[str, int]: ...
+    def statuses(self, wanted: set[str] | None = None) -> dict[str, int]: ...
 
     def entry_url(self, external_id: str, custom_params: dict) -> str: ...
 
@@ -81,7 +81,9 @@ class WxaLiveProvider:
         )
         return str(result["roomId"])
 
-    def statuses(self) -> dict[str, int]:
+    def statuses(self, wanted: set[str] | None = None) -> dict[str, int]:
+        """Every room's live_status, page by page (newest start first); with `wanted`, the pages
+        up to the one where the last of those rooms was seen."""
         client, found, start = wechat_client(), {}, 0
         while True:
             page = client.live_rooms(start=start, limit=self.page_size)
@@ -89,6 +91,8 @@ class WxaLiveProvider:
             found.update({str(room["roomid"]): int(room["live_status"]) for room in rooms})
             start += len(rooms)
             if not rooms or start >= page.get("total", 0):
+                return found
+            if wanted is not None and wanted <= found.keys():
                 return found
 
     def entry_url(self, external_id: str, custom_params: dict) -> str:

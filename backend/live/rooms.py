@@ -21,7 +21,7 @@ from backend.errors import (
     get_or_404,
 )
 from backend.inventory import service as inventory
-from backend.live import flash_sales
+from backend.live import cards, flash_sales
 from backend.live.models import (
     ABNORMAL,
     EXPIRED,
@@ -32,17 +32,15 @@ from backend.live.models import (
     PAUSED,
     RUNNING,
     FlashSale,
-    LiveGoods,
     LiveReminder,
     LiveRoom,
 )
-from backend.live.providers import GoodsSpec, RoomSpec, provider
+from backend.live.providers import RoomSpec, provider
 from backend.pagination import page_of
 from backend.queue import enqueue
 from backend.timeutil import to_shanghai_iso, utcnow
 from backend.transactions import on_commit
 
-APPROVED = 2  # the goods library's audit status for an approved card
 KINDS = {"upcoming": (NOT_STARTED,), "live": (LIVE, PAUSED, ABNORMAL), "replay": (FINISHED,)}
 REMINDER_TEMPLATE = "TPL_LIVE_START"
 
@@ -104,11 +102,11 @@ def get_room(session: Session, room_id: int) -> LiveRoom:
     return get_or_404(session, LiveRoom, room_id, "直播间不存在", code="LIVE_ROOM_NOT_FOUND")
 
 
-def sync(session: Session) -> int:
-    """Mirror every room's status (and product-card audits) from the provider; a room going
-    live tells its reminders."""
+def sync(session: Session, *, wanted: set[str] | None = None) -> int:
+    """Mirror rooms' status from the provider (every room, or at least the `wanted` external
+    ids); a room going live tells its reminders. Answers how many rooms changed."""
     try:
-        statuses = provider().statuses()
+        statuses = provider().statuses(wanted)
     except WeChatError as exc:
         raise UpstreamUnavailable(
             "微信直播状态同步失败，请稍后再试", details={"errcode": exc.errcode}
@@ -129,11 +127,6 @@ def sync(session: Session) -> int:
                         "jobs.live.send_live_reminders", room_id, job_id=f"live-reminders-{room_id}"
                     ),
                 )
-    pending = list(session.scalars(select(LiveGoods).where(LiveGoods.audit_status < APPROVED)))
-    if pending:
-        audits = provider().goods_audit([goods.goods_id for goods in pending])
-        for goods in pending:
-            goods.audit_status = audits.get(goods.goods_id, goods.audit_status)
     session.commit()
     return changed
 
@@ -198,52 +191,19 @@ def send_reminders(session: Session, *, room_id: int) -> dict:
 
 
 def put_on_screen(session: Session, *, room_id: int, sku_id: int | None) -> str:
-    """The product the host is showing now (None takes it off). Its card is pushed to viewers
-    once the live provider approved it; answers the card's state: pushed, auditing, none."""
+    """The product the host is showing now (None takes it off). Its card reaches viewers once
+    the live provider approved it and the room is live (cards.py); answers the card's state:
+    pushed, auditing, ready, rejected, or none."""
     room = get_room(session, room_id)
     sku = catalogue.skus_for_sale(session, [sku_id]).get(sku_id) if sku_id else None
     if sku_id is not None and sku is None:
         raise NotFound("商品不存在", code="SKU_NOT_FOUND")
     room.on_screen_sku_id = sku_id
     session.commit()
-    return _show_card(session, room, sku) if sku else "none"
-
-
-def _show_card(session: Session, room: LiveRoom, sku) -> str:
-    goods = session.scalar(select(LiveGoods).where(LiveGoods.sku_id == sku.id))
-    live = provider()
-    try:
-        if goods is None:
-            goods_id, audit_id = live.add_goods(
-                GoodsSpec(
-                    name=f"{sku.product.name}{sku.grade.name}",
-                    price_fen=sku.price,
-                    page=f"pages/product/detail?id={sku.product_id}&sku={sku.id}",
-                )
-            )
-            goods = LiveGoods(sku_id=sku.id, goods_id=goods_id, audit_id=audit_id)
-            session.add(goods)
-            session.commit()
-        if goods.audit_status != APPROVED:
-            goods.audit_status = live.goods_audit([goods.goods_id]).get(goods.goods_id, 1)
-            session.commit()
-        if goods.audit_status != APPROVED:
-            return "auditing"
-        live.show_goods(
-            room.external_id, goods.goods_id, import_first=room.external_id not in goods.room_ids
-        )
-        if room.external_id not in goods.room_ids:
-            goods.room_ids = [*goods.room_ids, room.external_id]
-            session.commit()
-    except WeChatError as exc:
-        if exc.errcode is None:
-            raise UpstreamUnavailable("微信直播暂时不可用，请稍后再试") from exc
-        raise RuleBroken(
-            f"商品卡片推送失败：{exc.errmsg}（错误码 {exc.errcode}）",
-            code="LIVE_GOODS_REFUSED",
-            details={"errcode": exc.errcode},
-        ) from exc
-    return "pushed"
+    if sku is None:
+        cards.forget(room.id)
+        return "none"
+    return cards.show(session, room, sku)
 
 
 def _render(room: LiveRoom) -> dict:
@@ -271,6 +231,15 @@ def list_rooms(session: Session, *, kind: str, page: int, page_size: int) -> dic
         )
     )
     return {"items": [_render(room) for room in rooms], "total": total}
+
+
+def opening_kind(session: Session) -> str:
+    """Where the host's room list opens: the rooms live now, else the upcoming ones (the one
+    that starts soonest first)."""
+    live = session.scalar(
+        select(func.count()).select_from(LiveRoom).where(LiveRoom.live_status.in_(KINDS["live"]))
+    )
+    return "live" if live else "upcoming"
 
 
 def room_detail(session: Session, *, room_id: int, custom_params: dict) -> dict:
