@@ -253,6 +253,7 @@ def test_markup_and_injection_are_read_as_text(text, claim):
 def test_zero_quantity_is_not_a_claim():
     assert read_comment("扣0", SHELF).claim is None
     assert read_comment("0", SHELF).claim is None
+    assert read_comment("2号要0份", SHELF).claim is None
 
 
 @pytest.mark.parametrize(

@@ -404,3 +404,40 @@ def test_the_pay_prompt_reaches_the_phone_once_when_the_viewer_subscribed(
     ).json()
     assert len(sent["messages"]) == 1
     assert sent["messages"][0]["data"]["amount2"]["value"] == "¥138.00"
+
+
+@pytest.mark.parametrize(
+    ("text", "held"),
+    [("2号要999份", False), ("2号要30箱", False), ("2号要0份", False), ("2号要2份", True)],
+)
+def test_an_unusual_quantity_is_asked_back_and_held_only_when_confirmed(
+    app, client, sandbox, show, bot, text, held
+):
+    room_id = show["id"]
+    buyer, other = viewer(client, sandbox, "o-big"), viewer(client, sandbox, "o-other")
+    asked = say(buyer, room_id, text).json["id"]
+    run_bot(app, bot)
+
+    def orders() -> int:
+        with app.app_context():
+            count = db.session.scalar(db.select(db.func.count()).select_from(Order))
+            db.session.remove()
+        return count
+
+    assert orders() == (1 if held else 0)
+    if held or "0份" in text:
+        return
+    [question] = replies(client, room_id, reply_to=asked)
+    assert "确认请回复“确认”" in question["text"] and "2号" in question["text"]
+    # another viewer's 确认 confirms nothing; the buyer's does, once
+    say(other, room_id, "确认")
+    run_bot(app, bot)
+    assert orders() == 0
+    confirmed = say(buyer, room_id, "确认").json["id"]
+    again = say(buyer, room_id, "确认").json["id"]
+    run_bot(app, bot)
+    [answer] = replies(client, room_id, reply_to=confirmed)
+    # confirmed, the claim meets the order rules and hoarding limits like any other
+    assert any(word in answer["text"] for word in ("锁定", "1 到 99", "最多", "上限")), answer
+    assert not any("锁定" in r["text"] for r in replies(client, room_id, reply_to=again))
+    assert orders() <= 1

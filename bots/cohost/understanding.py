@@ -457,6 +457,9 @@ def read_claim(text: str, shelf: Sequence[ShelfItem]) -> tuple[Claim | None, int
     items = [m.span() for m in (*products, *grades)] + name_spans
     items += [m.span() for m in _THIS_RE.finditer(positive)]
     counts = [m.span() for m in quantities] + ([times.span()] if times else [])
+    stated = [m.group("n") for m in (*quantities, times) if m and m.group("n")]
+    if any(parse_number(n) == 0 for n in stated):
+        return None, 0  # 2号要0份 buys nothing
     where = _claim_evidence(positive, kou or plus, hard, targets, items, counts)
     if where is None:
         return None, 0
