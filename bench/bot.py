@@ -31,6 +31,7 @@ import tempfile
 import time
 from collections import Counter
 from datetime import timedelta
+from functools import cached_property
 from pathlib import Path
 
 from bench.harness import ROOT, app_for, arguments, database, print_figures, run_flask, scratch_env
@@ -128,10 +129,16 @@ class Show:
             )
         self.redis = self.app.extensions["heli_redis"]
 
-    def comments(self, count: int, rng: random.Random) -> list[dict]:
+    @cached_property
+    def _texts(self) -> tuple[list[str], list[str]]:
         rows = labelled.load_rows([*sorted(TRAIN.glob("*.jsonl")), REGRESSION])
-        claims = [row["text"] for row in rows if row["claim"]]
-        others = [row["text"] for row in rows if not row["claim"]]
+        return (
+            [row["text"] for row in rows if row["claim"]],
+            [row["text"] for row in rows if not row["claim"]],
+        )
+
+    def comments(self, count: int, rng: random.Random) -> list[dict]:
+        claims, others = self._texts
         return [
             {
                 "customer_id": (viewer := rng.choice(self.viewers)),
