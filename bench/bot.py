@@ -17,7 +17,8 @@ questions_answered; and the same on the regression set, prefixed regression_. du
 comments answered more than once; lost: comments the bot gave up on (its dead-letter stream).
 Exits 1 on either, or when the bot does not keep up.
 
-    python -m bench.bot [--rate 500] [--seconds 10] [--backlog 5000] [--postgres] [--smoke]
+    python -m bench.bot [--rate 500] [--seconds 10] [--backlog 5000] [--bots 1] [--postgres]
+                        [--smoke]
 """
 
 from __future__ import annotations
@@ -176,6 +177,7 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=500)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--backlog", type=int, default=5000)
+    parser.add_argument("--bots", type=int, default=1, help="bot processes sharing the room")
     args = parser.parse_args()
     if args.smoke:
         for name, value in SMOKE.items():
@@ -193,20 +195,24 @@ def run(args, scratch: Path, database_url: str) -> int:
     """Both phases and the labelled accuracy; answers the exit status (1: a comment answered
     twice or given up on)."""
     rng = random.Random(7)
-    bot = None
+    bots = []
     try:
         show = Show(scratch, database_url)
         with show.app.app_context():
-            bot = subprocess.Popen(
-                [sys.executable, "-m", "bots.cohost"],
-                cwd=ROOT,
-                env=show.env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
+            # each process a consumer of the room's group: they share the comments
+            bots = [
+                subprocess.Popen(
+                    [sys.executable, "-m", "bots.cohost"],
+                    cwd=ROOT,
+                    env={**show.env, "BOT_CONSUMER": f"bench-bot-{n}"},
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+                for n in range(args.bots)
+            ]
             deadline = time.monotonic() + 60
             while show.redis.exists(show.stream()) == 0 or show.group_state() is None:
-                if time.monotonic() > deadline or bot.poll() is not None:
+                if time.monotonic() > deadline or any(b.poll() is not None for b in bots):
                     raise RuntimeError("the bot did not start")
                 time.sleep(0.05)
 
@@ -220,6 +226,7 @@ def run(args, scratch: Path, database_url: str) -> int:
             finished = show.wait_handled(last_id)
             figures = {
                 "database": database_url.split(":")[0],
+                "bot_processes": args.bots,
                 "backlog_comments": args.backlog,
                 "comments_per_s": round(args.backlog / (finished - started)),
             }
@@ -265,8 +272,9 @@ def run(args, scratch: Path, database_url: str) -> int:
         figures |= reading_figures(show.app.config["LIVE_CONFIRM_ABOVE"])
         print_figures(figures)
     finally:
-        if bot is not None:
+        for bot in bots:
             bot.terminate()
+        for bot in bots:
             bot.wait(timeout=10)
     return 1 if figures["duplicates"] or figures["lost"] else 0
 
