@@ -176,7 +176,7 @@ _SHELF_WEIGHT_RE = re.compile(r"(?P<w>[0-9]+(?:\.[0-9])?)\s*(?P<u>斤|kg|公斤)
 _CLAUSE_END = r"(?=\s*(?:[,.!?~:;、。]|$))"
 # 3号 / 3# — but 12号之前能到吗 and 几号发货 are dates.
 _PRODUCT_RE = re.compile(
-    rf"(?P<n>{_NUM})\s*[号#](?!\s*(?:之前|以前|前|之后|以后|后|左右|到|发|那天|当天))"
+    rf"(?<![哪几第])(?P<n>{_NUM})\s*[号#](?!\s*(?:之前|以前|前|之后|以后|后|左右|到|发|那天|当天))"
 )
 _HASH_PRODUCT_RE = re.compile(rf"#\s*(?P<n>{_NUM})(?!\s*{_UNIT})")
 _AFTER_PRODUCT_RE = re.compile(rf"[号#]\s*(?:要|来|拍|买)?\s*(?P<n>{_NUM}){_CLAUSE_END}")
@@ -203,8 +203,10 @@ _HYPOTHETICAL_RE = re.compile(
 _TAG_RE = re.compile(
     r"(?:中不中|行不行|好不好|可以不|可以吗|行吗|好吗|ok吗|中吗|行不|好不|谢谢|哈)+$"
 )
-_GENERIC_TARGET = rf"(?:{_NUM}\s*[号#]|(?:特大|最大|大|中|小)号?的|{_NUM}\s*{_UNIT}|{_NUM}|这个)"
-_NEGATED_TARGET = rf"(?:{_GENERIC_TARGET}|[\u4e00-\u9fff]{{1,6}}?(?:的|那种|包装))"
+_GENERIC_TARGET = (
+    rf"(?:{_NUM}\s*[号#]|(?:特大|最大|大|中|小)号?的|特大|最大|{_NUM}\s*{_UNIT}|{_NUM}|这个)"
+)
+_NEGATED_TARGET = rf"(?:{_GENERIC_TARGET}|(?![要来拍买])[\u4e00-\u9fff]{{1,6}}?(?:的|那种|包装))"
 # 不是4号 / 4号不对: the wrong number a buyer corrects is not what they buy.
 _CORRECTED_RE = re.compile(
     rf"不是\s*{_NEGATED_TARGET}|{_GENERIC_TARGET}\s*(?:不对|打错了?|看错了?|错了)|没有\s*{_GENERIC_TARGET}"
@@ -212,7 +214,7 @@ _CORRECTED_RE = re.compile(
 # 不要大的 / 3号不要了 / 别扣1: the refused part is cut out before looking for a claim.
 _NEGATION_RE = re.compile(
     rf"(?:{_GENERIC_TARGET}\s*)?(?:不|别|甭|没)想?(?:要|买|扣|拍|来|下单)(?:了|啦)?"
-    rf"\s*(?:{_NEGATED_TARGET})?"
+    rf"(?:给[我俺])?(?:{_NEGATED_TARGET})?"
 )
 _SEPARATORS_RE = re.compile(r"[\s,.!~:;、。]+")
 _ONLY_WANT_RE = re.compile(r"(?:主播)?(?:我|俺)?也?要+了?")
@@ -457,6 +459,9 @@ def read_claim(text: str, shelf: Sequence[ShelfItem]) -> tuple[Claim | None, int
     items = [m.span() for m in (*products, *grades)] + name_spans
     items += [m.span() for m in _THIS_RE.finditer(positive)]
     counts = [m.span() for m in quantities] + ([times.span()] if times else [])
+    # A buyer who corrects themselves ends with what they want: then the last number, quantity
+    # and grade count; otherwise the first (3号两箱 一个寄济南 is still two boxes).
+    corrected = bool(_SELF_CORRECTION_RE.search(text))
     stated = [m.group("n") for m in (*quantities, times) if m and m.group("n")]
     if any(parse_number(n) == 0 for n in stated):
         return None, 0  # 2号要0份 buys nothing
@@ -467,22 +472,22 @@ def read_claim(text: str, shelf: Sequence[ShelfItem]) -> tuple[Claim | None, int
         _quantity(kou)
         or _quantity(plus)
         or _quantity(times)
-        or next(filter(None, map(_quantity, reversed(quantities))), None)
+        or next(
+            filter(None, map(_quantity, reversed(quantities) if corrected else quantities)), None
+        )
         or _quantity(after_product)
         or _quantity(_BARE_NUMBER_RE.fullmatch(_SEPARATORS_RE.sub("", positive)))
         or 1
     )
-    # A buyer who corrects themselves ends with what they want: the last number and quantity.
-    products.sort(key=lambda m: m.start())
+    products.sort(key=lambda m: m.start(), reverse=corrected)
     if not products:  # 3号还有吗？要两份: the item was named in the question
         products = list(_PRODUCT_RE.finditer(asked))
-    number = next(
-        (n for n in (parse_number(m["n"]) for m in reversed(products)) if n is not None), None
-    )
+    number = next((n for n in (parse_number(m["n"]) for m in products) if n is not None), None)
     if number is None and (named or grades or specs):
         grade = None
         if grades:
-            word = grades[0]["a"] or grades[0]["b"] or grades[0]["c"] or grades[0]["d"]
+            said = grades[-1] if corrected or len(grades) > 1 else grades[0]
+            word = said["a"] or said["b"] or said["c"] or said["d"]
             grade = _grade_of(word, shelf)
         candidates = named or shelf
         if specs:
@@ -621,13 +626,17 @@ def read_questions(text: str) -> tuple[dict[str, int], bool]:
 # A report of an order already placed or paid (刚拍了, 已付款, 下单了): never a claim.
 _PAID_RE = re.compile(
     r"(?<![别不没])(?:已(?:经)?(?:拍|付|下单|买|支付|抢到)|(?:拍|付|下单|买|抢)(?:好|完)了?|(?:拍|付款|付|下单|买|抢到)了"
-    r"|付过|刚[^\s,.!?~:;、。]{0,5}?(?:拍|付|下单|买)|拍到了|下过单)"
+    r"|付过|刚[^\s,.!?~:;、。]{0,5}?(?:拍|付|下单|买|抢到)|拍到了|下过单|抢到(?![没吗])"
+    r"|[拍买付扣]咗|上次(?:拿|买|拍)的?)"
 )
 # Changing or cancelling an order already made (改地址, 拍错了, 取消, 换成中的).
+_SELF_CORRECTION_RE = re.compile(
+    r"不对|错了|打错|看错|拍错|扣错|不是|没有|改成|换成|算了|唔系|不要"
+)
 _CLAUSE_END_RE = re.compile(r"[\s,.!?~:;、。]|$")
 _CHANGE_RE = re.compile(
     r"改(?:成|为|一下|下|个|地址|数量|收货)|拍错|扣错|下错|买错|取消|不要了|换成|合并|合单|一起发"
-    r"|备注|加到|退掉|少拍|多拍|撤回"
+    r"|备注|加到|退掉|少拍|多拍|撤回|改\s*[0-9一二两三四五六七八九十]|原来(?:那|的)单|之前(?:那|的)单"
 )
 
 
