@@ -6,7 +6,7 @@ from flask import request
 
 from backend.errors import NotFound
 from backend.extensions import db
-from backend.live import flash_claims, flash_sales
+from backend.live import entries, flash_claims, flash_sales
 from backend.schemas import In, WholeNumber
 from miniprogram_api import api_v1
 from miniprogram_api.auth import (
@@ -15,12 +15,16 @@ from miniprogram_api.auth import (
     session_checked,
     token_auth,
 )
-from miniprogram_api.schemas import KEY_PATTERN, AddressIn, ClaimOut, IdempotencyHeader
+from miniprogram_api.schemas import KEY_PATTERN, AddressIn, ClaimOut, IdempotencyHeader, ShareIn
 
 
 class ClaimIn(In):
     quantity = WholeNumber(required=True, validate=Range(1, 99))
     address = Nested(AddressIn)
+    share = Nested(
+        ShareIn,
+        metadata={"description": "直播间插件 getShareParams() 的结果，仅用于分享者归因"},
+    )
 
 
 @api_v1.get("/flash-sales/<int:sale_id>")
@@ -39,11 +43,14 @@ def get_flash_sale(sale_id: int):
 @api_v1.doc(
     summary="抢购：抢到即答 202，订单随后生成（GET .../claims/{Idempotency-Key} 查询）；"
     "同一 Idempotency-Key 重复提交答 200 和那次抢购的结果；抢光时 409；同一网络每场限抢，抢购限频",
-    responses=[200, 202, 404, 409, 422],
+    responses=[200, 202, 400, 404, 409, 422],
 )
 @checks_session_itself  # the token, the rates and the race: one Redis round trip
 def claim_flash_sale(sale_id: int, headers, body):
     customer_id = current_customer_id()
+    if body.get("share") is not None:  # before the claim: its order takes the entry's sharer
+        share = entries.read_share(**body["share"])
+        entries.enter_for_sale(db.session, sale_id=sale_id, customer_id=customer_id, share=share)
     claim = session_checked(
         lambda session_key: flash_claims.claim(
             db.session,

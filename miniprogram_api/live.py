@@ -5,10 +5,11 @@ from apiflask.validators import Length, OneOf, Range, Regexp
 
 from backend import ratelimit
 from backend.extensions import db
-from backend.live import comments, rooms, shelf
+from backend.live import comments, entries, rooms, shelf
 from backend.schemas import MAX_ID, In
 from miniprogram_api import api_v1
 from miniprogram_api.auth import current_customer_id, token_auth
+from miniprogram_api.schemas import EntryOut, ShareIn
 
 
 class RoomListQuery(In):
@@ -49,6 +50,26 @@ def list_rooms(query):
 def room_detail(room_id: int, query):
     detail = rooms.room_detail(db.session, room_id=room_id, custom_params=query)
     return {**detail, "shelf": shelf.listing(db.session, room_id)}
+
+
+@api_v1.post("/live/rooms/<int:room_id>/entries")
+@api_v1.auth_required(token_auth)
+@api_v1.input(ShareIn, arg_name="body")
+@api_v1.output(EntryOut, status_code=201, description="已记下进入直播间（及带来观众的分享者）")
+@api_v1.doc(
+    summary="进入直播间：提交插件 getShareParams() 的结果，记下谁分享带来了观众（每人每场一次，"
+    "分享者只记第一次；重复提交答 200）",
+    responses=[200, 201, 400, 404, 422],
+)
+def enter_room(room_id: int, body):
+    entered = entries.enter(
+        db.session,
+        room_id=room_id,
+        customer_id=current_customer_id(),
+        share=entries.read_share(**body),
+    )
+    answer = {"room_id": entered.room_id, "attributed": entered.sharer is not None}
+    return {**answer, "created": entered.created}, 201 if entered.created else 200
 
 
 @api_v1.post("/live/rooms/<int:room_id>/reminders")

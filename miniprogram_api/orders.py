@@ -5,6 +5,7 @@ from backend.aftersales.schemas import render_after_sale
 from backend.extensions import db
 from backend.flows import unpaid_orders
 from backend.fulfilment import tracking
+from backend.live import entries
 from backend.orders import service as orders
 from backend.orders.schemas import render_order
 from backend.payments import service as payments
@@ -36,15 +37,19 @@ from miniprogram_api.schemas import (
     responses=[200, 201, 400, 404, 409, 422],
 )
 def place_order(headers, body):
-    placed = orders.place_order(
-        db.session,
-        customer_id=current_customer_id(),
-        idempotency_key=headers["idempotency_key"],
-        items=[(line["sku_id"], line["quantity"]) for line in body["items"]],
-        address=body["address"],
-        remark=body["remark"],
-        ip=request.remote_addr,
-    )
+    order = {
+        "customer_id": current_customer_id(),
+        "idempotency_key": headers["idempotency_key"],
+        "items": [(line["sku_id"], line["quantity"]) for line in body["items"]],
+        "address": body["address"],
+        "remark": body["remark"],
+        "ip": request.remote_addr,
+    }
+    if body.get("share") is not None:  # from a live room's product card: credited to its sharer
+        share = entries.read_share(**body["share"])
+        placed = entries.place_order_in_room(db.session, share=share, **order)
+    else:
+        placed = orders.place_order(db.session, **order)
     return render_order(placed.order), 201 if placed.created else 200
 
 

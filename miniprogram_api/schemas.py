@@ -3,8 +3,9 @@
 import re
 
 from apiflask import Schema
-from apiflask.fields import Boolean, Dict, Integer, List, Nested, String
+from apiflask.fields import Boolean, Dict, Field, Integer, List, Nested, String
 from apiflask.validators import Length, OneOf, Range, Regexp
+from marshmallow import ValidationError
 
 from backend.orders import lifecycle
 from backend.schemas import In, WholeNumber
@@ -57,10 +58,84 @@ class ShippingQuery(In):
     )
 
 
+PLUGIN_ROOM_ID = re.compile(r"^[0-9]{1,20}$")
+LARGEST_PLUGIN_ROOM_ID = 10**20 - 1
+# custom_params as the URL carried it may still be percent-encoded: 12 characters a character
+CUSTOM_PARAMS_TEXT = 12 * 512
+
+
+class PluginRoomId(Field):
+    """The live-player plugin's room id, as a number or its digits; loaded as the digits."""
+
+    def __init__(self, **kwargs):
+        choices = [
+            {"type": "integer", "minimum": 0, "maximum": LARGEST_PLUGIN_ROOM_ID},
+            {"type": "string", "pattern": PLUGIN_ROOM_ID.pattern},
+        ]
+        super().__init__(metadata={"oneOf": choices, **kwargs.pop("metadata", {})}, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, int) and not isinstance(value, bool):
+            if 0 <= value <= LARGEST_PLUGIN_ROOM_ID:
+                return str(value)
+        elif isinstance(value, str) and PLUGIN_ROOM_ID.match(value):
+            return value.strip()
+        raise ValidationError("room_id 需为直播间号（数字）")
+
+
+class CustomParams(Field):
+    """custom_params: the JSON text the entry URL carried, or the object the plugin returned.
+    Whether it holds a usable JSON object is the service's to say (422)."""
+
+    def __init__(self, **kwargs):
+        choices = [{"type": "string", "maxLength": CUSTOM_PARAMS_TEXT}, {"type": "object"}]
+        super().__init__(metadata={"oneOf": choices, **kwargs.pop("metadata", {})}, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, dict) or (isinstance(value, str) and len(value) <= CUSTOM_PARAMS_TEXT):
+            return value
+        raise ValidationError("custom_params 需为 JSON 文本或 JSON 对象")
+
+
+class ShareIn(In):
+    """What the live-player plugin's getShareParams() answered, as it answered it (its `openid`
+    is not needed: the token says who the viewer is). Used only to credit the sharer."""
+
+    room_id = PluginRoomId(metadata={"description": "插件返回的直播间号 room_id"})
+    share_openid = String(
+        validate=Regexp(r"^[A-Za-z0-9_-]{0,64}$", error="share_openid 格式不正确"),
+        metadata={"description": "分享卡片的用户 openid（插件返回）"},
+    )
+    custom_params = CustomParams(
+        metadata={
+            "description": "进入直播间链接携带的 custom_params：JSON 文本（可为 URL 编码）或对象，"
+            '解码后最长 512 字符，如 {"sharer": "分享者编号或 openid", "channel": "渠道"}'
+        }
+    )
+
+
+class RoomShareIn(ShareIn):
+    """The share parameters of an order from a room's product card: the room is required."""
+
+    room_id = PluginRoomId(required=True, metadata={"description": "插件返回的直播间号 room_id"})
+
+
+class EntryOut(Schema):
+    room_id = Integer()
+    attributed = Boolean(metadata={"description": "是否记下了带来该观众的分享者"})
+    created = Boolean(metadata={"description": "本次请求记下了进入（或分享者）；重复提交为 false"})
+
+
 class OrderIn(In):
     items = List(Nested(LineIn), required=True, validate=Length(1, 20))
     address = Nested(AddressIn, required=True)
     remark = String(load_default="", validate=Length(max=200))
+    share = Nested(
+        RoomShareIn,
+        metadata={"description": "在直播间下单时：插件 getShareParams() 的结果，仅用于分享者归因"},
+    )
 
 
 PHOTO_KEY = re.compile(r"^[A-Za-z0-9_-]{32}$")

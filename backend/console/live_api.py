@@ -111,3 +111,6 @@ def unmute_viewer(room_id: int, customer_id: int, staff):
     hosts.hosted_room(db.session, room_id=room_id, staff=staff)
     moderation.unmute(db.session, room_id=room_id, customer_id=customer_id)
     return {"ok": True}
+
+
+from backend.console import announcements_api, sharers_api  # noqa: E402, F401  (routes on bp)

@@ -338,6 +338,7 @@ from backend.console import (  # noqa: E402, F401  (views register on bp)
     brand_pages,
     fulfilment_pages,
     live_pages,
+    live_sections,
     notices_pages,
     onboarding_pages,
     platform_pages,

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from backend.clients.wechat import WeChatError, wechat_client
 from backend.customers.models import Customer
 from backend.errors import NotFound, RuleBroken
-from backend.live import flash_claims
+from backend.live import entries, flash_claims
 from backend.live.models import LIVE, PAUSED, RUNNING, FlashSale, LiveClaim, LiveShelfItem
 from backend.live.rooms import get_room
 from backend.orders import service as orders
@@ -101,6 +101,8 @@ def claim_from_comment(
             items=[(item.sku_id, quantity)],
             address={},
             remark="直播间评论下单",
+            live_room_id=room_id,
+            sharer=entries.sharer_of(session, room_id=room_id, customer_id=customer_id),
         )
         order, created = placed.order, placed.created
     session.add(

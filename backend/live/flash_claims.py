@@ -31,6 +31,7 @@ from backend import ratelimit
 from backend.customers.service import SESSION_CHECK, SessionUnchecked
 from backend.errors import DomainError, NotFound, RuleBroken, SoldOut, get_or_404
 from backend.inventory import sales as sale_stock
+from backend.live import entries
 from backend.live.models import FlashClaim, FlashSale
 from backend.orders import limits
 from backend.orders import service as orders
@@ -382,16 +383,23 @@ def _decide(session: Session, sale_id: int, claims: list[Pending]) -> dict[str, 
             )
         )
     }
+    sharers = (
+        entries.sharers_of(
+            session, room_id=sale.room_id, customer_ids={c.customer_id for c in claims}
+        )
+        if sale.room_id
+        else {}
+    )
     outcomes = {}
     for pending in claims:
         who = (pending.customer_id, pending.idempotency_key)
         if who not in rows:
-            rows[who] = _write(session, sale, pending)
+            rows[who] = _write(session, sale, pending, sharers.get(pending.customer_id))
         outcomes[pending.field] = _outcome(rows[who])
     return outcomes
 
 
-def _write(session: Session, sale: FlashSale, pending: Pending) -> FlashClaim:
+def _write(session: Session, sale: FlashSale, pending: Pending, sharer: str | None) -> FlashClaim:
     row = FlashClaim(
         flash_sale_id=sale.id,
         customer_id=pending.customer_id,
@@ -409,6 +417,8 @@ def _write(session: Session, sale: FlashSale, pending: Pending) -> FlashClaim:
                 pay_minutes=sale.pay_minutes,
                 flash_sale_id=sale.id,
                 address=pending.address,
+                live_room_id=sale.room_id,
+                sharer=sharer,
             )
             sale_stock.sale_to_order(
                 session, flash_sale_id=sale.id, order_id=order.id, quantity=pending.quantity

@@ -168,3 +168,44 @@ class LiveShowSummary(db.Model):
     room_id: Mapped[int] = mapped_column(ForeignKey("live_rooms.id"), unique=True)
     figures: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LiveAnnouncement(db.Model):
+    """A message the host scheduled (自动发言): the co-host bot posts it in the room every
+    `interval_seconds` while the room is live, within the window when one is set."""
+
+    __tablename__ = "live_announcements"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    room_id: Mapped[int] = mapped_column(ForeignKey("live_rooms.id"), index=True)
+    text: Mapped[str] = mapped_column(String(140))
+    interval_seconds: Mapped[int] = mapped_column(Integer)
+    starts_at: Mapped[datetime | None]  # neither set: for as long as the room is live
+    ends_at: Mapped[datetime | None]
+    enabled: Mapped[bool] = mapped_column(default=True)  # False: paused by the host
+    # Ticks are counted from here: the window's start, else when it was last (re)enabled or its
+    # interval changed, so the first post comes at once and the next one an interval later.
+    anchor_at: Mapped[datetime]
+    posted_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_posted_at: Mapped[datetime | None]
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class LiveEntry(db.Model):
+    """A viewer entering a room from the mini-program, with who brought them (the sharer named
+    by the live-player plugin's share parameters): one per room and viewer, the sharer set once.
+    Used for attributing the viewer's orders in that room, and for nothing else."""
+
+    __tablename__ = "live_entries"
+    __table_args__ = (UniqueConstraint("room_id", "customer_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    room_id: Mapped[int] = mapped_column(ForeignKey("live_rooms.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    sharer: Mapped[str | None] = mapped_column(String(64))
+    channel: Mapped[str | None] = mapped_column(String(32))
+    share_openid: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    attributed_at: Mapped[datetime | None]  # when the sharer was set

@@ -3,9 +3,10 @@ checked by the same schema on the console's pages and its JSON API."""
 
 from __future__ import annotations
 
+from apiflask.fields import Boolean
 from marshmallow import post_load
 
-from backend.live import shelf
+from backend.live import announcements, shelf
 from backend.schemas import In, identifier, moment, text, whole
 from backend.timeutil import to_naive_utc
 
@@ -50,3 +51,53 @@ class StartSaleIn(In):
     pay_minutes = whole("支付时限（分钟）", 1, 30, required=False, load_default=5)
     room_id = identifier("直播间", required=False)
     starts_in = whole("开始倒计时（秒）", 0, 3600, required=False, load_default=0)
+
+
+def _window_times(data: dict) -> dict:
+    for key in ("starts_at", "ends_at"):
+        if data.get(key) is not None:
+            data[key] = to_naive_utc(data[key])
+    return data
+
+
+class AnnouncementIn(In):
+    """A scheduled message (自动发言): no window times means "while the room is live"."""
+
+    text = text("发言内容", announcements.MAX_TEXT)
+    interval_seconds = whole(
+        "发送间隔（秒）",
+        announcements.MIN_INTERVAL,
+        announcements.MAX_INTERVAL,
+        error="发送间隔需在 60 秒到 60 分钟之间",
+    )
+    starts_at = moment("开始时间", required=False, allow_none=True)
+    ends_at = moment("结束时间", required=False, allow_none=True)
+    enabled = Boolean(
+        load_default=True,
+        metadata={"label": "启用"},
+        error_messages={"invalid": "启用需为 true 或 false"},
+    )
+
+    @post_load
+    def _stored_times(self, data: dict, **kwargs) -> dict:
+        return _window_times(data)
+
+
+class AnnouncementPatch(In):
+    """What may change: any of the fields; `enabled` false pauses, true resumes."""
+
+    text = text("发言内容", announcements.MAX_TEXT, required=False)
+    interval_seconds = whole(
+        "发送间隔（秒）",
+        announcements.MIN_INTERVAL,
+        announcements.MAX_INTERVAL,
+        required=False,
+        error="发送间隔需在 60 秒到 60 分钟之间",
+    )
+    starts_at = moment("开始时间", required=False, allow_none=True)
+    ends_at = moment("结束时间", required=False, allow_none=True)
+    enabled = Boolean(error_messages={"invalid": "启用需为 true 或 false"})
+
+    @post_load
+    def _stored_times(self, data: dict, **kwargs) -> dict:
+        return _window_times(data)

@@ -10,10 +10,9 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from backend.live import sharers
 from backend.live.models import (
     FINISHED,
-    FlashClaim,
-    FlashSale,
     LiveClaim,
     LiveMute,
     LiveRoom,
@@ -87,15 +86,9 @@ def live_figures(session: Session, room_id: int) -> dict:
     intents = _decoded(redis.hgetall(_key(room_id, "intents")))
     top = redis.zrevrange(_key(room_id, "questions"), 0, 9, withscores=True)
     unanswered = [t.decode() for t in redis.lrange(_key(room_id, "unanswered"), 0, 19)]
-    sale_ids = select(FlashSale.id).where(FlashSale.room_id == room_id)
-    order_ids = (
-        select(LiveClaim.order_id)
-        .where(LiveClaim.room_id == room_id)
-        .union(select(FlashClaim.order_id).where(FlashClaim.flash_sale_id.in_(sale_ids)))
-    )
     orders = session.execute(
         select(func.count(), func.coalesce(func.sum(Order.total), 0)).where(
-            Order.id.in_(order_ids), Order.paid_at.is_not(None)
+            Order.id.in_(sharers.room_order_ids(room_id)), Order.paid_at.is_not(None)
         )
     ).one()
     claims = session.execute(
@@ -119,7 +112,8 @@ def live_figures(session: Session, room_id: int) -> dict:
         "units_held": int(claims[1]),
         "claims_refused": stats.get("refused", 0),
         "paid_orders": orders[0],
-        "gmv": int(orders[1]),  # fen, paid orders of the show (comment claims + flash sales)
+        "gmv": int(orders[1]),  # fen, paid orders of the show (claims, flash sales, room orders)
+        "sharers": sharers.by_sharer(session, room_id),  # the same orders by who brought the buyer
         "unanswered_count": stats.get("unanswered", 0),
         "unanswered": unanswered,
         "spam_hidden": stats.get("spam", 0),
@@ -172,9 +166,20 @@ def summary_text(figures: dict) -> str:
         f"评论下单 {figures['claim_comments']} 条，锁定 {figures['holds']} 单"
         f"（{figures['units_held']} 份），未成功 {figures['claims_refused']} 条",
         f"支付订单 {figures['paid_orders']} 单，成交额 {figures['gmv'] / 100:.2f} 元",
+        f"成交来源：{_sources(figures.get('sharers', []))}",
         f"未回答的问题 {figures['unanswered_count']} 条",
     ]
     return "\n".join(lines)
+
+
+def _sources(rows: list[dict], shown: int = 3) -> str:
+    """The sharers who brought the most GMV, then natural traffic: "张三 2单 ¥198.00；…"."""
+    selling = [row for row in rows if row["orders"]]
+    named = [row for row in selling if row["sharer"] is not None][:shown]
+    natural = [row for row in selling if row["sharer"] is None]
+    parts = [f"{row['name']} {row['orders']}单 {row['gmv'] / 100:.2f}元" for row in named]
+    parts += [f"{sharers.NATURAL} {row['orders']}单 {row['gmv'] / 100:.2f}元" for row in natural]
+    return "；".join(parts) or "暂无"
 
 
 def summarise_finished(session: Session) -> list[int]:

@@ -33,6 +33,10 @@ class Order(db.Model):
     remark: Mapped[str] = mapped_column(String(200), default="")
     # Set for an order a flash-sale claim created; its unpaid units go back to the sale.
     flash_sale_id: Mapped[int | None] = mapped_column(ForeignKey("flash_sales.id"), index=True)
+    # Set once, when the order is created in a live room: the room, and the sharer who brought
+    # the viewer there (from the viewer's entry; None is natural traffic). Attribution only.
+    live_room_id: Mapped[int | None] = mapped_column(ForeignKey("live_rooms.id"), index=True)
+    sharer: Mapped[str | None] = mapped_column(String(64))
     pay_deadline: Mapped[datetime]
     paid_at: Mapped[datetime | None]
     shipped_at: Mapped[datetime | None]

@@ -101,13 +101,16 @@ def place_order(
     address: dict,
     remark: str = "",
     ip: str | None = None,
+    live_room_id: int | None = None,
+    sharer: str | None = None,
 ) -> Placed:
     """Price the lines on the server, reserve their stock for the pay window and create the order.
 
     The same Idempotency-Key with the same body answers the first order; with another body, 409.
     Within the buyer's limits (orders/limits.py): 429 past the rates of the account and of `ip`
     (the address the request came from, None for the co-host bot), 409 past what one buyer may
-    hold unpaid.
+    hold unpaid. An order placed in a live room keeps the room and the sharer who brought the
+    buyer, as they were when it was created (a replay keeps the first order's).
     """
     limits.count_order(customer_id=customer_id, ip=ip)  # once, however often the rest is tried
     return _place_order(
@@ -117,6 +120,8 @@ def place_order(
         items=items,
         address=address,
         remark=remark,
+        live_room_id=live_room_id,
+        sharer=sharer,
     )
 
 
@@ -129,6 +134,8 @@ def _place_order(
     items: list[tuple[int, int]],
     address: dict,
     remark: str,
+    live_room_id: int | None = None,
+    sharer: str | None = None,
 ) -> Placed:
     lines = _merge_lines(items)
     request_hash = _request_hash(lines, address, remark)
@@ -156,6 +163,7 @@ def _place_order(
         pay_minutes=current_app.config["PAY_WINDOW_MINUTES"],
         shipping_fee=shipping_fee,
     )
+    order.live_room_id, order.sharer = live_room_id, sharer
     try:
         session.flush()
         session.add(
@@ -265,11 +273,13 @@ def create_flash_order(
     pay_minutes: int,
     flash_sale_id: int,
     address: dict | None,
+    live_room_id: int | None = None,
+    sharer: str | None = None,
 ) -> Order:
     """The order a flash-sale claim becomes, at the sale price (the caller moves its stock from
     the sale and commits), with its shipping when the claim came with an address; 409 if the
     buyer already holds as much unpaid as they may, 422 for an address live products do not
-    go to."""
+    go to. `live_room_id` and `sharer`: the sale's room and who brought the buyer there."""
     limits.check_holdings(session, customer_id=customer_id, lines={sku_id: quantity})
     skus = catalogue.skus_for_sale(session, [sku_id])
     shipping_fee = _shipping_fee(
@@ -287,6 +297,7 @@ def create_flash_order(
         flash_sale_id=flash_sale_id,
         shipping_fee=shipping_fee,
     )
+    order.live_room_id, order.sharer = live_room_id, sharer
     session.flush()
     _created(session, order)
     return order

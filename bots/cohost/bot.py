@@ -24,6 +24,7 @@ from backend.extensions import db
 from backend.live import claims, comments, moderation, shelf, summary
 from backend.live.models import ABNORMAL, LIVE, PAUSED, LiveRoom
 from bots.cohost import answers
+from bots.cohost.announcements import ScheduledMessages
 from bots.cohost.understanding import Claim, Reading, ShelfItem, normalise, read_comment, warm_up
 
 log = logging.getLogger("heli.bot")
@@ -63,12 +64,14 @@ class CoHost:
         self._facts: dict[int, RoomFacts] = {}
         self._next = {"rooms": 0.0, "announce": 0.0, "recover": 0.0}
         self.handled = 0
+        self.scheduled = ScheduledMessages()  # the host's 自动发言
 
     def due_now(self) -> None:
         """Make the next step read fresh facts and look at rooms, pending work and
         announcements straight away."""
         self._next = dict.fromkeys(self._next, 0.0)
         self._facts.clear()
+        self.scheduled.due_now()
 
     # -- the loop -------------------------------------------------------------------------
     def run(self, should_stop=lambda: False) -> None:
@@ -340,6 +343,7 @@ class CoHost:
         facts = self.facts(room_id).facts
         if facts["live_status"] != LIVE:
             return
+        self.scheduled.post(db.session, room_id)
         low = self.app.config["LIVE_LOW_STOCK_UNITS"]
         now = time.time()
         for item in facts["shelf"]:
