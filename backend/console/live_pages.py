@@ -18,6 +18,7 @@ from decimal import Decimal
 from flask import abort, flash, redirect, render_template, request, url_for
 
 from backend.clients.wechat import WeChatError
+from backend.console import live_sections
 from backend.console.access import login_required, staff_required
 from backend.console.forms import load_form
 from backend.console.pages import _page, _pages, bp
@@ -237,6 +238,7 @@ def _control_room(room_id: int, sale_form: dict | None = None, status: int = 200
         sale_failed=sale_form is not None,
         last_prices={str(k): _yuan_text(v) for k, v in defaults["last_prices"].items()},
         poll_ms=POLL_MILLISECONDS,
+        **live_sections.section_context(room_id),
     )
     return html, status
 
