@@ -3,12 +3,30 @@ fields with the same bounds and messages."""
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
+
 from apiflask import Schema
 from apiflask.fields import Integer, List
 from marshmallow import ValidationError
 
 from backend.errors import BadRequest
 from backend.schemas import messages
+from backend.timeutil import SHANGHAI
+
+_WALL_CLOCK = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2})?")
+
+
+def wall_clock(raw: str) -> str:
+    """A time a form took in Asia/Shanghai (2025-01-31 20:00) with its offset, for the schema
+    (anything else is passed on for the schema to refuse)."""
+    raw = raw.strip()
+    if _WALL_CLOCK.fullmatch(raw):
+        try:
+            return datetime.fromisoformat(raw).replace(tzinfo=SHANGHAI).isoformat()
+        except ValueError:
+            pass
+    return raw
 
 
 def _as_number(value):

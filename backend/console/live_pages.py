@@ -20,7 +20,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from backend.clients.wechat import WeChatError
 from backend.console import live_sections
 from backend.console.access import login_required, staff_required
-from backend.console.forms import load_form
+from backend.console.forms import load_form, wall_clock
 from backend.console.pages import _page, _pages, bp
 from backend.errors import BadRequest, DomainError, NotFound, SoldOut
 from backend.extensions import db
@@ -66,7 +66,6 @@ SALE_FORM_FIELDS = (
 )
 ROOM_FORM_FIELDS = ("name", "anchor_name", "anchor_wechat", "starts_at", "ends_at")
 _YUAN = re.compile(r"\d{1,6}(\.\d{1,2})?")
-_WALL_CLOCK = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2})?")
 
 
 @bp.app_template_filter("iso_minute")
@@ -102,17 +101,6 @@ def _yuan_as_fen(raw: str):
         return int(Decimal(raw) * 100)
     if raw:
         raise BadRequest("秒杀价需为金额（元），最多两位小数，例如 59.90", code="PRICE_INVALID")
-    return raw
-
-
-def _wall_clock(raw: str) -> str:
-    """A time typed in Asia/Shanghai (2025-01-31 20:00) with its offset, for the schema."""
-    raw = raw.strip()
-    if _WALL_CLOCK.fullmatch(raw):
-        try:
-            return datetime.fromisoformat(raw).replace(tzinfo=SHANGHAI).isoformat()
-        except ValueError:
-            pass
     return raw
 
 
@@ -179,7 +167,7 @@ def create_live_room(staff):
     try:
         values = {key: request.form.get(key, "") for key in ROOM_FORM_FIELDS}
         for key in ("starts_at", "ends_at"):
-            values[key] = _wall_clock(values[key])
+            values[key] = wall_clock(values[key])
         room = rooms.create_room(db.session, **load_form(RoomIn(), values), staff_id=staff.id)
     except DomainError as failure:
         db.session.rollback()

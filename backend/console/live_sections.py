@@ -7,20 +7,16 @@ The views register on the console blueprint of `pages.py`, like live_pages.py's.
 
 from __future__ import annotations
 
-import re
-from datetime import datetime
-
 from flask import abort, flash, redirect, request, url_for
 
 from backend.console.access import login_required
-from backend.console.forms import load_form
+from backend.console.forms import load_form, wall_clock
 from backend.console.pages import bp
 from backend.errors import DomainError, NotFound
 from backend.extensions import db
 from backend.live import announcements, hosts, sharers
 from backend.live.schemas import AnnouncementIn
 from backend.staff import permissions as perms
-from backend.timeutil import SHANGHAI
 
 # The intervals a host picks from (seconds); the JSON API takes any from 60 s to an hour.
 INTERVAL_CHOICES = {
@@ -33,7 +29,6 @@ INTERVAL_CHOICES = {
     1800: "每 30 分钟",
     3600: "每 1 小时",
 }
-_WALL_CLOCK = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2})?")
 
 
 def section_context(room_id: int) -> dict:
@@ -56,24 +51,13 @@ def _own_room(room_id: int, staff) -> str:
     return url_for(".live_room", room_id=room_id) + "#announcements"
 
 
-def _wall_clock(raw: str) -> str:
-    """A time typed in Asia/Shanghai (2025-01-31 20:00) with its offset, for the schema."""
-    raw = raw.strip()
-    if _WALL_CLOCK.fullmatch(raw):
-        try:
-            return datetime.fromisoformat(raw).replace(tzinfo=SHANGHAI).isoformat()
-        except ValueError:
-            pass
-    return raw
-
-
 @bp.post("/live/rooms/<int:room_id>/announcements")
 @login_required(perms.LIVE_HOST)
 def add_announcement(room_id: int, staff):
     back = _own_room(room_id, staff)
     values = {key: request.form.get(key, "") for key in ("text", "interval_seconds")}
     for key in ("starts_at", "ends_at"):
-        values[key] = _wall_clock(request.form.get(key, ""))
+        values[key] = wall_clock(request.form.get(key, ""))
     try:
         body = load_form(AnnouncementIn(), values)
         added = announcements.create(db.session, room_id=room_id, staff_id=staff.id, **body)

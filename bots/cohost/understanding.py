@@ -91,7 +91,7 @@ _NUM_CHARS = "零〇一二两俩仨三四五六七八九十百千壹贰叁肆伍
 _KOU_TYPO_RE = re.compile(r"[宽抠叩寇蔻](?=\s*[0-9一二两俩仨三四五])|口(?=\s*[0-9])")
 _KOU_LETTER_RE = re.compile(r"扣\s*[li](?![a-z])")
 _PLUS_WORD_RE = re.compile(r"加(?=\s*[0-9])")
-_NUMBER_CHARS = "0-9零〇一二两俩仨三四五六七八九十百壹贰叁肆伍陆柒捌玖拾"
+_NUMBER_CHARS = "0-9" + _NUM_CHARS
 # After a number, pinyin input slips: 2好 / 2毫 / 2hao for 2号, 两分 for 两份, 两想 for 两箱.
 _UNIT_SLIPS = {
     "好": "号",
