@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 
 from flask import current_app
+from redis.client import Pipeline
 from sqlalchemy.orm import Session
 
 from backend.clients.wechat import WeChatError, wechat_client
@@ -91,18 +92,24 @@ def _refuse(session: Session, room_id: int, customer_id: int, message: str, labe
     raise RuleBroken(message, code="COMMENT_BLOCKED", details={"label": label, "muted": muted})
 
 
-def publish_reply(room_id: int, text: str, *, private_text: str | None = None, **fields) -> str:
+def publish_reply(room_id: int, text: str, **fields) -> str:
     """The co-host bot speaks in the room: a comment by the bot (customer 0), maybe addressed to
     one viewer (`to_customer_id`) and answering one comment (`reply_to`). `text` is what the room
     reads; `private_text` (with the order's details) only the viewer it is addressed to."""
+    pipe = redis_client().pipeline(transaction=False)
+    queue_reply(pipe, room_id, text, **fields)
+    return pipe.execute()[0].decode()
+
+
+def queue_reply(
+    pipe: Pipeline, room_id: int, text: str, *, private_text: str | None = None, **fields
+) -> None:
+    """publish_reply on a pipeline: the bot writes a batch's replies in one round trip."""
     entry = {"customer_id": 0, "nickname": BOT_NAME, "text": text, "review": "0", "bot": "1"}
     if private_text is not None:
         entry["private_text"] = private_text
     entry.update({key: str(value) for key, value in fields.items() if value is not None})
-    entry_id = redis_client().xadd(
-        stream_key(room_id), entry, maxlen=KEEP_PER_ROOM, approximate=True
-    )
-    return entry_id.decode()
+    pipe.xadd(stream_key(room_id), entry, maxlen=KEEP_PER_ROOM, approximate=True)
 
 
 def read(*, room_id: int, after: str | None, limit: int) -> dict:

@@ -8,6 +8,7 @@ import hashlib
 import re
 
 from flask import current_app
+from redis.client import Pipeline
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -77,8 +78,8 @@ def muted_viewers(session: Session, room_id: int) -> list[LiveMute]:
     )
 
 
-def hide(room_id: int, comment_id: str) -> None:
-    redis_client().sadd(_hidden_key(room_id), comment_id)
+def hide(room_id: int, comment_id: str, *, pipe: Pipeline | None = None) -> None:
+    (pipe or redis_client()).sadd(_hidden_key(room_id), comment_id)
 
 
 def hidden(room_id: int) -> set[str]:
@@ -96,14 +97,26 @@ REPEAT_WINDOW_SECONDS = 60
 REPEATS_ALLOWED = 2  # the same text a third time within the window is flooding
 
 
-def spam_reason(room_id: int, customer_id: int, text: str, *, is_claim: bool) -> str | None:
-    """Why a comment that passed content security is still spam, or None: contact details, or
-    the same text again and again (a repeated "扣1" is a buyer, not spam)."""
-    if _CONTACT.search(text.replace(" ", "")):
-        return "发布联系方式或链接"
-    if is_claim:
-        return None
-    digest = hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
-    key = f"heli:live:room:{room_id}:repeat:{customer_id}:{digest}"
-    repeats, _ = redis_client().pipeline().incr(key).expire(key, REPEAT_WINDOW_SECONDS).execute()
-    return "重复刷屏" if repeats > REPEATS_ALLOWED else None
+def spam_reasons(room_id: int, said: list[tuple[int, str, bool]]) -> list[str | None]:
+    """Why each comment (customer id, text, whether it is a claim) that passed content security
+    is still spam, or None: contact details, or the same text again and again (a repeated "扣1"
+    is a buyer, not spam). One round trip for the whole batch."""
+    reasons: list[str | None] = []
+    pipe = redis_client().pipeline(transaction=False)
+    counted = []
+    for customer_id, text, is_claim in said:
+        if _CONTACT.search(text.replace(" ", "")):
+            reasons.append("发布联系方式或链接")
+            continue
+        reasons.append(None)
+        if not is_claim:
+            digest = hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+            key = f"heli:live:room:{room_id}:repeat:{customer_id}:{digest}"
+            pipe.incr(key).expire(key, REPEAT_WINDOW_SECONDS)
+            counted.append(len(reasons) - 1)
+    if counted:
+        repeats = pipe.execute()[::2]
+        for index, seen in zip(counted, repeats, strict=True):
+            if seen > REPEATS_ALLOWED:
+                reasons[index] = "重复刷屏"
+    return reasons

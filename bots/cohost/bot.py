@@ -48,6 +48,22 @@ def dead_letter_key(room_id: int) -> str:
     return f"heli:live:room:{room_id}:bot:dead"
 
 
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+@dataclass(frozen=True)
+class Said:
+    """A viewer's comment as the bot read it."""
+
+    entry_id: str
+    customer_id: int
+    nickname: str
+    text: str
+    reading: Reading
+    may_confirm: bool  # it reads like "确认": a claim, if the bot asked this viewer about one
+
+
 @dataclass
 class RoomFacts:
     facts: dict
@@ -139,12 +155,10 @@ class CoHost:
         )
         handled = 0
         for stream, entries in batches or []:
-            room_id = int(stream.decode().split(":")[3])
-            for entry_id, fields in entries:
-                self._handle_safely(room_id, entry_id.decode(), fields)
-                handled += 1
             if entries:
-                self.redis.xack(stream, GROUP, *[entry_id for entry_id, _ in entries])
+                room_id = int(stream.decode().split(":")[3])
+                self.handle_batch(room_id, entries, acknowledge=True)
+                handled += len(entries)
         self.handled += handled
         return handled
 
@@ -166,92 +180,123 @@ class CoHost:
                 claimed = self.redis.xclaim(
                     stream, GROUP, self.consumer, min_idle_time=0, message_ids=[entry_id]
                 )
-                for claimed_id, fields in claimed:
-                    self._handle_safely(room_id, claimed_id.decode(), fields)
-                    self.redis.xack(stream, GROUP, claimed_id)
+                if claimed:
+                    self.handle_batch(room_id, claimed, acknowledge=True)
 
-    def _dead_letter(self, room_id: int, entry_id: str, error: str) -> None:
-        self.redis.xadd(
+    def _dead_letter(self, room_id: int, entry_id: str, error: str, pipe=None) -> None:
+        (pipe or self.redis).xadd(
             dead_letter_key(room_id),
             {"entry_id": entry_id, "error": error[:300]},
             maxlen=1000,
             approximate=True,
         )
 
-    # -- one comment ----------------------------------------------------------------------
-    def _handle_safely(self, room_id: int, entry_id: str, raw: dict) -> None:
-        try:
-            fields = {key.decode(): value.decode() for key, value in raw.items()}
-            self.handle(room_id, entry_id, fields)
-        except Exception as exc:
-            db.session.rollback()
-            log.exception("comment %s in room %s could not be handled", entry_id, room_id)
-            self._dead_letter(room_id, entry_id, f"{type(exc).__name__}: {exc}")
-            self.redis.hincrby(f"heli:live:room:{room_id}:bot:stats", "failed", 1)
-
+    # -- comments -------------------------------------------------------------------------
     def handle(self, room_id: int, entry_id: str, fields: dict) -> None:
-        if fields.get("bot") == "1":
-            return
+        """One comment, not acknowledged (a bot that dies now leaves it to be taken over)."""
+        self.handle_batch(room_id, [(entry_id, fields)], acknowledge=False)
+
+    def handle_batch(self, room_id: int, entries: list, *, acknowledge: bool) -> None:
+        """Comments of one room as read from its stream, each read and answered in turn: one
+        round trip for their spam counters, and one transaction at the end for every reply,
+        count and the acknowledgement. A crash before that transaction leaves the batch
+        unacknowledged and unanswered; handled again, a claim still holds once.
+
+        A comment that makes the handler raise is logged, kept in the dead-letter stream and
+        skipped; the others go on."""
+        pipe = self.redis.pipeline(transaction=True)
+        said = []
+        for entry_id, raw in entries:
+            entry_id = _text(entry_id)
+            try:
+                fields = {_text(key): _text(value) for key, value in raw.items()}
+                if fields.get("bot") != "1":
+                    said.append(self._read_comment(room_id, entry_id, fields))
+            except Exception as exc:
+                self._failed(pipe, room_id, entry_id, exc)
+        live = self.facts(room_id).facts["live_status"] in (LIVE, PAUSED)
+        said_by = [(c.customer_id, c.text, c.reading.claim or c.may_confirm) for c in said]
+        spam = moderation.spam_reasons(room_id, said_by) if live else [None] * len(said)
+        for comment, reason in zip(said, spam, strict=True):
+            try:
+                if live:
+                    self._answer(pipe, room_id, comment, reason)
+                else:  # the show is over: counted only
+                    summary.record_comment(
+                        pipe,
+                        room_id,
+                        customer_id=comment.customer_id,
+                        text=comment.text,
+                        questions=[],
+                        unanswered=False,
+                    )
+            except Exception as exc:
+                self._failed(pipe, room_id, comment.entry_id, exc)
+        if acknowledge:
+            pipe.xack(comments.stream_key(room_id), GROUP, *[entry for entry, _ in entries])
+        pipe.execute()
+
+    def _failed(self, pipe, room_id: int, entry_id: str, exc: Exception) -> None:
+        db.session.rollback()
+        log.exception("comment %s in room %s could not be handled", entry_id, room_id)
+        self._dead_letter(room_id, entry_id, f"{type(exc).__name__}: {exc}", pipe)
+        pipe.hincrby(f"heli:live:room:{room_id}:bot:stats", "failed", 1)
+
+    def _read_comment(self, room_id: int, entry_id: str, fields: dict) -> Said:
         customer_id, text = int(fields["customer_id"]), fields["text"]
-        nickname = fields.get("nickname") or "朋友"
-        room = self.facts(room_id)
-        if room.facts["live_status"] not in (LIVE, PAUSED):  # the show is over: counted only
-            pipe = self.redis.pipeline(transaction=False)
-            summary.record_comment(
-                pipe, room_id, customer_id=customer_id, text=text, questions=[], unanswered=False
-            )
-            pipe.execute()
-            return
-        reading = read_comment(text, room.shelf)
-        confirmed = self._confirmed(room_id, customer_id, text)
+        return Said(
+            entry_id=entry_id,
+            customer_id=customer_id,
+            nickname=fields.get("nickname") or "朋友",
+            text=text,
+            reading=read_comment(text, self.facts(room_id).shelf),
+            may_confirm=CONFIRM_RE.fullmatch(normalise(text)) is not None,
+        )
+
+    def _answer(self, pipe, room_id: int, comment: Said, spam: str | None) -> None:
+        reading, customer_id, nickname = comment.reading, comment.customer_id, comment.nickname
+        confirmed = self._confirmed(room_id, customer_id) if comment.may_confirm else None
         if confirmed is not None:
             reading = Reading(intents=("claim",), claim=confirmed)
-        spam = moderation.spam_reason(
-            room_id, customer_id, text, is_claim=reading.claim is not None
-        )
         questions = [] if spam else [i for i in reading.intents if i != "claim"]
         sentences, unanswered, reply, private = [], False, {}, None
         if spam:
-            self._moderate(room_id, entry_id, customer_id, nickname, spam)
+            self._moderate(pipe, room_id, comment, spam)
         else:
-            number = reading.claim.number if reading.claim else answers.mentioned_number(text)
-            sentences, unanswered = answers.answer_questions(
-                questions, room.facts, self.app.config, number=number
+            number = (
+                reading.claim.number if reading.claim else answers.mentioned_number(comment.text)
             )
-            reply = {"reply_to": entry_id, "to_customer_id": customer_id}
+            sentences, unanswered = answers.answer_questions(
+                questions, self.facts(room_id).facts, self.app.config, number=number
+            )
+            reply = {"reply_to": comment.entry_id, "to_customer_id": customer_id}
             if reading.claim:
-                said, extra = self._claim(
-                    room_id, entry_id, customer_id, reading.claim, confirmed=confirmed is not None
-                )
+                said, extra = self._claim(pipe, room_id, comment, reading.claim, confirmed)
                 private = extra.pop("private", None)
                 sentences.insert(0, said)
                 reply.update(extra)
             elif unanswered and not sentences:
                 sentences.append("这个问题已记下，稍后请主播为您解答")
-        pipe = self.redis.pipeline(transaction=False)
         summary.record_comment(
             pipe,
             room_id,
             customer_id=customer_id,
-            text=text,
+            text=comment.text,
             questions=questions,
             unanswered=unanswered,
         )
         if sentences and not reading.claim:
             summary.count(pipe, room_id, "answered")
-        pipe.execute()
         if sentences:
             if private:  # the buyer alone reads the order's number and total
                 reply["private_text"] = answers.addressed(nickname, [private, *sentences[1:]])
-            comments.publish_reply(room_id, answers.addressed(nickname, sentences), **reply)
+            comments.queue_reply(pipe, room_id, answers.addressed(nickname, sentences), **reply)
 
     def _confirm_key(self, room_id: int, customer_id: int) -> str:
         return f"heli:live:room:{room_id}:bot:confirm:{customer_id}"
 
-    def _confirmed(self, room_id: int, customer_id: int, text: str) -> Claim | None:
-        """The claim this viewer was asked to confirm, when this comment confirms it (once)."""
-        if not CONFIRM_RE.fullmatch(normalise(text)):
-            return None
+    def _confirmed(self, room_id: int, customer_id: int) -> Claim | None:
+        """The claim this viewer was asked to confirm, taken once."""
         pending = self.redis.getdel(self._confirm_key(room_id, customer_id))
         if pending is None:
             return None
@@ -265,39 +310,40 @@ class CoHost:
             limit is not None and quantity > limit
         )
 
-    def _claim(self, room_id, entry_id, customer_id, claim, *, confirmed=False):
+    def _claim(
+        self, pipe, room_id: int, comment: Said, claim: Claim, confirmed: Claim | None
+    ) -> tuple[str, dict]:
         """Hold the claimed units; answers what to say and the reply's extra fields."""
-        room = self.facts(room_id)
-        item = answers.pick_item(room.facts, claim.number)
+        item = answers.pick_item(self.facts(room_id).facts, claim.number)
         stats = f"heli:live:room:{room_id}:bot:stats"
-        self.redis.hincrby(stats, "claims", 1)
+        pipe.hincrby(stats, "claims", 1)
         if item is None:
-            self.redis.hincrby(stats, "refused", 1)
+            pipe.hincrby(stats, "refused", 1)
             if claim.number is None:
                 return "请写明商品编号，例如“3号要2份”", {}
             return f"没有{claim.number}号商品哦，请看屏幕上的编号", {}
-        if not confirmed and self._needs_confirming(item, claim.quantity):
-            self.redis.set(
-                self._confirm_key(room_id, customer_id),
+        if confirmed is None and self._needs_confirming(item, claim.quantity):
+            self.redis.set(  # at once: the viewer's "确认" may be in this very batch
+                self._confirm_key(room_id, comment.customer_id),
                 json.dumps([item["number"], claim.quantity]),
                 ex=self.app.config["LIVE_CONFIRM_SECONDS"],
             )
-            self.redis.hincrby(stats, "asked_to_confirm", 1)
+            pipe.hincrby(stats, "asked_to_confirm", 1)
             return answers.confirm_quantity(item, claim.quantity), {}
         try:
             held = claims.claim_from_comment(
                 db.session,
                 room_id=room_id,
-                comment_id=entry_id,
-                customer_id=customer_id,
+                comment_id=comment.entry_id,
+                customer_id=comment.customer_id,
                 number=item["number"],
                 quantity=claim.quantity,
             )
         except SoldOut:
-            self.redis.hincrby(stats, "refused", 1)
+            pipe.hincrby(stats, "refused", 1)
             return f"手慢了，{answers.title(item)}已抢光", {}
         except DomainError as refusal:
-            self.redis.hincrby(stats, "refused", 1)
+            pipe.hincrby(stats, "refused", 1)
             return refusal.message, {}
         order, again = held.order, not held.created
         return answers.pay_prompt_in_room(item, claim.quantity, order, again=again), {
@@ -307,17 +353,18 @@ class CoHost:
             "private": answers.pay_prompt(item, claim.quantity, order, again=again),
         }
 
-    def _moderate(self, room_id, entry_id, customer_id, nickname, reason) -> None:
-        moderation.hide(room_id, entry_id)
-        self.redis.hincrby(f"heli:live:room:{room_id}:bot:stats", "spam", 1)
+    def _moderate(self, pipe, room_id: int, comment: Said, reason: str) -> None:
+        moderation.hide(room_id, comment.entry_id, pipe=pipe)
+        pipe.hincrby(f"heli:live:room:{room_id}:bot:stats", "spam", 1)
         if moderation.record_offence(
-            db.session, room_id=room_id, customer_id=customer_id, reason=reason
+            db.session, room_id=room_id, customer_id=comment.customer_id, reason=reason
         ):
-            comments.publish_reply(
+            comments.queue_reply(
+                pipe,
                 room_id,
-                f"@{nickname} 多次{reason}，已被禁言",
+                f"@{comment.nickname} 多次{reason}，已被禁言",
                 kind="moderation",
-                to_customer_id=customer_id,
+                to_customer_id=comment.customer_id,
             )
 
     # -- live facts and announcements -----------------------------------------------------
