@@ -9,10 +9,11 @@ after content security. Two phases:
 - backlog: BACKLOG comments at once; comments_per_s = how fast the bot works through them;
 - steady: RATE comments/s for SECONDS; reply latency = reply's stream time - comment's stream
   time (both Redis server clock), p50/p95 over the comments that got a reply.
-Then how well the bot reads comments nobody tuned it on (training/cohost/heldout: two writers
+Then how well the bot reads comments nobody tuned it on (training/cohost/heldout: four writers
 whose text neither the rules nor the model saw while they were built): claim_accuracy,
 claim_recall, claim_strict_precision, wrong_claims_per_100, wrong_holds_per_100 (wrong claims
-small enough to be held without the bot asking back, LIVE_CONFIRM_ABOVE), intent_accuracy and
+small enough to be held without the bot asking back, LIVE_CONFIRM_ABOVE), asked_back_per_100
+(claims read unsure: the bot asks the viewer to confirm instead of holding), intent_accuracy and
 questions_answered; and the same on the regression set, prefixed regression_. duplicates:
 comments answered more than once; lost: comments the bot gave up on (its dead-letter stream).
 Exits 1 on either, or when the bot does not keep up.
@@ -67,6 +68,7 @@ def reading_figures(confirm_above: int) -> dict:
             "claim_recall",
             "claim_strict_precision",
             "wrong_claims_per_100",
+            "asked_back_per_100",
             "intent_accuracy",
             "questions_answered",
         ):

@@ -441,3 +441,28 @@ def test_an_unusual_quantity_is_asked_back_and_held_only_when_confirmed(
     assert any(word in answer["text"] for word in ("锁定", "1 到 99", "最多", "上限")), answer
     assert not any("锁定" in r["text"] for r in replies(client, room_id, reply_to=again))
     assert orders() <= 1
+
+
+def test_a_claim_read_unsure_is_asked_back_with_the_answer_and_held_once_confirmed(
+    app, client, sandbox, show, bot
+):
+    """Haggling next to a claim (2号要两箱 能便宜点吗) may be a question of terms: the bot
+    answers the price and asks before it holds anything."""
+    room_id = show["id"]
+    buyer = viewer(client, sandbox, "o-haggler")
+    asked = say(buyer, room_id, "2号要两箱 能便宜点吗").json["id"]
+    run_bot(app, bot)
+    [question] = replies(client, room_id, reply_to=asked)
+    assert "您要2份" in question["text"] and "确认请回复“确认”" in question["text"]
+    assert "元" in question["text"]  # the price question is answered too
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count()).select_from(Order)) == 0
+        db.session.remove()
+    confirmed = say(buyer, room_id, "确认").json["id"]
+    run_bot(app, bot)
+    [answer] = replies(client, room_id, reply_to=confirmed)
+    assert "锁定" in answer["text"]
+    with app.app_context():
+        order = db.session.scalars(db.select(Order)).one()
+        assert sum(item.quantity for item in order.items) == 2
+        db.session.remove()

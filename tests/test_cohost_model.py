@@ -4,6 +4,7 @@ corrupt (and says so in its log)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections import Counter
@@ -77,3 +78,14 @@ def test_the_model_decides_intents_the_rules_left_open():
     weighed = read_comment("能预定吗 下周还有不", SHELF)
     assert "stock" in weighed.intents
     assert rules.claim is None and weighed.claim is None
+
+
+def test_a_claim_the_model_doubts_is_asked_back_not_held():
+    shipped = intent_model.load()
+    assert 0 < shipped.ask_back_below < 1  # chosen by cross-validation
+    doubting = dataclasses.replace(shipped, ask_back_below=1.01)
+    trusting = dataclasses.replace(shipped, ask_back_below=0.0)
+    assert read_comment("3号要2份", SHELF, model=trusting).claim == Claim(3, 2)
+    doubted = read_comment("3号要2份", SHELF, model=doubting)
+    assert doubted.claim is None and doubted.unsure == Claim(3, 2)
+    assert "claim" not in doubted.intents

@@ -270,8 +270,8 @@ class CoHost:
                 questions, self.facts(room_id).facts, self.app.config, number=number
             )
             reply = {"reply_to": comment.entry_id, "to_customer_id": customer_id}
-            if reading.claim:
-                said, extra = self._claim(pipe, room_id, comment, reading.claim, confirmed)
+            if reading.claim or reading.unsure:
+                said, extra = self._claim(pipe, room_id, comment, reading, confirmed)
                 private = extra.pop("private", None)
                 sentences.insert(0, said)
                 reply.update(extra)
@@ -311,9 +311,11 @@ class CoHost:
         )
 
     def _claim(
-        self, pipe, room_id: int, comment: Said, claim: Claim, confirmed: Claim | None
+        self, pipe, room_id: int, comment: Said, reading: Reading, confirmed: Claim | None
     ) -> tuple[str, dict]:
-        """Hold the claimed units; answers what to say and the reply's extra fields."""
+        """Hold the claimed units, or ask the viewer to confirm a claim read unsure or an
+        unusual quantity; answers what to say and the reply's extra fields."""
+        claim = reading.claim or reading.unsure
         item = answers.pick_item(self.facts(room_id).facts, claim.number)
         stats = f"heli:live:room:{room_id}:bot:stats"
         pipe.hincrby(stats, "claims", 1)
@@ -322,7 +324,9 @@ class CoHost:
             if claim.number is None:
                 return "请写明商品编号，例如“3号要2份”", {}
             return f"没有{claim.number}号商品哦，请看屏幕上的编号", {}
-        if confirmed is None and self._needs_confirming(item, claim.quantity):
+        if confirmed is None and (
+            reading.claim is None or self._needs_confirming(item, claim.quantity)
+        ):
             self.redis.set(  # at once: the viewer's "确认" may be in this very batch
                 self._confirm_key(room_id, comment.customer_id),
                 json.dumps([item["number"], claim.quantity]),

@@ -50,12 +50,13 @@ def score(rows: Sequence[dict], shelf: Sequence[ShelfItem], reader=read_comment)
     claim_recall            labelled claims the reader booked at all
     claim_strict_precision  booked claims labelled claims with the right number and quantity
     wrong_claims_per_100    booked claims that are wrong (no claim, another item or quantity)
+    asked_back_per_100      claims read unsure, which the bot asks the viewer to confirm
     intent_accuracy         rows whose intent set is exactly the labelled one
     questions_answered      rows asking a question whose every question intent the reader found
     per_intent              precision and recall of each intent
     """
     claims_right = intents_right = booked = booked_right = labelled_claims = recalled = 0
-    questions = answered = 0
+    questions = answered = asked_back = 0
     true_pos, predicted, labelled = Counter(), Counter(), Counter()
     misses = []
     for row in rows:
@@ -66,6 +67,7 @@ def score(rows: Sequence[dict], shelf: Sequence[ShelfItem], reader=read_comment)
         recalled += want is not None and got is not None
         booked += got is not None
         booked_right += got is not None and got == want
+        asked_back += getattr(reading, "unsure", None) is not None
         want_intents, got_intents = set(row["intents"]), set(reading.intents)
         intents_right += want_intents == got_intents
         asked = want_intents & set(QUESTIONS)
@@ -97,6 +99,7 @@ def score(rows: Sequence[dict], shelf: Sequence[ShelfItem], reader=read_comment)
         "claim_recall": ratio(recalled, labelled_claims),
         "claim_strict_precision": ratio(booked_right, booked),
         "wrong_claims_per_100": 100 * ratio(booked - booked_right, lines),
+        "asked_back_per_100": 100 * ratio(asked_back, lines),
         "intent_accuracy": ratio(intents_right, lines),
         "questions_answered": ratio(answered, questions),
         "per_intent": {

@@ -37,6 +37,8 @@ class IntentModel:
     bias: tuple[float, ...]
     weights: dict[str, tuple[tuple[int, float], ...]]  # feature -> ((label index, weight), ...)
     thresholds: dict[str, float]
+    # a claim the rules read but the model scores below this is asked back, not held
+    ask_back_below: float = 0.0
 
     def probabilities(self, text: str, rule_signals: tuple[str, ...]) -> dict[str, float]:
         scores = list(self.bias)
@@ -65,6 +67,7 @@ def from_dict(data: dict) -> IntentModel:
         bias=tuple(float(b) for b in data["bias"]),
         weights=weights,
         thresholds={label: float(t) for label, t in data["thresholds"].items()},
+        ask_back_below=float(data.get("ask_back_below", 0.0)),
     )
 
 

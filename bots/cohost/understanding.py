@@ -69,6 +69,7 @@ class Reading:
 
     intents: tuple[str, ...]
     claim: Claim | None
+    unsure: Claim | None = None  # a claim to ask the viewer about rather than hold
 
 
 NOTHING = Reading((), None)
@@ -82,7 +83,9 @@ _TYPOS = dict(
     "how_much>多少钱 kou>扣 ×>x ✖>x 號>号 兩>两 幾>几 個>个 來>来 這>这 嘅>的 "
     "耳号>二号 儿号>二号 山号>三号 特达>特大 特打>特大 大德>大的 冷动>冷冻 半颗>半壳 "
     "礼和>礼盒 禮盒>礼盒 給>给 嗰>那 呢个>这个 俾我>给我 畀我>给我 "
-    "da_de>大的 xiao_de>小的 zhong_de>中的 "
+    "da_de>大的 xiao_de>小的 zhong_de>中的 dade>大的 "
+    # voice input hears a number word as its homophone: 医号 / 亮箱 / 山份 / 是号 / 舞号 / 溜号
+    "医号>一号 亮箱>两箱 亮份>两份 亮盒>两盒 山份>三份 山箱>三箱 是号>四号 舞号>五号 溜号>六号 "
     "number_>#".split()
 )
 _TYPO_RE = re.compile("|".join(map(re.escape, sorted(_TYPOS, key=len, reverse=True))))
@@ -157,7 +160,7 @@ def parse_number(token: str) -> int | None:
 
 # --- the parts of a claim ------------------------------------------------------------------------
 
-_NUM = rf"(?:(?<![0-9])[0-9]{{1,9}}(?![0-9])|[{_NUM_CHARS}]{{1,5}})"
+_NUM = rf"(?:(?<![0-9第])[0-9]{{1,9}}(?![0-9])|(?<![第{_NUM_CHARS}])[{_NUM_CHARS}]{{1,5}})"
 # What a buyer counts units of the shelf in; 只, 斤 and kg describe an item (约20只, 5斤装).
 _UNIT = r"(?:份|个|件|盒|箱|单|袋|包|组|套|提|筐|罐|瓶)"
 _APPROX = (
@@ -167,7 +170,7 @@ _APPROX = (
 )
 # 约20-25只 / 二十几只一箱的 / 三十多个一箱 / 5斤装 / 1kg: a spec, never a quantity.
 _SPEC_RE = re.compile(
-    rf"(?P<count>{_APPROX})\s*(?:只|头|个(?=\s*(?:一|每)\s*(?:箱|盒|袋|斤)|\s*(?:的|那|左右)))"
+    rf"(?:(?:一|每)\s*(?:箱|盒|袋)\s*)?(?P<count>{_APPROX})\s*(?:只|头|个(?=\s*(?:一|每)\s*(?:箱|盒|袋|斤)|\s*(?:的|那|左右)))"
     rf"(?:\s*(?:一|每)\s*(?:箱|盒|袋|斤))?"
     rf"|(?P<weight>[0-9]{{1,2}}(?:\.[0-9])?|[{_NUM_CHARS}]{{1,3}})\s*(?P<wunit>斤|kg|公斤|千克)(?:\s*装)?"
 )
@@ -180,7 +183,14 @@ _PRODUCT_RE = re.compile(
 )
 _HASH_PRODUCT_RE = re.compile(rf"#\s*(?P<n>{_NUM})(?!\s*{_UNIT})")
 _AFTER_PRODUCT_RE = re.compile(rf"[号#]\s*(?:要|来|拍|买)?\s*(?P<n>{_NUM}){_CLAUSE_END}")
-_QUANTITY_RE = re.compile(rf"(?P<n>{_NUM})\s*{_UNIT}(?!\s*装)|(?P<n2>[俩仨])(?!\s*[号#])")
+# 礼盒的来三 / 冻的来两: a count with its unit left off, after the item.
+_AFTER_ITEM_RE = re.compile(
+    rf"(?<=[的种盒壳])\s*(?:再|就)?(?:来|要|拍|整|拿)\s*(?P<n>[一二两三四五六七八九十0-9]{{1,2}}){_CLAUSE_END}"
+)
+_QUANTITY_RE = re.compile(
+    rf"(?<!剩)(?<!死了)(?<!坏了)(?<!少了)(?<![死坏少])(?P<n>{_NUM})\s*{_UNIT}(?!\s*装)"
+    r"(?<!个(?=[娃孩人]))|(?P<n2>[俩仨])(?!\s*[号#])"
+)
 _TIMES_RE = re.compile(rf"(?<![a-z])[x*]\s*(?P<n>{_NUM})")
 _PLUS_RE = re.compile(rf"\+\s*(?P<n>{_NUM})")
 # 扣1 is a claim; 扣1有用吗, 扣1了然后呢, 扣1没抢到, 扣1的人好多 talk about it.
@@ -193,7 +203,8 @@ _THIS_RE = re.compile(r"这一?[个款份]")
 _VERB_RE = re.compile(r"换成|下单|要|来|拍|买|整|留|抢|冲|订|扣|加|拿|弄|锁")
 # 买了 / 拍过 / 买的 are past purchases, 来了 an arrival; but 2号我要了 and 扣1了 still buy.
 _PAST_RE = re.compile(r"(?:过|了|的|完|到|错|自|看)")
-_NOT_BUYING_AFTER = {"要": re.compile(r"(?:过|的)"), "扣": re.compile(r"(?:过|的)")}
+# 要不要 asks; 要的 / 要过 talk about it.
+_NOT_BUYING_AFTER = {"要": re.compile(r"(?:过|的|不要)"), "扣": re.compile(r"(?:过|的)")}
 _FILLER_AFTER_VERB_RE = re.compile(r"(?:\s|给我|给俺|我|俺|个|一下|点|上|再)*")
 _FILLER_BEFORE_VERB_RE = re.compile(r"(?:\s|的|我|俺|也|就|都|还|再|给我|给俺|给|先|主播)*")
 _HYPOTHETICAL_RE = re.compile(
@@ -213,7 +224,7 @@ _CORRECTED_RE = re.compile(
 )
 # 不要大的 / 3号不要了 / 别扣1: the refused part is cut out before looking for a claim.
 _NEGATION_RE = re.compile(
-    rf"(?:{_GENERIC_TARGET}\s*)?(?:不|别|甭|没)想?(?:要|买|扣|拍|来|下单)(?:了|啦)?"
+    rf"(?:{_GENERIC_TARGET}\s*)?(?<![要买拍来扣])(?:不|别|甭|没)想?(?:要|买|扣|拍|来|下单)(?:了|啦)?"
     rf"(?:给[我俺])?(?:{_NEGATED_TARGET})?"
 )
 _SEPARATORS_RE = re.compile(r"[\s,.!~:;、。]+")
@@ -476,6 +487,7 @@ def read_claim(text: str, shelf: Sequence[ShelfItem]) -> tuple[Claim | None, int
             filter(None, map(_quantity, reversed(quantities) if corrected else quantities)), None
         )
         or _quantity(after_product)
+        or _quantity(_AFTER_ITEM_RE.search(positive))
         or _quantity(_BARE_NUMBER_RE.fullmatch(_SEPARATORS_RE.sub("", positive)))
         or 1
     )
@@ -627,12 +639,15 @@ def read_questions(text: str) -> tuple[dict[str, int], bool]:
 _PAID_RE = re.compile(
     r"(?<![别不没])(?:已(?:经)?(?:拍|付|下单|买|支付|抢到)|(?:拍|付|下单|买|抢)(?:好|完)了?|(?:拍|付款|付|下单|买|抢到)了"
     r"|付过|刚[^\s,.!?~:;、。]{0,5}?(?:拍|付|下单|买|抢到)|拍到了|下过单|抢到(?![没吗])"
-    r"|[拍买付扣]咗|上次(?:拿|买|拍)的?)"
+    r"|[拍买付扣]咗|下了\s*(?:一|1)?\s*单"
+    r"|(?:上次|上回|上周|之前|昨天|前天|昨儿)[^\s,.!?~:;、。]{0,3}?(?:拿|买|拍|扣|下单))"
 )
 # Changing or cancelling an order already made (改地址, 拍错了, 取消, 换成中的).
 _SELF_CORRECTION_RE = re.compile(
-    r"不对|错了|打错|看错|拍错|扣错|不是|没有|改成|换成|算了|唔系|不要"
+    r"不对|错了|打错|看错|拍错|扣错|不是|没有|改成|换成|算了|唔系|不要|(?<=\s)不(?=\s)"
 )
+# Haggling next to a claim (饭店要三十箱 能便宜多少) makes it a question of terms.
+_BARGAIN_RE = re.compile(r"便宜|优惠|打折|折扣|少点|少算|批发|能少|减点|让点|多送|送点")
 _CLAUSE_END_RE = re.compile(r"[\s,.!?~:;、。]|$")
 _CHANGE_RE = re.compile(
     r"改(?:成|为|一下|下|个|地址|数量|收货)|拍错|扣错|下错|买错|取消|不要了|换成|合并|合单|一起发"
@@ -699,8 +714,11 @@ def read_comment(text: str, shelf: Sequence[ShelfItem] = (), model=_SHIPPED) -> 
         return NOTHING
     found, claim, asks = _rule_intents(clean, shelf)
     weighed = intent_model.load() if model is _SHIPPED else model
+    unsure = asks and claim is not None and _BARGAIN_RE.search(clean) is not None
     if weighed is not None:
         probs = weighed.probabilities(clean, _signals(found, claim, asks))
+        # the rules found a claim in words the model has rarely seen buy: ask, do not hold
+        unsure = unsure or (claim is not None and probs["claim"] < weighed.ask_back_below)
         wanted = {
             label
             for label, p in probs.items()
@@ -713,7 +731,11 @@ def read_comment(text: str, shelf: Sequence[ShelfItem] = (), model=_SHIPPED) -> 
             found.pop("claim", None)
         elif "claim" not in found:
             found["claim"] = 0
+    if unsure:
+        found.pop("claim", None)
     ordered = sorted(found, key=lambda intent: (found[intent], INTENTS.index(intent)))
+    if unsure:
+        return Reading(intents=tuple(ordered), claim=None, unsure=claim)
     return Reading(intents=tuple(ordered), claim=claim)
 
 
