@@ -79,6 +79,7 @@ def create_app(config: Config | None = None) -> APIFlask:
         with app.app_context():
             event.listen(db.engine, "connect", _sqlite_pragmas)
     app.extensions["heli_redis"] = redis.Redis.from_url(config.REDIS_URL)
+    app.before_request(web.upload_sized_bodies)
     csrf.init_app(app)
 
     web.init_app(app)  # before the blueprints: their routes use its id converter

@@ -1,6 +1,7 @@
 """Every domain's models, imported once so the metadata (and Alembic) sees the whole schema."""
 
 from backend.aftersales.models import AfterSale  # noqa: F401
+from backend.audit.models import AuditRecord  # noqa: F401
 from backend.batches.models import (  # noqa: F401
     Batch,
     BatchStep,

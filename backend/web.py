@@ -36,6 +36,17 @@ SECURITY_HEADERS = {
 DATA_HEADERS = [*SECURITY_HEADERS.items(), ("Content-Security-Policy", DATA_CSP)]
 
 
+# Picture uploads may be larger than the app's 1 MB body limit (phones take 2–5 MB pictures).
+UPLOAD_ENDPOINTS = frozenset({"api_v1.upload_photo", "console.upload_product_picture"})
+MULTIPART_OVERHEAD = 64 * 1024
+
+
+def upload_sized_bodies() -> None:
+    """Registered before CSRF protection, which reads the form (and so the body) first."""
+    if request.endpoint in UPLOAD_ENDPOINTS:
+        request.max_content_length = current_app.config["PHOTO_MAX_BYTES"] + MULTIPART_OVERHEAD
+
+
 def up_to(highest: int) -> str:
     """A regex of the decimal numbers 1..highest, written without leading zeros."""
     digits = str(highest)

@@ -106,6 +106,12 @@ def not_found(_error):
     return render_template("console/error.html", message="页面或记录不存在"), 404
 
 
+@bp.errorhandler(413)
+def too_large(_error):
+    most = current_app.config["PHOTO_MAX_BYTES"] // (1024 * 1024)
+    return render_template("console/error.html", message=f"上传的文件太大（最大 {most}MB）"), 413
+
+
 @bp.errorhandler(Forbidden)
 def forbidden(refused: Forbidden):
     """A page's own refusal (e.g. another host's room) as a page; JSON for the JSON routes."""
@@ -336,6 +342,7 @@ def adjust_lot(lot_id: int, staff):
 from backend.console import (  # noqa: E402, F401  (views register on bp)
     aftersales_pages,
     brand_pages,
+    catalogue_pages,
     fulfilment_pages,
     live_pages,
     live_sections,

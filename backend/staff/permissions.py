@@ -29,6 +29,8 @@ STAFF_MANAGE = "staff.manage"
 SHIPPING_RULES = "shipping.rules"
 SELLER_ONBOARDING = "sellers.onboarding"
 SETTLEMENT = "settlement.manage"
+CATALOGUE = "catalogue.manage"
+AUDIT_VIEW = "audit.view"
 
 PERMISSIONS: dict[str, str] = {
     CONSOLE: "后台概览、绑定自己的公众号",
@@ -51,6 +53,8 @@ PERMISSIONS: dict[str, str] = {
     SHIPPING_RULES: "配送区域与运费：鲜活可达地区、首重续重、冷链附加费、时效",
     SELLER_ONBOARDING: "审核卖家入驻申请与品牌授权续期",
     SETTLEMENT: "供货价、卖家等级、卖家月结算单与标记已结算",
+    CATALOGUE: "商品与规格：价格、上下架、商品图片",
+    AUDIT_VIEW: "查看操作记录（谁在何时改了什么）",
 }
 
 
@@ -85,6 +89,7 @@ ROLES: dict[str, Role] = {
                 PLATFORMS,
                 BROADCASTS,
                 SHIPPING_RULES,
+                CATALOGUE,
             }
         ),
     ),
@@ -96,7 +101,9 @@ ROLES: dict[str, Role] = {
     ),
     FINANCE: Role(
         "财务",
-        frozenset({CONSOLE, AFTERSALES_VIEW, AFTERSALES_DECIDE, PAYMENTS_VIEW, SETTLEMENT}),
+        frozenset(
+            {CONSOLE, AFTERSALES_VIEW, AFTERSALES_DECIDE, PAYMENTS_VIEW, SETTLEMENT, AUDIT_VIEW}
+        ),
     ),
 }
 

@@ -1,0 +1,98 @@
+"""The audit trail: every staff action that changes something is recorded with who, when,
+which object, before and after, in the transaction of the change itself (a change that rolls
+back leaves no record; a record never exists without its change)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from backend.audit.models import AuditRecord
+from backend.pagination import page_of
+from backend.staff.models import Staff
+
+# What each action is called on the audit page.
+ACTIONS = {
+    "sku.price": "修改价格",
+    "sku.on_sale": "规格上下架",
+    "product.on_sale": "商品上下架",
+    "product.picture": "上传商品图片",
+    "product.edit": "修改商品信息",
+}
+
+# How a changed field reads on the audit page.
+FIELDS = {"price": "价格", "on_sale": "在售", "image_url": "图片"}
+
+
+def shown(field: str, value: object) -> str:
+    """A before or after value as staff read it: 价格 ¥98.00, 在售 否, 图片 …/pictures/pf2L…"""
+    label = FIELDS.get(field, field)
+    if field == "price" and isinstance(value, int):
+        return f"{label} ¥{value / 100:.2f}"
+    if isinstance(value, bool):
+        return f"{label} {'是' if value else '否'}"
+    if value in (None, ""):
+        return f"{label} 无"
+    text = str(value)
+    return f"{label} {text if len(text) <= 24 else '…' + text[-16:]}"
+
+
+def record(
+    session: Session,
+    *,
+    staff: Staff | None,
+    action: str,
+    target_type: str,
+    target_id: int | str,
+    summary: str,
+    before: dict | None = None,
+    after: dict | None = None,
+) -> AuditRecord:
+    """Add the record to the session; it commits (or rolls back) with the change."""
+    entry = AuditRecord(
+        staff_id=staff.id if staff else None,
+        staff_name=staff.display_name if staff else "系统",
+        action=action,
+        target_type=target_type,
+        target_id=str(target_id),
+        summary=summary[:200],
+        before=before,
+        after=after,
+    )
+    session.add(entry)
+    return entry
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    staff_id: int | None = None
+    action: str | None = None
+    target_type: str | None = None
+    target_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def search(
+    session: Session, wanted: AuditFilter, *, page: int, page_size: int
+) -> tuple[list[AuditRecord], int]:
+    """A page of records, newest first, and how many match."""
+    query = select(AuditRecord)
+    if wanted.staff_id is not None:
+        query = query.where(AuditRecord.staff_id == wanted.staff_id)
+    if wanted.action:
+        query = query.where(AuditRecord.action == wanted.action)
+    if wanted.target_type:
+        query = query.where(AuditRecord.target_type == wanted.target_type)
+    if wanted.target_id:
+        query = query.where(AuditRecord.target_id == wanted.target_id)
+    if wanted.since is not None:
+        query = query.where(AuditRecord.at >= wanted.since)
+    if wanted.until is not None:
+        query = query.where(AuditRecord.at < wanted.until)
+    total = session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = session.scalars(page_of(query.order_by(AuditRecord.id.desc()), page, page_size))
+    return list(rows), total

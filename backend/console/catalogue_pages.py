@@ -1,0 +1,154 @@
+"""/console pages for the catalogue (prices, on and off sale, product pictures) and the audit
+trail of what staff changed. The views register on the console blueprint of `pages.py`."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal, InvalidOperation
+
+from flask import flash, redirect, render_template, request, url_for
+
+from backend.audit import service as audit
+from backend.catalogue import service as catalogue
+from backend.console.access import login_required
+from backend.console.pages import _date_arg, _day_start_utc, _page, _pages, bp
+from backend.errors import BadRequest, DomainError
+from backend.extensions import db
+from backend.media import service as media
+from backend.staff import permissions as perms
+from backend.staff import service as staff_service
+
+AUDIT_PER_PAGE = 50
+
+
+@bp.app_template_filter("audit_values")
+def audit_values(values: dict | None) -> str:
+    return "；".join(audit.shown(field, value) for field, value in (values or {}).items())
+
+
+def _price_in_fen(raw: str) -> int:
+    """The form's 价格（元）, e.g. 98 or 98.50, as whole fen; BadRequest for anything else."""
+    text = raw.strip().replace("¥", "").replace("￥", "")
+    try:
+        yuan = Decimal(text)
+    except InvalidOperation:
+        raise BadRequest("价格须为数字，例如 98 或 98.50", code="PRICE_INVALID") from None
+    if not yuan.is_finite() or yuan != yuan.quantize(Decimal("0.01")):
+        raise BadRequest("价格最多两位小数（精确到分）", code="PRICE_NOT_INTEGER")
+    fen = int(yuan * 100)
+    if fen <= 0:
+        raise BadRequest("价格须大于 0", code="PRICE_OUT_OF_RANGE")
+    return fen
+
+
+def _back() -> str:
+    return url_for(".catalogue_page") + request.form.get("anchor", "")
+
+
+@bp.get("/catalogue")
+@login_required(perms.CATALOGUE)
+def catalogue_page(staff):
+    return render_template(
+        "console/catalogue.html",
+        products=catalogue.products_for_staff(db.session),
+        widths=media.PICTURE_WIDTHS,
+    )
+
+
+@bp.post("/skus/<int:sku_id>/price")
+@login_required(perms.CATALOGUE)
+def change_sku_price(sku_id: int, staff):
+    try:
+        price = _price_in_fen(request.form.get("price", ""))
+        sku = catalogue.change_sku(db.session, sku_id=sku_id, staff=staff, price=price)
+    except DomainError as refused:
+        db.session.rollback()
+        flash(refused.message, "error")
+        return redirect(_back())
+    flash(f"已将 {catalogue.sku_title(sku)} 的价格改为 ¥{sku.price / 100:.2f}", "success")
+    return redirect(_back())
+
+
+@bp.post("/skus/<int:sku_id>/on-sale")
+@login_required(perms.CATALOGUE)
+def change_sku_on_sale(sku_id: int, staff):
+    on_sale = request.form.get("on_sale") == "1"
+    try:
+        sku = catalogue.change_sku(db.session, sku_id=sku_id, staff=staff, on_sale=on_sale)
+    except DomainError as refused:
+        db.session.rollback()
+        flash(refused.message, "error")
+        return redirect(_back())
+    flash(f"{catalogue.sku_title(sku)} 已{'上架' if on_sale else '下架'}", "success")
+    return redirect(_back())
+
+
+@bp.post("/products/<int:product_id>/on-sale")
+@login_required(perms.CATALOGUE)
+def change_product_on_sale(product_id: int, staff):
+    on_sale = request.form.get("on_sale") == "1"
+    try:
+        product = catalogue.set_product_on_sale(
+            db.session, product_id=product_id, on_sale=on_sale, staff=staff
+        )
+    except DomainError as refused:
+        db.session.rollback()
+        flash(refused.message, "error")
+        return redirect(_back())
+    flash(f"{product.name} 已{'上架' if on_sale else '下架'}", "success")
+    return redirect(_back())
+
+
+@bp.post("/products/<int:product_id>/picture")
+@login_required(perms.CATALOGUE)
+def upload_product_picture(product_id: int, staff):
+    upload = request.files.get("picture")
+    data = upload.read(media.current_limit() + 1) if upload else b""
+    try:
+        product = media.set_product_picture(
+            db.session, product_id=product_id, data=data, staff=staff
+        )
+    except DomainError as refused:
+        db.session.rollback()
+        flash(refused.message, "error")
+        return redirect(_back())
+    flash(f"{product.name} 的图片已更新", "success")
+    return redirect(_back())
+
+
+@bp.get("/audit")
+@login_required(perms.AUDIT_VIEW)
+def audit_page(staff):
+    problems: list[str] = []
+    people = staff_service.list_staff(db.session)
+    chosen = request.args.get("staff_id", "")
+    staff_id = next((person.id for person in people if str(person.id) == chosen), None)
+    action = request.args.get("action", "")
+    since, until = _date_arg("from", "开始日期", problems), _date_arg("to", "结束日期", problems)
+    if since and until and until < since:
+        problems.append("结束日期早于开始日期，已忽略日期")
+        since = until = None
+    wanted = audit.AuditFilter(
+        staff_id=staff_id,
+        action=action if action in audit.ACTIONS else None,
+        target_type=request.args.get("target_type") or None,
+        target_id=request.args.get("target_id") or None,
+        since=_day_start_utc(since) if since else None,
+        until=_day_start_utc(until + timedelta(days=1)) if until else None,
+    )
+    page = _page()
+    records, total = audit.search(db.session, wanted, page=page, page_size=AUDIT_PER_PAGE)
+    for problem in problems:
+        flash(problem, "warning")
+    return render_template(
+        "console/audit.html",
+        records=records,
+        total=total,
+        page=page,
+        pages=_pages(total, AUDIT_PER_PAGE),
+        people=people,
+        actions=audit.ACTIONS,
+        wanted=wanted,
+        since=since,
+        until=until,
+    )
