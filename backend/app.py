@@ -150,6 +150,7 @@ def _register_blueprints(app: APIFlask) -> None:
     from backend.console.notices_api import bp as notices_api
     from backend.console.onboarding_api import bp as onboarding_api
     from backend.console.orders_api import bp as orders_api
+    from backend.console.pages import assets as console_assets
     from backend.console.pages import bp as console_pages
     from backend.console.platforms_api import bp as platforms_api
     from backend.console.settlement_api import bp as settlement_api
@@ -179,6 +180,7 @@ def _register_blueprints(app: APIFlask) -> None:
     app.register_blueprint(seller_oauth, url_prefix="/seller/shops")
     app.register_blueprint(trace_page, url_prefix="/t")
     app.register_blueprint(console_pages, url_prefix="/console")
+    app.register_blueprint(console_assets)  # the charts' scripts, public like any library
     app.register_blueprint(seller_pages, url_prefix="/seller")  # forms carry CSRF tokens
     app.register_blueprint(apply_pages, url_prefix="/apply")
     # The APIs take JSON bodies, tokens or signatures, never HTML forms: no form CSRF token.

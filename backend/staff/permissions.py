@@ -31,6 +31,7 @@ SELLER_ONBOARDING = "sellers.onboarding"
 SETTLEMENT = "settlement.manage"
 CATALOGUE = "catalogue.manage"
 AUDIT_VIEW = "audit.view"
+REPORTS_VIEW = "reports.view"
 
 PERMISSIONS: dict[str, str] = {
     CONSOLE: "后台概览、绑定自己的公众号",
@@ -55,6 +56,7 @@ PERMISSIONS: dict[str, str] = {
     SETTLEMENT: "供货价、卖家等级、卖家月结算单与标记已结算",
     CATALOGUE: "商品与规格：价格、上下架、商品图片",
     AUDIT_VIEW: "查看操作记录（谁在何时改了什么）",
+    REPORTS_VIEW: "查看经营报表（销售、库存、直播、死货率、卖家、防伪、广播）",
 }
 
 
@@ -90,6 +92,7 @@ ROLES: dict[str, Role] = {
                 BROADCASTS,
                 SHIPPING_RULES,
                 CATALOGUE,
+                REPORTS_VIEW,
             }
         ),
     ),
@@ -102,7 +105,15 @@ ROLES: dict[str, Role] = {
     FINANCE: Role(
         "财务",
         frozenset(
-            {CONSOLE, AFTERSALES_VIEW, AFTERSALES_DECIDE, PAYMENTS_VIEW, SETTLEMENT, AUDIT_VIEW}
+            {
+                CONSOLE,
+                AFTERSALES_VIEW,
+                AFTERSALES_DECIDE,
+                PAYMENTS_VIEW,
+                SETTLEMENT,
+                AUDIT_VIEW,
+                REPORTS_VIEW,
+            }
         ),
     ),
 }
