@@ -15,7 +15,9 @@ from backend.reports import period as periods
 from backend.reports import service as reports
 from backend.staff import service as staff_service
 
-CHART_DATA = re.compile(r'<script type="application/json" data-chart-for="([^"]+)"[^>]*>(.*?)</script>')
+CHART_DATA = re.compile(
+    r'<script type="application/json" data-chart-for="([^"]+)"[^>]*>(.*?)</script>'
+)
 
 
 def charts(html: str) -> dict[str, dict]:
