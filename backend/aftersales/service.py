@@ -20,6 +20,7 @@ from backend.aftersales.models import (
     RETURN_REFUND,
     AfterSale,
 )
+from backend.audit import service as audit
 from backend.errors import BadRequest, Conflict, NotFound, RuleBroken
 from backend.inventory import service as inventory
 from backend.media import service as media
@@ -31,6 +32,7 @@ from backend.pagination import page_of
 from backend.payments import service as payments
 from backend.payments.models import Refund
 from backend.queue import enqueue
+from backend.staff.models import Staff
 from backend.timeutil import utcnow
 from backend.transactions import on_commit, retry_conflicts
 
@@ -204,10 +206,25 @@ def _decide(
     return case
 
 
+def _audit(session, case, order, action: str, staff_id: int, status: str, note: str) -> None:
+    decided = "同意退款" if status == REFUNDING else "拒绝"
+    audit.record(
+        session,
+        staff=session.get(Staff, staff_id),
+        action=action,
+        target_type="after_sale",
+        target_id=case.id,
+        summary=f"售后 #{case.id}（订单 {order.number}）{decided} ¥{case.refund_amount / 100:.2f}",
+        before={"status": PENDING},
+        after={"status": status, "refund_amount": case.refund_amount, "note": note},
+    )
+
+
 def approve(session: Session, *, after_sale_id: int, staff_id: int, note: str = "") -> AfterSale:
     """Staff approve a pending case: its refund is created once and sent to WeChat Pay."""
     case = _decide(session, after_sale_id, REFUNDING, staff_id=staff_id, note=note)
     order = session.get(Order, case.order_id)
+    _audit(session, case, order, "aftersale.approve", staff_id, REFUNDING, note)
     refund = payments.create_refund(
         session, order=order, amount=case.refund_amount, after_sale_id=case.id, reason=case.reason
     )
@@ -228,6 +245,7 @@ def reject(session: Session, *, after_sale_id: int, staff_id: int, note: str) ->
     """Staff reject a pending case; an order it had put into REFUNDING goes back."""
     case = _decide(session, after_sale_id, REJECTED, staff_id=staff_id, note=note)
     order = session.get(Order, case.order_id)
+    _audit(session, case, order, "aftersale.reject", staff_id, REJECTED, note)
     if order.status == ORDER_REFUNDING and order.status_before_refund:
         lifecycle.move(session, order.id, "REFUND_REJECTED", note={"after_sale_id": case.id})
     events.record(session, order.id, "AFTER_SALE_REJECTED", after_sale_id=case.id, note=note)

@@ -6,13 +6,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from backend.audit.models import AuditRecord
 from backend.pagination import page_of
-from backend.staff.models import Staff
+
+
+class Actor(Protocol):
+    """Who acted: a staff member (the audit trail sits below the staff domain, so that even
+    role changes are recorded)."""
+
+    id: int
+    display_name: str
+
 
 # What each action is called on the audit page.
 ACTIONS = {
@@ -21,6 +30,15 @@ ACTIONS = {
     "product.on_sale": "商品上下架",
     "product.picture": "上传商品图片",
     "product.edit": "修改商品信息",
+    "aftersale.approve": "同意售后退款",
+    "aftersale.reject": "拒绝售后",
+    "stock.adjust": "盘点调整库存",
+    "staff.create": "新建员工账号",
+    "staff.active": "停用 / 启用员工",
+    "staff.role": "修改员工角色",
+    "staff.password": "重置员工密码",
+    "wholesale.price": "设置供货价",
+    "seller.tier": "设置卖家等级",
 }
 
 # How a changed field reads on the audit page.
@@ -43,7 +61,7 @@ def shown(field: str, value: object) -> str:
 def record(
     session: Session,
     *,
-    staff: Staff | None,
+    staff: Actor | None,
     action: str,
     target_type: str,
     target_id: int | str,

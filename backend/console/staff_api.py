@@ -45,7 +45,7 @@ def list_staff(staff):
 @bp.input(StaffIn, arg_name="body")
 @bp.doc(summary="创建员工账号（用户名、姓名、角色、初始密码）")
 def create_staff(body, staff):
-    return staff_view(staff_service.create_staff(db.session, **body)), 201
+    return staff_view(staff_service.create_staff(db.session, **body, by=staff)), 201
 
 
 @bp.post("/staff/<int:staff_id>/disable")
@@ -69,7 +69,9 @@ def enable_staff(staff_id: int, staff):
 @staff_required(perms.STAFF_MANAGE)
 @bp.input(RoleIn, arg_name="body")
 def assign_role(staff_id: int, body, staff):
-    return staff_view(staff_service.assign_role(db.session, staff_id=staff_id, role=body["role"]))
+    return staff_view(
+        staff_service.assign_role(db.session, staff_id=staff_id, role=body["role"], by=staff)
+    )
 
 
 @bp.post("/staff/<int:staff_id>/password")
@@ -78,5 +80,7 @@ def assign_role(staff_id: int, body, staff):
 @bp.doc(summary="重置员工密码：其所有登录会话立即失效")
 def reset_password(staff_id: int, body, staff):
     return staff_view(
-        staff_service.reset_password(db.session, staff_id=staff_id, password=body["password"])
+        staff_service.reset_password(
+            db.session, staff_id=staff_id, password=body["password"], by=staff
+        )
     )

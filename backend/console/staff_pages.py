@@ -40,7 +40,7 @@ def staff_list(staff):
 def create_staff(staff):
     values = {key: request.form.get(key, "") for key in STAFF_FIELDS}
     try:
-        created = staff_service.create_staff(db.session, **load_form(StaffIn(), values))
+        created = staff_service.create_staff(db.session, **load_form(StaffIn(), values), by=staff)
     except DomainError as failure:
         db.session.rollback()
         flash(f"未能创建：{failure.message}", "error")
@@ -66,7 +66,7 @@ def _change(staff_id: int, change, done: str):
 def assign_role(staff_id: int, staff):
     def change():
         role = load_form(RoleIn(), {"role": request.form.get("role", "")})["role"]
-        return staff_service.assign_role(db.session, staff_id=staff_id, role=role)
+        return staff_service.assign_role(db.session, staff_id=staff_id, role=role, by=staff)
 
     return _change(staff_id, change, "角色已更新")
 
@@ -76,7 +76,7 @@ def assign_role(staff_id: int, staff):
 def reset_password(staff_id: int, staff):
     def change():
         password = load_form(PasswordIn(), {"password": request.form.get("password", "")})
-        return staff_service.reset_password(db.session, staff_id=staff_id, **password)
+        return staff_service.reset_password(db.session, staff_id=staff_id, **password, by=staff)
 
     return _change(staff_id, change, "密码已重置，其所有登录已失效")
 

@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from backend.audit import service as audit
 from backend.catalogue import cache
 from backend.errors import RuleBroken, SoldOut, get_or_404
 from backend.inventory import stock_cache
@@ -33,6 +34,7 @@ from backend.inventory.models import (
     StockReservation,
 )
 from backend.queue import enqueue_at
+from backend.staff.models import Staff
 from backend.timeutil import to_aware_utc, utcnow
 from backend.transactions import on_commit
 
@@ -369,6 +371,7 @@ def adjust(session: Session, *, lot_id: int, delta: int, reason: str, staff_id: 
     lot = get_or_404(session, Lot, lot_id, "批次库存不存在", code="LOT_NOT_FOUND")
     if not reason.strip():
         raise RuleBroken("请填写调整原因", code="REASON_REQUIRED")
+    before = lot.on_hand
     if delta == 0 or not _move(
         session, lot, lot.sku_id, ADJUST, on_hand=delta, staff_id=staff_id, reason=reason
     ):
@@ -377,6 +380,16 @@ def adjust(session: Session, *, lot_id: int, delta: int, reason: str, staff_id: 
             code="ADJUST_BELOW_RESERVED",
             details={"on_hand": lot.on_hand, "reserved": lot.reserved},
         )
+    audit.record(
+        session,
+        staff=session.get(Staff, staff_id),
+        action="stock.adjust",
+        target_type="lot",
+        target_id=lot.id,
+        summary=f"{lot.code} 盘点调整 {delta:+d}：{reason.strip()}",
+        before={"on_hand": before},
+        after={"on_hand": before + delta, "reason": reason.strip()},
+    )
     session.commit()
     session.refresh(lot)
     return lot

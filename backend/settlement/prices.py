@@ -6,10 +6,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from backend.audit import service as audit
 from backend.catalogue.models import Sku
 from backend.errors import Conflict, NotFound
 from backend.sellers import service as sellers
 from backend.settlement.models import SellerTier, SellerTierAssignment, WholesalePrice
+from backend.staff.models import Staff
 
 DEFAULT_TIER_CODE, DEFAULT_TIER_NAME = "STANDARD", "标准"
 
@@ -60,9 +62,19 @@ def set_seller_tier(
     session: Session, *, seller_id: int, tier_id: int, staff_id: int | None
 ) -> SellerTier:
     """Put a seller in a tier: orders shipped from now on cost that tier's prices."""
-    sellers.get_seller(session, seller_id)
+    seller = sellers.get_seller(session, seller_id)
     tier = get_tier(session, tier_id)
     row = session.get(SellerTierAssignment, seller_id)
+    audit.record(
+        session,
+        staff=session.get(Staff, staff_id) if staff_id else None,
+        action="seller.tier",
+        target_type="seller",
+        target_id=seller_id,
+        summary=f"卖家 {seller.name} 等级设为 {tier.name}",
+        before={"tier_id": row.tier_id if row else None},
+        after={"tier_id": tier.id},
+    )
     if row is None:
         session.add(
             SellerTierAssignment(seller_id=seller_id, tier_id=tier.id, assigned_by=staff_id)
@@ -78,13 +90,24 @@ def set_wholesale_price(
 ) -> WholesalePrice:
     """Set what a seller of the tier pays for a unit of the SKU; orders shipped from now on use
     it (costs already booked keep the price of their day)."""
-    if session.get(Sku, sku_id) is None:
+    sku = session.get(Sku, sku_id)
+    if sku is None:
         raise NotFound("商品规格不存在", code="SKU_NOT_FOUND")
-    get_tier(session, tier_id)
+    tier = get_tier(session, tier_id)
     row = session.scalar(
         select(WholesalePrice).where(
             WholesalePrice.sku_id == sku_id, WholesalePrice.tier_id == tier_id
         )
+    )
+    audit.record(
+        session,
+        staff=session.get(Staff, staff_id) if staff_id else None,
+        action="wholesale.price",
+        target_type="sku",
+        target_id=sku_id,
+        summary=f"规格 {sku.code} 在等级 {tier.name} 的供货价设为 ¥{price / 100:.2f}",
+        before={"price": row.price if row else None},
+        after={"price": price},
     )
     if row is None:
         row = WholesalePrice(sku_id=sku_id, tier_id=tier_id, price=price, updated_by=staff_id)

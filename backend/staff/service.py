@@ -7,10 +7,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
+from backend.audit import service as audit
 from backend.errors import BadRequest, Conflict, NotFound
 from backend.staff import auth, throttle
 from backend.staff.models import Staff, StaffAlert
-from backend.staff.permissions import ADMIN, ROLES
+from backend.staff.permissions import ADMIN, ROLES, role_label
 
 
 def _known_role(role: str) -> str:
@@ -20,7 +21,13 @@ def _known_role(role: str) -> str:
 
 
 def create_staff(
-    session: Session, *, username: str, password: str, display_name: str, role: str
+    session: Session,
+    *,
+    username: str,
+    password: str,
+    display_name: str,
+    role: str,
+    by: Staff | None = None,
 ) -> Staff:
     """A new console account with one of the roles; usernames are unique."""
     _known_role(role)
@@ -33,8 +40,31 @@ def create_staff(
         password_hash=generate_password_hash(password),
     )
     session.add(staff)
+    session.flush()
+    _audit(
+        session,
+        by,
+        "staff.create",
+        staff,
+        f"新建账号 {username}（{role_label(role)}）",
+        None,
+        {"role": role, "active": True},
+    )
     session.commit()
     return staff
+
+
+def _audit(session, by, action, staff, summary, before, after) -> None:
+    audit.record(
+        session,
+        staff=by,
+        action=action,
+        target_type="staff",
+        target_id=staff.id,
+        summary=summary,
+        before=before,
+        after=after,
+    )
 
 
 def list_staff(session: Session) -> list[Staff]:
@@ -68,26 +98,50 @@ def set_active(session: Session, *, staff_id: int, active: bool, by_staff_id: in
             raise Conflict("不能停用自己的账号", code="CANNOT_DISABLE_SELF")
         _keep_an_admin(session, staff)
         staff.session_generation += 1
+    if staff.active != active:
+        said = "启用" if active else "停用"
+        _audit(
+            session,
+            session.get(Staff, by_staff_id),
+            "staff.active",
+            staff,
+            f"{said}账号 {staff.username}",
+            {"active": staff.active},
+            {"active": active},
+        )
     staff.active = active
     session.commit()
     return staff
 
 
-def assign_role(session: Session, *, staff_id: int, role: str) -> Staff:
+def assign_role(session: Session, *, staff_id: int, role: str, by: Staff | None = None) -> Staff:
     """Give the account another role; it applies from its next request."""
     _known_role(role)
     staff = get_staff(session, staff_id)
     if role != staff.role:
         _keep_an_admin(session, staff)
+        _audit(
+            session,
+            by,
+            "staff.role",
+            staff,
+            f"{staff.username} 角色 {role_label(staff.role)} → {role_label(role)}",
+            {"role": staff.role},
+            {"role": role},
+        )
     staff.role = role
     session.commit()
     return staff
 
 
-def reset_password(session: Session, *, staff_id: int, password: str) -> Staff:
+def reset_password(
+    session: Session, *, staff_id: int, password: str, by: Staff | None = None
+) -> Staff:
     """A new password set by an administrator: every session of the account ends and its
     failed sign-ins are forgotten."""
     staff = get_staff(session, staff_id)
+    # the password itself is never recorded, not even hashed
+    _audit(session, by, "staff.password", staff, f"重置 {staff.username} 的密码", None, None)
     staff.password_hash = generate_password_hash(password)
     staff.session_generation += 1
     session.commit()
