@@ -42,7 +42,13 @@ def store_price(client, product_id: int, sku_id: int) -> int:
 
 def audit_rows(app) -> list[AuditRecord]:
     with app.app_context():
-        rows = list(db.session.scalars(db.select(AuditRecord).order_by(AuditRecord.id)))
+        rows = list(
+            db.session.scalars(
+                db.select(AuditRecord)
+                .where(AuditRecord.target_type != "staff")  # the test's own staff accounts
+                .order_by(AuditRecord.id)
+            )
+        )
         db.session.expunge_all()
         db.session.remove()
     return rows
@@ -155,13 +161,14 @@ def test_audit_records_cannot_be_edited_or_deleted(app, store):
     with app.app_context():
         sku_id = db.session.scalar(db.select(Sku.id).where(Sku.code == BIG))
         catalogue.change_sku(db.session, sku_id=sku_id, staff=None, price=12345)
-        entry = db.session.scalars(db.select(AuditRecord)).one()
+        price_changes = db.select(AuditRecord).where(AuditRecord.action == "sku.price")
+        entry = db.session.scalars(price_changes).one()
         assert entry.staff_name == "系统"
         entry.after = {"price": 1}
         with pytest.raises(AuditRecordsAreKept):
             db.session.commit()
         db.session.rollback()
-        db.session.delete(db.session.scalars(db.select(AuditRecord)).one())
+        db.session.delete(db.session.scalars(price_changes).one())
         with pytest.raises(AuditRecordsAreKept):
             db.session.commit()
         db.session.rollback()
@@ -173,3 +180,113 @@ def test_only_roles_that_may_see_the_pages(console_as):
     assert warehouse.get("/console/catalogue").status_code == 403
     assert warehouse.get("/console/audit").status_code == 403
     assert console_as("operations").get("/console/audit").status_code == 403
+
+
+def form(console, path: str, **values) -> str:
+    res = console.post(path, data={"csrf_token": csrf(console), **values}, follow_redirects=True)
+    assert res.status_code == 200, res.status_code
+    return res.get_data(as_text=True)
+
+
+def test_staff_add_a_gift_box_with_a_sku_and_it_sells_once_on_sale(app, client, console_as):
+    console = console_as("operations")
+    with app.app_context():
+        from backend.catalogue.models import Grade, Product, ProductLine
+
+        line = db.session.scalars(db.select(ProductLine)).first()
+        grade = db.session.scalar(db.select(Grade).where(Grade.product_line_id == line.id))
+        line_id, grade_id = line.id, grade.id
+        db.session.remove()
+    page = form(
+        console,
+        "/console/products",
+        product_line_id=str(line_id),
+        name="开海节礼盒",
+        category="礼盒",
+    )
+    assert "已新建商品 开海节礼盒" in page
+    with app.app_context():
+        product_id = db.session.scalar(db.select(Product.id).where(Product.name == "开海节礼盒"))
+        db.session.remove()
+    page = form(
+        console,
+        f"/console/products/{product_id}/skus",
+        grade_id=str(grade_id),
+        spec="8斤礼盒 约24只",
+        code="rs-gift-fest-8",
+        form="live",
+        pack_weight_g="4000",
+        pieces_per_pack="24",
+        price="268",
+    )
+    assert "已新增规格 开海节礼盒 8斤礼盒 约24只" in page
+    # off sale until staff put it on: then the store lists it
+    assert client.get(f"/api/v1/products/{product_id}").status_code == 404
+    form(console, f"/console/products/{product_id}/on-sale", on_sale="1")
+    shown = client.get(f"/api/v1/products/{product_id}").json
+    assert [(s["price"], s["spec"]) for s in shown["skus"]] == [(26800, "8斤礼盒 约24只")]
+    again = form(
+        console,
+        f"/console/products/{product_id}/skus",
+        grade_id=str(grade_id),
+        spec="x",
+        code="RS-GIFT-FEST-8",
+        form="live",
+        pack_weight_g="4000",
+        price="1",
+    )
+    assert "已被使用" in again
+    assert [r.action for r in audit_rows(app)] == [
+        "product.create",
+        "sku.create",
+        "product.on_sale",
+    ]
+
+
+def test_a_sku_with_open_orders_or_stock_cannot_be_deleted(app, shopper, console_as, store):
+    console = console_as("operations")
+    shopper.buy([(store[BIG], 1)])
+    page = form(console, f"/console/skus/{store[BIG]}/delete")
+    assert "还有 1 个未完成的订单，不能删除" in page
+    page = form(console, f"/console/skus/{store['RS-LIVE-XL-5']}/delete")
+    assert "库存批次里还有" in page
+    assert sku_row(app, BIG)["id"] == store[BIG]
+    assert audit_rows(app) == []
+
+
+def test_grades_and_shelf_life_are_edited_as_data(app, console_as, store):
+    console = console_as("operations")
+    with app.app_context():
+        from backend.catalogue.models import Grade, ProductLine
+
+        grade = db.session.scalars(db.select(Grade).order_by(Grade.id)).first()
+        grade_id, line_id = grade.id, grade.product_line_id
+        db.session.remove()
+    page = form(
+        console,
+        f"/console/grades/{grade_id}",
+        name="特大",
+        min_pieces_per_kg="30",
+        max_pieces_per_kg="10",
+    )
+    assert "最少只数不能大于最多只数" in page
+    page = form(
+        console,
+        f"/console/grades/{grade_id}",
+        name="特大",
+        min_pieces_per_kg="8",
+        max_pieces_per_kg="12",
+    )
+    assert "已保存" in page
+    page = form(console, f"/console/product-lines/{line_id}/shelf-life", form="live", hours="0")
+    assert "保质期（小时）须为" in page
+    page = form(console, f"/console/product-lines/{line_id}/shelf-life", form="live", hours="96")
+    assert "之后包装的批次按新保质期" in page
+    with app.app_context():
+        assert db.session.get(ProductLine, line_id).shelf_life_hours["live"] == 96
+        assert (
+            db.session.get(Grade, grade_id).min_pieces_per_kg,
+            db.session.get(Grade, grade_id).max_pieces_per_kg,
+        ) == (8, 12)
+        db.session.remove()
+    assert [r.action for r in audit_rows(app)] == ["grade.edit", "line.shelf_life"]

@@ -29,7 +29,11 @@ ACTIONS = {
     "sku.on_sale": "规格上下架",
     "product.on_sale": "商品上下架",
     "product.picture": "上传商品图片",
-    "product.edit": "修改商品信息",
+    "product.create": "新建商品",
+    "sku.create": "新增规格",
+    "sku.delete": "删除规格",
+    "grade.edit": "修改等级",
+    "line.shelf_life": "修改保质期",
     "aftersale.approve": "同意售后退款",
     "aftersale.reject": "拒绝售后",
     "stock.adjust": "盘点调整库存",
@@ -42,13 +46,32 @@ ACTIONS = {
 }
 
 # How a changed field reads on the audit page.
-FIELDS = {"price": "价格", "on_sale": "在售", "image_url": "图片"}
+FIELDS = {
+    "price": "价格",
+    "on_sale": "在售",
+    "image_url": "图片",
+    "name": "名称",
+    "category": "类别",
+    "code": "编码",
+    "grade": "等级",
+    "form": "形态",
+    "min": "每公斤最少只数",
+    "max": "每公斤最多只数",
+    "on_hand": "现有",
+    "reason": "原因",
+    "role": "角色",
+    "active": "在职",
+    "status": "状态",
+    "refund_amount": "退款",
+    "note": "备注",
+    "tier_id": "等级编号",
+}
 
 
 def shown(field: str, value: object) -> str:
     """A before or after value as staff read it: 价格 ¥98.00, 在售 否, 图片 …/pictures/pf2L…"""
     label = FIELDS.get(field, field)
-    if field == "price" and isinstance(value, int):
+    if field in ("price", "refund_amount") and isinstance(value, int):
         return f"{label} ¥{value / 100:.2f}"
     if isinstance(value, bool):
         return f"{label} {'是' if value else '否'}"

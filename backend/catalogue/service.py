@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from backend.audit import service as audit
 from backend.catalogue import cache
-from backend.catalogue.models import Product, Sku
+from backend.catalogue.models import Product, ProductLine, Sku
 from backend.errors import RuleBroken, get_or_404
 from backend.pagination import page_of
 from backend.staff.models import Staff
@@ -168,5 +168,14 @@ def products_for_staff(session: Session) -> list[Product]:
             select(Product)
             .options(selectinload(Product.skus).selectinload(Sku.grade))
             .order_by(Product.sort_order, Product.id)
+        )
+    )
+
+
+def product_lines(session: Session) -> list[ProductLine]:
+    """Every product line with its grades, for staff editing the catalogue."""
+    return list(
+        session.scalars(
+            select(ProductLine).options(selectinload(ProductLine.grades)).order_by(ProductLine.id)
         )
     )

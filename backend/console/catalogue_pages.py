@@ -9,11 +9,13 @@ from decimal import Decimal, InvalidOperation
 from flask import flash, redirect, render_template, request, url_for
 
 from backend.audit import service as audit
+from backend.catalogue import editing
 from backend.catalogue import service as catalogue
 from backend.console.access import login_required
 from backend.console.pages import _date_arg, _day_start_utc, _page, _pages, bp
 from backend.errors import BadRequest, DomainError
 from backend.extensions import db
+from backend.flows import catalogue as catalogue_flow
 from backend.media import service as media
 from backend.staff import permissions as perms
 from backend.staff import service as staff_service
@@ -51,7 +53,8 @@ def catalogue_page(staff):
     return render_template(
         "console/catalogue.html",
         products=catalogue.products_for_staff(db.session),
-        widths=media.PICTURE_WIDTHS,
+        lines=catalogue.product_lines(db.session),
+        forms=editing.FORM_LABELS,
     )
 
 
@@ -151,4 +154,101 @@ def audit_page(staff):
         wanted=wanted,
         since=since,
         until=until,
+    )
+
+
+def _whole_number(name: str, label: str, *, optional: bool = False) -> int | None:
+    raw = request.form.get(name, "").strip()
+    if not raw and optional:
+        return None
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9:
+        raise BadRequest(f"{label}须为正整数", code="NUMBER_INVALID")
+    return int(raw)
+
+
+def _form_change(change, done) -> object:
+    """Run a catalogue change from a form: flash what was done, or why it was refused."""
+    try:
+        changed = change()
+    except DomainError as refused:
+        db.session.rollback()
+        flash(refused.message, "error")
+    else:
+        flash(done(changed), "success")
+    return redirect(_back())
+
+
+@bp.post("/products")
+@login_required(perms.CATALOGUE)
+def create_product(staff):
+    return _form_change(
+        lambda: editing.create_product(
+            db.session,
+            product_line_id=_whole_number("product_line_id", "产品线"),
+            name=request.form.get("name", ""),
+            category=request.form.get("category", ""),
+            subtitle=request.form.get("subtitle", ""),
+            staff=staff,
+        ),
+        lambda product: f"已新建商品 {product.name}（未上架：请添加规格和图片后上架）",
+    )
+
+
+@bp.post("/products/<int:product_id>/skus")
+@login_required(perms.CATALOGUE)
+def create_sku(product_id: int, staff):
+    return _form_change(
+        lambda: editing.create_sku(
+            db.session,
+            product_id=product_id,
+            grade_id=_whole_number("grade_id", "等级"),
+            code=request.form.get("code", ""),
+            spec=request.form.get("spec", ""),
+            form=request.form.get("form", ""),
+            pack_weight_g=_whole_number("pack_weight_g", "包装重量（克）"),
+            price=_price_in_fen(request.form.get("price", "")),
+            pieces_per_pack=_whole_number("pieces_per_pack", "每份只数", optional=True),
+            staff=staff,
+        ),
+        lambda sku: f"已新增规格 {catalogue.sku_title(sku)}",
+    )
+
+
+@bp.post("/skus/<int:sku_id>/delete")
+@login_required(perms.CATALOGUE)
+def delete_sku(sku_id: int, staff):
+    return _form_change(
+        lambda: catalogue_flow.delete_sku(db.session, sku_id=sku_id, staff=staff),
+        lambda _: "规格已删除",
+    )
+
+
+@bp.post("/grades/<int:grade_id>")
+@login_required(perms.CATALOGUE)
+def update_grade(grade_id: int, staff):
+    return _form_change(
+        lambda: editing.update_grade(
+            db.session,
+            grade_id=grade_id,
+            name=request.form.get("name", ""),
+            min_pieces_per_kg=_whole_number("min_pieces_per_kg", "每公斤最少只数", optional=True),
+            max_pieces_per_kg=_whole_number("max_pieces_per_kg", "每公斤最多只数", optional=True),
+            staff=staff,
+        ),
+        lambda grade: f"等级 {grade.name} 已保存",
+    )
+
+
+@bp.post("/product-lines/<int:line_id>/shelf-life")
+@login_required(perms.CATALOGUE)
+def set_shelf_life(line_id: int, staff):
+    return _form_change(
+        lambda: editing.set_shelf_life(
+            db.session,
+            product_line_id=line_id,
+            form=request.form.get("form", ""),
+            hours=_whole_number("hours", "保质期（小时）"),
+            staff=staff,
+        ),
+        lambda line: f"{line.name} 的保质期已保存，之后包装的批次按新保质期",
     )
