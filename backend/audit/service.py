@@ -21,10 +21,15 @@ ACTIONS = {
     "product.on_sale": "商品上下架",
     "product.picture": "上传商品图片",
     "product.edit": "修改商品信息",
+    "broadcast.send": "发布广播",
+    "broadcast.cancel": "取消广播",
+    "platform.sku_map": "映射平台商品编码",
 }
 
 # How a changed field reads on the audit page.
 FIELDS = {"price": "价格", "on_sale": "在售", "image_url": "图片"}
+FIELDS |= {"category": "类别", "recipients": "匹配卖家", "reachable": "微信可达", "status": "状态"}
+FIELDS |= {"sku": "联盟规格"}
 
 
 def shown(field: str, value: object) -> str:
