@@ -202,6 +202,8 @@ def desk(session: Session, *, limit: int) -> Desk:
     )
     choices = sku_choices(session)
     seller_ids = {row.seller_id for row in waiting}
-    sellers = dict(session.execute(select(Seller.id, Seller.name).where(Seller.id.in_(seller_ids))))
+    sellers = dict(
+        session.execute(select(Seller.id, Seller.name).where(Seller.id.in_(seller_ids))).all()
+    )
     lines = {row.id: waiting_lines(row.lines, choices) for row in waiting}
     return Desk(waiting=waiting, lines=lines, sellers=sellers, skus=choices)
