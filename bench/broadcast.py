@@ -302,7 +302,7 @@ class Bench:
                 link="",
                 target={"towns": [TOWN]},
                 send_at=None,
-                staff_id=None,
+                staff=None,
             )
             broadcast_id = broadcast.id
             db.session.remove()

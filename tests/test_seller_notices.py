@@ -167,7 +167,10 @@ def test_a_typhoon_warning_reaches_every_seller_once(app, client, sandbox, staff
         ({"body": "台" * 1001}, "VALIDATION_ERROR"),
         ({"title": "超强台风海葵将于明晚登陆乳山请各位卖家停止发货"}, "VALIDATION_ERROR"),
         ({"title": "超强台风海葵将于明晚登陆乳山请各位卖家停止发货" * 2}, "VALIDATION_ERROR"),
-        ({"target": {"towns": ["火星镇"]}}, "NO_RECIPIENTS"),
+        ({"target": {"towns": ["火星镇"]}}, "UNKNOWN_TARGET_VALUE"),
+        ({"target": {"towns": ["测试东镇"], "tags": ["直播"]}}, "NO_RECIPIENTS"),
+        ({"target": {"towns": ["海阳所镇"]}}, "NO_REACHABLE_RECIPIENTS"),
+        ({"category": ""}, "VALIDATION_ERROR"),
         ({"target": {"planets": ["火星"]}}, "VALIDATION_ERROR"),
         ({"send_at": "2020-01-01T08:00:00+08:00"}, "SEND_AT_IN_PAST"),
         ({"category": "gossip"}, "VALIDATION_ERROR"),
@@ -178,8 +181,9 @@ def test_bad_broadcasts_are_refused_before_anything_is_sent(
 ):
     make_sellers(app, sandbox, 1)
     res = staff_client.post("/console/api/broadcasts", json=typhoon(**change))
-    # only "nobody matches the target" is a broken rule (422); the rest is a bad request (400)
-    assert res.status_code == (422 if code == "NO_RECIPIENTS" else 400), res.json
+    # only "nobody matches or is reachable" is a broken rule (422); the rest is a bad request
+    broken = code in ("NO_RECIPIENTS", "NO_REACHABLE_RECIPIENTS")
+    assert res.status_code == (422 if broken else 400), res.json
     assert res.json["code"] == code
     assert messages(sandbox) == []
 
@@ -298,6 +302,10 @@ def test_staff_compose_on_the_console_and_watch_the_report(app, sandbox, client,
         "category": "training",
         "body": "周六上午九点在海阳所镇运营中心培训直播带货。",
         "towns": "测试东镇",
+        # what the page's preview showed staff, which they confirm by sending
+        "seen_matched": "3",
+        "seen_reachable": "3",
+        "seen_audience": "镇：测试东镇",
     }
     too_long = client.post("/console/broadcasts", data={**form, "title": "培" * 21})
     assert too_long.status_code == 400 and "模板字段最多 20 个字" in too_long.get_data(as_text=True)
@@ -309,7 +317,7 @@ def test_staff_compose_on_the_console_and_watch_the_report(app, sandbox, client,
     detail = wait_for(
         lambda: (
             (html := client.get(made.headers["Location"]).get_data(as_text=True))
-            and '<td id="sent">3</td>' in html
+            and '<td class="num" id="sent">3</td>' in html
             and html
         )
     )

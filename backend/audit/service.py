@@ -43,6 +43,9 @@ ACTIONS = {
     "staff.password": "重置员工密码",
     "wholesale.price": "设置供货价",
     "seller.tier": "设置卖家等级",
+    "broadcast.send": "发布广播",
+    "broadcast.cancel": "取消广播",
+    "platform.sku_map": "映射平台商品编码",
 }
 
 # How a changed field reads on the audit page.
@@ -65,6 +68,9 @@ FIELDS = {
     "refund_amount": "退款",
     "note": "备注",
     "tier_id": "等级编号",
+    "recipients": "匹配卖家",
+    "reachable": "微信可达",
+    "sku": "联盟规格",
 }
 
 

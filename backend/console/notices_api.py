@@ -9,7 +9,7 @@ from backend.console.access import staff_required
 from backend.extensions import db
 from backend.flows import broadcasts as broadcast_flow
 from backend.notices import broadcasts
-from backend.notices.schemas import BroadcastIn
+from backend.notices.schemas import BroadcastIn, TargetIn
 from backend.staff import permissions as perms
 
 bp = APIBlueprint("notices_api", __name__, tag="Console: broadcasts")
@@ -20,8 +20,25 @@ bp = APIBlueprint("notices_api", __name__, tag="Console: broadcasts")
 @bp.input(BroadcastIn, arg_name="body")
 @bp.doc(summary="发布联盟广播（全部卖家或按条件），立即或定时发送")
 def create_broadcast(body, staff):
-    broadcast = broadcast_flow.create(db.session, **body, staff_id=staff.id)
+    broadcast = broadcast_flow.create(db.session, **body, staff=staff)
     return broadcasts.report(db.session, broadcast.id), 201
+
+
+@bp.post("/broadcasts/preview")
+@staff_required(perms.BROADCASTS)
+@bp.input(TargetIn, arg_name="target")
+@bp.doc(summary="预览发送对象：符合条件的卖家数、微信可达数（不发送）")
+def preview_broadcast(target, staff):
+    found = broadcast_flow.preview(db.session, target)
+    refused = broadcast_flow.refusal(target, found)
+    return {
+        "matched": found.matched,
+        "reachable": found.reachable,
+        "unbound": found.unbound,
+        "not_following": found.not_following,
+        "audience": broadcast_flow.describe(target),
+        "refused": refused.message if refused else None,
+    }
 
 
 @bp.get("/broadcasts")
@@ -44,5 +61,5 @@ def broadcast_report(broadcast_id: int, staff):
 @bp.post("/broadcasts/<int:broadcast_id>/cancel")
 @staff_required(perms.BROADCASTS)
 def cancel_broadcast(broadcast_id: int, staff):
-    broadcasts.cancel(db.session, broadcast_id)
+    broadcasts.cancel(db.session, broadcast_id, staff=staff)
     return broadcasts.report(db.session, broadcast_id)

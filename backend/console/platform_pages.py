@@ -1,18 +1,19 @@
 """/console/platform-orders: orders from outside platforms that wait for staff — a seller's
-SKU code to map to ours, or too little stock — with the shops' pull state."""
+SKU code to map to ours (shown with the platform's item title and our suggested SKU), or too
+little stock — with the shops' pull state."""
 
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
-from backend.catalogue.models import Sku
 from backend.console.access import login_required
 from backend.console.pages import bp
 from backend.errors import DomainError
 from backend.extensions import db
 from backend.platforms import service as platforms
-from backend.platforms.models import STOCK_SHORT, STOCK_UNMAPPED, PlatformOrder, Shop
+from backend.platforms import suggestions
+from backend.platforms.models import Shop
 from backend.staff import permissions as perms
 
 ROWS_SHOWN = 200
@@ -21,25 +22,19 @@ ROWS_SHOWN = 200
 @bp.get("/platform-orders")
 @login_required(perms.PLATFORMS)
 def platform_orders(staff):
-    waiting = list(
-        db.session.scalars(
-            select(PlatformOrder)
-            .where(PlatformOrder.stock_state.in_((STOCK_UNMAPPED, STOCK_SHORT)))
-            .order_by(PlatformOrder.id)
-            .limit(ROWS_SHOWN)
-        )
-    )
+    found = suggestions.desk(db.session, limit=ROWS_SHOWN)
     shops = db.session.execute(
         select(Shop.platform, Shop.status, func.count(), func.min(Shop.synced_through))
         .group_by(Shop.platform, Shop.status)
         .order_by(Shop.platform, Shop.status)
     ).all()
-    skus = db.session.execute(select(Sku.id, Sku.code).order_by(Sku.code)).all()
     return render_template(
         "console/platform_orders.html",
-        waiting=waiting,
+        waiting=found.waiting,
+        lines=found.lines,
+        sellers=found.sellers,
         shops=shops,
-        skus=skus,
+        skus=found.skus,
         names=platforms.PLATFORM_NAMES,
     )
 

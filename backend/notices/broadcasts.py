@@ -23,6 +23,7 @@ from flask import current_app
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
+from backend.audit import service as audit
 from backend.errors import BadRequest, Conflict, RuleBroken, get_or_404
 from backend.notices import service as notices
 from backend.notices.models import (
@@ -42,6 +43,7 @@ from backend.notices.models import (
 )
 from backend.officialaccount.templates import template_data
 from backend.queue import enqueue, enqueue_at, enqueue_in, redis_client
+from backend.staff.models import Staff
 from backend.timeutil import to_aware_utc, to_shanghai_iso, utcnow
 from backend.transactions import on_commit
 
@@ -52,6 +54,16 @@ CATEGORIES = {
     "rules": "品牌规范",
     "other": "联盟通知",
 }
+STATUS_NAMES = {SCHEDULED: "待开始", RUNNING: "发送中", DONE: "已完成", CANCELLED: "已取消"}
+# The report's parts, in the order of its bar; they add up to the sellers it matched.
+PARTS = {
+    "sent": "已发送",
+    "failed": "发送失败",
+    "unreachable": "微信无法触达",
+    "cancelled": "取消未发",
+    "pending": "排队中",
+}
+CANCELLED_REASON = "广播已取消"
 MAX_BODY = 1000
 WRITE_CHUNK = 500
 LEASES = "heli:notice:chunk-leases"  # sorted set: chunk token → when its lease ends (ms)
@@ -70,15 +82,20 @@ def create(
     target: dict,
     recipients: int,
     send_at: datetime | None,
-    staff_id: int | None,
+    staff: Staff | None,
+    reachable: int | None = None,
+    audience: str = "",
 ) -> Broadcast:
-    """A broadcast to the `recipients` sellers that `target` picks, checked against WeChat's
-    template rules before anything is sent."""
+    """A broadcast to the `recipients` sellers that `target` picks (`reachable` of them over
+    WeChat, `audience` in words), checked against WeChat's template rules before anything is
+    sent, and audited in the same commit."""
     title, body = title.strip(), body.strip()
     if not title or not body:
         raise BadRequest("标题和正文不能为空", code="EMPTY_NOTICE")
     if len(body) > MAX_BODY:
         raise BadRequest(f"正文最多 {MAX_BODY} 个字", code="BODY_TOO_LONG")
+    if not category:  # no default: a price notice must never go out as a typhoon warning
+        raise BadRequest("请选择通知类别", code="CATEGORY_REQUIRED")
     if category not in CATEGORIES:
         raise BadRequest(
             "未知的通知类别", code="INVALID_CATEGORY", details={"categories": CATEGORIES}
@@ -100,11 +117,23 @@ def create(
         send_at=send_at or now,
         status=SCHEDULED,
         recipients=recipients,
-        created_by=staff_id,
+        created_by=staff.id if staff else None,
     )
     session.add(broadcast)
     session.flush()
     broadcast_id, when = broadcast.id, broadcast.send_at
+    at = to_shanghai_iso(when)[:16].replace("T", " ")
+    audit.record(
+        session,
+        staff=staff,
+        action="broadcast.send",
+        target_type="broadcast",
+        target_id=broadcast_id,
+        summary=f"发布广播“{title}”（{CATEGORIES[category]}）给 {recipients} 位卖家"
+        + (f"，微信可达 {reachable} 位" if reachable is not None else "")
+        + f"；对象：{audience or '全部卖家'}；{'立即发送' if when <= now else at + ' 发送'}",
+        after={"category": CATEGORIES[category], "recipients": recipients, "reachable": reachable},
+    )
     if when <= now:
         on_commit(session, lambda: enqueue("jobs.notices.start_broadcast", broadcast_id))
     else:
@@ -291,16 +320,26 @@ def finish_done(session: Session) -> list[int]:
     return done
 
 
-def cancel(session: Session, broadcast_id: int) -> Broadcast:
+def cancel(session: Session, broadcast_id: int, *, staff: Staff | None = None) -> Broadcast:
     """Stop a broadcast: what was not sent yet is skipped (it stays in the inboxes)."""
     broadcast = get(session, broadcast_id)
     if broadcast.status not in (SCHEDULED, RUNNING):
         raise Conflict("广播已发送完毕或已取消，不能再取消", code="BROADCAST_NOT_CANCELLABLE")
+    audit.record(
+        session,
+        staff=staff,
+        action="broadcast.cancel",
+        target_type="broadcast",
+        target_id=broadcast_id,
+        summary=f"取消广播“{broadcast.title}”（{STATUS_NAMES[broadcast.status]}时）",
+        before={"status": STATUS_NAMES[broadcast.status]},
+        after={"status": STATUS_NAMES[CANCELLED]},
+    )
     broadcast.status, broadcast.cancelled_at = CANCELLED, utcnow()
     session.execute(
         update(NoticeDelivery)
         .where(NoticeDelivery.broadcast_id == broadcast_id, NoticeDelivery.state == PENDING)
-        .values(state=SKIPPED, reason="广播已取消", finished_at=utcnow())
+        .values(state=SKIPPED, reason=CANCELLED_REASON, finished_at=utcnow())
     )
     session.commit()
     return broadcast
@@ -308,8 +347,10 @@ def cancel(session: Session, broadcast_id: int) -> Broadcast:
 
 # -- the report ------------------------------------------------------------------------------------
 def report(session: Session, broadcast_id: int) -> dict:
-    """Sent (WeChat took it), delivered (to the phone), failed by reason, skipped by reason,
-    pending, and read in the inbox, with progress while it runs."""
+    """Sent (WeChat took it), delivered (to the phone), failed by reason, unreachable over
+    WeChat by reason, cancelled, pending, and read in the inbox. While it runs the parts add up
+    to the sellers it matched: sent + failed + unreachable + cancelled + pending = recipients
+    (a notice not written yet is pending)."""
     broadcast = get(session, broadcast_id)
     states = notices.delivery_counts(session, broadcast_id=broadcast_id)
     reasons = session.execute(
@@ -325,9 +366,19 @@ def report(session: Session, broadcast_id: int) -> dict:
         .select_from(SellerNotice)
         .where(SellerNotice.broadcast_id == broadcast_id, SellerNotice.read_at.is_not(None))
     )
-    total = broadcast.recipients
-    pending = states.get(PENDING, 0) + states.get(SENDING, 0)
     written = sum(states.values())
+    total = max(broadcast.recipients, written)
+    queued = states.get(PENDING, 0) + states.get(SENDING, 0)
+    skipped = {r: n for s, r, n in reasons if s == SKIPPED}
+    cancelled = skipped.get(CANCELLED_REASON, 0)
+    unreachable = {r: n for r, n in skipped.items() if r != CANCELLED_REASON}
+    parts = {
+        "sent": states.get(SENT, 0) + states.get(DELIVERED, 0),
+        "failed": states.get(FAILED, 0),
+        "unreachable": sum(unreachable.values()),
+        "cancelled": cancelled,
+        "pending": queued + (total - written),
+    }
     return {
         "id": broadcast.id,
         "title": broadcast.title,
@@ -336,17 +387,26 @@ def report(session: Session, broadcast_id: int) -> dict:
         "category_name": CATEGORIES[broadcast.category],
         "target": broadcast.target,
         "status": broadcast.status,
+        "status_name": STATUS_NAMES[broadcast.status],
         "send_at": to_shanghai_iso(broadcast.send_at),
         "recipients": total,
-        "sent": states.get(SENT, 0) + states.get(DELIVERED, 0),
+        **parts,
+        "parts": [
+            {
+                "key": key,
+                "name": name,
+                "count": parts[key],
+                "percent": round(100 * parts[key] / total, 2) if total else 0,
+            }
+            for key, name in PARTS.items()
+        ],
         "delivered": states.get(DELIVERED, 0),
-        "failed": states.get(FAILED, 0),
         "failed_by_reason": {r: n for s, r, n in reasons if s == FAILED},
-        "skipped": states.get(SKIPPED, 0),
-        "skipped_by_reason": {r: n for s, r, n in reasons if s == SKIPPED},
-        "pending": pending + max(0, total - written),
+        "unreachable_by_reason": unreachable,
+        "skipped": sum(skipped.values()),
+        "skipped_by_reason": skipped,
         "read": read,
-        "progress": round((written - pending) / total, 4) if total else 1.0,
+        "progress": round((total - parts["pending"]) / total, 4) if total else 1.0,
     }
 
 

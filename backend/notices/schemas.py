@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from apiflask.fields import AwareDateTime, List, Nested, String
 from apiflask.validators import Length, OneOf
-from marshmallow import RAISE, post_load, pre_load
+from marshmallow import RAISE, ValidationError, post_load, pre_load
 
 from backend.notices.broadcasts import CATEGORIES, MAX_BODY
 from backend.officialaccount.templates import FIELD_LIMIT
@@ -27,12 +27,22 @@ class TargetIn(In):
     tags = List(String(validate=Length(1, 30)), load_default=list)
 
 
+def _chosen(category: str) -> None:
+    """No default category: an empty one is asked for, not guessed."""
+    if not category:
+        raise ValidationError("请选择通知类别")
+
+
 class BroadcastIn(In):
     title = String(
         required=True, validate=Length(max=FIELD_LIMIT, error="模板字段最多 {max} 个字（标题）")
     )
     body = String(required=True, validate=Length(max=MAX_BODY, error="正文最多 {max} 个字"))
-    category = String(required=True, validate=OneOf(list(CATEGORIES), error="未知的通知类别"))
+    category = String(
+        required=True,
+        error_messages={"required": "请选择通知类别"},
+        validate=[_chosen, OneOf(["", *CATEGORIES], error="未知的通知类别")],
+    )
     link = String(load_default="", validate=Length(max=MAX_LINK, error="链接最多 {max} 个字符"))
     target = Nested(TargetIn, load_default=dict)
     send_at = AwareDateTime(load_default=None, allow_none=True)

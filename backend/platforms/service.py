@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from backend import ratelimit
+from backend.audit import service as audit
 from backend.catalogue.models import Sku
 from backend.clients.platforms import client_for
 from backend.clients.platforms.base import PLATFORMS, PlatformError, ShopAuth, newest_by_id
@@ -54,6 +55,7 @@ from backend.platforms.models import (
 from backend.queue import enqueue
 from backend.sellers import service as sellers
 from backend.staff import service as staff
+from backend.staff.models import Staff
 from backend.timeutil import utcnow
 from backend.transactions import on_commit
 
@@ -597,10 +599,22 @@ def map_sku(session: Session, *, platform: str, code: str, sku_id: int, staff_id
     """Map a seller's SKU code to ours; orders waiting on it take their stock now."""
     if platform not in PLATFORMS:
         raise BadRequest("不支持的平台", code="UNKNOWN_PLATFORM")
-    if session.get(Sku, sku_id) is None:
+    sku = session.get(Sku, sku_id)
+    if sku is None:
         raise NotFound("商品不存在", code="SKU_NOT_FOUND")
     mapping = session.scalar(
         select(SkuMapping).where(SkuMapping.platform == platform, SkuMapping.code == code)
+    )
+    before = session.get(Sku, mapping.sku_id).code if mapping is not None else None
+    audit.record(
+        session,
+        staff=session.get(Staff, staff_id) if staff_id else None,
+        action="platform.sku_map",
+        target_type="platform_sku",
+        target_id=f"{platform}:{code}"[:40],
+        summary=f"{PLATFORM_NAMES[platform]}商品编码 {code} 对应联盟规格 {sku.code}",
+        before={"sku": before} if before else None,
+        after={"sku": sku.code},
     )
     if mapping is None:
         session.add(SkuMapping(platform=platform, code=code, sku_id=sku_id, created_by=staff_id))
