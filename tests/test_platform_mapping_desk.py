@@ -73,7 +73,8 @@ def test_the_desk_shows_titles_and_suggestions_and_a_mapping_is_audited(
     )
     assert rows(app)[0].stock_state == "SOLD"
     with app.app_context():
-        [entry] = db.session.scalars(db.select(AuditRecord)).all()
+        mapped = db.select(AuditRecord).where(AuditRecord.action == "platform.sku_map")
+        [entry] = db.session.scalars(mapped).all()
         assert entry.action == "platform.sku_map" and entry.after == {"sku": "RS-LIVE-XL-5"}
         assert "LAOWANG-HAOSHENG-TEDA-5J-0001" in entry.summary
         db.session.remove()
