@@ -21,10 +21,14 @@ ACTIONS = {
     "product.on_sale": "商品上下架",
     "product.picture": "上传商品图片",
     "product.edit": "修改商品信息",
+    "seller.token_issue": "签发卖家 API token",
+    "seller.token_revoke": "吊销卖家 API token",
+    "seller.bind_code": "签发卖家公众号绑定码",
 }
 
 # How a changed field reads on the audit page.
 FIELDS = {"price": "价格", "on_sale": "在售", "image_url": "图片"}
+FIELDS.update(token_id="token 编号", expires_at="到期时间", revoked="已吊销")  # seller tokens
 
 
 def shown(field: str, value: object) -> str:

@@ -349,6 +349,7 @@ from backend.console import (  # noqa: E402, F401  (views register on bp)
     notices_pages,
     onboarding_pages,
     platform_pages,
+    seller_pages,
     settlement_pages,
     shipping_pages,
     staff_pages,

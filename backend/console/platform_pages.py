@@ -13,6 +13,7 @@ from backend.errors import DomainError
 from backend.extensions import db
 from backend.platforms import service as platforms
 from backend.platforms.models import STOCK_SHORT, STOCK_UNMAPPED, PlatformOrder, Shop
+from backend.sellers import queries as seller_queries
 from backend.staff import permissions as perms
 
 ROWS_SHOWN = 200
@@ -41,6 +42,7 @@ def platform_orders(staff):
         shops=shops,
         skus=skus,
         names=platforms.PLATFORM_NAMES,
+        seller_names=seller_queries.seller_names(db.session, {row.seller_id for row in waiting}),
     )
 
 

@@ -31,6 +31,7 @@ SELLER_ONBOARDING = "sellers.onboarding"
 SETTLEMENT = "settlement.manage"
 CATALOGUE = "catalogue.manage"
 AUDIT_VIEW = "audit.view"
+SELLERS_VIEW = "sellers.view"
 
 PERMISSIONS: dict[str, str] = {
     CONSOLE: "后台概览、绑定自己的公众号",
@@ -55,6 +56,7 @@ PERMISSIONS: dict[str, str] = {
     SETTLEMENT: "供货价、卖家等级、卖家月结算单与标记已结算",
     CATALOGUE: "商品与规格：价格、上下架、商品图片",
     AUDIT_VIEW: "查看操作记录（谁在何时改了什么）",
+    SELLERS_VIEW: "卖家名录与卖家详情（店铺、授权、订单、通知、结算、微信绑定）",
 }
 
 
@@ -90,6 +92,7 @@ ROLES: dict[str, Role] = {
                 BROADCASTS,
                 SHIPPING_RULES,
                 CATALOGUE,
+                SELLERS_VIEW,
             }
         ),
     ),
@@ -97,13 +100,15 @@ ROLES: dict[str, Role] = {
     HOST: Role("主播", frozenset({CONSOLE, LIVE_HOST})),
     BRAND: Role(
         "品牌专员",
-        frozenset({CONSOLE, STOCK_VIEW, LICENCES, CODES, FLAGS, SELLER_BIND, SELLER_ONBOARDING}),
+        frozenset({CONSOLE, STOCK_VIEW, LICENCES, CODES, FLAGS, SELLER_BIND, SELLER_ONBOARDING})
+        | {SELLERS_VIEW},
     ),
     FINANCE: Role(
         "财务",
         frozenset(
             {CONSOLE, AFTERSALES_VIEW, AFTERSALES_DECIDE, PAYMENTS_VIEW, SETTLEMENT, AUDIT_VIEW}
-        ),
+        )
+        | {SELLERS_VIEW},
     ),
 }
 
