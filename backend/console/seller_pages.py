@@ -137,7 +137,7 @@ def seller_detail(seller_id: int, staff):
 
 
 def _back(seller_id: int):
-    return redirect(url_for(".seller_detail", seller_id=seller_id) + "#tokens")
+    return redirect(url_for(".seller_detail", seller_id=seller_id))
 
 
 @bp.post("/sellers/<int:seller_id>/api-tokens")
