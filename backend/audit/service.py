@@ -46,6 +46,9 @@ ACTIONS = {
     "broadcast.send": "发布广播",
     "broadcast.cancel": "取消广播",
     "platform.sku_map": "映射平台商品编码",
+    "seller.token_issue": "签发卖家 API token",
+    "seller.token_revoke": "吊销卖家 API token",
+    "seller.bind_code": "签发卖家公众号绑定码",
 }
 
 # How a changed field reads on the audit page.
@@ -71,6 +74,9 @@ FIELDS = {
     "recipients": "匹配卖家",
     "reachable": "微信可达",
     "sku": "联盟规格",
+    "token_id": "token 编号",
+    "expires_at": "到期时间",
+    "revoked": "已吊销",
 }
 
 

@@ -230,7 +230,7 @@ def trace_flags(query, staff):
 @staff_required(perms.SELLER_BIND)
 @bp.doc(summary="卖家绑定公众号的一次性绑定码（30 分钟内有效）")
 def seller_bind_code(seller_id: int, staff):
-    return sellers.issue_oa_bind_code(db.session, seller_id=seller_id), 201
+    return sellers.issue_oa_bind_code(db.session, seller_id=seller_id, staff=staff), 201
 
 
 @bp.post("/sellers/<int:seller_id>/login-links")

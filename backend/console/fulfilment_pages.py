@@ -26,6 +26,7 @@ from backend.fulfilment.models import (
     WAITING,
 )
 from backend.platforms.service import PLATFORM_NAMES
+from backend.sellers import queries as seller_queries
 from backend.staff import permissions as perms
 from backend.timeutil import to_shanghai_iso, utcnow
 
@@ -217,6 +218,7 @@ def fulfilment_parcel(parcel_id: int, staff):
         statuses=PARCEL_STATUSES,
         channels=CHANNELS,
         courier_states=COURIER_STATES,
+        seller_names=seller_queries.seller_names(db.session, {parcel.seller_id}),
     )
 
 

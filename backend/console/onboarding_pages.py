@@ -81,6 +81,7 @@ def licence_renewals(staff):
         statuses=STATUSES,
         page=page,
         pages=_pages(total, PER_PAGE),
+        seller_names=seller_queries.seller_names(db.session, {row.seller_id for row in rows}),
     )
 
 

@@ -340,6 +340,7 @@ from backend.console import (  # noqa: E402, F401  (views register on bp)
     onboarding_pages,
     platform_pages,
     reports_pages,
+    seller_pages,
     settlement_pages,
     shipping_pages,
     staff_pages,

@@ -52,6 +52,7 @@ def issue_seller_token(seller_id: int, body, staff):
         seller_id=seller_id,
         days=body["days"] or current_app.config["SELLER_TOKEN_DAYS"],
         name=body["name"],
+        staff=staff,
     )
     return {"token": token, **token_view(row)}, 201
 
@@ -68,7 +69,7 @@ def list_seller_tokens(seller_id: int, staff):
 @staff_required(perms.SELLER_TOKENS)
 @bp.doc(summary="吊销卖家 API token（立即失效）")
 def revoke_seller_token(seller_id: int, token_id: int, staff):
-    row = sellers.revoke_api_token(db.session, seller_id=seller_id, token_id=token_id)
+    row = sellers.revoke_api_token(db.session, seller_id=seller_id, token_id=token_id, staff=staff)
     return token_view(row)
 
 

@@ -37,7 +37,7 @@ def scope_products(session: Session) -> dict[int, str]:
     return {product_id: name for product_id, name in rows}
 
 
-def _state_filter(state: str, day: date):
+def licence_state_filter(state: str, day: date):
     """A licence's state on `day`: an ACTIVE row past its last day counts as expired."""
     lapsed = and_(BrandLicence.status == ACTIVE, BrandLicence.valid_until < day)
     current = and_(BrandLicence.status == ACTIVE, BrandLicence.valid_until >= day)
@@ -48,6 +48,22 @@ def _state_filter(state: str, day: date):
     if state == EXPIRING:
         return and_(current, BrandLicence.valid_until <= day + timedelta(days=EXPIRING_DAYS))
     return BrandLicence.status == SUSPENDED
+
+
+def state_on(licence: BrandLicence, day: date) -> str:
+    """ACTIVE, SUSPENDED or EXPIRED on `day`: an ACTIVE row past its last day has expired."""
+    if licence.status == ACTIVE and licence.valid_until < day:
+        return EXPIRED
+    return licence.status
+
+
+def seller_names(session: Session, seller_ids: set[int] | list[int]) -> dict[int, str]:
+    """The sellers' names by id, for pages that show a seller by its number."""
+    wanted = {seller_id for seller_id in seller_ids if seller_id}
+    if not wanted:
+        return {}
+    rows = session.execute(select(Seller.id, Seller.name).where(Seller.id.in_(wanted)))
+    return {seller_id: name for seller_id, name in rows}
 
 
 def _count(session: Session, query: Select) -> int:
@@ -66,7 +82,7 @@ def list_licences(
     """Licences with their seller, newest first; search matches seller name or licence number."""
     query = select(BrandLicence, Seller.name).join(Seller, Seller.id == BrandLicence.seller_id)
     if state:
-        query = query.where(_state_filter(state, day))
+        query = query.where(licence_state_filter(state, day))
     if search:
         query = query.where(
             or_(
@@ -80,9 +96,7 @@ def list_licences(
     ).tuples()
     items = []
     for licence, seller_name in rows:
-        state_now = licence.status
-        if state_now == ACTIVE and licence.valid_until < day:
-            state_now = EXPIRED
+        state_now = state_on(licence, day)
         items.append(
             LicenceRow(
                 licence=licence,

@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from backend.audit import service as audit
 from backend.catalogue.models import Product
 from backend.errors import BadRequest, Conflict, NotFound, RuleBroken, get_or_404
 from backend.notices import service as notices
@@ -22,7 +23,8 @@ from backend.sellers.models import (
     Seller,
     SellerToken,
 )
-from backend.timeutil import SHANGHAI, to_aware_utc, utcnow
+from backend.staff.models import Staff
+from backend.timeutil import SHANGHAI, to_aware_utc, to_shanghai_iso, utcnow
 
 REMINDER_DAYS = (30, 7, 1)
 
@@ -60,10 +62,24 @@ def get_seller(session: Session, seller_id: int) -> Seller:
     return get_or_404(session, Seller, seller_id, "卖家不存在", code="SELLER_NOT_FOUND")
 
 
-def issue_oa_bind_code(session: Session, *, seller_id: int) -> dict:
-    """A one-time code the seller sends to the Official Account to get their notices there."""
-    get_seller(session, seller_id)
-    return officialaccount.issue_bind_code(seller_id=seller_id)
+def issue_oa_bind_code(session: Session, *, seller_id: int, staff: Staff | None = None) -> dict:
+    """A one-time code the seller sends to the Official Account to get their notices there;
+    issued by staff, it is audited (the record, not the code, is kept)."""
+    seller = get_seller(session, seller_id)
+    if staff is not None:
+        audit.record(
+            session,
+            staff=staff,
+            action="seller.bind_code",
+            target_type="seller",
+            target_id=seller_id,
+            summary=f"为 {seller.name} 签发公众号绑定码",
+        )
+        session.flush()  # the record is written before the code exists
+    code = officialaccount.issue_bind_code(seller_id=seller_id)
+    if staff is not None:
+        session.commit()
+    return code
 
 
 def check_scope(session: Session, product_ids: list[int]) -> list[int]:
@@ -236,11 +252,11 @@ def _token_hash(token: str) -> str:
 
 
 def issue_api_token(
-    session: Session, *, seller_id: int, days: int, name: str = ""
+    session: Session, *, seller_id: int, days: int, name: str = "", staff: Staff | None = None
 ) -> tuple[str, SellerToken]:
     """A new seller-API token working for `days` days: the token itself (shown once, only its
-    hash is kept) and its row."""
-    get_seller(session, seller_id)
+    hash is kept) and its row; audited, with the row, in one transaction."""
+    seller = get_seller(session, seller_id)
     token = secrets.token_urlsafe(32)
     row = SellerToken(
         seller_id=seller_id,
@@ -249,6 +265,16 @@ def issue_api_token(
         expires_at=utcnow() + timedelta(days=days),
     )
     session.add(row)
+    session.flush()
+    audit.record(
+        session,
+        staff=staff,
+        action="seller.token_issue",
+        target_type="seller",
+        target_id=seller_id,
+        summary=f"为 {seller.name} 签发 API token #{row.id}{f'（{name}）' if name else ''}",
+        after={"token_id": row.id, "expires_at": to_shanghai_iso(row.expires_at)},
+    )
     session.commit()
     return token, row
 
@@ -265,14 +291,31 @@ def api_tokens(session: Session, *, seller_id: int) -> list[SellerToken]:
     )
 
 
-def revoke_api_token(session: Session, *, seller_id: int, token_id: int) -> SellerToken:
-    """The token stops working at once (revoking it again changes nothing)."""
+def revoke_api_token(
+    session: Session, *, seller_id: int, token_id: int, staff: Staff | None = None
+) -> SellerToken:
+    """The token stops working at once; audited in the same transaction. Revoking it again is
+    refused (Conflict) and changes nothing."""
     row = session.get(SellerToken, token_id)
     if row is None or row.seller_id != seller_id:
         raise NotFound("token 不存在", code="TOKEN_NOT_FOUND")
-    if row.revoked_at is None:
-        row.revoked_at = utcnow()
-        session.commit()
+    if row.revoked_at is not None:
+        when = to_shanghai_iso(row.revoked_at)[:16].replace("T", " ")
+        raise Conflict(
+            f"token #{row.id} 已于 {when} 吊销，无需重复吊销", code="TOKEN_ALREADY_REVOKED"
+        )
+    row.revoked_at = utcnow()
+    audit.record(
+        session,
+        staff=staff,
+        action="seller.token_revoke",
+        target_type="seller",
+        target_id=seller_id,
+        summary=f"吊销 API token #{row.id}{f'（{row.name}）' if row.name else ''}",
+        before={"token_id": row.id, "revoked": False},
+        after={"token_id": row.id, "revoked": True},
+    )
+    session.commit()
     return row
 
 

@@ -32,6 +32,7 @@ SETTLEMENT = "settlement.manage"
 CATALOGUE = "catalogue.manage"
 AUDIT_VIEW = "audit.view"
 REPORTS_VIEW = "reports.view"
+SELLERS_VIEW = "sellers.view"
 
 PERMISSIONS: dict[str, str] = {
     CONSOLE: "后台概览、绑定自己的公众号",
@@ -57,6 +58,7 @@ PERMISSIONS: dict[str, str] = {
     CATALOGUE: "商品与规格：价格、上下架、商品图片",
     AUDIT_VIEW: "查看操作记录（谁在何时改了什么）",
     REPORTS_VIEW: "查看经营报表（销售、库存、直播、死货率、卖家、防伪、广播）",
+    SELLERS_VIEW: "卖家名录与卖家详情（店铺、授权、订单、通知、结算、微信绑定）",
 }
 
 
@@ -93,6 +95,7 @@ ROLES: dict[str, Role] = {
                 SHIPPING_RULES,
                 CATALOGUE,
                 REPORTS_VIEW,
+                SELLERS_VIEW,
             }
         ),
     ),
@@ -100,7 +103,8 @@ ROLES: dict[str, Role] = {
     HOST: Role("主播", frozenset({CONSOLE, LIVE_HOST})),
     BRAND: Role(
         "品牌专员",
-        frozenset({CONSOLE, STOCK_VIEW, LICENCES, CODES, FLAGS, SELLER_BIND, SELLER_ONBOARDING}),
+        frozenset({CONSOLE, STOCK_VIEW, LICENCES, CODES, FLAGS, SELLER_BIND, SELLER_ONBOARDING})
+        | {SELLERS_VIEW},
     ),
     FINANCE: Role(
         "财务",
@@ -113,6 +117,7 @@ ROLES: dict[str, Role] = {
                 SETTLEMENT,
                 AUDIT_VIEW,
                 REPORTS_VIEW,
+                SELLERS_VIEW,
             }
         ),
     ),
