@@ -21,6 +21,11 @@ ACTIONS = {
     "product.on_sale": "商品上下架",
     "product.picture": "上传商品图片",
     "product.edit": "修改商品信息",
+    "ops.job_requeue": "重试失败任务",
+    "ops.job_delete": "删除任务",
+    "ops.requeue_all": "重试队列全部失败任务",
+    "ops.queue_empty": "清空队列中的任务",
+    "ops.queue_compact": "整理队列",
 }
 
 # How a changed field reads on the audit page.

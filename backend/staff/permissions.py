@@ -31,6 +31,7 @@ SELLER_ONBOARDING = "sellers.onboarding"
 SETTLEMENT = "settlement.manage"
 CATALOGUE = "catalogue.manage"
 AUDIT_VIEW = "audit.view"
+OPS_VIEW = "ops.view"
 
 PERMISSIONS: dict[str, str] = {
     CONSOLE: "后台概览、绑定自己的公众号",
@@ -55,6 +56,7 @@ PERMISSIONS: dict[str, str] = {
     SETTLEMENT: "供货价、卖家等级、卖家月结算单与标记已结算",
     CATALOGUE: "商品与规格：价格、上下架、商品图片",
     AUDIT_VIEW: "查看操作记录（谁在何时改了什么）",
+    OPS_VIEW: "运维：任务队列（重试、删除失败任务）、定时任务、外部连接、监控指标",
 }
 
 
