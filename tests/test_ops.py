@@ -338,7 +338,7 @@ def test_metrics_count_requests_per_endpoint_queues_failed_jobs_and_notices(
     text = admin.get("/metrics").get_data(as_text=True)
     assert _value(text, counted) == start + 3
     assert (
-        f'heli_http_request_duration_seconds_count{{endpoint="api_v1.list_products",method="GET"}}'
+        'heli_http_request_duration_seconds_count{endpoint="api_v1.list_products",method="GET"}'
         in text
     )
     assert _value(text, 'heli_queue_jobs{queue="default",state="queued"}') == 2
@@ -373,7 +373,10 @@ def test_several_worker_processes_are_added_up(tmp_path):
     ).stdout
     labels = 'endpoint="console.ops_page",method="GET",status="200"'
     assert _value(text, f"heli_http_requests_total{{{labels}}}") == 7
-    timing = 'heli_http_request_duration_seconds_bucket{endpoint="console.ops_page",le="0.025",method="GET"}'
+    timing = (
+        'heli_http_request_duration_seconds_bucket{endpoint="console.ops_page",le="0.025",'
+        'method="GET"}'
+    )
     assert _value(text, timing) == 7
 
 
@@ -461,7 +464,7 @@ def test_jobs_enqueued_during_a_request_run_and_log_under_its_id(app):
     assert Job.fetch(other.id, connection=redis).return_value() == other.id
     lines = [(r.request_id, r.getMessage()) for r in kept.records]
     assert ("req-from-web-42", "inside the job") in lines
-    assert ("req-from-web-42", "job tests.test_ops.fine_job started (%s)" % mine.id) in lines
+    assert ("req-from-web-42", f"job tests.test_ops.fine_job started ({mine.id})") in lines
     assert (other.id, "inside the job") in lines
 
 
