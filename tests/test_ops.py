@@ -265,12 +265,9 @@ def test_sandbox_services_are_called_sandbox():
     assert found["抖店"].mode == "正式"
 
 
-def test_the_ops_page_says_the_suite_talks_to_the_sandbox(app, console_as, sandbox):
-    app.config["WECHAT_SECRET"] = "never-shown-secret-1234"
-    try:
-        text = console_as("admin").get("/console/ops").get_data(as_text=True)
-    finally:
-        app.config["WECHAT_SECRET"] = ""
+def test_the_ops_page_says_the_suite_talks_to_the_sandbox(app, console_as, sandbox, monkeypatch):
+    monkeypatch.setitem(app.config, "WECHAT_SECRET", "never-shown-secret-1234")
+    text = console_as("admin").get("/console/ops").get_data(as_text=True)
     assert "never-shown-secret-1234" not in text
     section = text.split('id="connections"')[1]
     wechat = section.split('id="connection-1"')[1].split("</tr>")[0]
@@ -281,7 +278,9 @@ def test_the_ops_page_says_the_suite_talks_to_the_sandbox(app, console_as, sandb
 # -- /metrics ------------------------------------------------------------------------------
 
 
-def test_metrics_are_for_staff_with_the_permission_or_the_scraper(app, client, console_as):
+def test_metrics_are_for_staff_with_the_permission_or_the_scraper(
+    app, client, console_as, monkeypatch
+):
     res = client.get("/metrics")
     assert res.status_code == 401 and res.json["code"] == "METRICS_LOGIN_REQUIRED"
     assert res.headers["WWW-Authenticate"].startswith("Bearer")
@@ -290,15 +289,12 @@ def test_metrics_are_for_staff_with_the_permission_or_the_scraper(app, client, c
     res = console_as("finance").get("/metrics")
     assert res.status_code == 403 and res.json["code"] == "PERMISSION_DENIED"
     assert console_as("admin").get("/metrics").status_code == 200
-    app.config["METRICS_TOKEN"] = "scrape-me-0123456789"
-    try:
-        wrong = client.get("/metrics", headers={"Authorization": "Bearer scrape-me-x"})
-        assert wrong.status_code == 401
-        right = client.get("/metrics", headers={"Authorization": "Bearer scrape-me-0123456789"})
-        assert right.status_code == 200
-        assert right.headers["Content-Type"].startswith("text/plain; version=")
-    finally:
-        app.config["METRICS_TOKEN"] = ""
+    monkeypatch.setitem(app.config, "METRICS_TOKEN", "scrape-me-0123456789")
+    wrong = client.get("/metrics", headers={"Authorization": "Bearer scrape-me-x"})
+    assert wrong.status_code == 401
+    right = client.get("/metrics", headers={"Authorization": "Bearer scrape-me-0123456789"})
+    assert right.status_code == 200
+    assert right.headers["Content-Type"].startswith("text/plain; version=")
 
 
 def _value(text: str, sample: str) -> float:
