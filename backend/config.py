@@ -239,6 +239,7 @@ class Config:
     LOGIN_LONGEST_LOCK_SECONDS: int = 3600
     LOGIN_REMEMBER_SECONDS: int = 86400  # attempts are forgotten this long after the last
 
+    METRICS_TOKEN: str = ""  # a Prometheus scraper's bearer token for /metrics (backend/ops)
     TESTING: bool = False
     extra: dict = field(default_factory=dict)
 

@@ -12,6 +12,8 @@ from redis import Redis
 from redis.exceptions import NoScriptError
 from rq import Queue, Retry
 
+from backend import requestid
+
 DEFAULT_RETRY = Retry(max=5, interval=[5, 15, 60, 300, 900])
 # Every queue a job goes to: the workers of the Procfile serve them, the scheduler process moves
 # their delayed jobs (jobs/delayed.py).
@@ -42,13 +44,31 @@ def get_queue(name: str = "default") -> Queue:
     return Queue(name, connection=redis_client())
 
 
-def enqueue(func_path: str, *args, queue: str = "default", job_id: str | None = None):
-    return get_queue(queue).enqueue(func_path, *args, job_id=job_id, retry=DEFAULT_RETRY)
+def carried(meta: dict | None = None) -> dict:
+    """A job's meta with the id of the request (job, bot batch) enqueueing it, if any: the
+    worker logs the job under that id."""
+    meta = dict(meta or {})
+    if (request_id := requestid.current()) is not None:
+        meta.setdefault(requestid.META_KEY, request_id)
+    return meta
+
+
+def enqueue(
+    func_path: str,
+    *args,
+    queue: str = "default",
+    job_id: str | None = None,
+    meta: dict | None = None,
+):
+    return get_queue(queue).enqueue(
+        func_path, *args, job_id=job_id, retry=DEFAULT_RETRY, meta=carried(meta)
+    )
 
 
 def enqueue_many(func_path: str, args: list[tuple], *, queue: str = "default") -> None:
     """One job per tuple of arguments, sent to Redis in one round trip."""
-    jobs = [Queue.prepare_data(func_path, each, retry=DEFAULT_RETRY) for each in args]
+    meta = carried()
+    jobs = [Queue.prepare_data(func_path, each, retry=DEFAULT_RETRY, meta=meta) for each in args]
     if jobs:
         get_queue(queue).enqueue_many(jobs)
 
@@ -61,11 +81,13 @@ def enqueue_at(
     due = when.replace(microsecond=0)
     if due < when:
         due += timedelta(seconds=1)
-    return get_queue(queue).enqueue_at(due, func_path, *args, job_id=job_id, retry=DEFAULT_RETRY)
+    return get_queue(queue).enqueue_at(
+        due, func_path, *args, job_id=job_id, retry=DEFAULT_RETRY, meta=carried()
+    )
 
 
 def enqueue_in(seconds: float, func_path: str, *args, queue: str = "default"):
     """Schedule a job seconds from now (rq's scheduled registry counts whole seconds)."""
     return get_queue(queue).enqueue_in(
-        timedelta(seconds=seconds), func_path, *args, retry=DEFAULT_RETRY
+        timedelta(seconds=seconds), func_path, *args, retry=DEFAULT_RETRY, meta=carried()
     )

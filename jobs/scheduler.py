@@ -10,13 +10,14 @@ expired after one interval dropped the next tick whenever it fired a millisecond
 
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from backend import requestid
+from backend.ops import runs
 from backend.queue import enqueue, redis_client
 from jobs.delayed import DelayedJobs
 
@@ -58,7 +59,7 @@ def enqueue_periodic(entry: Periodic, now: float | None = None) -> bool:
     guard = f"heli:periodic:{entry.id}:{tick}"
     if not redis_client().set(guard, "1", nx=True, ex=2 * entry.seconds):
         return False
-    enqueue(entry.func_path, job_id=None)
+    enqueue(entry.func_path, job_id=None, meta={runs.META_KEY: entry.id})
     return True
 
 
@@ -90,7 +91,7 @@ def build_scheduler(app) -> BackgroundScheduler:
 def main() -> None:
     from backend.app import create_app
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    requestid.configure_logging()
     app = create_app()
     periodic = build_scheduler(app)
     periodic.start()

@@ -22,7 +22,8 @@ def integer_routes(app) -> list[tuple[str, str]]:
     return [
         (method, rule.rule)
         for rule in app.url_map.iter_rules()
-        if INT_ARG.search(rule.rule)
+        # (rq-dashboard's <int:instance_number> numbers Redis servers, not rows: only 0 is one)
+        if INT_ARG.search(rule.rule) and not rule.endpoint.startswith("rq_dashboard.")
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"})
     ]
 

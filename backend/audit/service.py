@@ -49,6 +49,11 @@ ACTIONS = {
     "seller.token_issue": "签发卖家 API token",
     "seller.token_revoke": "吊销卖家 API token",
     "seller.bind_code": "签发卖家公众号绑定码",
+    "ops.job_requeue": "重试失败任务",
+    "ops.job_delete": "删除任务",
+    "ops.requeue_all": "重试队列全部失败任务",
+    "ops.queue_empty": "清空队列中的任务",
+    "ops.queue_compact": "整理队列",
 }
 
 # How a changed field reads on the audit page.

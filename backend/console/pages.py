@@ -338,6 +338,7 @@ from backend.console import (  # noqa: E402, F401  (views register on bp)
     live_sections,
     notices_pages,
     onboarding_pages,
+    ops_pages,
     platform_pages,
     reports_pages,
     seller_pages,

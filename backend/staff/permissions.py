@@ -33,6 +33,7 @@ CATALOGUE = "catalogue.manage"
 AUDIT_VIEW = "audit.view"
 REPORTS_VIEW = "reports.view"
 SELLERS_VIEW = "sellers.view"
+OPS_VIEW = "ops.view"
 
 PERMISSIONS: dict[str, str] = {
     CONSOLE: "后台概览、绑定自己的公众号",
@@ -59,6 +60,7 @@ PERMISSIONS: dict[str, str] = {
     AUDIT_VIEW: "查看操作记录（谁在何时改了什么）",
     REPORTS_VIEW: "查看经营报表（销售、库存、直播、死货率、卖家、防伪、广播）",
     SELLERS_VIEW: "卖家名录与卖家详情（店铺、授权、订单、通知、结算、微信绑定）",
+    OPS_VIEW: "运维：任务队列（重试、删除失败任务）、定时任务、外部连接、监控指标",
 }
 
 

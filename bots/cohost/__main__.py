@@ -1,17 +1,17 @@
 """`python -m bots.cohost`: the co-host bot process (one per deployment is enough; a second
 one with another BOT_CONSUMER shares the work)."""
 
-import logging
 import os
 import signal
 import socket
 
+from backend import requestid
 from backend.app import create_app
 from bots.cohost.bot import CoHost
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    requestid.configure_logging()
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     consumer = os.environ.get("BOT_CONSUMER") or f"cohost-{socket.gethostname()}"

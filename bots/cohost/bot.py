@@ -19,6 +19,7 @@ from flask import Flask
 from redis.exceptions import ResponseError
 from sqlalchemy import select
 
+from backend import requestid
 from backend.errors import DomainError, SoldOut
 from backend.extensions import db
 from backend.live import claims, comments, moderation, shelf, summary
@@ -197,6 +198,11 @@ class CoHost:
         self.handle_batch(room_id, [(entry_id, fields)], acknowledge=False)
 
     def handle_batch(self, room_id: int, entries: list, *, acknowledge: bool) -> None:
+        """One batch under a request id of its own (on its log lines and the jobs it enqueues)."""
+        with requestid.bound(requestid.new()):
+            self._handle_batch(room_id, entries, acknowledge=acknowledge)
+
+    def _handle_batch(self, room_id: int, entries: list, *, acknowledge: bool) -> None:
         """Comments of one room as read from its stream, each read and answered in turn: one
         round trip for their spam counters, and one transaction at the end for every reply,
         count and the acknowledgement. A crash before that transaction leaves the batch
