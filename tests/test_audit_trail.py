@@ -104,3 +104,32 @@ def test_staff_accounts_are_audited_and_a_password_never_is(app, console_as, sto
         )
         db.session.remove()
     assert "Another-2026" not in dumped and "Oyster-2026" not in dumped
+
+
+def test_licence_grants_renewals_and_suspensions_are_audited(app, console_as, licensed):
+    brand = console_as("brand")
+    with app.app_context():
+        from backend.sellers.models import BrandLicence
+
+        licence_id = db.session.scalar(
+            db.select(BrandLicence.id).where(BrandLicence.seller_id == licensed["seller_id"])
+        )
+        db.session.remove()
+    [granted] = records(app, "licence.grant")
+    assert granted.staff_id is None and granted.staff_name == "系统"
+    assert (
+        brand.post(
+            f"/console/api/licences/{licence_id}/suspend", json={"note": "抽检不合格"}
+        ).status_code
+        == 200
+    )
+    assert (
+        brand.post(
+            f"/console/api/licences/{licence_id}/resume", json={"note": "复检合格"}
+        ).status_code
+        == 200
+    )
+    [suspended] = records(app, "licence.suspend")
+    [resumed] = records(app, "licence.resume")
+    assert suspended.staff_id == brand.staff_id and suspended.after["status"] == "SUSPENDED"
+    assert resumed.before["status"] == "SUSPENDED" and resumed.after["status"] == "ACTIVE"

@@ -96,6 +96,7 @@ def renew_licence(licence_id: int, body, staff):
             licence_id=licence_id,
             valid_until=body["valid_until"],
             product_ids=body.get("product_ids"),
+            staff_id=staff.id,
         )
     )
 
@@ -105,7 +106,9 @@ def renew_licence(licence_id: int, body, staff):
 @bp.input(NoteIn, arg_name="body")
 def suspend_licence(licence_id: int, body, staff):
     return render_licence(
-        sellers.set_suspended(db.session, licence_id=licence_id, suspended=True, note=body["note"])
+        sellers.set_suspended(
+            db.session, licence_id=licence_id, suspended=True, note=body["note"], staff_id=staff.id
+        )
     )
 
 
@@ -114,7 +117,9 @@ def suspend_licence(licence_id: int, body, staff):
 @bp.input(NoteIn, arg_name="body")
 def resume_licence(licence_id: int, body, staff):
     return render_licence(
-        sellers.set_suspended(db.session, licence_id=licence_id, suspended=False, note=body["note"])
+        sellers.set_suspended(
+            db.session, licence_id=licence_id, suspended=False, note=body["note"], staff_id=staff.id
+        )
     )
 
 

@@ -135,19 +135,21 @@ def renew_licence(licence_id: int, staff):
     back = _safe_next(request.form.get("next"), url_for(".licences"))
     try:
         renewal = load_form(RenewIn(), {"valid_until": request.form.get("valid_until", "")})
-        licence = sellers.renew_licence(db.session, licence_id=licence_id, **renewal)
+        licence = sellers.renew_licence(
+            db.session, licence_id=licence_id, **renewal, staff_id=staff.id
+        )
     except DomainError as failure:
         return _refused(failure, back)
     flash(f"已将授权 {licence.number} 续期至 {licence.valid_until:%Y-%m-%d}", "success")
     return redirect(back)
 
 
-def _suspension(licence_id: int, *, suspended: bool):
+def _suspension(licence_id: int, staff, *, suspended: bool):
     back = _safe_next(request.form.get("next"), url_for(".licences"))
     try:
         note = load_form(NoteIn(), {"note": request.form.get("note", "")})["note"]
         licence = sellers.set_suspended(
-            db.session, licence_id=licence_id, suspended=suspended, note=note
+            db.session, licence_id=licence_id, suspended=suspended, note=note, staff_id=staff.id
         )
     except DomainError as failure:
         return _refused(failure, back)
@@ -160,13 +162,13 @@ def _suspension(licence_id: int, *, suspended: bool):
 @bp.post("/licences/<int:licence_id>/suspend")
 @login_required(perms.LICENCES)
 def suspend_licence(licence_id: int, staff):
-    return _suspension(licence_id, suspended=True)
+    return _suspension(licence_id, staff, suspended=True)
 
 
 @bp.post("/licences/<int:licence_id>/resume")
 @login_required(perms.LICENCES)
 def resume_licence(licence_id: int, staff):
-    return _suspension(licence_id, suspended=False)
+    return _suspension(licence_id, staff, suspended=False)
 
 
 # --- print runs -------------------------------------------------------------------------------

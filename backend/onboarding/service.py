@@ -290,7 +290,9 @@ def approve_renewal(
         licence_id=licence.id,
         renewal_id=renewal.id,
     )
-    sellers.renew_licence(session, licence_id=licence.id, valid_until=valid_until)  # commits
+    sellers.renew_licence(  # commits
+        session, licence_id=licence.id, valid_until=valid_until, staff_id=staff_id
+    )
     return renewal
 
 

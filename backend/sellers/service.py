@@ -134,6 +134,8 @@ def grant_licence(
         note=note,
     )
     session.add(licence)
+    session.flush()
+    _audit_licence(session, licence, "licence.grant", staff_id, "授予", None)
     try:
         session.commit()
     except IntegrityError:  # licence numbers are random; a clash is astronomically rare
@@ -142,12 +144,32 @@ def grant_licence(
     return licence
 
 
+def _audit_licence(session, licence, action, staff_id, done: str, before: dict | None) -> None:
+    seller = session.get(Seller, licence.seller_id)
+    audit.record(
+        session,
+        staff=session.get(Staff, staff_id) if staff_id else None,
+        action=action,
+        target_type="licence",
+        target_id=licence.id,
+        summary=f"{done}品牌授权 {licence.number}（{seller.name}）"
+        f"至 {licence.valid_until:%Y-%m-%d}",
+        before=before,
+        after={"status": licence.status, "valid_until": licence.valid_until.isoformat()},
+    )
+
+
 def _licence(session: Session, licence_id: int) -> BrandLicence:
     return get_or_404(session, BrandLicence, licence_id, "授权不存在", code="LICENCE_NOT_FOUND")
 
 
 def renew_licence(
-    session: Session, *, licence_id: int, valid_until: date, product_ids: list[int] | None = None
+    session: Session,
+    *,
+    licence_id: int,
+    valid_until: date,
+    product_ids: list[int] | None = None,
+    staff_id: int | None = None,
 ) -> BrandLicence:
     """Extend a licence (an expired one becomes active again); the scope may change too."""
     licence = _licence(session, licence_id)
@@ -155,25 +177,35 @@ def renew_licence(
         raise RuleBroken("授权已暂停，请先恢复", code="LICENCE_SUSPENDED")
     if valid_until <= licence.valid_until or valid_until < today():
         raise BadRequest("续期后的截止日期必须晚于原截止日期和今天", code="INVALID_PERIOD")
+    before = {"status": licence.status, "valid_until": licence.valid_until.isoformat()}
     licence.valid_until = valid_until
     licence.status = ACTIVE
     if product_ids is not None:
         licence.product_ids = check_scope(session, product_ids)
+    _audit_licence(session, licence, "licence.renew", staff_id, "续期", before)
     session.commit()
     return licence
 
 
 def set_suspended(
-    session: Session, *, licence_id: int, suspended: bool, note: str = ""
+    session: Session,
+    *,
+    licence_id: int,
+    suspended: bool,
+    note: str = "",
+    staff_id: int | None = None,
 ) -> BrandLicence:
     """Suspend a licence (no more codes) or lift the suspension."""
     licence = _licence(session, licence_id)
+    before = {"status": licence.status, "valid_until": licence.valid_until.isoformat()}
     if suspended:
         licence.status = SUSPENDED
     elif licence.status == SUSPENDED:
         licence.status = ACTIVE if licence.valid_until >= today() else EXPIRED
     if note:
         licence.note = note[:200]
+    action, done = ("licence.suspend", "暂停") if suspended else ("licence.resume", "恢复")
+    _audit_licence(session, licence, action, staff_id, done, before)
     session.commit()
     return licence
 
