@@ -266,14 +266,19 @@ def test_scans_flags_and_broadcasts_add_up(year):
         """SELECT b.id FROM broadcasts b JOIN notice_deliveries d ON d.broadcast_id = b.id
            GROUP BY b.id, b.recipients HAVING count(d.id) != b.recipients""",
     )
-    reached = _rows(
-        s,
-        """SELECT b.id, 1.0 * sum(CASE WHEN d.state = 'DELIVERED' THEN 1 ELSE 0 END) / count(*)
-           FROM broadcasts b JOIN notice_deliveries d ON d.broadcast_id = b.id
-           WHERE b.target = '{}' GROUP BY b.id, b.send_at ORDER BY b.send_at""",
-    )
+    targets = {row[0]: _json(row[1]) for row in _rows(s, "SELECT id, target FROM broadcasts")}
+    reached = [
+        share
+        for broadcast_id, share in _rows(
+            s,
+            """SELECT b.id, 1.0 * sum(CASE WHEN d.state = 'DELIVERED' THEN 1 ELSE 0 END) / count(*)
+               FROM broadcasts b JOIN notice_deliveries d ON d.broadcast_id = b.id
+               GROUP BY b.id, b.send_at ORDER BY b.send_at""",
+        )
+        if targets[broadcast_id] == {}
+    ]
     if len(reached) >= 2:  # more sellers bind the Official Account as the year goes on
-        assert reached[-1][1] >= reached[0][1]
+        assert reached[-1] > reached[0]
 
 
 def _digest(session) -> str:
@@ -286,7 +291,12 @@ def _digest(session) -> str:
         *_rows(session, "SELECT code, scan_count FROM trace_codes ORDER BY id"),
         *_rows(session, "SELECT order_no, status, total FROM platform_orders ORDER BY id"),
     ]
-    return hashlib.sha256(repr(rows).encode()).hexdigest()
+    # the same on either database: times as SQLite stores them, ints as ints
+    shown = [
+        tuple(v.isoformat(" ", "microseconds") if isinstance(v, datetime) else v for v in row)
+        for row in rows
+    ]
+    return hashlib.sha256(repr(shown).encode()).hexdigest()
 
 
 def test_the_same_seed_writes_the_same_year(year, tmp_path):

@@ -163,7 +163,7 @@ def _plan(
         return shape.in_window(day, hour + rng.random())
 
     def lines(price) -> list[Line]:
-        wanted = 1 + (rng.random() < 0.45) + (rng.random() < 0.15)
+        wanted = 1 + (rng.random() < 0.5) + (rng.random() < 0.2)
         chosen: list = []
         for _ in range(wanted * 3):
             sku = rng.choices(skus, cum_weights=cum)[0]

@@ -55,7 +55,7 @@ def write_shops(writer: Writer, ctx: Context, rng: random.Random, start: datetim
     weights = [share for _, share in shape.PLATFORM_SHARES]
     for seller_id, name, _town, _tags in ctx.sellers[::8]:
         platform = rng.choices(platforms, weights)[0]
-        self_fulfilled = rng.random() < 0.5
+        self_fulfilled = rng.random() < 0.3
         shop_id = writer.add(
             Shop,
             {
