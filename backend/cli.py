@@ -9,12 +9,38 @@ from backend.staff.permissions import ROLES
 
 def register_cli(app: Flask) -> None:
     @app.cli.command("seed-demo")
-    def seed_demo():
-        """Load the Rushan alliance demo store (idempotent)."""
-        from backend import demo
+    @click.option("--history", is_flag=True, help="also a year of orders, shows, parcels, scans")
+    @click.option("--days", default=365, show_default=True, type=click.IntRange(1, 3660))
+    @click.option("--orders-per-day", type=click.IntRange(1), help="on average (default 80)")
+    @click.option("--seed", default=19, show_default=True, help="the same seed, the same year")
+    def seed_demo(history, days, orders_per_day, seed):
+        """Load the Rushan alliance demo store (idempotent); --history adds a year of business
+        (once: a second run finds it there and writes nothing)."""
+        import time
+
+        from backend import demo, demo_history
 
         loaded = demo.seed(db.session)
         click.echo("demo data loaded" if loaded else "demo data already present")
+        if not history:
+            return
+        started = time.perf_counter()
+        counts = demo_history.seed_history(
+            db.session,
+            days=days,
+            orders_per_day=orders_per_day or demo_history.DEFAULT_ORDERS_PER_DAY,
+            seed=seed,
+        )
+        if not counts:
+            click.echo("demo history already present: nothing written")
+            return
+        seconds = time.perf_counter() - started
+        click.echo(
+            f"demo history loaded in {seconds:.1f} s: {counts.get('orders', 0)} orders, "
+            f"{counts.get('platform_orders', 0)} platform orders, "
+            f"{counts.get('stock_movements', 0)} stock-ledger rows, "
+            f"{sum(counts.values())} rows in all"
+        )
 
     @app.cli.command("create-staff")
     @click.argument("username")

@@ -39,7 +39,8 @@ def main() -> int:
     bin_dir = Path(sys.executable).parent
     flask = [sys.executable, "-m", "flask"]
     subprocess.run([*flask, "db", "upgrade"], env=env, cwd=PROJECT_ROOT, check=True)
-    subprocess.run([*flask, "seed-demo"], env=env, cwd=PROJECT_ROOT, check=True)
+    # the demo alliance and, once, a year of its business for the dashboard and reports
+    subprocess.run([*flask, "seed-demo", "--history"], env=env, cwd=PROJECT_ROOT, check=True)
     print(BANNER.format(port=port), flush=True)
     env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
     try:
