@@ -9,6 +9,7 @@ from decimal import Decimal, InvalidOperation
 from flask import flash, redirect, render_template, request, url_for
 
 from backend.audit import service as audit
+from backend.batches import steps
 from backend.catalogue import editing
 from backend.catalogue import service as catalogue
 from backend.console.access import login_required
@@ -54,6 +55,8 @@ def catalogue_page(staff):
         "console/catalogue.html",
         products=catalogue.products_for_staff(db.session),
         lines=catalogue.product_lines(db.session),
+        steps=steps.steps_of_lines(db.session),
+        measurements_text=steps.measurements_text,
         forms=editing.FORM_LABELS,
     )
 
@@ -251,4 +254,20 @@ def set_shelf_life(line_id: int, staff):
             staff=staff,
         ),
         lambda line: f"{line.name} 的保质期已保存，之后包装的批次按新保质期",
+    )
+
+
+@bp.post("/process-steps/<int:step_id>")
+@login_required(perms.CATALOGUE)
+def update_process_step(step_id: int, staff):
+    return _form_change(
+        lambda: steps.update_step(
+            db.session,
+            step_id=step_id,
+            name=request.form.get("name", ""),
+            required=request.form.get("required") == "1",
+            measurements=steps.parse_measurements(request.form.get("measurements", "")),
+            staff=staff,
+        ),
+        lambda step: f"工序「{step.name}」已保存，之后的加工报告按新的测量项检查",
     )
