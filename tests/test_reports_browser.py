@@ -1,6 +1,6 @@
 """The home page and every report in a real headless Chromium at a staff screen's size
-(1366×900): the charts are drawn (ECharts from our own static files, no network), the tables fit,
-and each page is ready in under a second. Screenshots go to $HELI_SCREENSHOTS when it is set."""
+(1366×900): the charts are drawn (ECharts from our own static files, no network), and the tables fit
+(how fast each report is on a year of data is bench.reports' figure). Screenshots go to $HELI_SCREENSHOTS when it is set."""
 
 from __future__ import annotations
 
@@ -41,10 +41,6 @@ def test_staff_read_the_home_page_and_every_report_with_charts(app, shopper, sto
             for name in REPORTS:
                 page.goto(f"{base}/console/reports/{name}")
                 expect(page.locator("h2").first).to_contain_text(REPORTS[name][0])
-                ready = page.evaluate(
-                    "performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd"
-                )
-                assert ready < 1000, (name, ready)
                 boxes = page.locator(".chart")
                 for index in range(boxes.count()):
                     expect(boxes.nth(index)).to_have_attribute("data-drawn", "1")
