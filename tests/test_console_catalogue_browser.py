@@ -1,6 +1,7 @@
 """The catalogue page in a real headless Chromium at a staff screen's size (1366×900): staff
-change the price of the 大 grade and upload its picture, the mini-program's API shows both
-as soon as the change is saved, and the audit page shows who did it. Screenshots go to $HELI_SCREENSHOTS."""
+change the price of the 大 grade and upload its picture, the mini-program's API shows both as
+soon as the change is saved, and the audit page shows who did it. Screenshots go to
+$HELI_SCREENSHOTS."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """The home page and every report in a real headless Chromium at a staff screen's size
-(1366×900): the charts are drawn (ECharts from our own static files, no network), and the tables fit
-(how fast each report is on a year of data is bench.reports' figure). Screenshots go to $HELI_SCREENSHOTS when it is set."""
+(1366×900): the charts are drawn (ECharts from our own static files, no network) and the tables
+fit; how fast each report is on a year of data is bench.reports' figure. Screenshots go to
+$HELI_SCREENSHOTS when it is set."""
 
 from __future__ import annotations
 
