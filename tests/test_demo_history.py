@@ -334,3 +334,23 @@ def test_the_command_loads_a_small_year_once(app):
     assert "demo history already present" in again.output
     bad = runner.invoke(args=["seed-demo", "--history", "--orders-per-day", "0"])
     assert bad.exit_code != 0
+
+
+def test_console_pages_page_through_a_demo_year(app, staff_client):
+    with app.app_context():
+        demo_history.seed_history(db.session, days=20, orders_per_day=40, end=END)
+        room_id = _one(db.session, "SELECT max(room_id) FROM live_show_summaries")
+        db.session.remove()
+    desk = staff_client.get("/console/fulfilment")
+    assert desk.status_code == 200 and "下一页" in desk.get_data(as_text=True)
+    for url in (
+        "/console/fulfilment?page=2",
+        "/console/after-sales",
+        "/console/after-sales?page=2",
+        "/console/live",
+        f"/console/live/rooms/{room_id}",
+        "/console/lots",
+        "/console/ledger",
+        "/console/trace-flags",
+    ):
+        assert staff_client.get(url).status_code == 200, url
