@@ -35,5 +35,5 @@ class AfterSale(db.Model):
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     staff_note: Mapped[str] = mapped_column(String(200), default="")
     decided_at: Mapped[datetime | None]
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

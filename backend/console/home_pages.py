@@ -11,15 +11,12 @@ from backend.console.access import can, login_required
 from backend.console.pages import FLAG_DAYS, SOON_HOURS, bp
 from backend.extensions import db
 from backend.inventory import queries as stock_queries
-from backend.reports import period as periods
-from backend.reports import sales
 from backend.reports import service as reports
 from backend.staff import permissions as perms
 from backend.staff import service as staff_service
 from backend.timeutil import utcnow
 from backend.trace import queries as trace_queries
 
-SALES_DAYS = 30
 # Each alert kind: what staff call it, and the page where it is dealt with.
 ALERTS = {
     "PLATFORM_SKU_UNMAPPED": ("平台商品未对应联盟规格", "console.platform_orders"),
@@ -81,16 +78,12 @@ def _alert(alert, staff) -> dict:
 @login_required(perms.CONSOLE)
 def dashboard(staff):
     figures = reports.home(db.session)
-    trend = None
-    if can(staff, perms.REPORTS_VIEW):
-        last = periods.today()
-        period = periods.Period(last - timedelta(days=SALES_DAYS - 1), last)
-        trend = sales.sales_by_day(db.session, period).sections[0].chart
+    trend = figures["trend"] if can(staff, perms.REPORTS_VIEW) else None
     return render_template(
         "console/dashboard.html",
         home=figures,
         trend=trend,
-        sales_days=SALES_DAYS,
+        sales_days=reports.SALES_DAYS,
         alerts=[
             _alert(alert, staff) for alert in staff_service.recent_alerts(db.session, limit=20)
         ],

@@ -51,4 +51,5 @@ def report_csv(staff, name: str):
 
 @bp.app_template_filter("chart_data")
 def chart_data(chart) -> dict:
-    return asdict(chart)
+    """A chart as the page's JSON (the home page's comes from the cache already a dict)."""
+    return chart if isinstance(chart, dict) else asdict(chart)

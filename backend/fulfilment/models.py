@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.extensions import db
@@ -43,6 +43,8 @@ class Parcel(db.Model):
     """One order's parcel, whatever the channel; what the desk lists and filters."""
 
     __tablename__ = "parcels"
+    # deliveries by day and courier (the dead-on-arrival report) are read from this index alone
+    __table_args__ = (Index("ix_parcels_delivered", "delivered_at", "carrier"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), unique=True)

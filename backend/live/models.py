@@ -74,7 +74,7 @@ class LiveRoom(db.Model):
     external_id: Mapped[str] = mapped_column(String(40), unique=True)
     name: Mapped[str] = mapped_column(String(40))
     anchor_name: Mapped[str] = mapped_column(String(30))
-    starts_at: Mapped[datetime]
+    starts_at: Mapped[datetime] = mapped_column(index=True)
     ends_at: Mapped[datetime]
     live_status: Mapped[int] = mapped_column(Integer, default=NOT_STARTED, index=True)
     on_screen_sku_id: Mapped[int | None] = mapped_column(ForeignKey("skus.id"))

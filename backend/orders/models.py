@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.extensions import db
@@ -20,6 +20,10 @@ REFUNDED = "REFUNDED"
 
 class Order(db.Model):
     __tablename__ = "orders"
+    # sales by day and channel (reports, the console's home) are read from this index alone
+    __table_args__ = (
+        Index("ix_orders_sales", "paid_at", "status", "live_room_id", "total", "refunded_total"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(32), unique=True)

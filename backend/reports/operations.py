@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 from backend.aftersales.models import DEAD_ON_ARRIVAL, AfterSale
 from backend.batches.models import Batch
 from backend.catalogue.models import Grade, Sku
-from backend.fulfilment.models import Parcel, ParcelCode
-from backend.inventory.models import SELLABLE, Lot, StockMovement
+from backend.fulfilment.models import Parcel
+from backend.inventory.models import SELLABLE, Lot, StockMovement, StockReservation
 from backend.live.models import LiveRoom, LiveShowSummary
 from backend.notices.models import Broadcast, NoticeDelivery
 from backend.orders.models import CANCELLED, Order
@@ -202,115 +202,116 @@ def shows(session: Session, period: Period) -> Report:
 
 
 def dead_on_arrival(session: Session, period: Period) -> Report:
-    """Dead-on-arrival claims against parcels delivered, by courier, day, lot and batch."""
+    """Dead-on-arrival claims against parcels delivered, by courier, day, lot and batch. The
+    parcels are counted by one grouped scan each; the claims (few) are joined to their parcel
+    and the lots their order took stock from."""
     delivered = (Parcel.delivered_at >= period.since, Parcel.delivered_at < period.until)
-    doa = (
-        select(AfterSale.order_id)
-        .where(AfterSale.type == DEAD_ON_ARRIVAL, AfterSale.created_at >= period.since)
-        .where(AfterSale.created_at < period.until + timedelta(days=7))
-        .subquery()
+    claimed = select(AfterSale.order_id).where(
+        AfterSale.type == DEAD_ON_ARRIVAL,
+        AfterSale.created_at >= period.since,
+        AfterSale.created_at < period.until + timedelta(days=7),  # claims come after delivery
     )
-    sections = []
-
-    def section(title, key_label, key, rows_of):
-        rows = []
-        for name, parcels, dead in rows_of:
-            rows.append(
-                {
-                    key: name,
-                    "parcels": parcels,
-                    "doa": int(dead or 0),
-                    "rate": round(int(dead or 0) / parcels, 4) if parcels else 0.0,
-                }
-            )
-        rows.sort(key=lambda r: (-r["rate"], str(r[key])))
-        top = rows[:20]
-        return Section(
-            title,
-            [(key, key_label), ("parcels", "送达包裹"), ("doa", "死货申请"), ("rate", "死货率")],
-            rows,
-            Chart("bar", [str(r[key]) for r in top], [("死货率", [r["rate"] for r in top], None)]),
-        )
-
-    is_dead = func.count(doa.c.order_id)
-    sections.append(
-        section(
-            "按快递公司",
-            "快递",
-            "carrier",
-            session.execute(
-                select(Parcel.carrier, func.count(Parcel.id), is_dead)
-                .outerjoin(doa, doa.c.order_id == Parcel.order_id)
-                .where(*delivered)
-                .group_by(Parcel.carrier)
-            ).all(),
-        )
+    dead_parcels = (
+        select(Parcel.id, Parcel.order_id, Parcel.carrier, Parcel.delivered_at)
+        .where(Parcel.order_id.in_(claimed), *delivered)
+        .subquery()
     )
     day = shanghai_day(session, Parcel.delivered_at)
-    by_day = section(
-        "按送达日期",
-        "日期",
-        "day",
-        session.execute(
-            select(day, func.count(Parcel.id), is_dead)
-            .outerjoin(doa, doa.c.order_id == Parcel.order_id)
-            .where(*delivered)
-            .group_by(day)
-        ).all(),
+    dead_day = shanghai_day(session, dead_parcels.c.delivered_at)
+
+    def counted(query) -> dict:
+        return {key: count for key, count in session.execute(query)}
+
+    by_carrier = _rates(
+        counted(select(Parcel.carrier, func.count()).where(*delivered).group_by(Parcel.carrier)),
+        counted(select(dead_parcels.c.carrier, func.count()).group_by(dead_parcels.c.carrier)),
     )
-    by_day.rows.sort(key=lambda r: r["day"])
-    sections.append(
-        Section(
-            by_day.title,
-            by_day.columns,
-            by_day.rows,
-            Chart(
-                "line",
-                [r["day"] for r in by_day.rows],
-                [("死货率", [r["rate"] for r in by_day.rows], None)],
+    by_day = _rates(
+        counted(select(day, func.count()).where(*delivered).group_by(day)),
+        counted(select(dead_day, func.count()).group_by(dead_day)),
+    )
+    # by lot and batch: the orders each lot packed in the range went into, against the claims
+    packed = (Lot.packed_at >= period.since, Lot.packed_at < period.until)
+    went = (
+        select(StockReservation.lot_id, func.count())
+        .join(Lot, Lot.id == StockReservation.lot_id)
+        .where(*packed)  # every channel's holds: the lot's index alone answers
+        .group_by(StockReservation.lot_id)
+    )
+    dead_went = (
+        select(StockReservation.lot_id, func.count())
+        .join(Lot, Lot.id == StockReservation.lot_id)
+        .where(*packed, StockReservation.order_id.in_(claimed))
+        .group_by(StockReservation.lot_id)
+    )
+    lots = {
+        lot_id: (code, batch)
+        for lot_id, code, batch in session.execute(
+            select(Lot.id, Lot.code, Batch.code)
+            .join(Batch, Batch.id == Lot.batch_id)
+            .where(*packed)
+        )
+    }
+
+    orders_of, claims_of = dict(session.execute(went).all()), dict(session.execute(dead_went).all())
+
+    def per(index: int, counts: dict) -> dict:
+        found: dict = defaultdict(int)
+        for lot_id, count in counts.items():
+            if lot_id in lots:
+                found[lots[lot_id][index]] += count
+        return found
+
+    by_lot = _rates(per(0, orders_of), per(0, claims_of))
+    by_batch = _rates(per(1, orders_of), per(1, claims_of))
+    days = sorted(by_day, key=lambda row: row["key"])
+    return Report(
+        "doa",
+        "死货率：按批次、快递与日期",
+        [
+            _rate_section("按快递公司", "快递", by_carrier),
+            Section(
+                "按送达日期",
+                RATE_COLUMNS("日期"),
+                days,
+                Chart(
+                    "line", [r["key"] for r in days], [("死货率", [r["rate"] for r in days], None)]
+                ),
             ),
-        )
+            _rate_section(
+                "按库存批次（范围内包装的批次：死货申请 / 其供货的各渠道订单）", "库存批次", by_lot
+            ),
+            _rate_section("按加工批次", "加工批次", by_batch),
+        ],
     )
-    per_lot = (
-        select(
-            ParcelCode.lot_id.label("lot_id"),
-            Parcel.id.label("parcel_id"),
-            Parcel.order_id.label("order_id"),
-        )
-        .join(Parcel, Parcel.id == ParcelCode.parcel_id)
-        .where(*delivered)
-        .distinct()
-        .subquery()
+
+
+def RATE_COLUMNS(label: str) -> list[tuple[str, str]]:  # noqa: N802 (a table's shape)
+    return [("key", label), ("parcels", "送达包裹"), ("doa", "死货申请"), ("rate", "死货率")]
+
+
+def _rates(totals: dict, dead: dict) -> list[dict]:
+    """Rows of a dead-on-arrival table, worst first."""
+    rows = [
+        {
+            "key": key if key is not None else "（未知）",
+            "parcels": parcels,
+            "doa": dead.get(key, 0),
+            "rate": round(dead.get(key, 0) / parcels, 4) if parcels else 0.0,
+        }
+        for key, parcels in totals.items()
+    ]
+    return sorted(rows, key=lambda r: (-r["rate"], str(r["key"])))
+
+
+def _rate_section(title: str, label: str, rows: list[dict]) -> Section:
+    top = rows[:20]
+    return Section(
+        title,
+        RATE_COLUMNS(label),
+        rows,
+        Chart("bar", [str(r["key"]) for r in top], [("死货率", [r["rate"] for r in top], None)]),
     )
-    dead_lots = func.count(doa.c.order_id)
-    sections.append(
-        section(
-            "按库存批次",
-            "库存批次",
-            "lot",
-            session.execute(
-                select(Lot.code, func.count(per_lot.c.parcel_id), dead_lots)
-                .join(per_lot, per_lot.c.lot_id == Lot.id)
-                .outerjoin(doa, doa.c.order_id == per_lot.c.order_id)
-                .group_by(Lot.code)
-            ).all(),
-        )
-    )
-    sections.append(
-        section(
-            "按加工批次",
-            "加工批次",
-            "batch",
-            session.execute(
-                select(Batch.code, func.count(per_lot.c.parcel_id), dead_lots)
-                .join(Lot, Lot.batch_id == Batch.id)
-                .join(per_lot, per_lot.c.lot_id == Lot.id)
-                .outerjoin(doa, doa.c.order_id == per_lot.c.order_id)
-                .group_by(Batch.code)
-            ).all(),
-        )
-    )
-    return Report("doa", "死货率：按批次、快递与日期", sections)
 
 
 def scans(session: Session, period: Period) -> Report:
