@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 from itertools import accumulate
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from backend.batches.models import Batch
@@ -140,6 +140,10 @@ def seed_history(
         broadcast_day(writer, ctx, rng, day, shape.in_window(day, 10), followers, end)
     stock.finish(end)
     counts = writer.finish()
+    session.commit()
+    # millions of rows arrived at once: the query planner's statistics must see them (a live
+    # database gets them from autovacuum, or from the night's PRAGMA optimize)
+    session.execute(text("ANALYZE"))
     session.commit()
     return counts
 
