@@ -141,11 +141,21 @@ def seed_history(
     stock.finish(end)
     counts = writer.finish()
     session.commit()
-    # millions of rows arrived at once: the query planner's statistics must see them (a live
-    # database gets them from autovacuum, or from the night's PRAGMA optimize)
-    session.execute(text("ANALYZE"))
-    session.commit()
+    _settle(session)
     return counts
+
+
+def _settle(session: Session) -> None:
+    """Millions of rows arrived at once: the planner's statistics (and on PostgreSQL the
+    visibility map, which index-only scans need) must see them, as autovacuum or the night's
+    PRAGMA optimize would give a live database."""
+    engine = session.get_bind()
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.exec_driver_sql("VACUUM ANALYZE")
+    else:
+        session.execute(text("ANALYZE"))
+        session.commit()
 
 
 def _plan(
