@@ -15,6 +15,9 @@ from backend.reports import period as periods
 from backend.reports import service as reports
 from backend.staff import permissions as perms
 
+# A page shows this many rows of a table (a year of days fits); the CSV has them all.
+SHOWN_ROWS = 400
+
 
 @bp.get("/reports")
 @bp.get("/reports/<name>")
@@ -33,6 +36,7 @@ def report_page(staff, name: str = "sales"):
         period=period,
         problem=problem,
         max_days=periods.MAX_DAYS,
+        shown_rows=SHOWN_ROWS,
     ), (400 if problem else 200)
 
 

@@ -17,6 +17,7 @@ from backend.inventory.models import SELLABLE, Lot, StockMovement, StockReservat
 from backend.live.models import LiveRoom, LiveShowSummary
 from backend.notices.models import Broadcast, NoticeDelivery
 from backend.orders.models import CANCELLED, Order
+from backend.platforms.carriers import CARRIERS
 from backend.reports.period import Period, shanghai_day
 from backend.reports.shape import Chart, Report, Section
 from backend.timeutil import utcnow
@@ -236,7 +237,10 @@ def dead_on_arrival(session: Session, period: Period) -> Report:
             dead_day, dead_parcels.c.carrier
         )
     )
-    by_carrier = _rates(parcel_carriers, dead_carriers)
+    by_carrier = _rates(
+        {_carrier(code): count for code, count in parcel_carriers.items()},
+        {_carrier(code): count for code, count in dead_carriers.items()},
+    )
     by_day = _rates(parcel_days, dead_days)
     # by lot and batch: the orders each lot packed in the range went into, against the claims
     packed = (Lot.packed_at >= period.since, Lot.packed_at < period.until)
@@ -292,6 +296,11 @@ def dead_on_arrival(session: Session, period: Period) -> Report:
             _rate_section("按加工批次", "加工批次", by_batch),
         ],
     )
+
+
+def _carrier(code: str | None) -> str | None:
+    """A courier as staff call it (顺丰), not its code."""
+    return CARRIERS.get(code or "", {}).get("name", code)
 
 
 def RATE_COLUMNS(label: str) -> list[tuple[str, str]]:  # noqa: N802 (a table's shape)

@@ -3,6 +3,12 @@
 (function () {
   "use strict";
   var yuan = function (fen) { return (fen / 100).toFixed(2); };
+  // an axis in yuan, large amounts in 万 (¥1,400,000.00 reads as 140万)
+  var axisYuan = function (fen) {
+    var amount = fen / 100;
+    if (Math.abs(amount) >= 10000) return (amount / 10000).toFixed(amount >= 100000 ? 0 : 1) + "万";
+    return amount.toFixed(0);
+  };
   function option(chart) {
     var money = chart.money;
     var format = money ? function (v) { return yuan(v); } : null;
@@ -25,7 +31,7 @@
       grid: { left: 60, right: dual ? 60 : 20, top: 36, bottom: 60 },
       xAxis: { type: "category", data: chart.x, axisLabel: { hideOverlap: true } },
       yAxis: dual ? [{ type: "value" }, { type: "value" }]
-                  : [{ type: "value", axisLabel: format ? { formatter: format } : {} }],
+                  : [{ type: "value", axisLabel: money ? { formatter: axisYuan } : {} }],
       dataZoom: chart.x.length > 40 ? [{ type: "inside" }, { type: "slider", height: 18 }] : [],
       series: chart.series.map(function (s) {
         var kind = s[2] || chart.kind;
