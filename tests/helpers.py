@@ -307,3 +307,21 @@ def run_benchmark(module: str, *args: str, timeout: float = 600) -> dict[str, st
         if sep and name and " " not in name:
             figures[name] = value.strip()
     return figures
+
+
+def audit_rows(app) -> list:
+    """The audit records written so far, in order, detached — but the staff accounts' own
+    (tests create staff, and that is audited too)."""
+    from backend.audit.models import AuditRecord
+
+    with app.app_context():
+        rows = list(
+            db.session.scalars(
+                db.select(AuditRecord)
+                .where(AuditRecord.target_type != "staff")
+                .order_by(AuditRecord.id)
+            )
+        )
+        db.session.expunge_all()
+        db.session.remove()
+    return rows

@@ -7,7 +7,13 @@ from __future__ import annotations
 
 from tests.helpers import run_jobs
 from tests.test_console_broadcasts import reachable_and_not
-from tests.test_console_live_browser import CHROMIUM, CHROMIUM_ARGS, WAIT_MS, _browser_or_fail
+from tests.test_console_live_browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    WAIT_MS,
+    _browser_or_fail,
+    sign_in,
+)
 from tests.test_fulfilment_browser import STAFF_SCREEN, _keep
 from tests.test_platform_orders import Platform, pull, register, seller  # noqa: F401
 
@@ -68,11 +74,7 @@ def test_compose_preview_send_and_map_a_platform_item(
         try:
             page = browser.new_page(viewport=STAFF_SCREEN, locale="zh-CN")
             page.set_default_timeout(WAIT_MS)
-            page.goto(f"{base}/console/login")
-            page.fill("input[name=username]", "admin")
-            page.fill("input[name=password]", "heli-demo")
-            page.click("button:has-text('登录')")
-            page.wait_for_url(f"{base}/console/")
+            sign_in(page, base)
             page.click("header nav.menu-wide a:has-text('联盟广播')")
             expect(page.locator("h1")).to_have_text("联盟广播")
             assert page.locator("select[name=category]").input_value() == ""  # no default

@@ -40,20 +40,6 @@ def store_price(client, product_id: int, sku_id: int) -> int:
     return next(sku["price"] for sku in product["skus"] if sku["id"] == sku_id)
 
 
-def audit_rows(app) -> list[AuditRecord]:
-    with app.app_context():
-        rows = list(
-            db.session.scalars(
-                db.select(AuditRecord)
-                .where(AuditRecord.target_type != "staff")  # the test's own staff accounts
-                .order_by(AuditRecord.id)
-            )
-        )
-        db.session.expunge_all()
-        db.session.remove()
-    return rows
-
-
 def test_a_price_change_shows_in_the_store_at_once_and_is_audited(app, client, console_as):
     console = console_as("operations")
     big = sku_row(app, BIG)
@@ -63,7 +49,7 @@ def test_a_price_change_shows_in_the_store_at_once_and_is_audited(app, client, c
     )
     assert res.status_code == 302
     assert store_price(client, big["product_id"], big["id"]) == 9850
-    [entry] = audit_rows(app)
+    [entry] = helpers.audit_rows(app)
     assert (entry.staff_id, entry.action, entry.target_id) == (
         console.staff_id,
         "sku.price",
@@ -87,7 +73,7 @@ def test_a_bad_price_is_refused_with_why_and_changes_nothing(app, client, consol
         follow_redirects=True,
     )
     assert why in res.get_data(as_text=True)
-    assert sku_row(app, BIG)["price"] == big["price"] and audit_rows(app) == []
+    assert sku_row(app, BIG)["price"] == big["price"] and helpers.audit_rows(app) == []
 
 
 @pytest.mark.parametrize("price", [0, -100, 98.5, "9850", True, 10**9])
@@ -110,7 +96,7 @@ def test_off_sale_hides_a_sku_from_the_store_and_back(app, client, console_as):
     console.post(f"/console/skus/{big['id']}/on-sale", data={"csrf_token": token, "on_sale": "1"})
     product = client.get(f"/api/v1/products/{big['product_id']}").json
     assert big["id"] in [sku["id"] for sku in product["skus"]]
-    assert [row.action for row in audit_rows(app)] == ["sku.on_sale", "sku.on_sale"]
+    assert [row.action for row in helpers.audit_rows(app)] == ["sku.on_sale", "sku.on_sale"]
 
 
 def test_an_uploaded_picture_shows_in_the_store_resized(app, client, console_as):
@@ -132,7 +118,7 @@ def test_an_uploaded_picture_shows_in_the_store_resized(app, client, console_as)
     assert Image.open(io.BytesIO(small.data)).size == (400, 300)
     assert client.get(f"{url}?w=333").status_code == 400
     assert client.get("/api/v1/pictures/p" + "x" * 31).status_code == 404
-    [entry] = audit_rows(app)
+    [entry] = helpers.audit_rows(app)
     assert entry.action == "product.picture" and entry.after == {"image_url": url}
 
 
@@ -154,7 +140,7 @@ def test_a_picture_that_is_not_one_or_too_large_is_refused(app, client, console_
     )
     assert why in res.get_data(as_text=True)
     assert client.get(f"/api/v1/products/{big['product_id']}").json["image_url"] == before
-    assert audit_rows(app) == []
+    assert helpers.audit_rows(app) == []
 
 
 def test_audit_records_cannot_be_edited_or_deleted(app, store):
@@ -236,7 +222,7 @@ def test_staff_add_a_gift_box_with_a_sku_and_it_sells_once_on_sale(app, client, 
         price="1",
     )
     assert "已被使用" in again
-    assert [r.action for r in audit_rows(app)] == [
+    assert [r.action for r in helpers.audit_rows(app)] == [
         "product.create",
         "sku.create",
         "product.on_sale",
@@ -251,7 +237,7 @@ def test_a_sku_with_open_orders_or_stock_cannot_be_deleted(app, shopper, console
     page = form(console, f"/console/skus/{store['RS-LIVE-XL-5']}/delete")
     assert "库存批次里还有" in page
     assert sku_row(app, BIG)["id"] == store[BIG]
-    assert audit_rows(app) == []
+    assert helpers.audit_rows(app) == []
 
 
 def test_grades_and_shelf_life_are_edited_as_data(app, console_as, store):
@@ -289,4 +275,4 @@ def test_grades_and_shelf_life_are_edited_as_data(app, console_as, store):
             db.session.get(Grade, grade_id).max_pieces_per_kg,
         ) == (8, 12)
         db.session.remove()
-    assert [r.action for r in audit_rows(app)] == ["grade.edit", "line.shelf_life"]
+    assert [r.action for r in helpers.audit_rows(app)] == ["grade.edit", "line.shelf_life"]

@@ -9,7 +9,13 @@ from backend.catalogue.models import Sku
 from backend.extensions import db
 from backend.staff.models import Staff
 from tests.helpers import png
-from tests.test_console_live_browser import CHROMIUM, CHROMIUM_ARGS, WAIT_MS, _browser_or_fail
+from tests.test_console_live_browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    WAIT_MS,
+    _browser_or_fail,
+    sign_in,
+)
 from tests.test_fulfilment_browser import STAFF_SCREEN, _keep
 
 BIG = "RS-LIVE-L-5"
@@ -33,11 +39,7 @@ def test_staff_reprice_the_big_grade_and_upload_its_picture(app, store, tmp_path
         try:
             page = browser.new_page(viewport=STAFF_SCREEN, locale="zh-CN")
             page.set_default_timeout(WAIT_MS)
-            page.goto(f"{base}/console/login")
-            page.fill("input[name=username]", "admin")
-            page.fill("input[name=password]", "heli-demo")
-            page.click("button:has-text('登录')")
-            page.wait_for_url(f"{base}/console/")
+            sign_in(page, base)
             page.click("header nav.menu-wide a:has-text('商品价格')")
             expect(page.locator("h1")).to_have_text("商品与价格")
 

@@ -14,7 +14,13 @@ from werkzeug.wrappers import Response
 from backend.extensions import db
 from backend.sellers.models import BrandLicence, SellerToken
 from tests.conftest import _Quiet
-from tests.test_console_live_browser import CHROMIUM, CHROMIUM_ARGS, WAIT_MS, _browser_or_fail
+from tests.test_console_live_browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    WAIT_MS,
+    _browser_or_fail,
+    sign_in,
+)
 
 ATTACK = """<!doctype html><meta charset="utf-8"><title>抽奖</title>
 <form id="form" method="post" enctype="text/plain"
@@ -82,11 +88,7 @@ def test_pages_of_another_port_or_site_cannot_act_for_a_signed_in_admin(app, lic
             try:
                 page = browser.new_page(locale="zh-CN")
                 page.set_default_timeout(WAIT_MS)
-                page.goto(f"{base}/console/login")
-                page.fill("input[name=username]", "admin")
-                page.fill("input[name=password]", "heli-demo")
-                page.click("button:has-text('登录')")
-                page.wait_for_url(f"{base}/console/")
+                sign_in(page, base)
 
                 for origin in (f"http://127.0.0.1:{port}", f"http://localhost:{port}"):
                     page.goto(f"{origin}/")

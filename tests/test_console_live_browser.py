@@ -29,6 +29,15 @@ UNITS, PER_PERSON, VIEWERS = 6, 2, 4  # three viewers get 2 units each, the four
 WAIT_MS = 15_000
 
 
+def sign_in(page, base: str, username: str = "admin", password: str = "heli-demo") -> None:
+    """Sign in to the console as staff do, and land on its home page."""
+    page.goto(f"{base}/console/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button:has-text('登录')")
+    page.wait_for_url(f"{base}/console/")
+
+
 def _browser_or_fail():
     try:
         from playwright.sync_api import sync_playwright
@@ -81,11 +90,7 @@ def test_the_control_room_shows_a_sale_selling_out_live(app, sandbox, store, tmp
             page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
             page.set_default_timeout(WAIT_MS)
 
-            page.goto(f"{base}/console/login")
-            page.fill("input[name=username]", "admin")
-            page.fill("input[name=password]", "heli-demo")
-            page.click("button:has-text('登录')")
-            page.wait_for_url(f"{base}/console/")
+            sign_in(page, base)
 
             page.goto(f"{base}/console/live/rooms/{room_id}")
             expect(page.locator("h1")).to_have_text("直播控制台 · 乳山牡蛎开海直播")

@@ -11,7 +11,6 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import event
 
-from backend.audit.models import AuditRecord
 from backend.console.seller_pages import seller_link
 from backend.extensions import db
 from backend.flows import seller_directory as directory
@@ -23,6 +22,7 @@ from backend.sellers import service as sellers
 from backend.sellers.models import ACTIVE, EXPIRED, SUSPENDED, BrandLicence, Seller, SellerToken
 from backend.settlement.models import COST, SettlementEntry
 from backend.timeutil import utcnow
+from tests.helpers import audit_rows
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 SHOWN_TOKEN = re.compile(r'<code id="issued-value">([^<]+)</code>')
@@ -32,20 +32,6 @@ def csrf(console, path: str = "/console/sellers") -> str:
     page = console.get(path)
     assert page.status_code == 200, page.status_code
     return CSRF.search(page.get_data(as_text=True)).group(1)
-
-
-def audit_rows(app) -> list[AuditRecord]:
-    with app.app_context():
-        rows = list(
-            db.session.scalars(
-                db.select(AuditRecord)
-                .where(AuditRecord.target_type != "staff")  # the test's own staff accounts
-                .order_by(AuditRecord.id)
-            )
-        )
-        db.session.expunge_all()
-        db.session.remove()
-    return rows
 
 
 def rich_seller(app) -> dict:

@@ -4,7 +4,13 @@ with the button) and revoke it. Screenshots go to $HELI_SCREENSHOTS."""
 
 from __future__ import annotations
 
-from tests.test_console_live_browser import CHROMIUM, CHROMIUM_ARGS, WAIT_MS, _browser_or_fail
+from tests.test_console_live_browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    WAIT_MS,
+    _browser_or_fail,
+    sign_in,
+)
 from tests.test_console_sellers import rich_seller
 from tests.test_fulfilment_browser import STAFF_SCREEN, _keep
 
@@ -39,11 +45,7 @@ def test_staff_find_a_seller_issue_a_token_and_revoke_it(app, store, tmp_path):
             context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base)
             page = context.new_page()
             page.set_default_timeout(WAIT_MS)
-            page.goto(f"{base}/console/login")
-            page.fill("input[name=username]", "admin")
-            page.fill("input[name=password]", "heli-demo")
-            page.click("button:has-text('登录')")
-            page.wait_for_url(f"{base}/console/")
+            sign_in(page, base)
             page.click("header nav.menu-wide a:has-text('卖家名录')")
             expect(page.locator("h1")).to_have_text("卖家名录")
             expect(page.locator(".pager")).to_contain_text(

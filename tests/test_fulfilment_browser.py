@@ -8,7 +8,13 @@ import os
 import shutil
 
 from tests.helpers import run_codes, run_jobs
-from tests.test_console_live_browser import CHROMIUM, CHROMIUM_ARGS, WAIT_MS, _browser_or_fail
+from tests.test_console_live_browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    WAIT_MS,
+    _browser_or_fail,
+    sign_in,
+)
 
 STAFF_SCREEN = {"width": 1366, "height": 900}
 
@@ -35,11 +41,7 @@ def test_staff_pack_and_ship_an_order_from_the_desk(
         try:
             page = browser.new_page(viewport=STAFF_SCREEN, locale="zh-CN")
             page.set_default_timeout(WAIT_MS)
-            page.goto(f"{base}/console/login")
-            page.fill("input[name=username]", "admin")
-            page.fill("input[name=password]", "heli-demo")
-            page.click("button:has-text('登录')")
-            page.wait_for_url(f"{base}/console/")
+            sign_in(page, base)
             # an admin's whole menu fits the staff screen: no sideways scroll, 退出 in view
             assert page.evaluate("document.documentElement.scrollWidth") <= STAFF_SCREEN["width"]
             logout = page.locator("header button:has-text('退出')").bounding_box()

@@ -9,7 +9,13 @@ from rq import Queue
 from rq.registry import FailedJobRegistry
 
 from backend.ops import runs
-from tests.test_console_live_browser import CHROMIUM, CHROMIUM_ARGS, WAIT_MS, _browser_or_fail
+from tests.test_console_live_browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    WAIT_MS,
+    _browser_or_fail,
+    sign_in,
+)
 from tests.test_fulfilment_browser import STAFF_SCREEN, _keep
 from tests.test_ops import failed_job
 
@@ -33,11 +39,7 @@ def test_admin_walks_the_ops_pages_and_retries_a_failed_job(app, store, tmp_path
             page.set_default_timeout(WAIT_MS)
             errors = []
             page.on("pageerror", lambda error: errors.append(str(error)))
-            page.goto(f"{base}/console/login")
-            page.fill("input[name=username]", "admin")
-            page.fill("input[name=password]", "heli-demo")
-            page.click("button:has-text('登录')")
-            page.wait_for_url(f"{base}/console/")
+            sign_in(page, base)
             page.click("header nav.menu-wide a:has-text('运维')")
             expect(page.locator("h1")).to_have_text("运维")
             expect(page.locator("#failed-total")).to_have_text("1")

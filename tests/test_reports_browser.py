@@ -6,7 +6,13 @@ $HELI_SCREENSHOTS when it is set."""
 from __future__ import annotations
 
 from backend.reports.service import REPORTS
-from tests.test_console_live_browser import CHROMIUM, CHROMIUM_ARGS, WAIT_MS, _browser_or_fail
+from tests.test_console_live_browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    WAIT_MS,
+    _browser_or_fail,
+    sign_in,
+)
 from tests.test_fulfilment_browser import STAFF_SCREEN, _keep
 
 
@@ -27,11 +33,7 @@ def test_staff_read_the_home_page_and_every_report_with_charts(app, shopper, sto
             page.on(
                 "request", lambda r: outside.append(r.url) if not r.url.startswith(base) else None
             )
-            page.goto(f"{base}/console/login")
-            page.fill("input[name=username]", "admin")
-            page.fill("input[name=password]", "heli-demo")
-            page.click("button:has-text('登录')")
-            page.wait_for_url(f"{base}/console/")
+            sign_in(page, base)
             expect(page.locator("#sales-trend[data-drawn='1'] svg")).to_have_count(1)
             expect(page.locator(".tile").first).to_contain_text("今日成交额")
             assert page.evaluate("document.documentElement.scrollWidth") <= STAFF_SCREEN["width"]

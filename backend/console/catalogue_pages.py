@@ -48,6 +48,27 @@ def _back() -> str:
     return url_for(".catalogue_page") + request.form.get("anchor", "")
 
 
+def _whole_number(name: str, label: str, *, optional: bool = False) -> int | None:
+    raw = request.form.get(name, "").strip()
+    if not raw and optional:
+        return None
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9:
+        raise BadRequest(f"{label}须为正整数", code="NUMBER_INVALID")
+    return int(raw)
+
+
+def _form_change(change, done) -> object:
+    """Run a catalogue change from a form: flash what was done, or why it was refused."""
+    try:
+        changed = change()
+    except DomainError as refused:
+        db.session.rollback()
+        flash(refused.message, "error")
+    else:
+        flash(done(changed), "success")
+    return redirect(_back())
+
+
 @bp.get("/catalogue")
 @login_required(perms.CATALOGUE)
 def catalogue_page(staff):
@@ -64,45 +85,43 @@ def catalogue_page(staff):
 @bp.post("/skus/<int:sku_id>/price")
 @login_required(perms.CATALOGUE)
 def change_sku_price(sku_id: int, staff):
-    try:
-        price = _price_in_fen(request.form.get("price", ""))
-        sku = catalogue.change_sku(db.session, sku_id=sku_id, staff=staff, price=price)
-    except DomainError as refused:
-        db.session.rollback()
-        flash(refused.message, "error")
-        return redirect(_back())
-    flash(f"已将 {catalogue.sku_title(sku)} 的价格改为 ¥{sku.price / 100:.2f}", "success")
-    return redirect(_back())
+    return _form_change(
+        lambda: catalogue.change_sku(
+            db.session,
+            sku_id=sku_id,
+            staff=staff,
+            price=_price_in_fen(request.form.get("price", "")),
+        ),
+        lambda sku: f"已将 {catalogue.sku_title(sku)} 的价格改为 ¥{sku.price / 100:.2f}",
+    )
+
+
+def _on_sale() -> bool:
+    return request.form.get("on_sale") == "1"
+
+
+def _sale_word(on_sale: bool) -> str:
+    return "上架" if on_sale else "下架"
 
 
 @bp.post("/skus/<int:sku_id>/on-sale")
 @login_required(perms.CATALOGUE)
 def change_sku_on_sale(sku_id: int, staff):
-    on_sale = request.form.get("on_sale") == "1"
-    try:
-        sku = catalogue.change_sku(db.session, sku_id=sku_id, staff=staff, on_sale=on_sale)
-    except DomainError as refused:
-        db.session.rollback()
-        flash(refused.message, "error")
-        return redirect(_back())
-    flash(f"{catalogue.sku_title(sku)} 已{'上架' if on_sale else '下架'}", "success")
-    return redirect(_back())
+    return _form_change(
+        lambda: catalogue.change_sku(db.session, sku_id=sku_id, staff=staff, on_sale=_on_sale()),
+        lambda sku: f"{catalogue.sku_title(sku)} 已{_sale_word(sku.on_sale)}",
+    )
 
 
 @bp.post("/products/<int:product_id>/on-sale")
 @login_required(perms.CATALOGUE)
 def change_product_on_sale(product_id: int, staff):
-    on_sale = request.form.get("on_sale") == "1"
-    try:
-        product = catalogue.set_product_on_sale(
-            db.session, product_id=product_id, on_sale=on_sale, staff=staff
-        )
-    except DomainError as refused:
-        db.session.rollback()
-        flash(refused.message, "error")
-        return redirect(_back())
-    flash(f"{product.name} 已{'上架' if on_sale else '下架'}", "success")
-    return redirect(_back())
+    return _form_change(
+        lambda: catalogue.set_product_on_sale(
+            db.session, product_id=product_id, on_sale=_on_sale(), staff=staff
+        ),
+        lambda product: f"{product.name} 已{_sale_word(product.on_sale)}",
+    )
 
 
 @bp.post("/products/<int:product_id>/picture")
@@ -110,16 +129,12 @@ def change_product_on_sale(product_id: int, staff):
 def upload_product_picture(product_id: int, staff):
     upload = request.files.get("picture")
     data = upload.read(media.current_limit() + 1) if upload else b""
-    try:
-        product = media.set_product_picture(
+    return _form_change(
+        lambda: media.set_product_picture(
             db.session, product_id=product_id, data=data, staff=staff
-        )
-    except DomainError as refused:
-        db.session.rollback()
-        flash(refused.message, "error")
-        return redirect(_back())
-    flash(f"{product.name} 的图片已更新", "success")
-    return redirect(_back())
+        ),
+        lambda product: f"{product.name} 的图片已更新",
+    )
 
 
 @bp.get("/audit")
@@ -158,27 +173,6 @@ def audit_page(staff):
         since=since,
         until=until,
     )
-
-
-def _whole_number(name: str, label: str, *, optional: bool = False) -> int | None:
-    raw = request.form.get(name, "").strip()
-    if not raw and optional:
-        return None
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9:
-        raise BadRequest(f"{label}须为正整数", code="NUMBER_INVALID")
-    return int(raw)
-
-
-def _form_change(change, done) -> object:
-    """Run a catalogue change from a form: flash what was done, or why it was refused."""
-    try:
-        changed = change()
-    except DomainError as refused:
-        db.session.rollback()
-        flash(refused.message, "error")
-    else:
-        flash(done(changed), "success")
-    return redirect(_back())
 
 
 @bp.post("/products")

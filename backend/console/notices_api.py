@@ -29,16 +29,7 @@ def create_broadcast(body, staff):
 @bp.input(TargetIn, arg_name="target")
 @bp.doc(summary="预览发送对象：符合条件的卖家数、微信可达数（不发送）")
 def preview_broadcast(target, staff):
-    found = broadcast_flow.preview(db.session, target)
-    refused = broadcast_flow.refusal(target, found)
-    return {
-        "matched": found.matched,
-        "reachable": found.reachable,
-        "unbound": found.unbound,
-        "not_following": found.not_following,
-        "audience": broadcast_flow.describe(target),
-        "refused": refused.message if refused else None,
-    }
+    return broadcast_flow.preview_summary(db.session, target)
 
 
 @bp.get("/broadcasts")

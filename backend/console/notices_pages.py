@@ -58,18 +58,9 @@ def _list_page(form: dict, preview: dict | None, status: int):
 def _preview(target: dict) -> dict:
     """The reach of a target as the page shows it; a bad target answers its error."""
     try:
-        found = broadcast_flow.preview(db.session, target)
+        return broadcast_flow.preview_summary(db.session, target)
     except DomainError as refused:
         return {"refused": refused.message}
-    refused = broadcast_flow.refusal(target, found)
-    return {
-        "matched": found.matched,
-        "reachable": found.reachable,
-        "unbound": found.unbound,
-        "not_following": found.not_following,
-        "audience": broadcast_flow.describe(target),
-        "refused": refused.message if refused else None,
-    }
 
 
 @bp.post("/broadcasts/preview")

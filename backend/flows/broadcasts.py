@@ -282,3 +282,18 @@ def start_due(session: Session) -> list[int]:
     for broadcast_id in due:
         start(session, broadcast_id)
     return due
+
+
+def preview_summary(session: Session, target: dict) -> dict:
+    """What the composer shows before a send: how many sellers match, how many WeChat reaches,
+    why the others cannot be reached, and why a send would be refused (None: it would not)."""
+    found = preview(session, target)
+    refused = refusal(target, found)
+    return {
+        "matched": found.matched,
+        "reachable": found.reachable,
+        "unbound": found.unbound,
+        "not_following": found.not_following,
+        "audience": describe(target),
+        "refused": refused.message if refused else None,
+    }
