@@ -133,3 +133,28 @@ def test_licence_grants_renewals_and_suspensions_are_audited(app, console_as, li
     [resumed] = records(app, "licence.resume")
     assert suspended.staff_id == brand.staff_id and suspended.after["status"] == "SUSPENDED"
     assert resumed.before["status"] == "SUSPENDED" and resumed.after["status"] == "ACTIVE"
+
+
+def test_shipping_zones_print_runs_and_onboarding_decisions_are_audited(app, console_as, licensed):
+    admin = console_as("admin")
+    saved = admin.put(
+        "/console/api/shipping-zones",
+        json={
+            "province": "新疆",
+            "ships_live": False,
+            "first_weight_fee": 2500,
+            "extra_kg_fee": 1200,
+            "cold_chain_fee": 0,
+            "days": "5-7 天",
+        },
+    )
+    assert saved.status_code in (200, 201), saved.json
+    [zone] = records(app, "shipping.zone_save")
+    assert zone.staff_id == admin.staff_id and zone.after["first_weight_fee"] == 2500
+    run = admin.post(
+        "/console/api/print-runs",
+        json={"seller_id": licensed["seller_id"], "lot_id": licensed["lot_id"], "quantity": 5},
+    )
+    assert run.status_code == 201, run.json
+    [printed] = records(app, "codes.print_run")
+    assert printed.after["quantity"] == 5 and "海阳所老于家牡蛎" in printed.summary

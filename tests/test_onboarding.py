@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from backend.audit.models import AuditRecord
 from backend.extensions import db
 from backend.notices.models import SellerNotice
 from backend.onboarding import service as onboarding
@@ -152,6 +153,18 @@ def test_renewal_approved_extends_the_licence_and_rejected_says_why(app, license
         }
         assert "续期至" in bodies["LICENCE_RENEWED"]
         assert "近期有违规使用记录" in bodies["LICENCE_RENEWAL_REJECTED"]
+        decided = [
+            (r.action, r.staff_id, r.after["status"])
+            for r in db.session.scalars(
+                select(AuditRecord)
+                .where(AuditRecord.action.like("renewal.%"))
+                .order_by(AuditRecord.id)
+            )
+        ]
+        assert decided == [
+            ("renewal.approve", staff_id, "APPROVED"),
+            ("renewal.reject", staff_id, "REJECTED"),
+        ]
 
 
 def test_staff_decide_renewals_on_the_console(app, licensed, staff_client):

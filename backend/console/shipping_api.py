@@ -23,12 +23,12 @@ def list_zones(staff):
 @bp.input(ZoneIn, arg_name="body")
 @bp.doc(summary="设置一个省份的配送规则（没有则新建）；省份填“默认”设置其他省份")
 def save_zone(body, staff):
-    return shipping.zone_view(shipping.save_zone(db.session, **body))
+    return shipping.zone_view(shipping.save_zone(db.session, **body, staff=staff))
 
 
 @bp.delete("/shipping-zones/<int:zone_id>")
 @staff_required(perms.SHIPPING_RULES)
 @bp.doc(summary="删除一个省份的配送规则，该省按默认规则配送")
 def delete_zone(zone_id: int, staff):
-    shipping.delete_zone(db.session, zone_id=zone_id)
+    shipping.delete_zone(db.session, zone_id=zone_id, staff=staff)
     return {"ok": True}

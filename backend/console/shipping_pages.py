@@ -55,7 +55,7 @@ def save_shipping_zone(staff):
     values.update({key: _fee(values[key]) for key in FEE_FIELDS})
     values["ships_live"] = request.form.get("ships_live") == "on"
     try:
-        zone = shipping.save_zone(db.session, **load_form(ZoneIn(), values))
+        zone = shipping.save_zone(db.session, **load_form(ZoneIn(), values), staff=staff)
     except DomainError as failure:
         db.session.rollback()
         flash(f"未能保存：{failure.message}", "error")
@@ -68,7 +68,7 @@ def save_shipping_zone(staff):
 @login_required(perms.SHIPPING_RULES)
 def delete_shipping_zone(zone_id: int, staff):
     try:
-        shipping.delete_zone(db.session, zone_id=zone_id)
+        shipping.delete_zone(db.session, zone_id=zone_id, staff=staff)
     except DomainError as failure:
         db.session.rollback()
         flash(f"未能删除：{failure.message}", "error")

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from backend.audit import service as audit
 from backend.errors import Conflict, NotFound, RuleBroken
 from backend.notices import service as notices
 from backend.onboarding.models import (
@@ -23,6 +24,7 @@ from backend.onboarding.models import (
 )
 from backend.sellers import service as sellers
 from backend.sellers.models import ACTIVE, EXPIRED, BrandLicence, Seller
+from backend.staff.models import Staff
 from backend.timeutil import utcnow
 
 LICENCE_TERM_DAYS = 365
@@ -120,6 +122,19 @@ def _pending(session: Session, application_id: int) -> SellerApplication:
     return application
 
 
+def _audit(session: Session, staff_id: int, action: str, decided, summary: str) -> None:
+    audit.record(
+        session,
+        staff=session.get(Staff, staff_id),
+        action=action,
+        target_type=decided.__tablename__,
+        target_id=decided.id,
+        summary=summary,
+        before={"status": "PENDING"},
+        after={"status": decided.status},
+    )
+
+
 def approve_application(session: Session, *, application_id: int, staff_id: int) -> dict:
     """Approve: the seller exists, holds the licence asked for (a year from today), has a
     welcome notice, and a bind code for the Official Account (shown to staff and on the
@@ -139,6 +154,7 @@ def approve_application(session: Session, *, application_id: int, staff_id: int)
     application.status, application.pending_phone = APPROVED, None
     application.seller_id, application.decided_by = seller.id, staff_id
     application.decided_at = utcnow()
+    _audit(session, staff_id, "application.approve", application, f"通过入驻申请：{seller.name}")
     notices.notify(
         session,
         seller_id=seller.id,
@@ -187,6 +203,7 @@ def reject_application(
     application.status, application.pending_phone = REJECTED, None
     application.reason, application.decided_by = reason[:200], staff_id
     application.decided_at = utcnow()
+    _audit(session, staff_id, "application.reject", application, f"拒绝入驻申请：{reason[:60]}")
     session.commit()
     return application
 
@@ -279,6 +296,9 @@ def approve_renewal(
         valid_until = start + timedelta(days=LICENCE_TERM_DAYS)
     renewal.status, renewal.pending_seller_id = APPROVED, None
     renewal.valid_until, renewal.decided_by, renewal.decided_at = valid_until, staff_id, utcnow()
+    _audit(
+        session, staff_id, "renewal.approve", renewal, f"通过续期申请（至 {valid_until:%Y-%m-%d}）"
+    )
     notices.notify(
         session,
         seller_id=renewal.seller_id,
@@ -303,6 +323,7 @@ def reject_renewal(
     renewal = _waiting(session, renewal_id)
     renewal.status, renewal.pending_seller_id = REJECTED, None
     renewal.reason, renewal.decided_by, renewal.decided_at = reason[:200], staff_id, utcnow()
+    _audit(session, staff_id, "renewal.reject", renewal, f"拒绝续期申请：{reason[:60]}")
     notices.notify(
         session,
         seller_id=renewal.seller_id,

@@ -12,6 +12,8 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from backend.audit import service as audit
+from backend.audit.service import Actor
 from backend.catalogue import service as catalogue
 from backend.catalogue.models import Sku
 from backend.errors import BadRequest, Conflict, NotConfigured, NotFound, RuleBroken, get_or_404
@@ -200,6 +202,7 @@ def save_zone(
     extra_kg_fee: int,
     cold_chain_fee: int,
     days: str,
+    staff: Actor | None = None,
 ) -> ShippingZone:
     """Set a province's zone (creating it if it has none); fees are whole fen, 0..MAX_FEE."""
     key = zone_province(province)
@@ -216,20 +219,52 @@ def save_zone(
     if zone is None:
         zone = ShippingZone(province=key)
         session.add(zone)
+    before = _zone_terms(zone) if zone.id else None
     zone.ships_live = ships_live
     zone.first_weight_fee = first_weight_fee
     zone.extra_kg_fee = extra_kg_fee
     zone.cold_chain_fee = cold_chain_fee
     zone.days = days
+    session.flush()
+    audit.record(
+        session,
+        staff=staff,
+        action="shipping.zone_save",
+        target_type="shipping_zone",
+        target_id=zone.id,
+        summary=f"配送区域 {zone_label(zone)}：首重 {yuan(first_weight_fee)} 元，"
+        f"续重 {yuan(extra_kg_fee)} 元，冷链 {yuan(cold_chain_fee)} 元，{days}",
+        before=before,
+        after=_zone_terms(zone),
+    )
     session.commit()
     return zone
 
 
-def delete_zone(session: Session, *, zone_id: int) -> None:
+def _zone_terms(zone: ShippingZone) -> dict:
+    return {
+        "ships_live": zone.ships_live,
+        "first_weight_fee": zone.first_weight_fee,
+        "extra_kg_fee": zone.extra_kg_fee,
+        "cold_chain_fee": zone.cold_chain_fee,
+        "days": zone.days,
+    }
+
+
+def delete_zone(session: Session, *, zone_id: int, staff: Actor | None = None) -> None:
     """Remove a province's own zone: the default zone answers for it again."""
     zone = get_or_404(session, ShippingZone, zone_id, "配送区域不存在", code="ZONE_NOT_FOUND")
     if zone.province == DEFAULT_ZONE:
         raise Conflict("默认区域不能删除，可直接修改", code="DEFAULT_ZONE_KEPT")
+    audit.record(
+        session,
+        staff=staff,
+        action="shipping.zone_delete",
+        target_type="shipping_zone",
+        target_id=zone.id,
+        summary=f"删除配送区域 {zone_label(zone)}（改按默认区域）",
+        before=_zone_terms(zone),
+    )
     session.delete(zone)
     session.commit()
 

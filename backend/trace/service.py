@@ -16,11 +16,13 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from backend import ratelimit
+from backend.audit import service as audit
 from backend.catalogue.models import Sku
 from backend.errors import BadRequest, NotFound, RuleBroken, get_or_404
 from backend.inventory.models import SELLABLE, Lot
 from backend.sellers import service as sellers
 from backend.sellers.models import BrandLicence, Seller
+from backend.staff.models import Staff
 from backend.timeutil import naive_utc_from_timestamp, to_shanghai_iso, utcnow
 from backend.trace import codes, places, scan_log
 from backend.trace.chain import LotChain, lot_chain
@@ -45,7 +47,7 @@ def create_print_run(
     lot = get_or_404(session, Lot, lot_id, "批次库存不存在", code="LOT_NOT_FOUND")
     if lot.status != SELLABLE or lot.use_by <= utcnow():
         raise RuleBroken("该批次已过期，不能印制防伪码", code="LOT_EXPIRED")
-    sellers.get_seller(session, seller_id)
+    seller = sellers.get_seller(session, seller_id)
     product_id = session.scalar(select(Sku.product_id).where(Sku.id == lot.sku_id))
     licence = sellers.licence_for_codes(session, seller_id=seller_id, product_id=product_id)
     issued = session.scalar(
@@ -66,6 +68,15 @@ def create_print_run(
     )
     session.add(run)
     session.flush()
+    audit.record(
+        session,
+        staff=session.get(Staff, staff_id) if staff_id else None,
+        action="codes.print_run",
+        target_type="print_run",
+        target_id=run.id,
+        summary=f"为 {seller.name} 印制防伪码 {quantity} 个（批次 {lot.code}）",
+        after={"quantity": quantity, "lot": lot.code},
+    )
     for start in range(0, quantity, INSERT_CHUNK):
         rows = [
             {
