@@ -158,3 +158,25 @@ def test_shipping_zones_print_runs_and_onboarding_decisions_are_audited(app, con
     assert run.status_code == 201, run.json
     [printed] = records(app, "codes.print_run")
     assert printed.after["quantity"] == 5 and "海阳所老于家牡蛎" in printed.summary
+
+
+def test_a_flash_sale_started_by_staff_is_audited_with_its_terms(app, store, console_as):
+    host = console_as("operations")
+    from backend.live import flash_sales
+
+    with app.app_context():
+        sale = flash_sales.start_sale(
+            db.session,
+            sku_id=store["RS-LIVE-L-5"],
+            units=20,
+            price=9900,
+            seconds=300,
+            per_person_limit=2,
+            pay_minutes=10,
+            staff_id=host.staff_id,
+        )
+        sale_id = sale.id
+        db.session.remove()
+    [entry] = records(app, "flash_sale.start")
+    assert entry.staff_id == host.staff_id and entry.target_id == str(sale_id)
+    assert entry.after == {"price": 9900, "units": 20, "per_person_limit": 2}

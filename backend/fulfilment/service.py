@@ -17,6 +17,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from backend.audit import service as audit
 from backend.catalogue.models import Sku
 from backend.clients import courier
 from backend.clients.platforms.base import PlatformError
@@ -46,6 +47,7 @@ from backend.sellers.models import Seller
 from backend.settlement import service as settlement
 from backend.shipping import service as shipping
 from backend.staff import service as staff
+from backend.staff.models import Staff
 from backend.timeutil import SHANGHAI, to_aware_utc, to_naive_utc, utcnow
 from backend.trace import codes as trace_codes
 from backend.trace import service as trace
@@ -445,6 +447,16 @@ def confirm_packed(session: Session, *, parcel_id: int, staff_id: int | None) ->
         )
     parcel.status, parcel.packed_by, parcel.packed_at = PACKED, staff_id, utcnow()
     parcel.push_salt = secrets.token_hex(12)
+    audit.record(
+        session,
+        staff=session.get(Staff, staff_id) if staff_id else None,
+        action="parcel.packed",
+        target_type="parcel",
+        target_id=parcel.id,
+        summary=f"包裹 {parcel.order_number} 打包完成（{parcel.units} 件，防伪码已绑定）",
+        before={"status": WAITING},
+        after={"status": PACKED},
+    )
     parcel_id = parcel.id
     on_commit(session, lambda: enqueue("jobs.fulfilment.label_parcel", parcel_id))
     session.commit()

@@ -12,6 +12,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from backend.audit import service as audit
 from backend.catalogue import service as catalogue
 from backend.errors import BadRequest, NotFound, SoldOut
 from backend.inventory import sales as sale_stock
@@ -21,6 +22,7 @@ from backend.live.models import ENDED, RUNNING, FlashClaim, FlashSale
 from backend.orders.models import Order
 from backend.queue import enqueue_at, redis_client
 from backend.staff import service as staff
+from backend.staff.models import Staff
 from backend.timeutil import to_aware_utc, utcnow
 from backend.transactions import lock_row, on_commit
 
@@ -101,6 +103,16 @@ def start_sale(
     except SoldOut:
         session.rollback()
         raise
+    audit.record(
+        session,
+        staff=session.get(Staff, staff_id) if staff_id else None,
+        action="flash_sale.start",
+        target_type="flash_sale",
+        target_id=sale.id,
+        summary=f"秒杀 {sku.product.name} {sku.spec}：{units} 份，¥{price / 100:.2f}，"
+        f"每人限 {per_person_limit} 份",
+        after={"price": price, "units": units, "per_person_limit": per_person_limit},
+    )
     sale_id, ends_at = sale.id, sale.ends_at
     on_commit(
         session,

@@ -9,6 +9,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from backend.audit import service as audit
 from backend.catalogue import service as catalogue
 from backend.clients.wechat import WeChatError, wechat_client
 from backend.customers.models import Customer
@@ -38,6 +39,7 @@ from backend.live.models import (
 from backend.live.providers import RoomSpec, provider
 from backend.pagination import page_of
 from backend.queue import enqueue
+from backend.staff.models import Staff
 from backend.timeutil import to_shanghai_iso, utcnow
 from backend.transactions import on_commit
 
@@ -85,9 +87,19 @@ def create_room(
         created_by=staff_id,
     )
     session.add(room)
-    try:
+    try:  # external_id is the only unique column a new room can clash on
+        session.flush()
+        audit.record(
+            session,
+            staff=session.get(Staff, staff_id) if staff_id else None,
+            action="live.room_create",
+            target_type="live_room",
+            target_id=room.id,
+            summary=f"创建直播间 {name}（主播 {anchor_name}）",
+            after={"name": name, "starts_at": starts_at.isoformat()},
+        )
         session.commit()
-    except IntegrityError as exc:  # external_id is the only unique column a new room can clash on
+    except IntegrityError as exc:
         session.rollback()
         raise UpstreamIdTaken(
             f"微信直播返回的直播间编号 {external_id} 已属于本系统的另一个直播间，"
