@@ -81,7 +81,7 @@ def stock(session: Session, period: Period) -> Report:
         )
         .group_by(day, StockMovement.kind)
     ):
-        flows[moved_on][kind] = int(delta or 0)
+        flows[str(moved_on)][kind] = int(delta or 0)
     days = [d.isoformat() for d in period.days()]
     flow_rows = [{"day": d, **{k: flows.get(d, {}).get(k, 0) for k in FLOWS}} for d in days]
     return Report(
@@ -225,7 +225,7 @@ def dead_on_arrival(session: Session, period: Period) -> Report:
         days: dict = defaultdict(int)
         carriers: dict = defaultdict(int)
         for on, carrier, count in session.execute(query):
-            days[on] += count
+            days[str(on)] += count
             carriers[carrier] += count
         return days, carriers
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import func
+from sqlalchemy import Date, cast, func
 from sqlalchemy.orm import Session
 
 from backend.errors import BadRequest
@@ -64,7 +64,9 @@ def period(first: str | None, last: str | None) -> Period:
 
 
 def shanghai_day(session: Session, column):
-    """The Shanghai calendar day of a UTC timestamp column, as SQL ('YYYY-MM-DD' text)."""
+    """The Shanghai calendar day of a UTC timestamp column, as SQL: 'YYYY-MM-DD' text on
+    SQLite, a date on PostgreSQL (grouping by a date is much cheaper there than by formatted
+    text); `str()` of either is the ISO day."""
     if session.get_bind().dialect.name == "sqlite":
         return func.date(column, "+8 hours")
-    return func.to_char(column + timedelta(hours=8), "YYYY-MM-DD")
+    return cast(column + timedelta(hours=8), Date)

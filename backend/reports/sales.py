@@ -49,7 +49,7 @@ def channel_totals(session: Session, period: Period) -> dict[str, dict[str, dict
         .group_by(own_day, channel)
     )
     for day, kind, orders, gmv, refunded in rows:
-        found[day][kind] = {
+        found[str(day)][kind] = {
             "orders": orders,
             "gmv_fen": int(gmv or 0),
             "refunded_fen": int(refunded or 0),
@@ -61,7 +61,7 @@ def channel_totals(session: Session, period: Period) -> dict[str, dict[str, dict
         .group_by(platform_day, PlatformOrder.platform)
     )
     for day, platform, orders, gmv in rows:
-        found[day][platform] = {"orders": orders, "gmv_fen": int(gmv or 0), "refunded_fen": 0}
+        found[str(day)][platform] = {"orders": orders, "gmv_fen": int(gmv or 0), "refunded_fen": 0}
     return found
 
 
