@@ -37,7 +37,7 @@ def year(app, ctx):
     return counts
 
 
-def test_every_channel_and_kind_of_row_is_there(year):
+def _every_channel_and_kind_of_row_is_there(year):
     for table in (
         "orders",
         "order_items",
@@ -76,7 +76,7 @@ def test_every_channel_and_kind_of_row_is_there(year):
     assert DAYS * PER_DAY * 0.8 < orders < DAYS * PER_DAY * 1.2
 
 
-def test_order_totals_payments_and_statuses_agree(year):
+def _order_totals_payments_and_statuses_agree(year):
     s = db.session
     assert not _rows(
         s,
@@ -147,7 +147,7 @@ def _json(value):
     return json.loads(value) if isinstance(value, str) else value
 
 
-def test_parcels_belong_to_paid_orders_and_follow_their_courier(year):
+def _parcels_belong_to_paid_orders_and_follow_their_courier(year):
     s = db.session
     assert not _one(
         s,
@@ -186,7 +186,7 @@ def test_parcels_belong_to_paid_orders_and_follow_their_courier(year):
     assert rates["YUNDA"] > rates["SF"]
 
 
-def test_every_lot_equals_its_ledger(year):
+def _every_lot_equals_its_ledger(year):
     s = db.session
     assert not _rows(
         s,
@@ -223,7 +223,7 @@ def test_every_lot_equals_its_ledger(year):
     )
 
 
-def test_show_summaries_agree_with_their_orders(year):
+def _show_summaries_agree_with_their_orders(year):
     s = db.session
     summaries = _rows(s, "SELECT room_id, figures FROM live_show_summaries")
     assert summaries
@@ -247,7 +247,7 @@ def test_show_summaries_agree_with_their_orders(year):
     )
 
 
-def test_scans_flags_and_broadcasts_add_up(year):
+def _scans_flags_and_broadcasts_add_up(year):
     s = db.session
     assert not _rows(
         s,
@@ -299,7 +299,7 @@ def _digest(session) -> str:
     return hashlib.sha256(repr(shown).encode()).hexdigest()
 
 
-def test_the_same_seed_writes_the_same_year(year, tmp_path):
+def _the_same_seed_writes_the_same_year(year, tmp_path):
     engine = create_engine(f"sqlite:///{tmp_path / 'again.sqlite3'}")
     db.metadata.create_all(engine)
     with Session(engine) as other:
@@ -309,7 +309,7 @@ def test_the_same_seed_writes_the_same_year(year, tmp_path):
     engine.dispose()
 
 
-def test_a_second_run_writes_nothing(year):
+def _a_second_run_writes_nothing(year):
     orders = _one(db.session, "SELECT count(*) FROM orders")
     assert demo_history.seed_history(db.session, days=DAYS, seed=8, end=END) == {}
     assert _one(db.session, "SELECT count(*) FROM orders") == orders
@@ -354,3 +354,16 @@ def test_console_pages_page_through_a_demo_year(app, staff_client):
         "/console/trace-flags",
     ):
         assert staff_client.get(url).status_code == 200, url
+
+
+def test_a_demo_year_holds_together(year, tmp_path):
+    """One year written, every invariant checked on it (each written year costs seconds, on
+    PostgreSQL more)."""
+    _every_channel_and_kind_of_row_is_there(year)
+    _order_totals_payments_and_statuses_agree(year)
+    _parcels_belong_to_paid_orders_and_follow_their_courier(year)
+    _every_lot_equals_its_ledger(year)
+    _show_summaries_agree_with_their_orders(year)
+    _scans_flags_and_broadcasts_add_up(year)
+    _the_same_seed_writes_the_same_year(year, tmp_path)
+    _a_second_run_writes_nothing(year)
