@@ -13,6 +13,8 @@ from flask import current_app
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
+from backend.adoption import units as adoption_units
+from backend.adoption.models import REFUND, REPLACE
 from backend.batches import packing
 from backend.batches import service as batches
 from backend.batches.models import (
@@ -252,6 +254,7 @@ def seed(session: Session) -> bool:
                 )
             )
     shipping.seed_zones(session, shipping_zones())
+    _seed_adoption_units(session)
     session.commit()
     _seed_sellers(session)
     if session.scalar(select(Staff.id).where(Staff.username == "admin")) is None:
@@ -264,6 +267,37 @@ def seed(session: Session) -> bool:
 SELLER_COUNT = 3000
 TOWNS = ["海阳所镇", "白沙滩镇", "大孤山镇", "乳山口镇", "冯家镇", "下初镇"]
 SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗于宫姜"
+
+
+# 格子海: two rafts of the Yu household's sea area open to adoption, dated from the day of seeding.
+ADOPTION_RAFTS = [  # raft, kind, units, price (fen), yield (g), parcels, loss terms
+    (3, "cage", 24, 39800, 5000, 4, REPLACE),
+    (5, "rope", 24, 26800, 4000, 2, REFUND),
+]
+
+
+def _seed_adoption_units(session: Session) -> None:
+    day = adoption_units.today()
+    farm_id = session.scalar(select(Farm.id).where(Farm.name == FARMS[0][0]))
+    for raft, kind, count, price, yield_g, parcels, terms in ADOPTION_RAFTS:
+        adoption_units.create_units(
+            session,
+            sea_area_code=FARMS[0][2][0][0],
+            farm_id=farm_id,
+            product_line_code="oyster",
+            raft=raft,
+            positions=list(range(1, count + 1)),
+            kind=kind,
+            seeded_on=day - timedelta(days=60),
+            adopt_until=day + timedelta(days=30),
+            harvest_from=day + timedelta(days=45),
+            harvest_to=day + timedelta(days=120),
+            price=price,
+            yield_g=yield_g,
+            max_parcels=parcels,
+            loss_terms=terms,
+            loss_refund_percent=60,
+        )
 
 
 def _seed_sellers(session: Session) -> None:

@@ -1,5 +1,14 @@
 """Every domain's models, imported once so the metadata (and Alembic) sees the whole schema."""
 
+from backend.adoption.models import (  # noqa: F401
+    AdopterMessage,
+    Adoption,
+    AdoptionDelivery,
+    AdoptionUnit,
+    FarmMember,
+    GrowthUpdate,
+    LiveAdoptionOffer,
+)
 from backend.aftersales.models import AfterSale  # noqa: F401
 from backend.audit.models import AuditRecord  # noqa: F401
 from backend.batches.models import (  # noqa: F401

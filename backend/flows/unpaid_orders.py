@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from backend.adoption import adopting
 from backend.errors import Conflict
 from backend.inventory import expiry
 from backend.live import flash_sales
 from backend.orders import events, lifecycle
 from backend.orders import service as orders
-from backend.orders.models import Order
+from backend.orders.models import ADOPTION, Order
 from backend.payments import service as payments
 from backend.queue import enqueue
 from backend.staff import service as staff
@@ -27,6 +28,10 @@ def _cancel(session: Session, order_id: int, reason: str) -> bool:
     if not orders.cancel_unpaid(session, order_id=order_id, reason=reason):
         return False
     order = session.get(Order, order_id)
+    if order.kind == ADOPTION:  # the unit it held goes back
+        adoption = adopting.adoption_of_order(session, order_id)
+        if adoption is not None:
+            adopting.end_unpaid(session, adoption_id=adoption.id)
     if order.flash_sale_id is not None:
         flash_sales.give_back(session, order=order)
     orders.release_holds(session, order_id=order_id, reason=reason)

@@ -38,7 +38,7 @@ from backend.fulfilment.models import (
 )
 from backend.inventory.models import Lot, StockReservation
 from backend.orders import service as orders
-from backend.orders.models import PAID, Order
+from backend.orders.models import ADOPTION, PAID, Order
 from backend.platforms import carriers
 from backend.platforms import service as platforms
 from backend.platforms.models import STOCK_SOLD, PlatformOrder, Shop
@@ -78,7 +78,7 @@ def _admit_batch(session: Session) -> int:
         select(Order)
         .options(selectinload(Order.items))
         .outerjoin(Parcel, Parcel.order_id == Order.id)
-        .where(Order.status == PAID, Parcel.id.is_(None))
+        .where(Order.status == PAID, Order.kind != ADOPTION, Parcel.id.is_(None))
         .order_by(Order.id)
         .limit(ADMIT_BATCH)
     ).all()

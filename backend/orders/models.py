@@ -17,6 +17,8 @@ CANCELLED = "CANCELLED"
 REFUNDING = "REFUNDING"
 REFUNDED = "REFUNDED"
 
+GOODS, ADOPTION, HARVEST = "goods", "adoption", "harvest"
+
 
 class Order(db.Model):
     __tablename__ = "orders"
@@ -29,6 +31,9 @@ class Order(db.Model):
     number: Mapped[str] = mapped_column(String(32), unique=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
     status: Mapped[str] = mapped_column(String(20), default=PENDING_PAYMENT, index=True)
+    # goods: the store's; adoption: paying for an adopted unit (nothing ships then);
+    # harvest: an adopted unit's harvest, sent free on the date its adopter chose.
+    kind: Mapped[str] = mapped_column(String(10), default=GOODS, server_default=GOODS)
     goods_total: Mapped[int] = mapped_column(Integer)  # fen
     shipping_fee: Mapped[int] = mapped_column(Integer, default=0)
     total: Mapped[int] = mapped_column(Integer)

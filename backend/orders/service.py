@@ -49,7 +49,7 @@ def _request_hash(lines: dict[int, int], address: dict, remark: str) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _new_number() -> str:
+def new_number() -> str:
     now = to_aware_utc(utcnow()).astimezone(SHANGHAI)
     # 10 random digits: a busy flash sale makes hundreds of orders a second (26 characters,
     # within WeChat Pay's 32 for out_trade_no).
@@ -233,7 +233,7 @@ def _new_order(
     ]
     goods_total = sum(item.subtotal for item in items)
     order = Order(
-        number=_new_number(),
+        number=new_number(),
         customer_id=customer_id,
         goods_total=goods_total,
         shipping_fee=shipping_fee,

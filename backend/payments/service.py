@@ -140,6 +140,8 @@ def prepare_payment(session: Session, *, customer_id: int, order: Order) -> dict
 
 
 def _description(order: Order) -> str:
+    if not order.items:  # an adoption: the remark names the unit
+        return f"乳山牡蛎认养-{order.remark}"[:120]
     first = order.items[0]
     text = f"乳山牡蛎-{first.product_name}"
     if len(order.items) > 1:
@@ -257,7 +259,7 @@ def _mark_order_paid(session: Session, order_id: int, transaction: dict) -> None
         cancelled_at=None,
         cancel_reason=None,
     )
-    if not paid:
+    if not paid or not order.items:  # an adoption takes no stock
         return
     if inventory.commit(session, order_id=order_id):
         return
