@@ -26,7 +26,7 @@ from backend.flows import storefront
 from backend.live import flash_claims
 from backend.trace import service as trace
 from miniprogram_api.schemas import KEY_PATTERN
-from miniprogram_api.trace import scan_limits
+from miniprogram_api.trace import for_scanner, scan_limits
 
 CLAIM_PATH = re.compile(r"/api/v1/flash-sales/([1-9][0-9]{0,8})/claims")
 SCAN_PATH = re.compile(r"/api/v1/trace/([A-Za-z0-9-]{1,64})")
@@ -140,7 +140,7 @@ def _scan(environ, code: str) -> tuple[int, dict, list]:
     answer = trace.scan(
         db.session, code, ip=ip, place=_place(environ), limits=scan_limits(code, ip)
     )
-    return 200, answer, []
+    return 200, for_scanner(answer, environ.get("HTTP_AUTHORIZATION")), []
 
 
 def _place(environ) -> trace.Place:

@@ -5,7 +5,10 @@ The rate limits here are shared with the /t/ page (miniprogram_api/trace_page.py
 per network across both doors, and one per code in its normalised spelling, so lower-casing a
 code, adding a space or switching door buys no extra scans. A scan spends them in the same Redis
 round trip that counts and logs it (trace.scan); a report spends the network's before anything
-else."""
+else.
+
+A scan of a harvest parcel's code shows the adopted unit it grew in (the chain's "adoption"
+block, registered here); the adopter, scanning logged in, reads "你的 12号笼"."""
 
 from functools import wraps
 
@@ -14,13 +17,17 @@ from apiflask.validators import Length, Range
 from flask import request
 
 from backend import ratelimit
+from backend.adoption import harvest_views
+from backend.customers import service as customers
 from backend.errors import RuleBroken
 from backend.extensions import db
 from backend.schemas import In
-from backend.trace import codes, places, reports
+from backend.trace import chain, codes, places, reports
 from backend.trace import service as trace
 from backend.trace.schemas import ReportIn
 from miniprogram_api import api_v1
+
+chain.add_block("adoption", harvest_views.chain_block)
 
 
 class ScanQuery(In):
@@ -53,6 +60,16 @@ def report_limited(view):
     return limited
 
 
+def for_scanner(answer: dict, authorization: str | None) -> dict:
+    """The answer as its scanner reads it: only a harvest parcel's code looks at the token (the
+    adopter reads "你的 12号笼"); any other scan stays anonymous and costs nothing more."""
+    if "adoption" not in answer:
+        return answer
+    scheme, _, token = (authorization or "").partition(" ")
+    customer_id = customers.authenticate(db.session, token) if scheme == "Bearer" else None
+    return harvest_views.for_scanner(db.session, answer, customer_id)
+
+
 def place_of(query: dict) -> trace.Place:
     """The scan's place from checked query values (both coordinates or neither)."""
     if ("lat" in query) != ("lon" in query):
@@ -71,7 +88,8 @@ def place_of(query: dict) -> trace.Place:
 )
 def scan_code(code: str, query):
     place, ip = place_of(query), request.remote_addr or ""
-    return trace.scan(db.session, code, ip=ip, place=place, limits=scan_limits(code, ip))
+    answer = trace.scan(db.session, code, ip=ip, place=place, limits=scan_limits(code, ip))
+    return for_scanner(answer, request.headers.get("Authorization"))
 
 
 @api_v1.post("/trace-reports/<code>")

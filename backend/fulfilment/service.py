@@ -38,7 +38,7 @@ from backend.fulfilment.models import (
 )
 from backend.inventory.models import Lot, StockReservation
 from backend.orders import service as orders
-from backend.orders.models import ADOPTION, PAID, Order
+from backend.orders.models import ADOPTION, HARVEST, PAID, Order
 from backend.platforms import carriers
 from backend.platforms import service as platforms
 from backend.platforms.models import STOCK_SOLD, PlatformOrder, Shop
@@ -584,6 +584,8 @@ def upload_shipping(session: Session, parcel_id: int) -> bool:
     if parcel.order_id is None or parcel.wechat_uploaded_at is not None:
         return False
     order = session.get(Order, parcel.order_id)
+    if order.kind == HARVEST:  # an adoption's harvest is free: no WeChat payment to tell about
+        return False
     openid = session.scalar(select(Customer.openid).where(Customer.id == order.customer_id))
     try:
         wechat.upload_shipping_info(

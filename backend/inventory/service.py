@@ -338,6 +338,23 @@ def reserve_and_commit(session: Session, *, order_id: int, lines: dict[int, int]
         raise SoldOut(details={"sku_id": short})
 
 
+def sell_lot(session: Session, *, order_id: int, lot_id: int, quantity: int) -> None:
+    """Sell `quantity` units of one given lot (not FEFO) to a paid order at once — an adopted
+    unit's harvest lot goes to its adopter whole; SoldOut if that lot has not that many free."""
+    sku_id = session.scalar(select(Lot.sku_id).where(Lot.id == lot_id))
+    owner = {"order_id": order_id}
+    if sku_id is None or not _move(
+        session, lot_id, sku_id, RESERVE, reserved=quantity, reason="认养收获锁定库存", **owner
+    ):
+        raise SoldOut(details={"lot_id": lot_id})
+    session.add(
+        StockReservation(
+            lot_id=lot_id, sku_id=sku_id, quantity=quantity, status=COMMITTED, **owner
+        )
+    )
+    _move(session, lot_id, sku_id, COMMIT, reason="认养收获", **owner)
+
+
 def ship(session: Session, *, order_id: int) -> None:
     """The parcel left: the paid units leave the lots."""
     _ship(session, _holds(session, order_id, (COMMITTED,)), {"order_id": order_id})

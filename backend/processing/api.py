@@ -8,6 +8,7 @@ from apiflask.fields import AwareDateTime, Boolean, Dict, Integer, List, Nested,
 from apiflask.validators import Length, Range, Regexp
 from flask import g, request
 
+from backend.adoption import harvest as adoption_harvest
 from backend.batches import packing
 from backend.batches import service as batches
 from backend.batches.schemas import render_batch
@@ -191,16 +192,17 @@ def report_inspection(batch_code: str, body):
 @bp.input(PackingIn, arg_name="body")
 @bp.doc(summary="报告包装：每个 SKU 生成一个带保质期的批次库存")
 def report_packing(batch_code: str, body):
-    return _report(
-        body,
-        lambda: (
-            201,
-            packing.report_packing(
-                db.session,
-                g.plant,
-                batch_code=batch_code,
-                packed_at=_utc(body["packed_at"]),
-                packs=body["packs"],
-            ),
-        ),
-    )
+    def apply():
+        packed = packing.report_packing(
+            db.session,
+            g.plant,
+            batch_code=batch_code,
+            packed_at=_utc(body["packed_at"]),
+            packs=body["packs"],
+        )
+        # an adopted unit's harvest: its lots become the adopter's order in this transaction,
+        # before any other order could take them
+        adoption_harvest.on_batch_packed(db.session, plant_id=g.plant.id, batch_code=batch_code)
+        return 201, packed
+
+    return _report(body, apply)

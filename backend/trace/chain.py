@@ -11,6 +11,7 @@ use-by warning) — is worked out at each scan from Redis and the clock, never c
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -36,6 +37,15 @@ class LotChain:
 
 
 _lots: dict[tuple[str, int], LotChain] = {}
+# Further blocks a chain may carry, each from a lookup of a domain above this one (the adopted
+# unit a harvest lot came from): name -> lookup(session, lot), answering the block or None. A
+# block must be the same for every scanner and fixed once the lot exists, as the chain is cached.
+_extras: dict[str, Callable[[Session, Lot], dict | None]] = {}
+
+
+def add_block(name: str, lookup: Callable[[Session, Lot], dict | None]) -> None:
+    """Let chains carry `name` where `lookup` finds one (registered once, by the app)."""
+    _extras[name] = lookup
 
 
 def records_version() -> str:
@@ -127,4 +137,8 @@ def _render(session: Session, lot_id: int) -> LotChain:
             "use_by": to_shanghai_iso(lot.use_by),
         },
     }
+    for name, lookup in _extras.items():
+        block = lookup(session, lot)
+        if block is not None:
+            chain[name] = block
     return LotChain(chain, lot.use_by)
