@@ -44,6 +44,7 @@ SCHEDULE = [
     Periodic("settle-refunds", "jobs.payments.settle_refunds", 120),
     Periodic("auto-confirm-receipts", "jobs.orders.auto_confirm_receipts", 3600),
     Periodic("form-due-wave", "jobs.fulfilment.form_due_wave", 60),
+    Periodic("order-packed-harvests", "jobs.adoption.order_packed_harvests", 300),
     Periodic("settlement-refunds", "jobs.settlement.reconcile_refunds", 300),
     Periodic("report-expiring-lots", "jobs.inventory.report_expiring_lots", 3600, "07:00"),
     Periodic("licence-reminders", "jobs.sellers.remind_and_expire_licences", 3600, "00:05"),

@@ -30,7 +30,9 @@ class DeliveryPlanIn(In):
 
 @api_v1.get("/adoptions/<int:adoption_id>/deliveries")
 @api_v1.auth_required(token_auth)
-@api_v1.doc(summary="我的认养收获寄送安排：各包裹的日期、重量、地址与发货状态", responses=[200, 404])
+@api_v1.doc(
+    summary="我的认养收获寄送安排：各包裹的日期、重量、地址与发货状态", responses=[200, 404]
+)
 def adoption_deliveries(adoption_id: int):
     return harvest_views.plan_view(
         db.session, customer_id=current_customer_id(), adoption_id=adoption_id
@@ -42,7 +44,12 @@ def adoption_deliveries(adoption_id: int):
 @api_v1.input(DeliveryPlanIn, arg_name="body")
 @api_v1.doc(
     summary="安排收获寄送：选日期（可分几周）、分重量、送人（采收前可随时修改）",
-    responses={200: "新的安排", 404: "认养不存在", 409: "已全部采收", 422: "日期、包裹数或地区不符"},
+    responses={
+        200: "新的安排",
+        404: "认养不存在",
+        409: "已全部采收",
+        422: "日期、包裹数或地区不符",
+    },
 )
 def plan_adoption_deliveries(adoption_id: int, body):
     customer_id = current_customer_id()

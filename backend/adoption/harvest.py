@@ -7,7 +7,7 @@ order of the adopter that the fulfilment center ships with trace codes naming th
 from __future__ import annotations
 
 import logging
-from datetime import date, timedelta
+from datetime import date
 from itertools import count
 
 from sqlalchemy import select, update
@@ -72,9 +72,7 @@ def deliveries_of(session: Session, adoption_id: int) -> list[AdoptionDelivery]:
 
 def _check_open(adoption: Adoption) -> None:
     if adoption.status != ACTIVE:
-        raise RuleBroken(
-            "认养尚未支付或已结束，不能安排收获寄送", code="ADOPTION_NOT_ACTIVE"
-        )
+        raise RuleBroken("认养尚未支付或已结束，不能安排收获寄送", code="ADOPTION_NOT_ACTIVE")
     if adoption.unit.status == LOST:
         raise RuleBroken("该单元已灭失，按灭失条款处理，不再寄送收获", code="UNIT_LOST")
 
@@ -113,14 +111,11 @@ def _weights(plan: list[dict], remaining: int) -> list[int]:
     named = sum(w for w in given if w is not None)
     unnamed = given.count(None)
     if any(w is not None and w < MIN_PARCEL_G for w in given):
-        raise RuleBroken(
-            f"每个包裹至少 {MIN_PARCEL_G} 克（1 斤）", code="PARCEL_TOO_LIGHT"
-        )
+        raise RuleBroken(f"每个包裹至少 {MIN_PARCEL_G} 克（1 斤）", code="PARCEL_TOO_LIGHT")
     left = remaining - named
     if (unnamed and left < MIN_PARCEL_G * unnamed) or (not unnamed and left != 0):
         raise RuleBroken(
-            f"各包裹重量之和应为 {remaining} 克（{_jin(remaining)} 斤），"
-            f"现为 {named} 克",
+            f"各包裹重量之和应为 {remaining} 克（{_jin(remaining)} 斤），现为 {named} 克",
             code="WEIGHTS_DONT_ADD_UP",
             details={"yield_g": remaining, "planned_g": named},
         )
@@ -220,9 +215,7 @@ def _delivery_to_harvest(
         .order_by(AdoptionDelivery.seq)
     )
     if delivery is None:
-        raise NotFound(
-            f"该单元在 {on.isoformat()} 没有待采收的包裹", code="DELIVERY_NOT_FOUND"
-        )
+        raise NotFound(f"该单元在 {on.isoformat()} 没有待采收的包裹", code="DELIVERY_NOT_FOUND")
     return delivery
 
 
@@ -260,7 +253,8 @@ def record_harvest(
     today = unit_rules.today()
     if today < unit.harvest_from:
         raise RuleBroken(
-            f"未到收获期（{unit.harvest_from.isoformat()} 起），不能采收", code="HARVEST_NOT_STARTED"
+            f"未到收获期（{unit.harvest_from.isoformat()} 起），不能采收",
+            code="HARVEST_NOT_STARTED",
         )
     if (delivery.deliver_on - today).days > HARVEST_LEAD_DAYS:
         raise RuleBroken(

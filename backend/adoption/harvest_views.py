@@ -143,7 +143,12 @@ def harvest_calendar(
     for delivery, adoption, unit, batch_code in rows:
         day = calendar.setdefault(
             delivery.deliver_on,
-            {"date": delivery.deliver_on.isoformat(), "parcels": 0, "weight_g": 0, "households": {}},
+            {
+                "date": delivery.deliver_on.isoformat(),
+                "parcels": 0,
+                "weight_g": 0,
+                "households": {},
+            },
         )
         household = day["households"].setdefault(
             unit.farm_id, {"household": unit.farm.name, "parcels": []}
@@ -177,6 +182,10 @@ def harvest_calendar(
 
 
 # -- the trace scan ------------------------------------------------------------------------------
+def _day(moment) -> str | None:
+    return to_shanghai_iso(moment)[:10] if moment else None
+
+
 def chain_block(session: Session, lot: Lot) -> dict | None:
     """The "adoption" block of a lot's trace chain when the lot is an adopted unit's harvest
     (None otherwise): the same for every scanner, so the chain's cache may keep it."""
@@ -189,13 +198,11 @@ def chain_block(session: Session, lot: Lot) -> dict | None:
         return None
     delivery, adoption = found
     unit = adoption.unit
-    harvested_at = session.scalar(
-        select(Batch.opened_at).where(Batch.id == delivery.batch_id)
-    )
+    harvested_at = session.scalar(select(Batch.opened_at).where(Batch.id == delivery.batch_id))
     story = [
         {"what": "投苗", "at": unit.seeded_on.isoformat()},
-        {"what": "认养", "at": to_shanghai_iso(adoption.paid_at)[:10] if adoption.paid_at else None},
-        {"what": "采收", "at": to_shanghai_iso(harvested_at)[:10] if harvested_at else None},
+        {"what": "认养", "at": _day(adoption.paid_at)},
+        {"what": "采收", "at": _day(harvested_at)},
     ]
     return {
         "number": adoption.number,
@@ -233,8 +240,5 @@ def for_scanner(session: Session, answer: dict, customer_id: int | None) -> dict
     adopter = session.scalar(select(Adoption.customer_id).where(Adoption.number == block["number"]))
     if adopter != customer_id:
         return answer
-    mine = _yours(block["unit"])
-    return {
-        **answer,
-        "adoption": {**block, "yours": True, "message": f"{mine}：认养编号 {block['number']} 的收获"},
-    }
+    message = f"{_yours(block['unit'])}：认养编号 {block['number']} 的收获"
+    return {**answer, "adoption": {**block, "yours": True, "message": message}}

@@ -58,6 +58,7 @@ ACTIONS = {
     "flash_sale.start": "开始秒杀",
     "live.room_create": "创建直播间",
     "parcel.packed": "打包完成",
+    "adoption.harvest": "记录认养采收",
     "shipping.zone_save": "修改配送区域",
     "shipping.zone_delete": "删除配送区域",
     "application.approve": "通过入驻申请",

@@ -53,4 +53,8 @@ def logout():
     return {"ok": True}
 
 
-from backend.console import shipping_api, staff_api  # noqa: E402, F401  (views register on bp)
+from backend.console import (  # noqa: E402, F401  (views register on bp)
+    adoption_harvest_api,
+    shipping_api,
+    staff_api,
+)

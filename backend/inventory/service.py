@@ -348,9 +348,7 @@ def sell_lot(session: Session, *, order_id: int, lot_id: int, quantity: int) -> 
     ):
         raise SoldOut(details={"lot_id": lot_id})
     session.add(
-        StockReservation(
-            lot_id=lot_id, sku_id=sku_id, quantity=quantity, status=COMMITTED, **owner
-        )
+        StockReservation(lot_id=lot_id, sku_id=sku_id, quantity=quantity, status=COMMITTED, **owner)
     )
     _move(session, lot_id, sku_id, COMMIT, reason="认养收获", **owner)
 

@@ -39,6 +39,7 @@ PERIODIC_LABELS = {
     "settle-refunds": "跟进退款结果",
     "auto-confirm-receipts": "自动确认收货",
     "form-due-wave": "到点组建发货波次",
+    "order-packed-harvests": "认养收获包装后生成寄送订单",
     "settlement-refunds": "结算单计入退款",
     "report-expiring-lots": "临期库存日报",
     "licence-reminders": "品牌授权到期提醒与停用",
