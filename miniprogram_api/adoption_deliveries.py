@@ -1,12 +1,12 @@
 """GET/PUT /api/v1/adoptions/{id}/deliveries: the adopter's plan for their unit's harvest — on
 which dates its parcels come, how heavy each is, and which go to someone else as a gift."""
 
-from apiflask.fields import Boolean, Date, Integer, List, Nested, String
+from apiflask.fields import Boolean, Date, List, Nested, String
 from apiflask.validators import Length, Range
 
 from backend.adoption import harvest, harvest_views
 from backend.extensions import db
-from backend.schemas import In
+from backend.schemas import In, WholeNumber
 from miniprogram_api import api_v1
 from miniprogram_api.auth import current_customer_id, token_auth
 from miniprogram_api.schemas import AddressIn
@@ -14,8 +14,7 @@ from miniprogram_api.schemas import AddressIn
 
 class DeliveryIn(In):
     deliver_on = Date(required=True, metadata={"description": "收货日期（收获期内，不早于今天）"})
-    weight_g = Integer(
-        strict=True,
+    weight_g = WholeNumber(
         validate=Range(harvest.MIN_PARCEL_G, 10**6),
         metadata={"description": "本包裹重量（克）；不填则与其他未填的包裹平分"},
     )

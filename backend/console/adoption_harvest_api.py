@@ -13,7 +13,7 @@ from backend.console.access import staff_required
 from backend.console.api import bp
 from backend.errors import BadRequest
 from backend.extensions import db
-from backend.schemas import In
+from backend.schemas import In, WholeNumber
 from backend.staff import permissions as perms
 
 ID = Range(1, 2**31 - 1)
@@ -26,11 +26,11 @@ class CalendarQuery(In):
 
 
 class HarvestIn(In):
-    delivery_id = Integer(strict=True, validate=ID)
-    unit_id = Integer(strict=True, validate=ID)
+    delivery_id = WholeNumber(validate=ID)
+    unit_id = WholeNumber(validate=ID)
     date = Date(metadata={"description": "与 unit_id 一起：该单元这天的包裹"})
-    harvested_g = Integer(required=True, strict=True, validate=Range(1, 10**7))
-    plant_id = Integer(strict=True, validate=ID)
+    harvested_g = WholeNumber(required=True, validate=Range(1, 10**7))
+    plant_id = WholeNumber(validate=ID)
 
 
 @bp.get("/adoption-harvests")
