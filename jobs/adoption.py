@@ -1,6 +1,6 @@
 """Adoption jobs (issue 20): thin rq job functions over backend.adoption."""
 
-from backend.adoption import harvest
+from backend.adoption import harvest_orders
 from backend.extensions import db
 from jobs.base import job
 
@@ -9,4 +9,4 @@ from jobs.base import job
 @job
 def order_packed_harvests() -> int:
     """Safety net for the packing hook: every packed harvest batch without its order gets one."""
-    return harvest.order_packed_harvests(db.session)
+    return harvest_orders.order_packed_harvests(db.session)

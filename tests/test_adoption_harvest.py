@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, update
 
-from backend.adoption import adopting, harvest
+from backend.adoption import adopting, harvest_orders
 from backend.adoption import units as unit_rules
 from backend.adoption.models import AdoptionDelivery, AdoptionUnit
 from backend.batches.models import Plant
@@ -260,12 +260,12 @@ def test_the_packing_hook_run_twice_takes_the_stock_once(app, shopper, staff_cli
         delivery = db.session.get(AdoptionDelivery, planned[0]["id"])
         batch_id, order_id = delivery.batch_id, delivery.order_id
         assert order_id is not None  # the packing report made it
-        again = harvest.order_harvest(db.session, batch_id=batch_id)
+        again = harvest_orders.order_harvest(db.session, batch_id=batch_id)
         db.session.commit()
         assert again.id == order_id
-        assert harvest.order_packed_harvests(db.session) == 0
+        assert harvest_orders.order_packed_harvests(db.session) == 0
         plant_id = db.session.scalar(select(Plant.id))
-        hooked = harvest.on_batch_packed(
+        hooked = harvest_orders.on_batch_packed(
             db.session, plant_id=plant_id, batch_code=f"{adoption['number']}-1"
         )
         db.session.commit()

@@ -8,7 +8,7 @@ from apiflask.fields import AwareDateTime, Boolean, Dict, Integer, List, Nested,
 from apiflask.validators import Length, Range, Regexp
 from flask import g, request
 
-from backend.adoption import harvest as adoption_harvest
+from backend.adoption import harvest_orders as adoption_harvest
 from backend.batches import packing
 from backend.batches import service as batches
 from backend.batches.schemas import render_batch
