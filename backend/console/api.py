@@ -53,4 +53,4 @@ def logout():
     return {"ok": True}
 
 
-from backend.console import shipping_api, staff_api  # noqa: E402, F401  (views register on bp)
+from backend.console import adoption_api, shipping_api, staff_api  # noqa: E402, F401  (views register on bp)

@@ -329,6 +329,7 @@ def adjust_lot(lot_id: int, staff):
 
 
 from backend.console import (  # noqa: E402, F401  (views register on bp)
+    adoption_pages,
     aftersales_pages,
     brand_pages,
     catalogue_pages,

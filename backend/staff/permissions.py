@@ -34,6 +34,8 @@ AUDIT_VIEW = "audit.view"
 REPORTS_VIEW = "reports.view"
 SELLERS_VIEW = "sellers.view"
 OPS_VIEW = "ops.view"
+ADOPTION_VIEW = "adoption.view"
+ADOPTION_MANAGE = "adoption.manage"
 
 PERMISSIONS: dict[str, str] = {
     CONSOLE: "后台概览、绑定自己的公众号",
@@ -61,6 +63,8 @@ PERMISSIONS: dict[str, str] = {
     REPORTS_VIEW: "查看经营报表（销售、库存、直播、死货率、卖家、防伪、广播）",
     SELLERS_VIEW: "卖家名录与卖家详情（店铺、授权、订单、通知、结算、微信绑定）",
     OPS_VIEW: "运维：任务队列（重试、删除失败任务）、定时任务、外部连接、监控指标",
+    ADOPTION_VIEW: "认养：单元与状态、认养人、养殖户认养收入",
+    ADOPTION_MANAGE: "认养：新建认养单元、标记单元损失",
 }
 
 
@@ -99,7 +103,8 @@ ROLES: dict[str, Role] = {
                 REPORTS_VIEW,
                 SELLERS_VIEW,
             }
-        ),
+        )
+        | {ADOPTION_VIEW, ADOPTION_MANAGE},
     ),
     WAREHOUSE: Role("仓库", frozenset({CONSOLE, STOCK_VIEW, STOCK_ADJUST, ORDERS_FULFIL})),
     HOST: Role("主播", frozenset({CONSOLE, LIVE_HOST})),
@@ -121,7 +126,8 @@ ROLES: dict[str, Role] = {
                 REPORTS_VIEW,
                 SELLERS_VIEW,
             }
-        ),
+        )
+        | {ADOPTION_VIEW},
     ),
 }
 
