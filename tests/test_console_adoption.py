@@ -153,9 +153,7 @@ def _adopt_and_pay(app, shopper: Shopper, unit_id: int) -> int:
     return adoption_id
 
 
-def test_income_per_household_adds_the_paid_prices_in_fen(
-    app, console_as, shopper, other_shopper
-):
+def test_income_per_household_adds_the_paid_prices_in_fen(app, console_as, shopper, other_shopper):
     console = console_as("finance")
     admin = console_as("admin")
     wang = _farm_id(app, "王家滩合作社")
@@ -173,7 +171,9 @@ def test_income_per_household_adds_the_paid_prices_in_fen(
     _adopt_and_pay(app, shopper, wang_1)  # ¥123.45
     with app.app_context():  # a buyer still paying counts as held, not as income
         customer_id = db.session.scalar(select(func.min(Customer.id)))
-        adopting.adopt(db.session, customer_id=customer_id, unit_id=rafts[("RS-HYS-01", 5)][1]["id"])
+        adopting.adopt(
+            db.session, customer_id=customer_id, unit_id=rafts[("RS-HYS-01", 5)][1]["id"]
+        )
         db.session.remove()
 
     income = console.get("/console/api/adoption/income").json

@@ -19,7 +19,7 @@ _PART = re.compile(r"(\d{1,4})(?:\s*[-–~～至]\s*(\d{1,4}))?")
 
 
 def parse_positions(text: str) -> list[int]:
-    """"1-24" or "1-12,15,20" (commas, 、 or spaces between parts) as sorted positions."""
+    """ "1-24" or "1-12,15,20" (commas, 、 or spaces between parts) as sorted positions."""
     parts = [p for p in re.split(r"[,，、;；\s]+", (text or "").strip()) if p]
     if not parts:
         raise BadRequest("请填写位置，例如 1-24 或 1-12,15", code="BAD_POSITIONS")

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from backend.adoption import units as unit_rules
@@ -313,22 +313,7 @@ def income_by_household(session: Session, *, month: str) -> dict:
         .where(Refund.created_at >= since, Refund.created_at < until)
         .group_by(AdoptionUnit.farm_id)
     ).all()
-    now = utcnow()
-    states = session.execute(
-        select(AdoptionUnit.farm_id, AdoptionUnit.status, func.count())
-        .where(or_(AdoptionUnit.status != HELD, AdoptionUnit.held_until >= now))
-        .group_by(AdoptionUnit.farm_id, AdoptionUnit.status)
-    ).all()
-    lapsed = session.execute(
-        select(AdoptionUnit.farm_id, func.count())
-        .where(AdoptionUnit.status == HELD, AdoptionUnit.held_until < now)
-        .group_by(AdoptionUnit.farm_id)
-    ).all()
-    units: dict[int, Counter] = defaultdict(Counter)
-    for farm_id, status, count in states:
-        units[farm_id][status] += count
-    for farm_id, count in lapsed:
-        units[farm_id][FREE] += count
+    units = unit_states(session)
     income = {farm_id: (count, amount) for farm_id, count, amount in paid}
     refunds = dict(refunded)
     farm_ids = set(units) | set(income) | set(refunds)
@@ -361,11 +346,29 @@ def income_by_household(session: Session, *, month: str) -> dict:
     return {"month": month, "rows": rows, "totals": totals}
 
 
+def unit_states(session: Session) -> dict[int, Counter]:
+    """Per household, how many of its units are in each state now (a lapsed hold is free)."""
+    state = case(
+        ((AdoptionUnit.status == HELD) & (AdoptionUnit.held_until < utcnow()), FREE),
+        else_=AdoptionUnit.status,
+    )
+    rows = session.execute(
+        select(AdoptionUnit.farm_id, state, func.count()).group_by(AdoptionUnit.farm_id, state)
+    ).all()
+    units: dict[int, Counter] = defaultdict(Counter)
+    for farm_id, current, count in rows:
+        units[farm_id][current] += count
+    return units
+
+
 def units_due_update(session: Session, *, days: int = UPDATE_DUE_DAYS) -> int:
     """Adopted units whose household posted no visible growth update for `days` days."""
     recent = (
         select(GrowthUpdate.unit_id)
-        .where(GrowthUpdate.hidden.is_(False), GrowthUpdate.created_at >= utcnow() - timedelta(days=days))
+        .where(
+            GrowthUpdate.hidden.is_(False),
+            GrowthUpdate.created_at >= utcnow() - timedelta(days=days),
+        )
         .distinct()
     )
     return session.scalar(
@@ -378,7 +381,10 @@ def units_due_update(session: Session, *, days: int = UPDATE_DUE_DAYS) -> int:
 def summary(session: Session) -> dict:
     """The adoption landing page's figures: units by state, adopters, this month's income and
     the adopted units due a growth update."""
-    counts = overview(session)["counts"]
+    counts = {key: 0 for key in STATES}
+    for per_farm in unit_states(session).values():
+        for key, count in per_farm.items():
+            counts[key] += count
     active = session.execute(
         select(func.count(), func.count(func.distinct(Adoption.customer_id))).where(
             Adoption.status == ACTIVE

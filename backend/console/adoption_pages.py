@@ -111,7 +111,9 @@ def _unit_values(form: dict) -> dict:
     except BadRequest as refused:
         if problems:
             # the schema's "请填写认养价格（分）" when the page already said why 元 was refused
-            said = [m for m in refused.message.split("；") if "（分）" not in m and "（克）" not in m]
+            said = [
+                m for m in refused.message.split("；") if "（分）" not in m and "（克）" not in m
+            ]
             problems.extend(said)
             raise BadRequest("；".join(problems), code="FORM_INVALID") from None
         raise
@@ -220,9 +222,7 @@ def adoption_adopters(staff):
         "number": request.args.get("number", "").strip()[:20] or None,
     }
     page = _page()
-    rows, total = reports.adopters(
-        db.session, **filters, page=page, page_size=ADOPTERS_PER_PAGE
-    )
+    rows, total = reports.adopters(db.session, **filters, page=page, page_size=ADOPTERS_PER_PAGE)
     return render_template(
         "console/adoption_adopters.html",
         rows=rows,
@@ -245,4 +245,3 @@ def adoption_income(staff):
         flash(failure.message, "error")
         income = reports.income_by_household(db.session, month=reports.current_month())
     return render_template("console/adoption_income.html", income=income)
-
