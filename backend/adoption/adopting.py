@@ -26,10 +26,11 @@ from backend.adoption.models import (
     AdoptionUnit,
 )
 from backend.errors import Conflict, NotFound, RuleBroken
-from backend.orders import events
+from backend.orders import events, lifecycle
 from backend.orders import service as orders
 from backend.orders.models import ADOPTION, PAID, PENDING_PAYMENT, Order
-from backend.queue import enqueue_at
+from backend.payments import service as payments
+from backend.queue import enqueue, enqueue_at
 from backend.timeutil import SHANGHAI, to_aware_utc, to_shanghai_iso, utcnow
 from backend.transactions import on_commit
 
@@ -312,13 +313,54 @@ def adoption_of_order(session: Session, order_id: int) -> Adoption | None:
 
 
 def sweep(session: Session) -> int:
-    """Settle every adoption still paying (a lost notification, a lapsed hold)."""
+    """Settle every adoption still paying (a lost notification, a lapsed hold), and every
+    payment that landed after its adoption had lapsed."""
     pending = session.scalars(
         select(Adoption).where(Adoption.status == PENDING).order_by(Adoption.id).limit(500)
     ).all()
     for adoption in pending:
         settle(session, adoption)
-    return len(pending)
+    late = session.scalars(
+        select(Adoption)
+        .join(Order, Order.id == Adoption.order_id)
+        .where(Adoption.status == CANCELLED, Order.status == PAID)
+        .order_by(Adoption.id)
+    ).all()
+    for adoption in late:
+        _paid_after_lapse(session, adoption)
+    return len(pending) + len(late)
+
+
+def _paid_after_lapse(session: Session, adoption: Adoption) -> None:
+    """The money came after the hold lapsed: the unit is the buyer's if nobody took it
+    meanwhile; otherwise the whole payment goes back and staff are told."""
+    order = session.get(Order, adoption.order_id)
+    if _take(session, adoption.unit_id, utcnow()):
+        _end_lapsed_adoption(session, adoption.unit_id)
+        session.execute(
+            update(AdoptionUnit)
+            .where(AdoptionUnit.id == adoption.unit_id)
+            .values(status=ADOPTED, held_until=None)
+            .execution_options(synchronize_session=False)
+        )
+        adoption.status, adoption.holding_unit_id = ACTIVE, adoption.unit_id
+        adoption.paid_at, adoption.cancelled_at = order.paid_at or utcnow(), None
+        session.commit()
+        return
+    payments.flag_anomaly(
+        session, kind="PAID_AFTER_CANCEL", reference=order.number, order_id=order.id
+    )
+    refund = payments.create_refund(
+        session,
+        order=order,
+        amount=order.total,
+        after_sale_id=None,
+        reason="付款时认养单元已被他人认养，全额退款",
+    )
+    lifecycle.move(session, order.id, "REFUND_REQUESTED", note={"refund_id": refund.id})
+    refund_id = refund.id
+    on_commit(session, lambda: enqueue("jobs.payments.submit_refund", refund_id))
+    session.commit()
 
 
 def get_adoption(session: Session, *, customer_id: int | None, adoption_id: int) -> Adoption:
