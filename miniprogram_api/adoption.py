@@ -7,7 +7,7 @@ from apiflask.validators import Range, Regexp
 
 from backend.adoption import adopting
 from backend.adoption import units as unit_rules
-from backend.errors import BadRequest
+from backend.errors import RuleBroken
 from backend.extensions import db
 from backend.orders.models import Order
 from backend.schemas import In, WholeNumber
@@ -151,7 +151,7 @@ def adoption_units(query):
 )
 def adopt(headers, body):
     if "unit_id" not in body and "sea_area" not in body:
-        raise BadRequest("请选择一个单元，或选择海区由我们为你挑选", code="UNIT_OR_AREA_REQUIRED")
+        raise RuleBroken("请选择一个单元，或选择海区由我们为你挑选", code="UNIT_OR_AREA_REQUIRED")
     area_id = None
     if "unit_id" not in body:
         area_id = unit_rules.sea_area_id(db.session, body["sea_area"])

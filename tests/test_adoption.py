@@ -123,7 +123,7 @@ def test_units_past_their_window_or_harvested_cannot_be_adopted(app, shopper, st
     assert done.status_code == 422 and done.json["code"] == "UNIT_CLOSED"
     assert "已收获" in done.json["message"]
     nothing = _adopt(shopper)
-    assert nothing.status_code == 400 and nothing.json["code"] == "UNIT_OR_AREA_REQUIRED"
+    assert nothing.status_code == 422 and nothing.json["code"] == "UNIT_OR_AREA_REQUIRED"
 
 
 def test_typhoon_loss_compensates_each_adopter_once(
