@@ -25,6 +25,8 @@ DEFAULT_TEMPLATES: dict[str, list[str]] = {
     "TPL_ORDER_TO_PAY": ["character_string1", "amount2", "thing3", "time4"],
     "TPL_ORDER_DELIVERED": ["character_string1", "thing2", "time3"],
     "TPL_DELIVERY_TROUBLE": ["character_string1", "thing2", "thing3"],
+    # 认养单元灭失通知: adoption no, unit, what happens
+    "TPL_ADOPTION_LOSS": ["character_string1", "thing2", "thing3"],
 }
 
 # Official Account template messages: template id -> data keys. Two styles exist on the platform:

@@ -69,6 +69,7 @@ ACTIONS = {
     "ops.requeue_all": "重试队列全部失败任务",
     "ops.queue_empty": "清空队列中的任务",
     "ops.queue_compact": "整理队列",
+    "adoption.loss": "标记认养单元损失",
     "adoption.units_create": "新建认养单元",
 }
 
