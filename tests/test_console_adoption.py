@@ -6,15 +6,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from backend.adoption import adopting
 from backend.adoption import units as unit_rules
 from backend.adoption.models import AdoptionUnit
 from backend.batches.models import Farm, SeaArea
-from backend.customers.models import Customer
 from backend.extensions import db
-from tests.helpers import ADDRESS, Shopper, audit_rows
+from tests.helpers import audit_rows
+from tests.test_adoption import _adopt, adopt_and_pay
 from tests.test_console_pages import csrf_token, text
 
 DAY = unit_rules.today
@@ -136,23 +135,6 @@ def test_roles_reach_only_their_part_of_adoption(console_as, app):
     assert 'class="active">认养</a>' in header
 
 
-def _adopt_and_pay(app, shopper: Shopper, unit_id: int) -> int:
-    with app.app_context():
-        customer_id = db.session.scalar(
-            select(Customer.id).where(Customer.openid == shopper.openid)
-        )
-        adoption, _ = adopting.adopt(
-            db.session, customer_id=customer_id, unit_id=unit_id, address=ADDRESS
-        )
-        adoption_id, order_id = adoption.id, adoption.order_id
-        db.session.remove()
-    shopper.confirm_payment(shopper.pay(order_id))
-    with app.app_context():
-        assert adopting.get_adoption(db.session, customer_id=None, adoption_id=adoption_id).paid_at
-        db.session.remove()
-    return adoption_id
-
-
 def test_income_per_household_adds_the_paid_prices_in_fen(app, console_as, shopper, other_shopper):
     console = console_as("finance")
     admin = console_as("admin")
@@ -166,15 +148,11 @@ def test_income_per_household_adds_the_paid_prices_in_fen(app, console_as, shopp
     cage_12 = rafts[("RS-HYS-01", 3)][11]["id"]
     rope_1 = rafts[("RS-HYS-01", 5)][0]["id"]
     wang_1 = rafts[("RS-HYS-02", 7)][0]["id"]
-    _adopt_and_pay(app, shopper, cage_12)  # ¥398.00
-    _adopt_and_pay(app, other_shopper, rope_1)  # ¥268.00
-    _adopt_and_pay(app, shopper, wang_1)  # ¥123.45
-    with app.app_context():  # a buyer still paying counts as held, not as income
-        customer_id = db.session.scalar(select(func.min(Customer.id)))
-        adopting.adopt(
-            db.session, customer_id=customer_id, unit_id=rafts[("RS-HYS-01", 5)][1]["id"]
-        )
-        db.session.remove()
+    adopt_and_pay(shopper, cage_12)  # ¥398.00
+    adopt_and_pay(other_shopper, rope_1)  # ¥268.00
+    adopt_and_pay(shopper, wang_1)  # ¥123.45
+    # a buyer still paying counts as held, not as income
+    assert _adopt(shopper, unit_id=rafts[("RS-HYS-01", 5)][1]["id"]).status_code == 201
 
     income = console.get("/console/api/adoption/income").json
     rows = {r["household"]: r for r in income["rows"]}
@@ -196,3 +174,64 @@ def test_income_per_household_adds_the_paid_prices_in_fen(app, console_as, shopp
     assert "3号筏 12号笼" in adopters
     home = text(console.get("/console/adoption"))
     assert "¥789.45" in home and "已认养单元" in home
+
+
+def _declare(console, **form):
+    token = csrf_token(console, "/console/adoption/losses")
+    body = {"csrf_token": token, "reason_kind": "台风", **form}
+    return console.post("/console/adoption/losses", data=body, follow_redirects=True)
+
+
+def test_a_typhoon_marks_raft_5_lost_from_the_form_once(app, console_as, shopper, other_shopper):
+    rope = adopt_and_pay(shopper, _unit_id(app, 5, 1))  # refund 60 % of ¥268
+    cage = adopt_and_pay(other_shopper, _unit_id(app, 3, 5))  # replaced by another cage
+    console = console_as("operations")
+    area = str(_area_id(app, "RS-HYS-01"))
+    missing = _declare(console, sea_area_id=area, raft="3", positions="5,30")
+    assert missing.status_code == 404 and "这个筏上没有这些位置的认养单元：30" in text(missing)
+    assert 'value="5,30"' in text(missing)  # the form keeps what staff typed
+
+    raft5 = _declare(console, sea_area_id=area, raft="5", reason_note="9 月“海葵”")
+    page = text(raft5)
+    assert "已标记 24 个单元损失：换单元 0 户，退款 1 户（共 ¥160.80），取消待支付 0 笔" in page
+    assert f"{rope['number']} 退 ¥160.80" in page
+    assert "台风：9 月“海葵”" in page  # the recent losses
+    cage5 = text(_declare(console, sea_area_id=area, raft="3", positions="5", reason_kind="病害"))
+    assert "已标记 1 个单元损失：换单元 1 户" in cage5 and f"{cage['number']} 换为" in cage5
+    again = _declare(console, sea_area_id=area, raft="5", positions="1-2")
+    assert again.status_code == 409 and "未能标记损失：2 个单元已登记过损失" in text(again)
+
+    twice = console.post(
+        "/console/api/adoption/losses", json={"unit_ids": [_unit_id(app, 5, 1)], "reason": "台风"}
+    )
+    assert twice.status_code == 409 and twice.json["code"] == "LOSS_ALREADY_DECLARED"
+    body = {"sea_area_id": int(area), "raft": 3, "positions": "6", "reason": "病害"}
+    assert console_as("finance").post("/console/api/adoption/losses", json=body).status_code == 403
+
+    grid = console.get("/console/api/adoption/units?raft=5").json
+    assert grid["counts"]["LOST"] == 24 and grid["total"] == 24
+    income = console.get("/console/api/adoption/income").json["rows"][0]
+    assert (income["income"], income["refunded"], income["net"]) == (
+        26800 + 39800,
+        16080,
+        26800 + 39800 - 16080,
+    )
+    assert (income["units"], income["lost"]) == (48, 25)
+
+
+def _unit_id(app, raft: int, position: int) -> int:
+    with app.app_context():
+        unit_id = db.session.scalar(
+            select(AdoptionUnit.id).where(
+                AdoptionUnit.raft == raft, AdoptionUnit.position == position
+            )
+        )
+        db.session.remove()
+    return unit_id
+
+
+def _area_id(app, code: str) -> int:
+    with app.app_context():
+        area_id = db.session.scalar(select(SeaArea.id).where(SeaArea.code == code))
+        db.session.remove()
+    return area_id

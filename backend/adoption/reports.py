@@ -30,7 +30,7 @@ from backend.adoption.models import (
 from backend.batches.models import Farm, SeaArea
 from backend.catalogue.models import ProductLine
 from backend.customers.models import Customer
-from backend.errors import BadRequest
+from backend.errors import BadRequest, NotFound
 from backend.live.models import LiveRoom
 from backend.pagination import page_of
 from backend.payments.models import Refund
@@ -410,10 +410,50 @@ def summary(session: Session) -> dict:
 def unit_ids(
     session: Session, *, sea_area_id: int, raft: int, positions: list[int] | None = None
 ) -> list[int]:
-    """The ids of a raft's units (all of them, or those at `positions`), in position order."""
+    """The ids of a raft's units (all of them, or those at `positions`), in position order;
+    NotFound when there are none."""
     where = [AdoptionUnit.sea_area_id == sea_area_id, AdoptionUnit.raft == raft]
     if positions:
         where.append(AdoptionUnit.position.in_(positions))
-    return list(
-        session.scalars(select(AdoptionUnit.id).where(*where).order_by(AdoptionUnit.position))
-    )
+    found = session.execute(
+        select(AdoptionUnit.id, AdoptionUnit.position).where(*where).order_by(AdoptionUnit.position)
+    ).all()
+    missing = sorted(set(positions or ()) - {position for _, position in found})
+    if not found or missing:
+        raise NotFound(
+            "这个筏上没有这些位置的认养单元",
+            code="UNIT_NOT_FOUND",
+            details={"positions": missing},
+        )
+    return [unit_id for unit_id, _ in found]
+
+
+def recent_losses(session: Session, *, limit: int = 20) -> list[dict]:
+    """The latest loss declarations: per sea area, raft, reason and time, how many units."""
+    rows = session.execute(
+        select(
+            SeaArea.name,
+            AdoptionUnit.raft,
+            AdoptionUnit.lost_reason,
+            AdoptionUnit.lost_at,
+            func.count(),
+            func.min(AdoptionUnit.position),
+            func.max(AdoptionUnit.position),
+        )
+        .join(SeaArea, SeaArea.id == AdoptionUnit.sea_area_id)
+        .where(AdoptionUnit.status == LOST)
+        .group_by(SeaArea.name, AdoptionUnit.raft, AdoptionUnit.lost_reason, AdoptionUnit.lost_at)
+        .order_by(AdoptionUnit.lost_at.desc(), AdoptionUnit.raft)
+        .limit(limit)
+    ).all()
+    return [
+        {
+            "sea_area": area,
+            "raft": raft,
+            "reason": reason,
+            "lost_at": lost_at,
+            "units": count,
+            "positions": f"{low}-{high}" if low != high else str(low),
+        }
+        for area, raft, reason, lost_at, count, low, high in rows
+    ]

@@ -5,16 +5,17 @@ console API blueprint of `api.py`."""
 
 from __future__ import annotations
 
-from apiflask.fields import String
-from apiflask.validators import OneOf
+from apiflask.fields import Integer, List, String
+from apiflask.validators import Length, OneOf, Range
+from marshmallow import ValidationError, validates_schema
 
-from backend.adoption import layout, reports
+from backend.adoption import layout, losses, reports
 from backend.adoption import units as unit_rules
 from backend.adoption.models import KINDS, REFUND, REPLACE
 from backend.console.access import staff_required
 from backend.console.api import bp
 from backend.extensions import db
-from backend.schemas import In, day, identifier, text, whole
+from backend.schemas import MAX_ID, In, day, identifier, text, whole
 from backend.staff import permissions as perms
 from backend.timeutil import to_shanghai_iso
 
@@ -54,18 +55,27 @@ class UnitsIn(In):
     loss_refund_percent = whole("损失退款比例（%）", 1, 100, required=False, load_default=50)
 
 
+def _number(label: str, high: int = MAX_ID, default=None) -> Integer:
+    """A whole number in a query string (text, so not a strict JSON number)."""
+    return Integer(
+        load_default=default,
+        validate=Range(1, high, error=f"{label}需在 1 到 {high} 之间"),
+        error_messages={"invalid": f"{label}必须是整数"},
+    )
+
+
 class UnitsQuery(In):
-    farm_id = identifier("养殖户", required=False, load_default=None)
-    sea_area_id = identifier("养殖海区", required=False, load_default=None)
-    raft = whole("筏号", 1, 999, required=False, load_default=None)
+    farm_id = _number("养殖户")
+    sea_area_id = _number("养殖海区")
+    raft = _number("筏号", 999)
     state = String(load_default=None, validate=OneOf(list(reports.STATES)))
 
 
 class AdoptersQuery(In):
-    farm_id = identifier("养殖户", required=False, load_default=None)
+    farm_id = _number("养殖户")
     status = String(load_default=None, validate=OneOf(list(reports.ADOPTION_STATES)))
-    number = String(load_default=None)
-    page = whole("页码", 1, 10_000, required=False, load_default=1)
+    number = String(load_default=None, validate=Length(max=20))
+    page = _number("页码", 10_000, default=1)
 
 
 class MonthQuery(In):
@@ -128,3 +138,39 @@ def adoption_adopters(query, staff):
 @bp.doc(summary="各养殖户某月的认养收入（分）与单元认养情况")
 def adoption_income(query, staff):
     return reports.income_by_household(db.session, month=query["month"] or reports.current_month())
+
+
+class LossIn(In):
+    """Units lost at sea: their ids, or a raft of a sea area (all of it, or some positions)."""
+
+    unit_ids = List(identifier("认养单元"), validate=Length(1, 5000, error="请选择损失的认养单元"))
+    sea_area_id = identifier("养殖海区", required=False)
+    raft = whole("筏号", 1, 999, required=False)
+    positions = text("位置", 200, required=False)
+    reason = text("损失原因", 100, metadata={"description": "如：台风、病害"})
+
+    @validates_schema
+    def _units_or_raft(self, data, **_kwargs):
+        if not data.get("unit_ids") and not (data.get("sea_area_id") and data.get("raft")):
+            raise ValidationError("请选择损失的认养单元：填写单元，或海区与筏号", "unit_ids")
+
+
+def loss_units(body: dict) -> list[int]:
+    """The unit ids a loss declaration names (a whole raft when no positions are given)."""
+    if body.get("unit_ids"):
+        return body["unit_ids"]
+    positions = layout.parse_positions(body["positions"]) if body.get("positions") else None
+    return reports.unit_ids(
+        db.session, sea_area_id=body["sea_area_id"], raft=body["raft"], positions=positions
+    )
+
+
+@bp.post("/adoption/losses")
+@staff_required(perms.ADOPTION_MANAGE)
+@bp.input(LossIn, arg_name="body")
+@bp.doc(summary="标记认养单元损失（台风、病害），按条款为每位认养人换单元或退款，仅一次")
+def declare_adoption_loss(body, staff):
+    unit_ids = loss_units(body)
+    return losses.declare_loss(
+        db.session, unit_ids=unit_ids, reason=body["reason"], staff_id=staff.id
+    ), 201

@@ -9,11 +9,17 @@ from decimal import Decimal, InvalidOperation
 
 from flask import current_app, flash, redirect, render_template, request, url_for
 
-from backend.adoption import layout, reports
+from backend.adoption import layout, losses, reports
 from backend.adoption.models import KINDS, REPLACE
 from backend.adoption.units import LOSS_TERMS, today
 from backend.console.access import login_required
-from backend.console.adoption_api import ADOPTERS_PER_PAGE, MAX_PARCELS, UnitsIn
+from backend.console.adoption_api import (
+    ADOPTERS_PER_PAGE,
+    MAX_PARCELS,
+    LossIn,
+    UnitsIn,
+    loss_units,
+)
 from backend.console.forms import load_form
 from backend.console.pages import _page, _pages, bp
 from backend.errors import BadRequest, DomainError
@@ -31,6 +37,8 @@ FORM_FIELDS = (
 # Pages of the section other modules add (growth updates, the harvest calendar): found by
 # their endpoint's name, so the section links them once they exist.
 SIBLINGS = (("growth", "生长更新"), ("harvest", "收获日历"))
+LOSS_REASONS = ("台风", "病害", "赤潮", "风浪", "其他")
+LOSS_LINES = 10  # adopters named in the flash after a loss; the rest counted
 
 
 def _sibling_pages() -> list[tuple[str, str]]:
@@ -245,3 +253,71 @@ def adoption_income(staff):
         flash(failure.message, "error")
         income = reports.income_by_household(db.session, month=reports.current_month())
     return render_template("console/adoption_income.html", income=income)
+
+
+def _loss_done(outcome: dict) -> list[str]:
+    """What a loss declaration did, in lines staff read."""
+    replaced, refunded = outcome.get("replaced", []), outcome.get("refunded", [])
+    cancelled = outcome.get("cancelled", [])
+    money = sum(r.get("amount", 0) for r in refunded)
+    lines = [
+        f"已标记 {outcome.get('units', 0)} 个单元损失：换单元 {len(replaced)} 户，"
+        f"退款 {len(refunded)} 户（共 ¥{money / 100:,.2f}），取消待支付 {len(cancelled)} 笔"
+    ]
+    if replaced:
+        shown = [f"{r['adoption']} 换为 {r['unit']}（{r['replacement']}）" for r in replaced]
+        lines.append("换单元：" + "；".join(shown[:LOSS_LINES]) + _more(shown))
+    if refunded:
+        shown = [f"{r['adoption']} 退 ¥{r['amount'] / 100:,.2f}" for r in refunded]
+        lines.append("退款：" + "；".join(shown[:LOSS_LINES]) + _more(shown))
+    if cancelled:
+        lines.append("取消待支付：" + "、".join(cancelled[:LOSS_LINES]) + _more(cancelled))
+    return lines
+
+
+def _more(items: list) -> str:
+    return f" 等 {len(items)} 户" if len(items) > LOSS_LINES else ""
+
+
+def _losses_page(form: dict, status: int = 200):
+    html = render_template(
+        "console/adoption_losses.html",
+        choices=reports.choices(db.session),
+        recent=reports.recent_losses(db.session),
+        reasons=LOSS_REASONS,
+        form=form,
+    )
+    return html, status
+
+
+@bp.get("/adoption/losses")
+@login_required(perms.ADOPTION_MANAGE)
+def adoption_losses(staff):
+    return _losses_page({"reason_kind": LOSS_REASONS[0]})
+
+
+@bp.post("/adoption/losses")
+@login_required(perms.ADOPTION_MANAGE)
+def adoption_declare_loss(staff):
+    form = {
+        key: request.form.get(key, "").strip()[:100]
+        for key in ("sea_area_id", "raft", "positions", "reason_kind", "reason_note")
+    }
+    kind = form["reason_kind"] if form["reason_kind"] in LOSS_REASONS else ""
+    reason = "：".join(part for part in (kind, form["reason_note"]) if part)
+    try:
+        values = load_form(LossIn(), {**form, "reason": reason})
+        outcome = losses.declare_loss(
+            db.session, unit_ids=loss_units(values), reason=values["reason"], staff_id=staff.id
+        )
+    except DomainError as failure:
+        db.session.rollback()
+        message = failure.message
+        missing = (failure.details or {}).get("positions")
+        if missing:
+            message += f"：{layout.positions_text(missing)}"
+        flash(f"未能标记损失：{message}", "error")
+        return _losses_page(form, failure.status)
+    for line in _loss_done(outcome):
+        flash(line, "success")
+    return redirect(url_for(".adoption_losses"))
