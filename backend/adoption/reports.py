@@ -235,6 +235,7 @@ def unit_detail(session: Session, unit_id: int) -> dict:
         **unit_rules.view(unit),
         "state": state_of(unit),
         "state_name": STATES[state_of(unit)],
+        "sea_area_id": unit.sea_area_id,
         "sea_area_code": unit.sea_area.code,
         "product_line": line.name if line else "—",
         "loss_refund_percent": unit.loss_refund_percent,
@@ -361,6 +362,31 @@ def unit_states(session: Session) -> dict[int, Counter]:
     return units
 
 
+def raft_counts(session: Session) -> list[dict]:
+    """Each raft with units: its sea area, households and how many units are in each state."""
+    state = case(
+        ((AdoptionUnit.status == HELD) & (AdoptionUnit.held_until < utcnow()), FREE),
+        else_=AdoptionUnit.status,
+    )
+    rows = session.execute(
+        select(SeaArea.id, SeaArea.name, AdoptionUnit.raft, Farm.name, state, func.count())
+        .join(SeaArea, SeaArea.id == AdoptionUnit.sea_area_id)
+        .join(Farm, Farm.id == AdoptionUnit.farm_id)
+        .group_by(SeaArea.id, SeaArea.name, AdoptionUnit.raft, Farm.name, state)
+        .order_by(SeaArea.id, AdoptionUnit.raft)
+    ).all()
+    rafts: dict[tuple, dict] = {}
+    for area_id, area, raft, household, current, count in rows:
+        row = rafts.setdefault(
+            (area_id, raft),
+            {"sea_area_id": area_id, "sea_area": area, "raft": raft, "households": set(),
+             "counts": dict.fromkeys(STATES, 0)},
+        )  # fmt: skip
+        row["households"].add(household)
+        row["counts"][current] += count
+    return [{**row, "households": "、".join(sorted(row["households"]))} for row in rafts.values()]
+
+
 def units_due_update(session: Session, *, days: int = UPDATE_DUE_DAYS) -> int:
     """Adopted units whose household posted no visible growth update for `days` days."""
     recent = (
@@ -404,6 +430,7 @@ def summary(session: Session) -> dict:
         "income": income["income"],
         "net": income["net"],
         "due_update": units_due_update(session),
+        "rafts": raft_counts(session),
     }
 
 
