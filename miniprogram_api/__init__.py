@@ -5,6 +5,7 @@ from apiflask import APIBlueprint
 api_v1 = APIBlueprint("api_v1", __name__)
 
 from miniprogram_api import (  # noqa: E402,F401  (routes)
+    adoption_growth,
     auth,
     cart,
     flash_sales,

@@ -69,6 +69,8 @@ ACTIONS = {
     "ops.requeue_all": "重试队列全部失败任务",
     "ops.queue_empty": "清空队列中的任务",
     "ops.queue_compact": "整理队列",
+    "growth.hide": "隐藏生长动态",
+    "farm_member.bind_code": "签发养殖户成员绑定码",
 }
 
 # How a changed field reads on the audit page.
@@ -99,6 +101,7 @@ FIELDS = {
     "token_id": "token 编号",
     "expires_at": "到期时间",
     "revoked": "已吊销",
+    "hidden": "已隐藏",
 }
 
 
