@@ -234,6 +234,6 @@ def post_update(member):
 @member_required
 def my_updates(member):
     posted = request.args.get("posted", "")
-    notice = f"已发布，{posted} 个单元的认养人会收到通知" if posted.isdigit() else None
+    notice = f"已发布到 {posted} 个单元，认养人会收到微信通知" if posted.isdigit() else None
     items = growth.posts(db.session, farm_id=member.farm_id, limit=30)
     return render_template("farmweb/updates.html", items=items, notice=notice, tab="updates")
