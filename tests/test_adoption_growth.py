@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 import requests
 
-from backend.adoption import adopting, growth
+from backend.adoption import adopting, growth, growth_messages
 from backend.adoption import units as unit_rules
 from backend.adoption.models import ACTIVE, AdopterMessage, AdoptionUnit, GrowthUpdate
 from backend.audit.models import AuditRecord
@@ -96,7 +96,7 @@ def adopt(app, client, sandbox, openid: str, unit_id: int) -> tuple[Shopper, int
 def _grant(sandbox, openid: str) -> None:
     requests.post(
         f"{sandbox.url}/sandbox/wx/subscriptions",
-        json={"openid": openid, "template_id": growth.TEMPLATE},
+        json={"openid": openid, "template_id": growth_messages.TEMPLATE},
         timeout=5,
     ).raise_for_status()
 
@@ -104,7 +104,7 @@ def _grant(sandbox, openid: str) -> None:
 def _sent(sandbox, openid: str) -> list[dict]:
     res = requests.get(
         f"{sandbox.url}/sandbox/wx/messages",
-        params={"touser": openid, "template_id": growth.TEMPLATE},
+        params={"touser": openid, "template_id": growth_messages.TEMPLATE},
         timeout=5,
     )
     return res.json()["messages"]

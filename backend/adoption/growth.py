@@ -13,24 +13,18 @@ import secrets
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from backend.adoption.models import (
-    ACTIVE,
     HARVESTED,
     LOST,
-    AdopterMessage,
-    Adoption,
     AdoptionUnit,
     GrowthUpdate,
 )
 from backend.adoption.units import unit_name
 from backend.audit import service as audit
-from backend.batches.models import Farm
-from backend.clients.wechat import WeChatError, wechat_client
-from backend.customers.models import Customer
 from backend.errors import BadRequest, Conflict, Forbidden, NotFound, RuleBroken
 from backend.media import service as media
 from backend.media.storage import storage
@@ -54,8 +48,6 @@ MEASUREMENTS = {
 }
 FUTURE_SLACK = timedelta(minutes=10)  # a phone's clock a little ahead
 OLDEST = timedelta(days=60)
-TEMPLATE = "TPL_ADOPTION_GROWTH"  # thing1 unit, thing2 what was measured, time3 when
-MESSAGE_KIND = "UPDATE"
 WAITING_DAYS = 14  # an adopted unit with no update for this long is waiting for one
 
 
@@ -322,179 +314,3 @@ def timeline(session: Session, *, unit_id: int, include_hidden: bool = False) ->
         query = query.where(GrowthUpdate.hidden.is_(False))
     rows = session.scalars(query.order_by(GrowthUpdate.measured_at.desc(), GrowthUpdate.id.desc()))
     return [view(row) for row in rows]
-
-
-def posts(
-    session: Session, *, farm_id: int | None = None, hidden: bool | None = None, limit: int = 50
-) -> list[dict]:
-    """The newest posts (one entry per post, however many units it covers): for the console
-    (every household) and a household's own page."""
-    query = select(GrowthUpdate, AdoptionUnit, Farm.name).join(
-        AdoptionUnit, AdoptionUnit.id == GrowthUpdate.unit_id
-    )
-    query = query.join(Farm, Farm.id == GrowthUpdate.farm_id)
-    if farm_id is not None:
-        query = query.where(GrowthUpdate.farm_id == farm_id)
-    if hidden is not None:
-        query = query.where(GrowthUpdate.hidden.is_(hidden))
-    query = query.order_by(GrowthUpdate.created_at.desc(), GrowthUpdate.id.desc()).limit(limit * 30)
-    grouped: dict[tuple, dict] = {}
-    for update, unit, farm_name in session.execute(query):
-        entry = grouped.get((update.farm_id, post_key(update)))
-        if entry is None:
-            if len(grouped) == limit:
-                continue
-            entry = grouped[(update.farm_id, post_key(update))] = {
-                **view(update),
-                "farm": farm_name,
-                "posted_by": update.posted_by,
-                "created_at": update.created_at,
-                "hidden": update.hidden,
-                "hidden_reason": update.hidden_reason,
-                "units": [],
-            }
-        entry["units"].append(unit_name(unit))
-    for entry in grouped.values():
-        entry["units"].reverse()
-    return list(grouped.values())
-
-
-def units_waiting(session: Session, *, days: int = WAITING_DAYS) -> list[dict]:
-    """Adopted units whose household posted nothing visible for `days`: who owes an update."""
-    since = utcnow() - timedelta(days=days)
-    last = (
-        select(GrowthUpdate.unit_id, func.max(GrowthUpdate.measured_at).label("at"))
-        .where(GrowthUpdate.hidden.is_(False))
-        .group_by(GrowthUpdate.unit_id)
-        .subquery()
-    )
-    rows = session.execute(
-        select(AdoptionUnit, Farm.name, last.c.at)
-        .join(Adoption, Adoption.unit_id == AdoptionUnit.id)
-        .join(Farm, Farm.id == AdoptionUnit.farm_id)
-        .outerjoin(last, last.c.unit_id == AdoptionUnit.id)
-        .where(Adoption.status == ACTIVE, or_(last.c.at.is_(None), last.c.at < since))
-        .order_by(AdoptionUnit.farm_id, AdoptionUnit.raft, AdoptionUnit.position)
-    )
-    return [
-        {"code": unit.code, "name": unit_name(unit), "farm": farm, "last_at": at}
-        for unit, farm, at in rows
-    ]
-
-
-def farm_rafts(session: Session, *, farm_id: int) -> list[dict]:
-    """A household's units by raft, each with its adopters and last update, for its phone."""
-    adopters = (
-        select(Adoption.unit_id, func.count().label("n"))
-        .where(Adoption.status == ACTIVE)
-        .group_by(Adoption.unit_id)
-        .subquery()
-    )
-    last = (
-        select(GrowthUpdate.unit_id, func.max(GrowthUpdate.measured_at).label("at"))
-        .group_by(GrowthUpdate.unit_id)
-        .subquery()
-    )
-    rows = session.execute(
-        select(AdoptionUnit, adopters.c.n, last.c.at)
-        .outerjoin(adopters, adopters.c.unit_id == AdoptionUnit.id)
-        .outerjoin(last, last.c.unit_id == AdoptionUnit.id)
-        .where(AdoptionUnit.farm_id == farm_id)
-        .order_by(AdoptionUnit.raft, AdoptionUnit.position)
-    )
-    rafts: dict[int, dict] = {}
-    for unit, count, at in rows:
-        raft = rafts.setdefault(unit.raft, {"raft": unit.raft, "units": [], "adopters": 0})
-        raft["units"].append(
-            {
-                "id": unit.id,
-                "name": unit_name(unit),
-                "position": unit.position,
-                "status": unit.status,
-                "adopters": count or 0,
-                "last_at": at,
-                "open": unit.status not in (LOST, HARVESTED),
-            }
-        )
-        raft["adopters"] += count or 0
-    return list(rafts.values())
-
-
-# -- telling the adopters ---------------------------------------------------------------------
-def tell_adopters(session: Session, *, update_id: int) -> dict[str, int]:
-    """Tell each active adopter of the update's unit once (a rerun sends nothing twice; a hidden
-    update is told to nobody). Answers how many of each outcome."""
-    update = get_update(session, update_id)
-    outcomes: dict[str, int] = {}
-    if update.hidden:
-        return outcomes
-    unit = session.get(AdoptionUnit, update.unit_id)
-    data = _message_data(unit, update)
-    adoption_ids = list(
-        session.scalars(
-            select(Adoption.id)
-            .where(Adoption.unit_id == update.unit_id, Adoption.status == ACTIVE)
-            .order_by(Adoption.id)
-        )
-    )
-    for adoption_id in adoption_ids:
-        outcome = _tell_adopter(
-            session,
-            adoption_id=adoption_id,
-            kind=MESSAGE_KIND,
-            ref_id=update.id,
-            template=TEMPLATE,
-            data=data,
-        )
-        outcomes[outcome] = outcomes.get(outcome, 0) + 1
-    return outcomes
-
-
-def _message_data(unit: AdoptionUnit, update: GrowthUpdate) -> dict:
-    said = measurement_text(update.measurements).replace(" · ", " ")
-    if not said:
-        said = update.note or f"新拍了 {len(update.photos)} 张照片"
-    when = to_aware_utc(update.measured_at).astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
-    return {
-        "thing1": {"value": unit_name(unit)[:20]},
-        "thing2": {"value": said[:20]},
-        "time3": {"value": when},
-    }
-
-
-def _tell_adopter(
-    session: Session, *, adoption_id: int, kind: str, ref_id: int, template: str, data: dict
-) -> str:
-    """Send unless sent (the AdopterMessage row is claimed first); answers the outcome
-    ("already" when another run sent it). 43101 (no credit left) and other refusals are kept
-    as the outcome; a transient failure forgets the claim and propagates for the job's retry."""
-    session.add(AdopterMessage(adoption_id=adoption_id, kind=kind, ref_id=ref_id))
-    try:
-        session.commit()
-    except IntegrityError:
-        session.rollback()
-        return "already"
-    this = (
-        AdopterMessage.adoption_id == adoption_id,
-        AdopterMessage.kind == kind,
-        AdopterMessage.ref_id == ref_id,
-    )
-    openid = session.scalar(
-        select(Customer.openid)
-        .join(Adoption, Adoption.customer_id == Customer.id)
-        .where(Adoption.id == adoption_id)
-    )
-    try:
-        wechat_client().send_subscribe_message(
-            openid, template, data, page=f"pages/adoption/detail?id={adoption_id}"
-        )
-        outcome = "sent"
-    except WeChatError as refused:
-        if refused.errcode in (None, -1):
-            session.execute(delete(AdopterMessage).where(*this))
-            session.commit()
-            raise
-        outcome = f"refused:{refused.errcode}"
-    session.scalar(select(AdopterMessage).where(*this)).outcome = outcome
-    session.commit()
-    return outcome

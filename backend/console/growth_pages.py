@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
 
-from backend.adoption import growth, members
+from backend.adoption import growth, growth_queries, members
 from backend.console.access import login_required
 from backend.console.pages import bp
 from backend.errors import DomainError
@@ -22,8 +22,8 @@ def _page(issued: dict | None = None, status: int = 200):
     html = render_template(
         "console/growth_updates.html",
         show=show,
-        items=growth.posts(db.session, hidden=SHOW[show], limit=50),
-        waiting=growth.units_waiting(db.session),
+        items=growth_queries.posts(db.session, hidden=SHOW[show], limit=50),
+        waiting=growth_queries.units_waiting(db.session),
         waiting_days=growth.WAITING_DAYS,
         households=members.households(db.session),
         issued=issued,

@@ -11,7 +11,7 @@ from flask import g, make_response, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from backend.adoption import growth, members
+from backend.adoption import growth, growth_queries, members
 from backend.errors import DomainError
 from backend.extensions import db
 from backend.farmweb import bp
@@ -142,7 +142,7 @@ def logout():
 @bp.get("/units")
 @member_required
 def units(member):
-    rafts = growth.farm_rafts(db.session, farm_id=member.farm_id)
+    rafts = growth_queries.farm_rafts(db.session, farm_id=member.farm_id)
     return render_template("farmweb/units.html", rafts=rafts, tab="units")
 
 
@@ -151,7 +151,7 @@ def _now_local() -> str:
 
 
 def _post_page(member, form: dict, error: str | None = None, status: int = 200):
-    rafts = growth.farm_rafts(db.session, farm_id=member.farm_id)
+    rafts = growth_queries.farm_rafts(db.session, farm_id=member.farm_id)
     html = render_template(
         "farmweb/post.html",
         rafts=rafts,
@@ -235,5 +235,5 @@ def post_update(member):
 def my_updates(member):
     posted = request.args.get("posted", "")
     notice = f"已发布到 {posted} 个单元，认养人会收到微信通知" if posted.isdigit() else None
-    items = growth.posts(db.session, farm_id=member.farm_id, limit=30)
+    items = growth_queries.posts(db.session, farm_id=member.farm_id, limit=30)
     return render_template("farmweb/updates.html", items=items, notice=notice, tab="updates")

@@ -1,5 +1,7 @@
 """/api/processing: the processing line's signed API (open batch, steps, sorting, inspection,
-packing). Every call carries a report_id; a repeat is answered the same and applied once."""
+packing). Every call carries a report_id; a repeat is answered the same and applied once.
+Farms' systems post growth updates of adoption units here too, signed the same way; their
+external_id makes a repeat apply once."""
 
 from __future__ import annotations
 
