@@ -333,6 +333,7 @@ from backend.console import (  # noqa: E402, F401  (views register on bp)
     brand_pages,
     catalogue_pages,
     fulfilment_pages,
+    growth_pages,
     home_pages,
     live_pages,
     live_sections,
