@@ -162,6 +162,7 @@ def _register_blueprints(app: APIFlask) -> None:
     from backend.console.pages import bp as console_pages
     from backend.console.platforms_api import bp as platforms_api
     from backend.console.settlement_api import bp as settlement_api
+    from backend.farmweb import bp as farm_pages
     from backend.processing.api import bp as processing_api
     from backend.seller_api.routes import bp as seller_api
     from backend.sellerweb import bp as seller_pages
@@ -192,6 +193,7 @@ def _register_blueprints(app: APIFlask) -> None:
     app.register_blueprint(console_pages, url_prefix="/console")
     app.register_blueprint(console_assets)  # the charts' scripts, public like any library
     app.register_blueprint(seller_pages, url_prefix="/seller")  # forms carry CSRF tokens
+    app.register_blueprint(farm_pages, url_prefix="/farm")  # forms carry CSRF tokens
     app.register_blueprint(apply_pages, url_prefix="/apply")
     app.register_blueprint(metrics_api)
     mount_rq_dashboard(app)

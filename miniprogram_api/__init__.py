@@ -6,6 +6,7 @@ api_v1 = APIBlueprint("api_v1", __name__)
 
 from miniprogram_api import (  # noqa: E402,F401  (routes)
     adoption,
+    adoption_growth,
     auth,
     cart,
     flash_sales,

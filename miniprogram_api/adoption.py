@@ -39,6 +39,7 @@ class UnitOut(Schema):
     name = String(metadata={"description": "如 3号筏 12号笼"})
     kind = String()
     kind_name = String()
+    species = String(metadata={"description": "品种，如 牡蛎"})
     raft = Integer()
     position = Integer()
     sea_area = String()
@@ -67,6 +68,7 @@ class UnitListOut(Schema):
 class RaftOut(Schema):
     raft = Integer()
     kind_name = String()
+    species = String()
     household = String()
     price = Integer()
     yield_jin = Float()

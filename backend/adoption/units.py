@@ -160,6 +160,7 @@ def view(unit: AdoptionUnit, *, free: bool | None = None) -> dict:
         "name": unit_name(unit),
         "kind": unit.kind,
         "kind_name": KINDS[unit.kind],
+        "species": unit.product_line.name,
         "raft": unit.raft,
         "position": unit.position,
         "sea_area": unit.sea_area.name,
@@ -221,6 +222,7 @@ def areas(session: Session) -> list[dict]:
             {
                 "raft": unit.raft,
                 "kind_name": KINDS[unit.kind],
+                "species": unit.product_line.name,
                 "household": unit.farm.name,
                 "price": unit.price,
                 "yield_jin": round(unit.yield_g / 500, 1),

@@ -334,6 +334,7 @@ from backend.console import (  # noqa: E402, F401  (views register on bp)
     brand_pages,
     catalogue_pages,
     fulfilment_pages,
+    growth_pages,
     home_pages,
     live_pages,
     live_sections,

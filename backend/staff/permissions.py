@@ -34,6 +34,7 @@ AUDIT_VIEW = "audit.view"
 REPORTS_VIEW = "reports.view"
 SELLERS_VIEW = "sellers.view"
 OPS_VIEW = "ops.view"
+ADOPTION_GROWTH = "adoption.growth"
 ADOPTION_VIEW = "adoption.view"
 ADOPTION_MANAGE = "adoption.manage"
 
@@ -63,6 +64,7 @@ PERMISSIONS: dict[str, str] = {
     REPORTS_VIEW: "查看经营报表（销售、库存、直播、死货率、卖家、防伪、广播）",
     SELLERS_VIEW: "卖家名录与卖家详情（店铺、授权、订单、通知、结算、微信绑定）",
     OPS_VIEW: "运维：任务队列（重试、删除失败任务）、定时任务、外部连接、监控指标",
+    ADOPTION_GROWTH: "认养生长动态：查看与隐藏动态、签发养殖户成员绑定码",
     ADOPTION_VIEW: "认养：单元与状态、认养人、养殖户认养收入",
     ADOPTION_MANAGE: "认养：新建认养单元、标记单元损失",
 }
@@ -102,6 +104,7 @@ ROLES: dict[str, Role] = {
                 CATALOGUE,
                 REPORTS_VIEW,
                 SELLERS_VIEW,
+                ADOPTION_GROWTH,
             }
         )
         | {ADOPTION_VIEW, ADOPTION_MANAGE},
