@@ -80,7 +80,7 @@ def declare_loss(session: Session, *, unit_ids: list[int], reason: str, staff_id
         staff=staff,
         action="adoption.loss",
         target_type="adoption_unit",
-        target_id=",".join(str(i) for i in ids)[:60],
+        target_id=",".join(str(i) for i in ids)[:40],
         summary=f"标记 {len(ids)} 个认养单元损失（{reason}），换新 {len(outcome['replaced'])} "
         f"户，退款 {len(outcome['refunded'])} 户",
         after={"reason": reason, "status": LOST},
