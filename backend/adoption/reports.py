@@ -10,7 +10,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
+from backend.adoption import growth_queries
 from backend.adoption import units as unit_rules
+from backend.adoption.growth import WAITING_DAYS
 from backend.adoption.models import (
     ACTIVE,
     ADOPTED,
@@ -45,8 +47,6 @@ ADOPTION_STATES = {
     COMPENSATED: "已补偿",
 }
 COMPENSATIONS = {"replace": "换单元", "refund": "退款"}
-# An adopted unit whose household posted nothing visible for this long is due an update.
-UPDATE_DUE_DAYS = 14
 
 
 def state_of(unit: AdoptionUnit, now: datetime | None = None) -> str:
@@ -387,26 +387,9 @@ def raft_counts(session: Session) -> list[dict]:
     return [{**row, "households": "、".join(sorted(row["households"]))} for row in rafts.values()]
 
 
-def units_due_update(session: Session, *, days: int = UPDATE_DUE_DAYS) -> int:
-    """Adopted units whose household posted no visible growth update for `days` days."""
-    recent = (
-        select(GrowthUpdate.unit_id)
-        .where(
-            GrowthUpdate.hidden.is_(False),
-            GrowthUpdate.created_at >= utcnow() - timedelta(days=days),
-        )
-        .distinct()
-    )
-    return session.scalar(
-        select(func.count())
-        .select_from(AdoptionUnit)
-        .where(AdoptionUnit.status == ADOPTED, AdoptionUnit.id.not_in(recent))
-    )
-
-
 def summary(session: Session) -> dict:
     """The adoption landing page's figures: units by state, adopters, this month's income and
-    the adopted units due a growth update."""
+    the adopted units waiting for a growth update."""
     counts = {key: 0 for key in STATES}
     for per_farm in unit_states(session).values():
         for key, count in per_farm.items():
@@ -429,7 +412,8 @@ def summary(session: Session) -> dict:
         "month": month,
         "income": income["income"],
         "net": income["net"],
-        "due_update": units_due_update(session),
+        "due_update": len(growth_queries.units_waiting(session)),
+        "due_days": WAITING_DAYS,
         "rafts": raft_counts(session),
     }
 

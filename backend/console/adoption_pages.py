@@ -36,13 +36,13 @@ FORM_FIELDS = (
 )  # fmt: skip
 # Pages of the section other modules add (growth updates, the harvest calendar): found by
 # their endpoint's name, so the section links them once they exist.
-SIBLINGS = (("growth", "生长更新"), ("harvest", "收获日历"))
+SIBLINGS = (("growth", "生长动态"), ("harvest", "收获日历"))
 LOSS_REASONS = ("台风", "病害", "赤潮", "风浪", "其他")
 LOSS_LINES = 10  # adopters named in the flash after a loss; the rest counted
 
 
-def _sibling_pages() -> list[tuple[str, str]]:
-    """(endpoint, label) of the section's pages that other modules register, if any."""
+def _sibling_pages() -> list[tuple[str, str, str]]:
+    """(endpoint, label, permission) of the section's pages other modules register, if any."""
     found = current_app.extensions.get("adoption_siblings")
     if found is None:
         found = []
@@ -54,7 +54,8 @@ def _sibling_pages() -> list[tuple[str, str]]:
                 key=len,
             )  # fmt: skip
             if candidates:
-                found.append((candidates[0], label))
+                view = current_app.view_functions[candidates[0]]
+                found.append((candidates[0], label, view.permission))
         current_app.extensions["adoption_siblings"] = found
     return found
 
@@ -64,7 +65,7 @@ def adoption_section() -> dict:
     """The 认养 menu entry is lit on every page of the section, its siblings' too."""
     own = [name for name in current_app.view_functions if name.startswith("console.adoption")]
     return {
-        "adoption_endpoints": own + [endpoint for endpoint, _ in _sibling_pages()],
+        "adoption_endpoints": own + [endpoint for endpoint, *_ in _sibling_pages()],
         "adoption_siblings": _sibling_pages,
     }
 
