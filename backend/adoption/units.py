@@ -185,7 +185,7 @@ def view(unit: AdoptionUnit, *, free: bool | None = None) -> dict:
 
 def _loss_text(unit: AdoptionUnit) -> str:
     if unit.loss_terms == REPLACE:
-        return "如遇台风、病害等灭失，免费换一个同海区的单元；无可换单元时按比例退款"
+        return "如遇台风、病害等灭失，免费换一个同品种的单元；无可换单元时全额退款"
     return f"如遇台风、病害等灭失，退还认养费的 {unit.loss_refund_percent}%"
 
 
