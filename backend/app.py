@@ -162,12 +162,14 @@ def _register_blueprints(app: APIFlask) -> None:
     from backend.console.pages import bp as console_pages
     from backend.console.platforms_api import bp as platforms_api
     from backend.console.settlement_api import bp as settlement_api
+    from backend.farmweb import bp as farm_pages
     from backend.processing.api import bp as processing_api
     from backend.seller_api.routes import bp as seller_api
     from backend.sellerweb import bp as seller_pages
     from backend.sellerweb.shop_oauth import bp as seller_oauth
     from bots.officialaccount.callback import bp as wechat_oa
     from miniprogram_api import api_v1
+    from miniprogram_api.certificate_page import bp as adoption_page
     from miniprogram_api.trace_page import bp as trace_page
 
     app.register_blueprint(api_v1, url_prefix="/api/v1")
@@ -187,9 +189,11 @@ def _register_blueprints(app: APIFlask) -> None:
     app.register_blueprint(seller_api, url_prefix="/api/seller/v1")
     app.register_blueprint(seller_oauth, url_prefix="/seller/shops")
     app.register_blueprint(trace_page, url_prefix="/t")
+    app.register_blueprint(adoption_page, url_prefix="/adoption")
     app.register_blueprint(console_pages, url_prefix="/console")
     app.register_blueprint(console_assets)  # the charts' scripts, public like any library
     app.register_blueprint(seller_pages, url_prefix="/seller")  # forms carry CSRF tokens
+    app.register_blueprint(farm_pages, url_prefix="/farm")  # forms carry CSRF tokens
     app.register_blueprint(apply_pages, url_prefix="/apply")
     app.register_blueprint(metrics_api)
     mount_rq_dashboard(app)

@@ -41,10 +41,18 @@ UPLOAD_ENDPOINTS = frozenset({"api_v1.upload_photo", "console.upload_product_pic
 MULTIPART_OVERHEAD = 64 * 1024
 
 
+# Growth updates carry up to 6 photos (a form's files, or base64 in the farm system's JSON).
+MULTI_PHOTO_ENDPOINTS = frozenset({"farmweb.post_update", "processing.post_growth_update"})
+MULTI_PHOTOS = 6
+
+
 def upload_sized_bodies() -> None:
     """Registered before CSRF protection, which reads the form (and so the body) first."""
     if request.endpoint in UPLOAD_ENDPOINTS:
         request.max_content_length = current_app.config["PHOTO_MAX_BYTES"] + MULTIPART_OVERHEAD
+    elif request.endpoint in MULTI_PHOTO_ENDPOINTS:
+        most = current_app.config["PHOTO_MAX_BYTES"] * MULTI_PHOTOS * 4 // 3  # base64
+        request.max_content_length = most + MULTIPART_OVERHEAD
 
 
 def up_to(highest: int) -> str:

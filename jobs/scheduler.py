@@ -42,6 +42,7 @@ SCHEDULE = [
     Periodic("sweep-notices", "jobs.notices.sweep_notices", 5),
     Periodic("reconcile-pending-payments", "jobs.payments.reconcile_pending_payments", 120),
     Periodic("settle-refunds", "jobs.payments.settle_refunds", 120),
+    Periodic("settle-adoptions", "jobs.adoption.settle_adoptions", 30),
     Periodic("auto-confirm-receipts", "jobs.orders.auto_confirm_receipts", 3600),
     Periodic("form-due-wave", "jobs.fulfilment.form_due_wave", 60),
     Periodic("order-packed-harvests", "jobs.adoption.order_packed_harvests", 300),

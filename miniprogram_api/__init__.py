@@ -5,7 +5,9 @@ from apiflask import APIBlueprint
 api_v1 = APIBlueprint("api_v1", __name__)
 
 from miniprogram_api import (  # noqa: E402,F401  (routes)
+    adoption,
     adoption_deliveries,
+    adoption_growth,
     auth,
     cart,
     flash_sales,

@@ -18,6 +18,8 @@ ENV_FILE = SANDBOX_DIR / "sandbox.env"
 # Subscribe-message templates known out of the box: template id -> data keys. The type of a key is
 # its name without the trailing digits (`amount2` is an `amount`), as on the real platform.
 DEFAULT_TEMPLATES: dict[str, list[str]] = {
+    # 认养生长动态: the unit, what was measured, when
+    "TPL_ADOPTION_GROWTH": ["thing1", "thing2", "time3"],
     "TPL_ORDER_PAID": ["character_string1", "amount2", "thing3", "time4"],
     "TPL_ORDER_SHIPPED": ["character_string1", "thing2", "character_string3", "time4"],
     "TPL_REFUND": ["character_string1", "amount2", "phrase3", "time4", "thing5"],
@@ -25,6 +27,8 @@ DEFAULT_TEMPLATES: dict[str, list[str]] = {
     "TPL_ORDER_TO_PAY": ["character_string1", "amount2", "thing3", "time4"],
     "TPL_ORDER_DELIVERED": ["character_string1", "thing2", "time3"],
     "TPL_DELIVERY_TROUBLE": ["character_string1", "thing2", "thing3"],
+    # 认养单元灭失通知: adoption no, unit, what happens
+    "TPL_ADOPTION_LOSS": ["character_string1", "thing2", "thing3"],
 }
 
 # Official Account template messages: template id -> data keys. Two styles exist on the platform:

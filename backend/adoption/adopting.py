@@ -18,6 +18,7 @@ from backend.adoption.models import (
     ACTIVE,
     ADOPTED,
     CANCELLED,
+    COMPENSATED,
     FREE,
     HELD,
     PENDING,
@@ -25,11 +26,12 @@ from backend.adoption.models import (
     AdoptionUnit,
 )
 from backend.errors import Conflict, NotFound, RuleBroken
-from backend.orders import events
+from backend.orders import events, lifecycle
 from backend.orders import service as orders
 from backend.orders.models import ADOPTION, PAID, PENDING_PAYMENT, Order
-from backend.queue import enqueue_at
-from backend.timeutil import SHANGHAI, to_aware_utc, utcnow
+from backend.payments import service as payments
+from backend.queue import enqueue, enqueue_at
+from backend.timeutil import SHANGHAI, to_aware_utc, to_shanghai_iso, utcnow
 from backend.transactions import on_commit
 
 PAY_MINUTES = 15
@@ -41,7 +43,7 @@ PICK_TRIES = 8  # "let us pick": free units tried before telling the buyer none 
 PAID_STATES = (PAID, "SHIPPED", "DELIVERED", "COMPLETED", "REFUNDING", "PARTLY_REFUNDED")
 
 
-def _new_number(session: Session) -> str:
+def new_adoption_number(session: Session) -> str:
     """认养编号: year and a running number, short enough to say on a livestream."""
     year = to_aware_utc(utcnow()).astimezone(SHANGHAI).year
     for _ in range(5):
@@ -78,11 +80,16 @@ def _end_lapsed_adoption(session: Session, unit_id: int) -> None:
     lapsed = session.scalar(
         select(Adoption).where(Adoption.holding_unit_id == unit_id, Adoption.status == PENDING)
     )
-    if lapsed is None:
-        return
-    if lapsed.order_id is not None:
-        orders.cancel_unpaid(session, order_id=lapsed.order_id, reason="认养超时未支付")
-    lapsed.status, lapsed.holding_unit_id, lapsed.cancelled_at = CANCELLED, None, utcnow()
+    if lapsed is not None:
+        cancel_pending(session, lapsed, reason="认养超时未支付")
+
+
+def cancel_pending(session: Session, adoption: Adoption, *, reason: str) -> None:
+    """End an adoption still being paid for and cancel its order, so nothing is charged; the
+    caller decides what becomes of the unit."""
+    if adoption.order_id is not None:
+        orders.cancel_unpaid(session, order_id=adoption.order_id, reason=reason)
+    adoption.status, adoption.holding_unit_id, adoption.cancelled_at = CANCELLED, None, utcnow()
     session.flush()
 
 
@@ -228,7 +235,7 @@ def _adoption_with_order(
     session.flush()
     events.record(session, order.id, "CREATED", total=order.total, adoption_unit=unit.code)
     adoption = Adoption(
-        number=_new_number(session),
+        number=new_adoption_number(session),
         certificate_token=secrets.token_urlsafe(24),
         unit_id=unit.id,
         holding_unit_id=unit.id,
@@ -306,13 +313,54 @@ def adoption_of_order(session: Session, order_id: int) -> Adoption | None:
 
 
 def sweep(session: Session) -> int:
-    """Settle every adoption still paying (a lost notification, a lapsed hold)."""
+    """Settle every adoption still paying (a lost notification, a lapsed hold), and every
+    payment that landed after its adoption had lapsed."""
     pending = session.scalars(
         select(Adoption).where(Adoption.status == PENDING).order_by(Adoption.id).limit(500)
     ).all()
     for adoption in pending:
         settle(session, adoption)
-    return len(pending)
+    late = session.scalars(
+        select(Adoption)
+        .join(Order, Order.id == Adoption.order_id)
+        .where(Adoption.status == CANCELLED, Order.status == PAID)
+        .order_by(Adoption.id)
+    ).all()
+    for adoption in late:
+        _paid_after_lapse(session, adoption)
+    return len(pending) + len(late)
+
+
+def _paid_after_lapse(session: Session, adoption: Adoption) -> None:
+    """The money came after the hold lapsed: the unit is the buyer's if nobody took it
+    meanwhile; otherwise the whole payment goes back and staff are told."""
+    order = session.get(Order, adoption.order_id)
+    if _take(session, adoption.unit_id, utcnow()):
+        _end_lapsed_adoption(session, adoption.unit_id)
+        session.execute(
+            update(AdoptionUnit)
+            .where(AdoptionUnit.id == adoption.unit_id)
+            .values(status=ADOPTED, held_until=None)
+            .execution_options(synchronize_session=False)
+        )
+        adoption.status, adoption.holding_unit_id = ACTIVE, adoption.unit_id
+        adoption.paid_at, adoption.cancelled_at = order.paid_at or utcnow(), None
+        session.commit()
+        return
+    payments.flag_anomaly(
+        session, kind="PAID_AFTER_CANCEL", reference=order.number, order_id=order.id
+    )
+    refund = payments.create_refund(
+        session,
+        order=order,
+        amount=order.total,
+        after_sale_id=None,
+        reason="付款时认养单元已被他人认养，全额退款",
+    )
+    lifecycle.move(session, order.id, "REFUND_REQUESTED", note={"refund_id": refund.id})
+    refund_id = refund.id
+    on_commit(session, lambda: enqueue("jobs.payments.submit_refund", refund_id))
+    session.commit()
 
 
 def get_adoption(session: Session, *, customer_id: int | None, adoption_id: int) -> Adoption:
@@ -333,7 +381,63 @@ def my_adoptions(session: Session, *, customer_id: int) -> list[Adoption]:
 
 
 def by_certificate(session: Session, token: str) -> Adoption:
+    if not 20 <= len(token) <= 40:
+        raise NotFound("认养证书不存在", code="CERTIFICATE_NOT_FOUND")
     adoption = session.scalar(select(Adoption).where(Adoption.certificate_token == token))
     if adoption is None or adoption.status in (PENDING, CANCELLED):
         raise NotFound("认养证书不存在", code="CERTIFICATE_NOT_FOUND")
     return adoption
+
+
+STATUS_NAMES = {
+    PENDING: "待支付",
+    ACTIVE: "养殖中",
+    CANCELLED: "已取消",
+    COMPENSATED: "已灭失补偿",
+}
+
+
+def view(adoption: Adoption, *, order: Order | None = None) -> dict:
+    """The adopter's own view: with the order to pay while paying, and the certificate's token."""
+    unit = adoption.unit
+    status = adoption.status
+    if status == ACTIVE and unit.status == "HARVESTED":
+        status_name = "已收获"
+    else:
+        status_name = STATUS_NAMES[status]
+    return {
+        "id": adoption.id,
+        "number": adoption.number,
+        "status": status,
+        "status_name": status_name,
+        "price": adoption.price,
+        "unit": unit_rules.view(unit),
+        "order_id": adoption.order_id,
+        "pay_deadline": to_shanghai_iso(order.pay_deadline) if order is not None else None,
+        "paid_at": to_shanghai_iso(adoption.paid_at),
+        "certificate_token": adoption.certificate_token if status != PENDING else None,
+        "compensation": adoption.compensation,
+        "replaces_adoption_id": adoption.replaces_adoption_id,
+    }
+
+
+def certificate(adoption: Adoption) -> dict:
+    """What anyone holding the certificate's link sees: the unit, where it lies, who tends it."""
+    unit = adoption.unit
+    return {
+        "number": adoption.number,
+        "adopted_on": to_aware_utc(adoption.paid_at or adoption.created_at)
+        .astimezone(SHANGHAI)
+        .date()
+        .isoformat(),
+        "status": adoption.status,
+        "status_name": STATUS_NAMES[adoption.status],
+        "unit": unit_rules.view(unit),
+        "unit_status_name": unit_rules.STATUS_NAMES[unit.status],
+        "lost_reason": unit.lost_reason,
+        "farm": {
+            "name": unit.farm.name,
+            "cooperative": unit.farm.cooperative,
+            "town": unit.farm.town,
+        },
+    }

@@ -9,6 +9,7 @@ from sqlalchemy import JSON, Date, Float, ForeignKey, Integer, String, UniqueCon
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.batches.models import Farm, SeaArea
+from backend.catalogue.models import ProductLine
 from backend.extensions import db
 from backend.timeutil import utcnow
 
@@ -57,6 +58,7 @@ class AdoptionUnit(db.Model):
 
     farm: Mapped[Farm] = relationship()
     sea_area: Mapped[SeaArea] = relationship()
+    product_line: Mapped[ProductLine] = relationship()
 
 
 class Adoption(db.Model):

@@ -160,6 +160,7 @@ def view(unit: AdoptionUnit, *, free: bool | None = None) -> dict:
         "name": unit_name(unit),
         "kind": unit.kind,
         "kind_name": KINDS[unit.kind],
+        "species": unit.product_line.name,
         "raft": unit.raft,
         "position": unit.position,
         "sea_area": unit.sea_area.name,
@@ -184,5 +185,64 @@ def view(unit: AdoptionUnit, *, free: bool | None = None) -> dict:
 
 def _loss_text(unit: AdoptionUnit) -> str:
     if unit.loss_terms == REPLACE:
-        return "如遇台风、病害等灭失，免费换一个同海区的单元；无可换单元时按比例退款"
+        return "如遇台风、病害等灭失，免费换一个同品种的单元；无可换单元时全额退款"
     return f"如遇台风、病害等灭失，退还认养费的 {unit.loss_refund_percent}%"
+
+
+def sea_area_id(session: Session, code: str) -> int:
+    found = session.scalar(select(SeaArea.id).where(SeaArea.code == code))
+    if found is None:
+        raise NotFound("养殖海区不存在", code="SEA_AREA_NOT_FOUND")
+    return found
+
+
+def areas(session: Session) -> list[dict]:
+    """Each sea area with units open to adoption, raft by raft: what grows there, the price and
+    how many are free — the first screen of "认养一笼海"."""
+    now = utcnow()
+    rows = session.scalars(
+        select(AdoptionUnit)
+        .where(AdoptionUnit.adopt_until >= today())
+        .order_by(AdoptionUnit.sea_area_id, AdoptionUnit.raft, AdoptionUnit.position)
+    ).all()
+    found: dict[int, dict] = {}
+    for unit in rows:
+        area = found.setdefault(
+            unit.sea_area_id,
+            {
+                "code": unit.sea_area.code,
+                "name": unit.sea_area.name,
+                "latitude": unit.sea_area.latitude,
+                "longitude": unit.sea_area.longitude,
+                "rafts": {},
+            },
+        )
+        raft = area["rafts"].setdefault(
+            unit.raft,
+            {
+                "raft": unit.raft,
+                "kind_name": KINDS[unit.kind],
+                "species": unit.product_line.name,
+                "household": unit.farm.name,
+                "price": unit.price,
+                "yield_jin": round(unit.yield_g / 500, 1),
+                "units": 0,
+                "free": 0,
+            },
+        )
+        raft["units"] += 1
+        raft["free"] += is_free(unit, now)
+    return [{**area, "rafts": list(area["rafts"].values())} for area in found.values()]
+
+
+def rafts_around(session: Session, unit: AdoptionUnit) -> list[dict]:
+    """The sea area's rafts as rows of positions, for drawing where the unit lies."""
+    rows = session.execute(
+        select(AdoptionUnit.raft, AdoptionUnit.position)
+        .where(AdoptionUnit.sea_area_id == unit.sea_area_id)
+        .order_by(AdoptionUnit.raft, AdoptionUnit.position)
+    ).all()
+    rafts: dict[int, list[int]] = {}
+    for raft, position in rows:
+        rafts.setdefault(raft, []).append(position)
+    return [{"raft": raft, "positions": positions} for raft, positions in rafts.items()]

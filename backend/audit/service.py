@@ -70,6 +70,10 @@ ACTIONS = {
     "ops.requeue_all": "重试队列全部失败任务",
     "ops.queue_empty": "清空队列中的任务",
     "ops.queue_compact": "整理队列",
+    "adoption.loss": "标记认养单元损失",
+    "growth.hide": "隐藏生长动态",
+    "farm_member.bind_code": "签发养殖户成员绑定码",
+    "adoption.units_create": "新建认养单元",
 }
 
 # How a changed field reads on the audit page.
@@ -100,6 +104,7 @@ FIELDS = {
     "token_id": "token 编号",
     "expires_at": "到期时间",
     "revoked": "已吊销",
+    "hidden": "已隐藏",
 }
 
 

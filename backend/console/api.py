@@ -54,6 +54,7 @@ def logout():
 
 
 from backend.console import (  # noqa: E402, F401  (views register on bp)
+    adoption_api,
     adoption_harvest_api,
     shipping_api,
     staff_api,

@@ -330,10 +330,12 @@ def adjust_lot(lot_id: int, staff):
 
 from backend.console import (  # noqa: E402, F401  (views register on bp)
     adoption_harvest_pages,
+    adoption_pages,
     aftersales_pages,
     brand_pages,
     catalogue_pages,
     fulfilment_pages,
+    growth_pages,
     home_pages,
     live_pages,
     live_sections,

@@ -108,7 +108,8 @@ def photo_bytes(session: Session, *, key: str, customer_id: int | None) -> tuple
 
 PRODUCT_PICTURE_PREFIX = "p"
 PICTURE_WIDTHS = (200, 400, 800)  # the sizes the mini-program asks for (list, detail, zoom)
-_PICTURE_KEY = re.compile(r"p[A-Za-z0-9_-]{31}")
+# product pictures (p…) and farms' growth photos (g…, backend/adoption/growth.py)
+_PICTURE_KEY = re.compile(r"[pg][A-Za-z0-9_-]{31}")
 
 
 def picture_url(key: str) -> str:

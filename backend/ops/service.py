@@ -37,6 +37,7 @@ PERIODIC_LABELS = {
     "sweep-notices": "补发丢失的通知",
     "reconcile-pending-payments": "核对未确认的支付",
     "settle-refunds": "跟进退款结果",
+    "settle-adoptions": "认养到账或超时释放单元",
     "auto-confirm-receipts": "自动确认收货",
     "form-due-wave": "到点组建发货波次",
     "order-packed-harvests": "认养收获包装后生成寄送订单",

@@ -363,10 +363,17 @@ def pending_payment_order_ids(
 
 
 def create_refund(
-    session: Session, *, order: Order, amount: int, after_sale_id: int | None, reason: str
+    session: Session,
+    *,
+    order: Order,
+    amount: int,
+    after_sale_id: int | None,
+    reason: str,
+    suffix: str | None = None,
 ) -> Refund:
-    """A refund row to submit after commit; its out_refund_no makes resubmission idempotent."""
-    suffix = f"A{after_sale_id}" if after_sale_id else "C"
+    """A refund row to submit after commit; its out_refund_no makes resubmission idempotent.
+    `suffix` names a refund that is neither an after-sale's nor a cancelled order's."""
+    suffix = suffix or (f"A{after_sale_id}" if after_sale_id else "C")
     refund = Refund(
         order_id=order.id,
         after_sale_id=after_sale_id,

@@ -1,17 +1,24 @@
 """/api/processing: the processing line's signed API (open batch, steps, sorting, inspection,
-packing). Every call carries a report_id; a repeat is answered the same and applied once."""
+packing). Every call carries a report_id; a repeat is answered the same and applied once.
+Farms' systems post growth updates of adoption units here too, signed the same way; their
+external_id makes a repeat apply once."""
 
 from __future__ import annotations
+
+import base64
+import binascii
 
 from apiflask import APIBlueprint
 from apiflask.fields import AwareDateTime, Boolean, Dict, Integer, List, Nested, Raw, String
 from apiflask.validators import Length, Range, Regexp
 from flask import g, request
 
+from backend.adoption import growth
 from backend.adoption import harvest_orders as adoption_harvest
 from backend.batches import packing
 from backend.batches import service as batches
 from backend.batches.schemas import render_batch
+from backend.errors import BadRequest
 from backend.extensions import db
 from backend.processing import signing
 from backend.schemas import In
@@ -206,3 +213,40 @@ def report_packing(batch_code: str, body):
         return 201, packed
 
     return _report(body, apply)
+
+
+class GrowthUpdateIn(In):
+    external_id = String(required=True, validate=Regexp(r"^[A-Za-z0-9_\-.:]{1,50}$"))
+    measured_at = AwareDateTime(required=True)
+    measurements = Dict(keys=String(), values=Raw(), load_default=dict)
+    note = String(load_default="", validate=Length(0, 300))
+    photos = List(String(), load_default=list, validate=Length(0, growth.MAX_PHOTOS))
+    also_units = List(String(validate=CODE), load_default=list, validate=Length(0, 99))
+
+
+def _picture(encoded: str) -> bytes:
+    try:
+        return base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        raise BadRequest("照片须为 base64 编码的图片", code="PHOTO_ENCODING") from None
+
+
+@bp.post("/adoption-units/<unit_code>/growth-updates")
+@bp.input(GrowthUpdateIn, arg_name="body")
+@bp.doc(summary="养殖系统发布认养单元的生长动态（照片、测量值）；external_id 重复时不重复发布")
+def post_growth_update(unit_code: str, body):
+    units = growth.units_by_codes(db.session, [unit_code[:40], *body["also_units"]])
+    rows, created = growth.post_update(
+        db.session,
+        farm_id=units[0].farm_id,  # the path's unit names the household; the others must be its
+        unit_ids=[unit.id for unit in units],
+        new_photos=[_picture(photo) for photo in body["photos"]],
+        measurements=body["measurements"],
+        note=body["note"],
+        measured_at=_utc(body["measured_at"]),
+        source=growth.API,
+        external_id=body["external_id"],
+        posted_by=f"系统 {g.plant.key_id}",
+    )
+    answer = {"created": created, "updates": [growth.view(row) for row in rows]}
+    return answer, 201 if created else 200

@@ -34,6 +34,9 @@ AUDIT_VIEW = "audit.view"
 REPORTS_VIEW = "reports.view"
 SELLERS_VIEW = "sellers.view"
 OPS_VIEW = "ops.view"
+ADOPTION_GROWTH = "adoption.growth"
+ADOPTION_VIEW = "adoption.view"
+ADOPTION_MANAGE = "adoption.manage"
 ADOPTION_HARVEST = "adoption.harvest"
 
 PERMISSIONS: dict[str, str] = {
@@ -62,6 +65,9 @@ PERMISSIONS: dict[str, str] = {
     REPORTS_VIEW: "查看经营报表（销售、库存、直播、死货率、卖家、防伪、广播）",
     SELLERS_VIEW: "卖家名录与卖家详情（店铺、授权、订单、通知、结算、微信绑定）",
     OPS_VIEW: "运维：任务队列（重试、删除失败任务）、定时任务、外部连接、监控指标",
+    ADOPTION_GROWTH: "认养生长动态：查看与隐藏动态、签发养殖户成员绑定码",
+    ADOPTION_VIEW: "认养：单元与状态、认养人、养殖户认养收入",
+    ADOPTION_MANAGE: "认养：新建认养单元、标记单元损失",
     ADOPTION_HARVEST: "认养收获：收获日历、记录采收重量（生成加工批次）",
 }
 
@@ -100,13 +106,12 @@ ROLES: dict[str, Role] = {
                 CATALOGUE,
                 REPORTS_VIEW,
                 SELLERS_VIEW,
+                ADOPTION_GROWTH,
             }
         )
-        | {ADOPTION_HARVEST},
+        | {ADOPTION_VIEW, ADOPTION_MANAGE, ADOPTION_HARVEST},
     ),
-    WAREHOUSE: Role(
-        "仓库", frozenset({CONSOLE, STOCK_VIEW, STOCK_ADJUST, ORDERS_FULFIL}) | {ADOPTION_HARVEST}
-    ),
+    WAREHOUSE: Role("仓库", frozenset({CONSOLE, STOCK_VIEW, STOCK_ADJUST, ORDERS_FULFIL})),
     HOST: Role("主播", frozenset({CONSOLE, LIVE_HOST})),
     BRAND: Role(
         "品牌专员",
@@ -126,7 +131,8 @@ ROLES: dict[str, Role] = {
                 REPORTS_VIEW,
                 SELLERS_VIEW,
             }
-        ),
+        )
+        | {ADOPTION_VIEW},
     ),
 }
 

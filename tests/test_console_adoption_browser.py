@@ -1,0 +1,88 @@
+"""The 认养 section in a real headless Chromium at a staff screen's size (1366×900): staff open it
+from the menu, read the demo's two rafts on the grid, lay out a new raft from the form in 元
+and 斤, and find it on the grid. Screenshots go to $HELI_SCREENSHOTS."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from backend.adoption.units import today
+from tests.test_adoption import _adopt, _unit_id, adopt_and_pay
+from tests.test_console_live_browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    WAIT_MS,
+    _browser_or_fail,
+    sign_in,
+)
+from tests.test_fulfilment_browser import STAFF_SCREEN, _keep
+
+
+def test_staff_open_the_grid_and_lay_out_a_raft(app, store, shopper, other_shopper, tmp_path):
+    sync_playwright = _browser_or_fail()
+    from playwright.sync_api import expect
+
+    base = app.config["PUBLIC_BASE_URL"]
+    day = today()
+    adopt_and_pay(shopper, _unit_id(app, 3, 12))  # cage 12 on raft 3: adopted
+    assert _adopt(other_shopper, unit_id=_unit_id(app, 3, 13)).status_code == 201  # paying
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport=STAFF_SCREEN, locale="zh-CN")
+            page.set_default_timeout(WAIT_MS)
+            sign_in(page, base)
+            typhoon = {"unit_ids": [_unit_id(app, 5, p) for p in range(19, 25)], "reason": "台风"}
+            lost = page.request.post(f"{base}/console/api/adoption/losses", data=typhoon)
+            assert lost.status == 201 and lost.json()["units"] == 6
+            page.click("header nav.menu-wide a:has-text('认养')")
+            expect(page.locator("h1")).to_have_text("认养总览")
+            shot = tmp_path / "adoption-home.png"
+            page.screenshot(path=str(shot), full_page=False)
+            _keep(shot, "console-adoption-home.png")
+            page.click("nav.section-tabs a:has-text('单元与状态')")
+            expect(page.locator("h1")).to_have_text("认养单元与状态")
+            expect(page.locator(".units a")).to_have_count(48)
+            states = page.eval_on_selector_all(
+                ".units a", "cells => cells.map(c => c.dataset.state)"
+            )
+            assert [states.count(s) for s in ("FREE", "HELD", "ADOPTED", "LOST")] == [40, 1, 1, 6]
+            expect(page.locator("header nav.menu-wide a.active")).to_have_text("认养")
+            # a raft of 24 fits one row of the grid at this width
+            tops = page.eval_on_selector_all(
+                "#raft-1-3 .units a", "cells => new Set(cells.map(c => c.offsetTop)).size"
+            )
+            assert tops == 1
+            assert page.evaluate("document.documentElement.scrollWidth") <= STAFF_SCREEN["width"]
+            shot = tmp_path / "adoption-grid.png"
+            page.screenshot(path=str(shot), full_page=False)
+            _keep(shot, "console-adoption-grid.png")
+
+            page.click("nav.section-tabs a:has-text('新建单元')")
+            page.select_option("select[name=sea_area_code]", "RS-HYS-02")
+            page.select_option("select[name=farm_id]", label="王家滩合作社")
+            page.fill("input[name=raft]", "7")
+            page.fill("input[name=positions]", "1-30")
+            page.select_option("select[name=kind]", "rope")
+            page.fill("input[name=adopt_until]", (day + timedelta(days=20)).isoformat())
+            page.fill("input[name=harvest_from]", (day + timedelta(days=60)).isoformat())
+            page.fill("input[name=harvest_to]", (day + timedelta(days=90)).isoformat())
+            page.fill("input[name=price_yuan]", "288")
+            page.fill("input[name=yield_jin]", "8")
+            assert page.evaluate("document.documentElement.scrollWidth") <= STAFF_SCREEN["width"]
+            shot = tmp_path / "adoption-new.png"
+            page.screenshot(path=str(shot), full_page=False)
+            _keep(shot, "console-adoption-new-units.png")
+            page.click("button:has-text('新建单元')")
+
+            expect(page.locator(".flash.success")).to_contain_text("已新建 30 个认养单元")
+            expect(page.locator(".units a[data-state=FREE]")).to_have_count(30)
+            page.click(".units a >> nth=11")
+            expect(page.locator("h1")).to_contain_text("7号筏 12号绳")
+            expect(page.locator("dl.facts")).to_contain_text("¥288.00")
+            expect(page.locator("dl.facts")).to_contain_text("8.0 斤")
+            shot = tmp_path / "adoption-unit.png"
+            page.screenshot(path=str(shot), full_page=False)
+            _keep(shot, "console-adoption-unit.png")
+        finally:
+            browser.close()
