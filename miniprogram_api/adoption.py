@@ -4,6 +4,7 @@ paying through its order, the buyer's adoptions, and the shareable certificate."
 from apiflask import Schema
 from apiflask.fields import Boolean, Float, Integer, List, Nested, String
 from apiflask.validators import Range, Regexp
+from flask import request
 
 from backend.adoption import adopting
 from backend.adoption import units as unit_rules
@@ -165,6 +166,7 @@ def adopt(headers, body):
         raft=body.get("raft"),
         address=body["address"],
         idempotency_key=headers["idempotency_key"],
+        ip=request.remote_addr,
     )
     return _render(adoption), 201 if created else 200
 

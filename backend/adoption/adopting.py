@@ -26,7 +26,7 @@ from backend.adoption.models import (
     AdoptionUnit,
 )
 from backend.errors import Conflict, NotFound, RuleBroken
-from backend.orders import events, lifecycle
+from backend.orders import events, lifecycle, limits
 from backend.orders import service as orders
 from backend.orders.models import ADOPTION, PAID, PENDING_PAYMENT, Order
 from backend.payments import service as payments
@@ -126,6 +126,7 @@ def adopt(
     live_room_id: int | None = None,
     sharer: str | None = None,
     pay_minutes: int = PAY_MINUTES,
+    ip: str | None = None,
 ) -> tuple[Adoption, bool]:
     """Hold unit `unit_id` (or let us pick a free one of the sea area / raft) for the buyer and
     make the order to pay for it. Answers (adoption, created); a retried key answers the first
@@ -133,6 +134,7 @@ def adopt(
     earlier = _replay(session, customer_id, idempotency_key)
     if earlier is not None:
         return earlier, False
+    limits.count_order(customer_id=customer_id, ip=ip)  # an adoption is an order to pay
     unpaid = session.scalar(
         select(func.count())
         .select_from(Adoption)
