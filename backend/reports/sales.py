@@ -8,7 +8,7 @@ from collections import defaultdict
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from backend.orders.models import CANCELLED, Order, OrderItem
+from backend.orders.models import CANCELLED, HARVEST, Order, OrderItem
 from backend.platforms.models import PlatformOrder
 from backend.platforms.service import PLATFORM_NAMES
 from backend.reports.period import Period, shanghai_day
@@ -21,10 +21,12 @@ TOP_SELLERS = 50
 
 
 def _own_paid(period: Period):
+    """Orders sold in the period; an adoption's harvest parcels ship what its adoption sold."""
     return (
         Order.paid_at >= period.since,
         Order.paid_at < period.until,
         Order.status != CANCELLED,
+        Order.kind != HARVEST,
     )
 
 
