@@ -70,6 +70,8 @@ ACTIONS = {
     "ops.queue_empty": "清空队列中的任务",
     "ops.queue_compact": "整理队列",
     "adoption.loss": "标记认养单元损失",
+    "adoption.live_offer_start": "认养上屏",
+    "adoption.live_offer_end": "认养下屏",
 }
 
 # How a changed field reads on the audit page.
