@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from backend.adoption import adopting
@@ -167,16 +167,25 @@ def offer_view(session: Session, offer: LiveAdoptionOffer | None) -> dict | None
     }
 
 
-def _unpaid_in_room(session: Session, *, room_id: int, customer_id: int) -> Adoption | None:
-    return session.scalar(
-        select(Adoption)
-        .where(
-            Adoption.customer_id == customer_id,
-            Adoption.live_room_id == room_id,
-            Adoption.status == PENDING,
+def _mine(session: Session, *, room_id: int, customer_id: int, key: str) -> list[Adoption]:
+    """The viewer's adoption under this key and their holds in this room still unpaid."""
+    return list(
+        session.scalars(
+            select(Adoption)
+            .where(
+                Adoption.customer_id == customer_id,
+                or_(
+                    Adoption.idempotency_key == key,
+                    (Adoption.live_room_id == room_id) & (Adoption.status == PENDING),
+                ),
+            )
+            .order_by(Adoption.id.desc())
         )
-        .order_by(Adoption.id.desc())
     )
+
+
+def _sold_out() -> Conflict:
+    return Conflict("手慢了，本轮认养的单元已被抢光", code="NO_FREE_UNIT", details={"free": 0})
 
 
 @retry_conflicts
@@ -191,21 +200,21 @@ def claim(
     """Hold a free unit of the offer on screen for the viewer and make the order to pay for it.
     Answers (adoption, created): a retried key, or a viewer whose earlier hold in this room is
     still unpaid, gets that same hold. 422 NO_ADOPTION_OFFER when nothing is on screen, 409
-    NO_FREE_UNIT when every unit is taken."""
-    earlier = session.scalar(
-        select(Adoption).where(
-            Adoption.customer_id == customer_id, Adoption.idempotency_key == idempotency_key
-        )
-    )
-    if earlier is not None:
-        return earlier, False
+    NO_FREE_UNIT when every unit is taken (told without a try when none is free)."""
+    mine = _mine(session, room_id=room_id, customer_id=customer_id, key=idempotency_key)
+    replay = next((a for a in mine if a.idempotency_key == idempotency_key), None)
+    if replay is not None:
+        return replay, False
     offer = current_offer(session, room_id)
     if offer is None:
         get_room(session, room_id)  # NotFound for a room that does not exist
         raise RuleBroken("主播当前没有上屏认养，暂时不能认养", code="NO_ADOPTION_OFFER")
-    unpaid = _unpaid_in_room(session, room_id=room_id, customer_id=customer_id)
-    if unpaid is not None and adopting.settle(session, unpaid).status == PENDING:
-        return unpaid, False  # "扣1" again while the first hold waits for payment
+    for unpaid in mine:  # "扣1" again while the first hold waits for payment
+        if adopting.settle(session, unpaid).status == PENDING:
+            return unpaid, False
+    if unit_rules.free_count(session, sea_area_id=offer.sea_area_id, raft=offer.raft) == 0:
+        session.rollback()
+        raise _sold_out()
     try:
         return adopting.adopt(
             session,
@@ -221,9 +230,7 @@ def claim(
     except Conflict as refused:
         if refused.code != "NO_FREE_UNIT":
             raise
-        raise Conflict(
-            "手慢了，本轮认养的单元已被抢光", code="NO_FREE_UNIT", details={"free": 0}
-        ) from None
+        raise _sold_out() from None
 
 
 def hold_text(adoption: Adoption) -> str:
