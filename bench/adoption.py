@@ -24,7 +24,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -287,8 +287,11 @@ def account(bench: Bench, room_id: int, created_answers: int) -> dict:
 def main() -> None:
     parser = arguments(__doc__)
     parser.add_argument("--seconds", type=float, help="least load time of the drop")
+    parser.add_argument("--units", type=int, help="units on screen (300; smoke 20)")
+    parser.add_argument("--viewers", type=int, help="viewers racing (5,000; smoke 200)")
     args = parser.parse_args()
     sizes = SMOKE if args.smoke else Sizes()
+    sizes = replace(sizes, units=args.units or sizes.units, viewers=args.viewers or sizes.viewers)
     scratch = Path(tempfile.mkdtemp(prefix="heli-bench-adoption-"))
     bench = Bench(scratch, sizes)
     server_log = scratch / "gunicorn.log"

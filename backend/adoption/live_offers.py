@@ -21,6 +21,7 @@ from backend.live import entries
 from backend.live.models import FINISHED, LiveRoom
 from backend.live.rooms import get_room
 from backend.orders.models import Order
+from backend.queue import redis_client
 from backend.staff.models import Staff
 from backend.timeutil import to_shanghai_iso, utcnow
 from backend.transactions import lock_row, retry_conflicts
@@ -90,6 +91,7 @@ def start_offer(
         after={"sea_area_id": sea_area_id, "raft": raft, "pay_minutes": pay_minutes, "free": free},
     )
     session.commit()
+    redis_client().set(_gate_key(offer.id), free, ex=GATE_TTL)
     return offer
 
 
@@ -114,6 +116,7 @@ def end_offer(session: Session, *, room_id: int, staff_id: int | None) -> LiveAd
         after={"status": ENDED, "adoptions": held},
     )
     session.commit()
+    redis_client().delete(_gate_key(offer.id))
     return offer
 
 
@@ -184,6 +187,40 @@ def _mine(session: Session, *, room_id: int, customer_id: int, key: str) -> list
     )
 
 
+# The gate in front of the database: how many of the offer's units may still be free. A claim
+# takes one from it before it tries the database, so once they are gone the rest of the crowd
+# is told at once instead of queueing for the write. The database still decides every hold;
+# the gate only turns people away, and it is recounted from the database (at most once a
+# RECOUNT_SECONDS) whenever it says none is left — so units that come back (a hold not paid in
+# time) are offered again, and a count gone wrong heals itself.
+# KEYS: the count. Answers the count left after taking one, -1 none left, -2 no count yet.
+TAKE = """
+local left = redis.call('GET', KEYS[1])
+if not left then return -2 end
+if tonumber(left) <= 0 then return -1 end
+return redis.call('DECR', KEYS[1])
+"""
+RECOUNT_SECONDS = 1
+GATE_TTL = 24 * 3600
+
+
+def _gate_key(offer_id: int) -> str:
+    return f"heli:adoption:offer:{offer_id}:free"
+
+
+def _admit(session: Session, offer_id: int, terms: dict) -> bool:
+    """Whether this claim may try the database for a unit (False: none is left)."""
+    redis, key = redis_client(), _gate_key(offer_id)
+    left = redis.eval(TAKE, 1, key)
+    if left >= 0:
+        return True
+    if not redis.set(f"{key}:recount", 1, nx=True, ex=RECOUNT_SECONDS):
+        return left == -2  # no count yet and another claim is making it: the database decides
+    free = unit_rules.free_count(session, **terms)
+    redis.set(key, max(free - 1, 0), ex=GATE_TTL)  # this claim takes one of them
+    return free > 0
+
+
 def _sold_out() -> Conflict:
     return Conflict("手慢了，本轮认养的单元已被抢光", code="NO_FREE_UNIT", details={"free": 0})
 
@@ -212,23 +249,29 @@ def claim(
     for unpaid in mine:  # "扣1" again while the first hold waits for payment
         if adopting.settle(session, unpaid).status == PENDING:
             return unpaid, False
-    if unit_rules.free_count(session, sea_area_id=offer.sea_area_id, raft=offer.raft) == 0:
-        session.rollback()
+    terms = {"sea_area_id": offer.sea_area_id, "raft": offer.raft}
+    offer_id, pay_minutes = offer.id, offer.pay_minutes
+    admitted = _admit(session, offer_id, terms)
+    session.rollback()  # the reads end here: the hold is decided in a transaction of its own
+    if not admitted:
         raise _sold_out()
+    # The offer's claimers take turns (a write first, so SQLite's snapshot is never stale and
+    # PostgreSQL's racers do not all try the same few units): each tries a unit that is free.
+    lock_row(session, LiveAdoptionOffer, offer_id)
     try:
         return adopting.adopt(
             session,
             customer_id=customer_id,
-            sea_area_id=offer.sea_area_id,
-            raft=offer.raft,
+            **terms,
             address=address,
             idempotency_key=idempotency_key,
             live_room_id=room_id,
             sharer=entries.sharer_of(session, room_id=room_id, customer_id=customer_id),
-            pay_minutes=offer.pay_minutes,
+            pay_minutes=pay_minutes,
         )
     except Conflict as refused:
         if refused.code != "NO_FREE_UNIT":
+            redis_client().incr(_gate_key(offer_id))  # the unit it counted is still free
             raise
         raise _sold_out() from None
 
