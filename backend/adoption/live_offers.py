@@ -255,9 +255,10 @@ def claim(
     session.rollback()  # the reads end here: the hold is decided in a transaction of its own
     if not admitted:
         raise _sold_out()
-    # The offer's claimers take turns (a write first, so SQLite's snapshot is never stale and
-    # PostgreSQL's racers do not all try the same few units): each tries a unit that is free.
-    lock_row(session, LiveAdoptionOffer, offer_id)
+    if session.get_bind().dialect.name == "sqlite":
+        # SQLite has one writer: begin with the write, so the transaction's snapshot is never
+        # stale when it takes the unit (PostgreSQL's row locks let the racers go side by side).
+        lock_row(session, LiveAdoptionOffer, offer_id)
     try:
         return adopting.adopt(
             session,
@@ -282,7 +283,7 @@ def hold_text(adoption: Adoption) -> str:
 
 
 def hold_message(session: Session, adoption: Adoption) -> str:
-    """ "已为你保留 3号筏 12号笼，请在15分钟内付款" (or that it is already paid)."""
+    """The hold in words, "已为你保留 3号筏 12号笼，请在15分钟内付款" (or that it is paid)."""
     name = hold_text(adoption)
     if adoption.status != PENDING:
         return f"{name} 已是你的认养（认养编号 {adoption.number}）"
