@@ -57,9 +57,6 @@ def section_context(room_id: int) -> dict:
     screen) and `adoption_choices` (every sea area and raft with free units)."""
     choices = []
     for area in unit_rules.areas(db.session):
-        free = sum(raft["free"] for raft in area["rafts"])
-        whole = f"{area['name']} · 全部筏 · 剩 {free}"
-        choices.append({"value": f"{area['code']}:", "text": whole})
         for raft in area["rafts"]:
             choices.append(
                 {
@@ -68,6 +65,9 @@ def section_context(room_id: int) -> dict:
                     f"¥{raft['price'] / 100:.0f} · 剩 {raft['free']}/{raft['units']}",
                 }
             )
+        free = sum(raft["free"] for raft in area["rafts"])
+        whole = f"{area['name']} · 全部筏 · 剩 {free}"
+        choices.append({"value": f"{area['code']}:", "text": whole})
     return {"adoption_offer": state(room_id), "adoption_choices": choices}
 
 
