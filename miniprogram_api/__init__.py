@@ -12,6 +12,7 @@ from miniprogram_api import (  # noqa: E402,F401  (routes)
     cart,
     flash_sales,
     live,
+    live_adoption,
     orders,
     photos,
     products,

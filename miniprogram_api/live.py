@@ -4,6 +4,7 @@ from apiflask.fields import Integer, String
 from apiflask.validators import Length, OneOf, Range, Regexp
 
 from backend import ratelimit
+from backend.adoption import live_offers
 from backend.extensions import db
 from backend.live import comments, entries, rooms, shelf
 from backend.schemas import MAX_ID, In
@@ -46,10 +47,15 @@ def list_rooms(query):
 
 @api_v1.get("/live/rooms/<int:room_id>")
 @api_v1.input(RoomQuery, location="query", arg_name="query")
-@api_v1.doc(summary="直播间详情：状态、讲解中的商品、秒杀、进入直播间的插件链接")
+@api_v1.doc(summary="直播间详情：状态、讲解中的商品、秒杀、上屏认养、进入直播间的插件链接")
 def room_detail(room_id: int, query):
     detail = rooms.room_detail(db.session, room_id=room_id, custom_params=query)
-    return {**detail, "shelf": shelf.listing(db.session, room_id)}
+    offer = live_offers.current_offer(db.session, room_id)
+    return {
+        **detail,
+        "shelf": shelf.listing(db.session, room_id),
+        "adoption_offer": live_offers.offer_view(db.session, offer),
+    }
 
 
 @api_v1.post("/live/rooms/<int:room_id>/entries")

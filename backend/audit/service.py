@@ -74,6 +74,8 @@ ACTIONS = {
     "growth.hide": "隐藏生长动态",
     "farm_member.bind_code": "签发养殖户成员绑定码",
     "adoption.units_create": "新建认养单元",
+    "adoption.live_offer_start": "认养上屏",
+    "adoption.live_offer_end": "认养下屏",
 }
 
 # How a changed field reads on the audit page.

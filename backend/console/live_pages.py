@@ -18,7 +18,7 @@ from decimal import Decimal
 from flask import abort, flash, redirect, render_template, request, url_for
 
 from backend.clients.wechat import WeChatError
-from backend.console import live_sections
+from backend.console import live_adoption, live_sections
 from backend.console.access import login_required, staff_required
 from backend.console.forms import load_form, wall_clock
 from backend.console.pages import _page, _pages, bp
@@ -207,7 +207,8 @@ def _own_room(room_id: int, staff) -> None:
 
 
 def _room_state(room_id: int, after: str | None) -> dict:
-    return panel.state(db.session, room_id=room_id, after=after, comments_shown=COMMENTS_SHOWN)
+    found = panel.state(db.session, room_id=room_id, after=after, comments_shown=COMMENTS_SHOWN)
+    return {**found, "adoption_offer": live_adoption.state(room_id)}
 
 
 def _control_room(room_id: int, sale_form: dict | None = None, status: int = 200):
@@ -227,6 +228,7 @@ def _control_room(room_id: int, sale_form: dict | None = None, status: int = 200
         last_prices={str(k): _yuan_text(v) for k, v in defaults["last_prices"].items()},
         poll_ms=POLL_MILLISECONDS,
         **live_sections.section_context(room_id),
+        **live_adoption.section_context(room_id),
     )
     return html, status
 

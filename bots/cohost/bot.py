@@ -20,11 +20,12 @@ from redis.exceptions import ResponseError
 from sqlalchemy import select
 
 from backend import requestid
+from backend.adoption import live_offers
 from backend.errors import DomainError, SoldOut
 from backend.extensions import db
 from backend.live import claims, comments, moderation, shelf, summary
 from backend.live.models import ABNORMAL, LIVE, PAUSED, LiveRoom
-from bots.cohost import answers
+from bots.cohost import adoption, answers
 from bots.cohost.announcements import ScheduledMessages
 from bots.cohost.understanding import Claim, Reading, ShelfItem, normalise, read_comment, warm_up
 
@@ -70,6 +71,7 @@ class RoomFacts:
     facts: dict
     shelf: list[ShelfItem]
     read_at: float = field(default_factory=time.monotonic)
+    adoption_offer_id: int | None = None  # the adoption offer on screen (认养上屏)
 
 
 class CoHost:
@@ -264,6 +266,12 @@ class CoHost:
         confirmed = self._confirmed(room_id, customer_id) if comment.may_confirm else None
         if confirmed is not None:
             reading = Reading(intents=("claim",), claim=confirmed)
+        known = self.facts(room_id)
+        adopting = not spam and adoption.wants_adoption(
+            comment.text, reading, known.facts, known.adoption_offer_id
+        )
+        if adopting:  # a claim on the adoption offer on screen, not on a product
+            reading = Reading(intents=("claim",), claim=Claim(number=None, quantity=1))
         questions = [] if spam else [i for i in reading.intents if i != "claim"]
         sentences, unanswered, reply, private = [], False, {}, None
         if spam:
@@ -276,7 +284,12 @@ class CoHost:
                 questions, self.facts(room_id).facts, self.app.config, number=number
             )
             reply = {"reply_to": comment.entry_id, "to_customer_id": customer_id}
-            if reading.claim or reading.unsure:
+            if adopting:
+                said, extra = self._adopt(pipe, room_id, comment)
+                private = extra.pop("private", None)
+                sentences.insert(0, said)
+                reply.update(extra)
+            elif reading.claim or reading.unsure:
                 said, extra = self._claim(pipe, room_id, comment, reading, confirmed)
                 private = extra.pop("private", None)
                 sentences.insert(0, said)
@@ -363,6 +376,20 @@ class CoHost:
             "private": answers.pay_prompt(item, claim.quantity, order, again=again),
         }
 
+    def _adopt(self, pipe, room_id: int, comment: Said) -> tuple[str, dict]:
+        """Hold a unit of the adoption offer on screen for the viewer."""
+        stats = f"heli:live:room:{room_id}:bot:stats"
+        pipe.hincrby(stats, "claims", 1)
+        said, extra = adoption.hold(
+            db.session,
+            room_id=room_id,
+            comment_id=comment.entry_id,
+            customer_id=comment.customer_id,
+        )
+        if extra.pop("refused", False):
+            pipe.hincrby(stats, "refused", 1)
+        return said, extra
+
     def _moderate(self, pipe, room_id: int, comment: Said, reason: str) -> None:
         moderation.hide(room_id, comment.entry_id, pipe=pipe)
         pipe.hincrby(f"heli:live:room:{room_id}:bot:stats", "spam", 1)
@@ -382,8 +409,10 @@ class CoHost:
         cached = self._facts.get(room_id)
         if cached is None or time.monotonic() - cached.read_at > FACTS_TTL:
             facts = shelf.room_facts(db.session, room_id)
+            offer = live_offers.current_offer(db.session, room_id)
             db.session.commit()  # end the read so the next one sees new stock
             cached = self._facts[room_id] = RoomFacts(
+                adoption_offer_id=offer.id if offer else None,
                 facts=facts,
                 shelf=[
                     ShelfItem(item["number"], item["name"], item["grade"], item["spec"])
