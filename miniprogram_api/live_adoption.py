@@ -3,12 +3,14 @@ it (a free unit held for them and an order to pay through /orders/{id}/pay)."""
 
 from apiflask import Schema
 from apiflask.fields import Boolean, Float, Integer, Nested, String
+from apiflask.validators import Range
+from flask import request
 
 from backend.adoption import adopting, live_offers
 from backend.extensions import db
 from backend.live import rooms
 from backend.orders.models import Order
-from backend.schemas import In
+from backend.schemas import In, WholeNumber
 from miniprogram_api import api_v1
 from miniprogram_api.adoption import AdoptionOut
 from miniprogram_api.auth import current_customer_id, token_auth
@@ -40,6 +42,10 @@ class OfferStateOut(Schema):
 
 class LiveAdoptIn(In):
     address = Nested(AddressIn, metadata={"description": "收获时的收货地址；也可在付款前再填"})
+    unit_id = WholeNumber(
+        validate=Range(1, 2**31 - 1),
+        metadata={"description": "观众在上屏格子里点选的单元；不填则由我们挑一个"},
+    )
 
 
 class LiveAdoptionOut(Schema):
@@ -77,6 +83,8 @@ def claim_live_adoption(room_id: int, headers, body):
         customer_id=current_customer_id(),
         idempotency_key=headers["idempotency_key"],
         address=body.get("address"),
+        unit_id=body.get("unit_id"),
+        ip=request.remote_addr,
     )
     order = db.session.get(Order, adoption.order_id)
     view = adopting.view(adoption, order=order if adoption.status == "PENDING" else None)

@@ -233,8 +233,11 @@ def claim(
     customer_id: int,
     idempotency_key: str,
     address: dict | None = None,
+    unit_id: int | None = None,
+    ip: str | None = None,
 ) -> tuple[Adoption, bool]:
-    """Hold a free unit of the offer on screen for the viewer and make the order to pay for it.
+    """Hold a free unit of the offer on screen (the one the viewer tapped, else one we pick)
+    for the viewer and make the order to pay for it.
     Answers (adoption, created): a retried key, or a viewer whose earlier hold in this room is
     still unpaid, gets that same hold. 422 NO_ADOPTION_OFFER when nothing is on screen, 409
     NO_FREE_UNIT when every unit is taken (told without a try when none is free)."""
@@ -250,6 +253,9 @@ def claim(
         if adopting.settle(session, unpaid).status == PENDING:
             return unpaid, False
     terms = {"sea_area_id": offer.sea_area_id, "raft": offer.raft}
+    if unit_id is not None:
+        _check_in_offer(session, offer, unit_id)
+        terms = {"unit_id": unit_id}
     offer_id, pay_minutes = offer.id, offer.pay_minutes
     admitted = _admit(session, offer_id, terms)
     session.rollback()  # the reads end here: the hold is decided in a transaction of its own
@@ -269,12 +275,19 @@ def claim(
             live_room_id=room_id,
             sharer=entries.sharer_of(session, room_id=room_id, customer_id=customer_id),
             pay_minutes=pay_minutes,
+            ip=ip,
         )
     except Conflict as refused:
         if refused.code != "NO_FREE_UNIT":
             redis_client().incr(_gate_key(offer_id))  # the unit it counted is still free
             raise
         raise _sold_out() from None
+
+
+def _check_in_offer(session: Session, offer: LiveAdoptionOffer, unit_id: int) -> None:
+    unit = unit_rules.get_unit(session, unit_id)
+    if unit.sea_area_id != offer.sea_area_id or offer.raft not in (None, unit.raft):
+        raise RuleBroken("这个单元不在本场上屏认养中", code="UNIT_NOT_IN_OFFER")
 
 
 def hold_text(adoption: Adoption) -> str:
