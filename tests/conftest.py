@@ -22,6 +22,7 @@ from backend.config import PROJECT_ROOT, Config, load_env_file
 load_env_file(PROJECT_ROOT / "sandbox" / "sandbox.env")
 
 from backend.app import create_app  # noqa: E402
+from backend.batches.models import Plant  # noqa: E402
 from backend.catalogue import cache  # noqa: E402
 from backend.catalogue.models import Product  # noqa: E402
 from backend.embedded import ScratchRedis  # noqa: E402
@@ -222,6 +223,25 @@ def licensed(app, store):
         seller_id = seller.id
         db.session.remove()
     return {"seller_id": seller_id, "lot_id": lot_id}
+
+
+@pytest.fixture
+def store_seller(app, licensed, monkeypatch):
+    """The licensed seller stands for the alliance's store: its print runs label store parcels."""
+    monkeypatch.setitem(app.config, "STORE_SELLER_ID", licensed["seller_id"])
+    return licensed
+
+
+@pytest.fixture
+def processing_line(app, client, store):
+    """The demo plant's line client, signing its reports with the plant's key."""
+    from tests.test_processing_api import Line
+
+    with app.app_context():
+        plant = db.session.scalar(db.select(Plant))
+        key_id, secret = plant.key_id, plant.secret
+        db.session.remove()
+    return Line(client, key_id, secret)
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import func, select, update
 
 from backend.adoption import adopting, harvest_orders
@@ -19,27 +18,11 @@ from backend.customers.models import Customer
 from backend.extensions import db
 from backend.inventory.models import Lot, StockReservation
 from tests.helpers import ADDRESS, print_run, run_codes, run_jobs
-from tests.test_processing_api import Line, iso
+from tests.test_processing_api import iso
 
 GIFT = {**ADDRESS, "name": "李娟", "province": "北京市", "city": "北京市", "district": "朝阳区"}
 LAB = "乳山市水产品检测中心"
 FAR = {**ADDRESS, "name": "阿依", "province": "新疆维吾尔自治区", "city": "乌鲁木齐市"}
-
-
-@pytest.fixture
-def store_seller(app, licensed, monkeypatch):
-    """The licensed seller stands for the alliance's store: its print runs label store parcels."""
-    monkeypatch.setitem(app.config, "STORE_SELLER_ID", licensed["seller_id"])
-    return licensed
-
-
-@pytest.fixture
-def line(app, client, store):
-    with app.app_context():
-        plant = db.session.scalar(select(Plant))
-        key_id, secret = plant.key_id, plant.secret
-        db.session.remove()
-    return Line(client, key_id, secret)
 
 
 def _adopt(app, shopper, *, raft: int, position: int, harvest_now: bool = False) -> dict:
@@ -146,7 +129,7 @@ def _through_the_line(line, batch_code: str, weight_g: int):
     return body
 
 
-def _harvested(app, staff_client, shopper, line) -> tuple[dict, list[dict]]:
+def _harvested(app, staff_client, shopper, processing_line) -> tuple[dict, list[dict]]:
     """Cage 12 of raft 3 adopted, its two parcels planned (today, and in two days as a gift),
     lifted and reported through the line to packing: the adoption and its plan."""
     adoption = _adopt(app, shopper, raft=3, position=12, harvest_now=True)
@@ -181,7 +164,7 @@ def _harvested(app, staff_client, shopper, line) -> tuple[dict, list[dict]]:
     assert calendar[0]["households"][0]["household"] == plan.json["unit"]["household"]
 
     packing = [
-        _through_the_line(line, f"{adoption['number']}-{seq}", weight)
+        _through_the_line(processing_line, f"{adoption['number']}-{seq}", weight)
         for seq, weight in ((1, 2600), (2, 2550))
     ]
     return adoption, plan.json["items"], packing
@@ -195,9 +178,9 @@ def _lot_of_batch(app, batch_code: str) -> int:
 
 
 def test_two_chosen_dates_become_two_parcels_that_scan_as_the_adopters_cage(
-    app, client, shopper, other_shopper, staff_client, store_seller, line
+    app, client, shopper, other_shopper, staff_client, store_seller, processing_line
 ):
-    adoption, _, _ = _harvested(app, staff_client, shopper, line)
+    adoption, _, _ = _harvested(app, staff_client, shopper, processing_line)
     plan = shopper.get(f"/api/v1/adoptions/{adoption['id']}/deliveries").json
     assert [p["status"] for p in plan["items"]] == ["PAID", "PAID"]
     orders = [p["order_number"] for p in plan["items"]]
@@ -254,8 +237,10 @@ def test_two_chosen_dates_become_two_parcels_that_scan_as_the_adopters_cage(
         db.session.remove()
 
 
-def test_the_packing_hook_run_twice_takes_the_stock_once(app, shopper, staff_client, line):
-    adoption, planned, packing = _harvested(app, staff_client, shopper, line)
+def test_the_packing_hook_run_twice_takes_the_stock_once(
+    app, shopper, staff_client, processing_line
+):
+    adoption, planned, packing = _harvested(app, staff_client, shopper, processing_line)
     with app.app_context():
         delivery = db.session.get(AdoptionDelivery, planned[0]["id"])
         batch_id, order_id = delivery.batch_id, delivery.order_id
@@ -278,7 +263,7 @@ def test_the_packing_hook_run_twice_takes_the_stock_once(app, shopper, staff_cli
         assert (lot.on_hand, lot.reserved) == (1, 1)
         db.session.remove()
     # The line repeating its packing report is answered the same and changes nothing.
-    repeated = line.post(f"/batches/{adoption['number']}-1/packing", packing[0])
+    repeated = processing_line.post(f"/batches/{adoption['number']}-1/packing", packing[0])
     assert repeated.status_code == 201, repeated.json
     with app.app_context():
         assert (

@@ -29,13 +29,7 @@ from tests.helpers import (
     wait_for,
 )
 from tests.test_adoption import adopt_and_pay
-from tests.test_adoption_harvest import (  # noqa: F401  (fixtures)
-    GIFT,
-    _lot_of_batch,
-    _through_the_line,
-    line,
-    store_seller,
-)
+from tests.test_adoption_harvest import GIFT, _lot_of_batch, _through_the_line
 from tests.test_seller_pages_browser import WECHAT_UA
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -138,7 +132,7 @@ def _ship(staff_client, app, store_seller, adoption_number: str, orders: list[st
 
 
 def test_a_season_of_cage_12_and_a_typhoon_on_raft_5(
-    app, client, sandbox, staff_client, store_seller, line
+    app, client, sandbox, staff_client, store_seller, processing_line
 ):
     # -- a live show: the host puts raft 3 on screen, the viewer taps cage 12 ------------------
     room = staff_client.post("/console/api/live/rooms", json=room_body()).json["id"]
@@ -213,7 +207,9 @@ def test_a_season_of_cage_12_and_a_typhoon_on_raft_5(
             json={"delivery_id": parcel["id"], "harvested_g": parcel["weight_g"] + 50},
         )
         assert lifted.status_code == 201, lifted.json
-        _through_the_line(line, f"{adoption['number']}-{parcel['seq']}", parcel["weight_g"] + 50)
+        _through_the_line(
+            processing_line, f"{adoption['number']}-{parcel['seq']}", parcel["weight_g"] + 50
+        )
     planned = viewer.get(f"/api/v1/adoptions/{adoption['id']}/deliveries").json["items"]
     codes = _ship(
         staff_client, app, store_seller, adoption["number"], [p["order_number"] for p in planned]

@@ -6,7 +6,6 @@ platform; and every wrong scan, push or state is refused without losing anything
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
 import requests
 
 from backend.extensions import db
@@ -18,13 +17,6 @@ from tests.helpers import print_run, run_codes, run_jobs, sku_stock, wait_for
 from tests.test_console_pages import TOKEN
 
 SKU = "RS-LIVE-XL-5"
-
-
-@pytest.fixture
-def store_seller(app, licensed, monkeypatch):
-    """The licensed seller stands for the alliance's store: its print runs label store parcels."""
-    monkeypatch.setitem(app.config, "STORE_SELLER_ID", licensed["seller_id"])
-    return licensed
 
 
 def _wave(staff_client) -> dict:

@@ -5,7 +5,6 @@ monthly statement and its CSV, and staff marking it settled."""
 import csv
 import io
 
-import pytest
 from sqlalchemy import select, update
 
 from backend.extensions import db
@@ -25,13 +24,6 @@ from tests.test_fulfilment import (
 from tests.test_platform_orders import pull, set_cursor
 
 LARGE = "RS-LIVE-L-5"
-
-
-@pytest.fixture
-def store_seller(app, licensed, monkeypatch):
-    """The licensed seller stands for the alliance's store (its print runs label parcels)."""
-    monkeypatch.setitem(app.config, "STORE_SELLER_ID", licensed["seller_id"])
-    return licensed
 
 
 def _ship_douyin_order(app, client, sandbox, staff_client, store, seller):
