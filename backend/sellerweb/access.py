@@ -6,51 +6,24 @@ short-lived cookie of this browser, so a state from another browser never matche
 
 from __future__ import annotations
 
-from functools import wraps
-
-from flask import current_app, g, redirect, request, url_for
-from itsdangerous import BadSignature, URLSafeTimedSerializer
+from flask import current_app
 
 from backend.extensions import db
+from backend.phone_pages import PhoneArea
 from backend.workspace import login
 
 SESSION_COOKIE = "heli_seller"
 LOGIN_COOKIE = "heli_seller_login"
 LOGIN_COOKIE_SECONDS = 600
-
-
-def _signer(salt: str) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=salt)
-
-
-def _read(name: str, max_age: int) -> dict | None:
-    raw = request.cookies.get(name)
-    if not raw:
-        return None
-    try:
-        value = _signer(name).loads(raw, max_age=max_age)
-    except BadSignature:
-        return None
-    return value if isinstance(value, dict) else None
-
-
-def _secure() -> bool:
-    return request.is_secure or current_app.config["SESSION_COOKIE_SECURE"]
-
-
-def set_cookie(response, name: str, value: dict | None, max_age: int) -> None:
-    if value is None:
-        response.delete_cookie(name, path="/seller", secure=_secure(), httponly=True)
-        return
-    response.set_cookie(
-        name,
-        _signer(name).dumps(value),
-        max_age=max_age,
-        path="/seller",
-        secure=_secure(),
-        httponly=True,
-        samesite="Lax",
-    )
+AREA = PhoneArea(
+    "/seller",
+    SESSION_COOKIE,
+    LOGIN_COOKIE,
+    LOGIN_COOKIE_SECONDS,
+    "sellerweb.login",
+    "sellerweb.today",
+)
+set_cookie, pending_login, safe_next = AREA.set_cookie, AREA.pending_login, AREA.safe_next
 
 
 def session_hours() -> int:
@@ -58,9 +31,7 @@ def session_hours() -> int:
 
 
 def current_sid() -> str | None:
-    ticket = _read(SESSION_COOKIE, session_hours() * 3600)
-    sid = ticket.get("sid") if ticket else None
-    return sid if isinstance(sid, str) else None
+    return AREA.current_sid(session_hours())
 
 
 def current_seller():
@@ -68,39 +39,9 @@ def current_seller():
     return login.session_seller(db.session, sid) if sid else None
 
 
-def pending_login() -> dict:
-    """The OAuth state and return page of the login this browser started ({} for none)."""
-    return _read(LOGIN_COOKIE, LOGIN_COOKIE_SECONDS) or {}
-
-
-def safe_next(target: str | None) -> str:
-    """Only our own seller pages, so a login link cannot send a seller elsewhere."""
-    if target and target.startswith("/seller/") and not target.startswith("/seller/login"):
-        if "//" not in target and "\\" not in target and "\n" not in target:
-            return target
-    return url_for("sellerweb.today")
-
-
 def sign_in_response(seller_id: int, target: str | None):
     """Log the seller in (a fresh session) and go to the page they were after."""
-    sid = login.open_session(seller_id)
-    response = redirect(safe_next(target))
-    set_cookie(response, SESSION_COOKIE, {"sid": sid}, session_hours() * 3600)
-    set_cookie(response, LOGIN_COOKIE, None, 0)
-    return response
+    return AREA.sign_in_response(login.open_session(seller_id), target, session_hours())
 
 
-def seller_required(view):
-    """A page for a logged-in seller (the view gets `seller`); others log in first and come
-    back here (a GET page; a form posted without a login returns to today)."""
-
-    @wraps(view)
-    def wrapper(*args, **kwargs):
-        seller = current_seller()
-        if seller is None:
-            target = request.full_path.rstrip("?") if request.method == "GET" else None
-            return redirect(url_for("sellerweb.login", next=target))
-        g.seller = seller
-        return view(*args, seller=seller, **kwargs)
-
-    return wrapper
+seller_required = AREA.required("seller", current_seller)
