@@ -38,6 +38,7 @@ from bench.harness import (
     database,
     print_figures,
     stack,
+    viewers_script,
 )
 
 
@@ -64,57 +65,6 @@ SMOKE = Sizes(
     bare_seconds=1,
 )
 SEA_AREA, RAFT = "RS-HYS-01", 30  # a raft of its own next to the demo's rafts 3 and 5
-
-# Like bench.flash_sale's: each wrk thread takes its slice of the tokens, every request is the
-# slice's next viewer with a fresh Idempotency-Key, a marker file once the slice was answered.
-SCRIPT = """
-threads, tokens, statuses = {}, {}, {}
-index, size, sent, answered = 0, 0, 0, 0
-
-function setup(thread)
-  thread:set("index", #threads)
-  threads[#threads + 1] = thread
-end
-
-function init(args)
-  local all = {}
-  for line in io.lines("@TOKENS@") do all[#all + 1] = line end
-  local share = math.ceil(#all / 2)
-  for i = index * share + 1, math.min(#all, (index + 1) * share) do tokens[#tokens + 1] = all[i] end
-  size = #tokens
-  math.randomseed(os.time() * 1000 + index)
-end
-
-function request()
-  sent = sent + 1
-  return wrk.format("POST", nil, {
-    ["Authorization"] = "Bearer " .. tokens[(sent - 1) % size + 1],
-    ["Idempotency-Key"] = string.format("ad%d-%d-%d", index, sent, math.random(1, 1000000000)),
-    ["Content-Type"] = "application/json",
-  }, '{}')
-end
-
-function response(status, headers, body)
-  statuses[status] = (statuses[status] or 0) + 1
-  answered = answered + 1
-  if answered == size then io.open("@MARKS@" .. index, "w"):close() end
-end
-
-function done(summary, latency, requests)
-  local counts, reached = {}, 0
-  for _, thread in ipairs(threads) do
-    for status, n in pairs(thread:get("statuses")) do counts[status] = (counts[status] or 0) + n end
-    reached = reached + math.min(thread:get("sent"), thread:get("size"))
-  end
-  for status, n in pairs(counts) do io.write(string.format("status %d %d\\n", status, n)) end
-  local e = summary.errors
-  io.write(string.format("reached %d\\nduration_us %d\\np50_us %d\\np99_us %d\\n", reached,
-    summary.duration, latency:percentile(50), latency:percentile(99)))
-  io.write(string.format("connect_errors %d\\nread_errors %d\\nwrite_errors %d\\n", e.connect,
-    e.read, e.write))
-  io.write(string.format("timeouts %d\\n", e.timeout))
-end
-"""
 
 
 class Bench:
@@ -162,7 +112,7 @@ class Bench:
         tokens = self.scratch / f"{name}.tokens"
         tokens.write_text("\n".join(self.tokens[c] for c in customer_ids) + "\n")
         path, marks = self.scratch / f"{name}.lua", str(self.scratch / f"{name}.covered.")
-        path.write_text(SCRIPT.replace("@TOKENS@", str(tokens)).replace("@MARKS@", marks))
+        path.write_text(viewers_script(tokens=tokens, marks=marks, key="ad", body="{}"))
         return str(path), marks
 
 

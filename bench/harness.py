@@ -354,3 +354,69 @@ def stack(extra_env: dict | None = None, prepare=None, database_url: str = "benc
     finally:
         stop_all(processes)
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+# Viewers racing through a claim route (bench.flash_sale, bench.adoption). Each wrk thread takes
+# its own slice of the tokens; every request is the slice's next viewer with a fresh
+# Idempotency-Key. Once its whole slice has been answered a thread leaves a marker file; the
+# Python side then stops wrk with SIGINT (wrk's main thread sleeps the whole -d otherwise) and
+# parses what done() prints.
+_VIEWERS_SCRIPT = """
+threads, tokens, statuses = {}, {}, {}
+index, size, sent, answered = 0, 0, 0, 0
+
+function setup(thread)
+  thread:set("index", #threads)
+  threads[#threads + 1] = thread
+end
+
+function init(args)
+  local all = {}
+  for line in io.lines("@TOKENS@") do all[#all + 1] = line end
+  local share = math.ceil(#all / 2)
+  for i = index * share + 1, math.min(#all, (index + 1) * share) do tokens[#tokens + 1] = all[i] end
+  size = #tokens
+  math.randomseed(os.time() * 1000 + index)
+end
+
+function request()
+  sent = sent + 1
+  return wrk.format("POST", nil, {
+    ["Authorization"] = "Bearer " .. tokens[(sent - 1) % size + 1],
+    ["Idempotency-Key"] = string.format("@KEY@%d-%d-%d", index, sent, math.random(1, 1000000000)),
+    ["Content-Type"] = "application/json",
+  }, '@BODY@')
+end
+
+function response(status, headers, body)
+  statuses[status] = (statuses[status] or 0) + 1
+  answered = answered + 1
+  if answered == size then io.open("@MARKS@" .. index, "w"):close() end
+end
+
+function done(summary, latency, requests)
+  local counts, reached = {}, 0
+  for _, thread in ipairs(threads) do
+    for status, n in pairs(thread:get("statuses")) do counts[status] = (counts[status] or 0) + n end
+    reached = reached + math.min(thread:get("sent"), thread:get("size"))
+  end
+  for status, n in pairs(counts) do io.write(string.format("status %d %d\\n", status, n)) end
+  local e = summary.errors
+  io.write(string.format("reached %d\\nduration_us %d\\np50_us %d\\np99_us %d\\n", reached,
+    summary.duration, latency:percentile(50), latency:percentile(99)))
+  io.write(string.format("connect_errors %d\\nread_errors %d\\nwrite_errors %d\\n", e.connect,
+    e.read, e.write))
+  io.write(string.format("timeouts %d\\n", e.timeout))
+end
+"""
+
+
+def viewers_script(*, tokens: Path, marks: str, key: str, body: str) -> str:
+    """The wrk script above: viewers' tokens one a line in `tokens`, each POSTing `body` with an
+    Idempotency-Key starting `key`; the marker files are `marks` and the thread's number."""
+    return (
+        _VIEWERS_SCRIPT.replace("@TOKENS@", str(tokens))
+        .replace("@MARKS@", marks)
+        .replace("@KEY@", key)
+        .replace("@BODY@", body)
+    )
