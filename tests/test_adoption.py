@@ -71,6 +71,12 @@ def test_adopt_cage_pay_and_share_its_certificate(app, client, shopper, other_sh
     assert "认养编号 " + adoption["number"] in page and "3号筏 12号笼" in page
     assert "<svg" in page and "apis.map.qq.com" in page and 'class="cell here"' in page
     assert client.get("/adoption/c/" + "x" * 32).status_code == 404
+    # the unit stays adopted: a refund request on its order is refused, losses follow the terms
+    refund = shopper.post(
+        f"/api/v1/orders/{adoption['order_id']}/after-sales",
+        json={"type": "REFUND_ONLY", "reason": "不想要了"},
+    )
+    assert refund.status_code == 422 and refund.json["code"] == "ADOPTION_NOT_REFUNDABLE"
 
 
 def test_two_buyers_racing_for_the_last_unit(app, client, sandbox, store):

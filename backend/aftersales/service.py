@@ -26,7 +26,7 @@ from backend.inventory import service as inventory
 from backend.media import service as media
 from backend.orders import events, lifecycle
 from backend.orders import service as orders
-from backend.orders.models import COMPLETED, DELIVERED, PAID, SHIPPED, Order
+from backend.orders.models import ADOPTION, COMPLETED, DELIVERED, PAID, SHIPPED, Order
 from backend.orders.models import REFUNDING as ORDER_REFUNDING
 from backend.pagination import page_of
 from backend.payments import service as payments
@@ -86,6 +86,11 @@ def request_after_sale(
     """Open an after-sale case on the consumer's own order, if the order's state allows it.
     `photos` are keys of photos the consumer uploaded (backend.media)."""
     order = orders.get_order(session, customer_id=customer_id, order_id=order_id)
+    if order.kind == ADOPTION:  # the unit stays the buyer's: losses follow its terms instead
+        raise RuleBroken(
+            "认养订单不能申请退款：单元灭失时按认养条款换单元或退款，其他问题请联系客服",
+            code="ADOPTION_NOT_REFUNDABLE",
+        )
     photos = media.owned_keys(session, customer_id=customer_id, keys=photos)
     open_case = session.scalar(
         select(AfterSale.id).where(
