@@ -175,7 +175,9 @@ def test_comments_hold_a_cage_for_the_viewer_who_wrote_them(
     monkeypatch.setitem(app.config, "LIVE_COMMENT_RATE", "1000 per 5 seconds")
     assert _start(staff_client, room).status_code == 201
     first, second = viewer(client, sandbox, "o-kou"), viewer(client, sandbox, "o-renyang")
-    said = {
+    third = viewer(client, sandbox, "o-cage-twelve")
+    said = {  # the named cage first: a picked one could otherwise be cage 12
+        "named": say(third, room, "十二号笼给我留着").json["id"],
         "kou": say(first, room, "扣1").json["id"],
         "adopt": say(second, room, "我要认养").json["id"],
         "again": say(first, room, "认养").json["id"],
@@ -192,6 +194,7 @@ def test_comments_hold_a_cage_for_the_viewer_who_wrote_them(
     assert "已为你保留 3号筏" in reply("adopt")["text"]
     assert "你已保留 3号筏" in reply("again")["text"]  # the first hold, not a second one
     assert "保留" not in reply("question")["text"]
+    assert "已为你保留 3号筏 12号笼" in reply("named")["text"]  # the cage the viewer named
     private = reply("kou", first)
     assert "认养编号 RY" in private["text"] and private["order_id"]
     with app.app_context():
@@ -206,6 +209,6 @@ def test_comments_hold_a_cage_for_the_viewer_who_wrote_them(
             .where(AdoptionUnit.raft == RAFT, AdoptionUnit.status == FREE)
         )
         db.session.remove()
-    who = [customer_id(app, first), customer_id(app, second)]
-    assert [tuple(row) for row in held] == [(who[0], room, "HELD"), (who[1], room, "HELD")]
-    assert free == 22
+    who = [customer_id(app, viewer) for viewer in (third, first, second)]
+    assert [tuple(row) for row in held] == [(who_, room, "HELD") for who_ in who]
+    assert free == 21

@@ -234,6 +234,7 @@ def claim(
     idempotency_key: str,
     address: dict | None = None,
     unit_id: int | None = None,
+    position: int | None = None,
     ip: str | None = None,
 ) -> tuple[Adoption, bool]:
     """Hold a free unit of the offer on screen (the one the viewer tapped, else one we pick)
@@ -253,6 +254,8 @@ def claim(
         if adopting.settle(session, unpaid).status == PENDING:
             return unpaid, False
     terms = {"sea_area_id": offer.sea_area_id, "raft": offer.raft}
+    if position is not None:  # "12号笼" said in the room: that unit of the raft on screen
+        unit_id = _unit_at(session, offer, position)
     if unit_id is not None:
         _check_in_offer(session, offer, unit_id)
         terms = {"unit_id": unit_id}
@@ -282,6 +285,19 @@ def claim(
             redis_client().incr(_gate_key(offer_id))  # the unit it counted is still free
             raise
         raise _sold_out() from None
+
+
+def _unit_at(session: Session, offer: LiveAdoptionOffer, position: int) -> int:
+    where = [AdoptionUnit.sea_area_id == offer.sea_area_id, AdoptionUnit.position == position]
+    if offer.raft is not None:
+        where.append(AdoptionUnit.raft == offer.raft)
+    found = session.scalars(select(AdoptionUnit.id).where(*where)).all()
+    if len(found) != 1:
+        raise RuleBroken(
+            f"本场上屏认养里没有唯一的 {position} 号单元，请看屏幕上的格子再选",
+            code="UNIT_NOT_IN_OFFER",
+        )
+    return found[0]
 
 
 def _check_in_offer(session: Session, offer: LiveAdoptionOffer, unit_id: int) -> None:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from backend.adoption import live_offers
 from backend.errors import DomainError
 from backend.orders.models import Order
-from bots.cohost.understanding import Reading, normalise
+from bots.cohost.understanding import Reading, normalise, parse_number
 
 # 认养 / 我要认养 / 俺也想认养一笼 / 认养一个吧: asking to adopt, not about adopting (怎么认养,
 # 认养多少钱 are questions the answers cover).
@@ -22,11 +22,23 @@ ADOPT_RE = re.compile(
     r"(?:主播)?(?:我|俺)?也?(?:要|想|想要|来|申请)?认养(?:一|1|个)?[个笼绳格只]?(?:了|吧|啊|呀|哈)?"
 )
 _SEPARATORS_RE = re.compile(r"[\s,.!~:;、。+]+")
+# "我要12号笼" / "十二号笼给我" / "认养12号": one unit of the raft on screen, by its number. A
+# product on the shelf is "3号" alone, so only 笼/绳/格 or 认养 before it names a unit.
+_NUMERAL = r"([0-9零一二两三四五六七八九十百]{1,5})"
+UNIT_RE = re.compile(_NUMERAL + r"号(?:笼|绳|格|网笼|吊绳)|认养(?:第)?" + _NUMERAL + r"号")
 
 
 def says_adopt(text: str) -> bool:
     """Whether a comment asks to adopt in so many words."""
     return ADOPT_RE.fullmatch(_SEPARATORS_RE.sub("", normalise(text))) is not None
+
+
+def asked_position(text: str) -> int | None:
+    """The unit a comment names by its number on the raft ("12号笼"), else None."""
+    found = UNIT_RE.search(_SEPARATORS_RE.sub("", normalise(text)))
+    if found is None:
+        return None
+    return parse_number(found.group(1) or found.group(2))
 
 
 def flash_sale_running(facts: dict) -> bool:
@@ -39,21 +51,25 @@ def wants_adoption(text: str, reading: Reading, facts: dict, offer_id: int | Non
     """Whether this comment claims a unit of the adoption offer on screen (offer_id)."""
     if offer_id is None:
         return False
-    if says_adopt(text):
+    if says_adopt(text) or asked_position(text) is not None:
         return True
     claim = reading.claim
     return claim is not None and claim.number is None and not flash_sale_running(facts)
 
 
-def hold(session: Session, *, room_id: int, comment_id: str, customer_id: int) -> tuple[str, dict]:
-    """Hold a unit for the viewer: what the room reads and the reply's extra fields (with
-    the text only the viewer reads), or the refusal in words."""
+def hold(
+    session: Session, *, room_id: int, comment_id: str, customer_id: int, text: str = ""
+) -> tuple[str, dict]:
+    """Hold a unit for the viewer (the one the comment names, else one we pick): what the room
+    reads and the reply's extra fields (with the text only the viewer reads), or the refusal
+    in words."""
     try:
         adoption, created = live_offers.claim(
             session,
             room_id=room_id,
             customer_id=customer_id,
             idempotency_key=f"live-comment:{room_id}:{comment_id}",
+            position=asked_position(text),
         )
     except DomainError as refusal:
         session.rollback()

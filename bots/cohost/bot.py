@@ -385,6 +385,7 @@ class CoHost:
             room_id=room_id,
             comment_id=comment.entry_id,
             customer_id=comment.customer_id,
+            text=comment.text,
         )
         if extra.pop("refused", False):
             pipe.hincrby(stats, "refused", 1)
