@@ -261,6 +261,7 @@ def test_the_packing_hook_run_twice_takes_the_stock_once(
         ).all()
         assert [(h.order_id, h.quantity, h.status) for h in holds] == [(order_id, 1, "COMMITTED")]
         assert (lot.on_hand, lot.reserved) == (1, 1)
+        assert lot.status == "KEPT"  # out of sale from packing on: no other order could take it
         db.session.remove()
     # The line repeating its packing report is answered the same and changes nothing.
     repeated = processing_line.post(f"/batches/{adoption['number']}-1/packing", packing[0])

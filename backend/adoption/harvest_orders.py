@@ -15,7 +15,7 @@ from backend.batches.models import Batch
 from backend.catalogue.models import Sku
 from backend.errors import DomainError
 from backend.inventory import service as inventory
-from backend.inventory.models import SELLABLE, Lot
+from backend.inventory.models import KEPT, SELLABLE, Lot
 from backend.orders import events, lifecycle
 from backend.orders import service as orders
 from backend.orders.models import HARVEST, Order, OrderItem
@@ -42,7 +42,9 @@ def order_harvest(session: Session, *, batch_id: int) -> Order | None:
         (lot.id, lot.sku_id, lot.on_hand - lot.reserved)
         for lot in session.scalars(
             select(Lot)
-            .where(Lot.batch_id == batch_id, Lot.status == SELLABLE, Lot.use_by > utcnow())
+            .where(
+                Lot.batch_id == batch_id, Lot.status.in_((SELLABLE, KEPT)), Lot.use_by > utcnow()
+            )
             .order_by(Lot.id)
         )
         if lot.on_hand > lot.reserved
@@ -111,6 +113,9 @@ def on_batch_packed(session: Session, *, plant_id: int, batch_code: str) -> int 
     )
     if batch_id is None:
         return None
+    if session.scalar(select(AdoptionDelivery.id).where(AdoptionDelivery.batch_id == batch_id)):
+        # the adopter's, whatever becomes of the order below: never on sale to anyone else
+        inventory.keep_lots(session, batch_id=batch_id)
     try:
         with session.begin_nested():
             order = order_harvest(session, batch_id=batch_id)

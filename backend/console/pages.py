@@ -26,7 +26,7 @@ from backend.errors import BadRequest, DomainError, Forbidden
 from backend.extensions import db
 from backend.inventory import queries as stock_queries
 from backend.inventory import service as inventory
-from backend.inventory.models import EXPIRED, KINDS, SELLABLE
+from backend.inventory.models import EXPIRED, KEPT, KINDS, SELLABLE
 from backend.staff import auth
 from backend.staff import permissions as perms
 from backend.staff.permissions import role_label
@@ -48,7 +48,7 @@ LEDGER_PER_PAGE = 50
 MAX_ADJUST = 100_000
 
 BATCH_STATUSES = {"OPEN": "加工中", "REJECTED": "检验未通过", "PACKED": "已包装"}
-LOT_STATUSES = {SELLABLE: "可售", EXPIRED: "已过期"}
+LOT_STATUSES = {SELLABLE: "可售", KEPT: "认养收获专用", EXPIRED: "已过期"}
 KIND_LABELS = {
     "RECEIVE": "包装入库",
     "RESERVE": "下单锁定",

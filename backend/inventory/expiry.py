@@ -13,6 +13,7 @@ from backend.inventory.models import (
     EXPIRE,
     EXPIRED,
     HELD,
+    KEPT,
     RELEASE,
     SELLABLE,
     Lot,
@@ -38,14 +39,14 @@ def expire(session: Session, *, lot_id: int, now: datetime | None = None) -> dic
         "unmoved_sale": [],
         "unmoved_platform": [],
     }
-    if lot is None or lot.status != SELLABLE or lot.use_by > now:
+    if lot is None or lot.status not in (SELLABLE, KEPT) or lot.use_by > now:
         return result
     # Locked in the order every transaction takes them: the lot's holds, then the SKU's lots by
     # id (this one included); then read again, as another expiry may have been first.
     _holds_on_lot(session, lot_id, lock=True)
     lock_lots(session, [lot.sku_id], also_lot_id=lot_id)
     session.refresh(lot)
-    if lot.status != SELLABLE:
+    if lot.status not in (SELLABLE, KEPT):
         return result
     lot.status = EXPIRED
     session.flush()

@@ -9,6 +9,8 @@ from backend.extensions import db
 from backend.timeutil import utcnow
 
 SELLABLE, EXPIRED = "SELLABLE", "EXPIRED"
+# Out of sale for one buyer from the moment it is packed: an adopted unit's harvest.
+KEPT = "KEPT"
 
 # Ledger movement kinds and what they do to a lot's (on_hand, reserved).
 RECEIVE = "RECEIVE"  # packed: +on_hand

@@ -12,7 +12,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from backend.catalogue.models import Product, Sku
-from backend.inventory.models import SELLABLE, Lot, StockMovement
+from backend.inventory.models import KEPT, SELLABLE, Lot, StockMovement
 from backend.inventory.service import _sellable
 from backend.pagination import page_of
 from backend.staff.models import Staff
@@ -85,11 +85,12 @@ def ledger(
 
 
 def due_lot_ids(session: Session, *, limit: int = 500) -> list[int]:
-    """Sellable lots whose use-by has passed (their scheduled expiry may have been lost)."""
+    """Sellable (or kept) lots whose use-by has passed (their scheduled expiry may have been
+    lost)."""
     return list(
         session.scalars(
             select(Lot.id)
-            .where(Lot.status == SELLABLE, Lot.use_by <= utcnow())
+            .where(Lot.status.in_((SELLABLE, KEPT)), Lot.use_by <= utcnow())
             .order_by(Lot.use_by)
             .limit(limit)
         )

@@ -21,6 +21,7 @@ from backend.inventory.models import (
     COMMIT,
     COMMITTED,
     HELD,
+    KEPT,
     RECEIVE,
     RELEASE,
     RELEASED,
@@ -336,6 +337,17 @@ def reserve_and_commit(session: Session, *, order_id: int, lines: dict[int, int]
     short = _allocate_lines(session, lines, order_id=order_id, status=COMMITTED)
     if short is not None:
         raise SoldOut(details={"sku_id": short})
+
+
+def keep_lots(session: Session, *, batch_id: int) -> int:
+    """Take the batch's sellable lots out of sale for the one buyer they are for (an adopted
+    unit's harvest): no other order can hold them. Answers how many lots it kept."""
+    return session.execute(
+        update(Lot)
+        .where(Lot.batch_id == batch_id, Lot.status == SELLABLE)
+        .values(status=KEPT)
+        .execution_options(synchronize_session=False)
+    ).rowcount
 
 
 def sell_lot(session: Session, *, order_id: int, lot_id: int, quantity: int) -> None:

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from backend.catalogue.models import Product, Sku
-from backend.inventory.models import SELLABLE, Lot
+from backend.inventory.models import KEPT, SELLABLE, Lot
 from backend.pagination import page_of
 from backend.sellers.models import BrandLicence, Seller
 from backend.staff.models import Staff
@@ -132,7 +132,8 @@ class PrintableLot:
 
 
 def printable_lots(session: Session, *, limit: int = 500) -> list[PrintableLot]:
-    """Sellable lots not yet past use-by, first to expire first, with the codes already issued."""
+    """Sellable (or kept for an adopter) lots not yet past use-by, first to expire first, with
+    the codes already issued."""
     issued = (
         select(PrintRun.lot_id, func.sum(PrintRun.quantity).label("issued"))
         .group_by(PrintRun.lot_id)
@@ -142,7 +143,7 @@ def printable_lots(session: Session, *, limit: int = 500) -> list[PrintableLot]:
         select(Lot, Sku.code, func.coalesce(issued.c.issued, 0))
         .join(Sku, Sku.id == Lot.sku_id)
         .outerjoin(issued, issued.c.lot_id == Lot.id)
-        .where(Lot.status == SELLABLE, Lot.use_by > utcnow())
+        .where(Lot.status.in_((SELLABLE, KEPT)), Lot.use_by > utcnow())
         .order_by(Lot.use_by, Lot.id)
         .limit(limit)
     ).tuples()

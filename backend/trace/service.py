@@ -19,7 +19,7 @@ from backend import ratelimit
 from backend.audit import service as audit
 from backend.catalogue.models import Sku
 from backend.errors import BadRequest, NotFound, RuleBroken, get_or_404
-from backend.inventory.models import SELLABLE, Lot
+from backend.inventory.models import KEPT, SELLABLE, Lot
 from backend.sellers import service as sellers
 from backend.sellers.models import BrandLicence, Seller
 from backend.staff.models import Staff
@@ -45,7 +45,7 @@ def create_print_run(
     if not 1 <= quantity <= MAX_PRINT_RUN:
         raise BadRequest(f"每次印制数量需在 1 到 {MAX_PRINT_RUN} 之间", code="INVALID_QUANTITY")
     lot = get_or_404(session, Lot, lot_id, "批次库存不存在", code="LOT_NOT_FOUND")
-    if lot.status != SELLABLE or lot.use_by <= utcnow():
+    if lot.status not in (SELLABLE, KEPT) or lot.use_by <= utcnow():
         raise RuleBroken("该批次已过期，不能印制防伪码", code="LOT_EXPIRED")
     seller = sellers.get_seller(session, seller_id)
     product_id = session.scalar(select(Sku.product_id).where(Sku.id == lot.sku_id))
