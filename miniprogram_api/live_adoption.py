@@ -7,6 +7,7 @@ from apiflask.validators import Range
 from flask import request
 
 from backend.adoption import adopting, live_offers
+from backend.errors import BadRequest
 from backend.extensions import db
 from backend.live import rooms
 from backend.orders.models import Order
@@ -77,6 +78,8 @@ def live_adoption_offer(room_id: int):
     responses=[200, 201, 400, 404, 409, 422],
 )
 def claim_live_adoption(room_id: int, headers, body):
+    if not isinstance(request.get_json(silent=True), dict):  # the document asks for an object
+        raise BadRequest("请求体需为 JSON 对象（没有要填的可以传 {}）", code="BODY_REQUIRED")
     adoption, created = live_offers.claim(
         db.session,
         room_id=room_id,

@@ -153,6 +153,11 @@ def test_no_offer_on_screen_is_a_clear_refusal(app, client, sandbox, staff_clien
     assert refused.json["message"] == "主播当前没有上屏认养，暂时不能认养"
     assert _claim(buyer, 999999).status_code == 404
     assert _start(staff_client, room).status_code == 201
+    bodiless = buyer.client.post(
+        f"/api/v1/live/rooms/{room}/adoption-claims",
+        headers={**buyer.headers, "Idempotency-Key": _key()},
+    )
+    assert bodiless.status_code == 400 and bodiless.json["code"] == "BODY_REQUIRED"
     twice = _start(staff_client, room)
     assert twice.status_code == 409 and twice.json["code"] == "ADOPTION_OFFER_RUNNING"
     ended = staff_client.post(f"/console/api/live/rooms/{room}/adoption-offer/end", json={})
