@@ -132,8 +132,9 @@ def _compensate(
             return
         percent = 100  # nothing to replace it with: the whole price back
     adoption.compensation = REFUND
-    order = session.get(Order, _paid_order_id(session, adoption))
-    amount = _original_price(session, adoption) * percent // 100
+    paid = _origin(session, adoption)  # a replacement was paid for by the adoption it replaced
+    order = session.get(Order, paid.order_id)
+    amount = paid.price * percent // 100
     if amount > 0:
         refund = payments.create_refund(
             session,
@@ -212,14 +213,6 @@ def _origin(session: Session, adoption: Adoption) -> Adoption:
     while adoption.replaces_adoption_id is not None:
         adoption = session.get(Adoption, adoption.replaces_adoption_id)
     return adoption
-
-
-def _paid_order_id(session: Session, adoption: Adoption) -> int:
-    return _origin(session, adoption).order_id
-
-
-def _original_price(session: Session, adoption: Adoption) -> int:
-    return _origin(session, adoption).price
 
 
 def _tell_later(session: Session, adoption_id: int) -> None:
