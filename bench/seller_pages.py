@@ -280,7 +280,8 @@ def main() -> None:
     orders, shops, rate = NOTICE_ORDERS[size]
     notices_args = SimpleNamespace(orders=orders, shops=shops, rate=rate)
     broken: list[str] = []
-    for suffix, postgres in [("", False)] + ([("_postgres", True)] if options.postgres else []):
+    # --postgres measures on PostgreSQL alone, as the other benchmarks do (figures "…_postgres")
+    for suffix, postgres in [("_postgres", True)] if options.postgres else [("", False)]:
         figures, refused = measure_pages(postgres, size, rounds)
         figures |= seller_notices.measure(notices_args, postgres=postgres)
         print_figures({name + suffix: value for name, value in figures.items()})
