@@ -280,6 +280,11 @@ def _at(*, hours: float) -> str:
     return (datetime.now(UTC) + timedelta(hours=hours)).isoformat()
 
 
+def _later_today(start: float, seconds: float) -> float:
+    """`seconds` after `start`, but still on WeChat's day of `start` (CI may run at 23:55 China)."""
+    return start + min(seconds, quota.seconds_to_midnight(start) - 0.5)
+
+
 def test_a_45009_stops_following_for_the_rest_of_the_day(app, sandbox, staff_client, room):
     start = time.time()
     _fault(sandbox, 45009)
@@ -290,7 +295,10 @@ def test_a_45009_stops_following_for_the_rest_of_the_day(app, sandbox, staff_cli
         assert quota.is_spent(following.STATUS_API)
     calls = _used(app, following.STATUS_API)
     for later in (10, 60, 600):
-        assert _follow_statuses(app, start + later) == {"synced": False, "reason": "quota"}
+        assert _follow_statuses(app, _later_today(start, later)) == {
+            "synced": False,
+            "reason": "quota",
+        }
     assert _used(app, following.STATUS_API) == calls  # WeChat not asked again today
     # The console still shows the last known status and says why it is not following.
     page = staff_client.get(f"/console/live/rooms/{room['id']}/state").json
@@ -339,10 +347,10 @@ def test_audits_keep_to_their_small_quota(app, sandbox, staff_client, store, roo
     assert _follow_audits(app, start)["checked"] == 1
     assert _used(app, following.AUDIT_API) == 2
     # one call left for the rest of the day: the 30 s pace stretches to make it last
-    assert _follow_audits(app, start + 30)["reason"] == "not_due"
+    assert _follow_audits(app, _later_today(start, 30))["reason"] == "not_due"
     with app.app_context():
         quota.spend(following.AUDIT_API)  # a host's own look takes the last one
-    assert _follow_audits(app, start + 60) == {"checked": 0, "reason": "quota"}
+    assert _follow_audits(app, _later_today(start, 60)) == {"checked": 0, "reason": "quota"}
     assert _used(app, following.AUDIT_API) == 3
 
 
@@ -359,7 +367,7 @@ def test_a_45009_on_the_goods_warehouse_leaves_the_host_switching(
     assert _show(staff_client, room["id"], store["RS-LIVE-L-5"]) == "auditing"
     assert _show(staff_client, room["id"], sku) == "auditing"
     assert _used(app, following.AUDIT_API) == calls
-    assert _follow_audits(app, time.time() + 600)["reason"] == "quota"
+    assert _follow_audits(app, _later_today(time.time(), 600))["reason"] == "quota"
 
 
 def test_the_manual_sync_also_pushes_what_became_pushable(app, sandbox, staff_client, store, room):
