@@ -60,3 +60,20 @@ def register_cli(app: Flask) -> None:
             db.session, username=username, password=password, display_name=display_name, role=role
         )
         click.echo(f"created {username}")
+
+    @app.cli.command("issue-api-key")
+    @click.argument("name")
+    @click.option(
+        "--farm", help="the farm (养殖户) whose own system posts its units' growth updates"
+    )
+    def issue_api_key(name, farm):
+        """A key of the signed processing API: a processing company's line, or a farm's system.
+        The secret is printed this once."""
+        from backend.batches import service
+        from backend.errors import DomainError
+
+        try:
+            key_id, secret = service.issue_key(db.session, name=name, farm_name=farm)
+        except DomainError as refused:
+            raise click.ClickException(refused.message) from None
+        click.echo(f"PROCESSING_KEY_ID={key_id}\nPROCESSING_SECRET={secret}")

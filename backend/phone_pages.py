@@ -13,6 +13,10 @@ from flask import current_app, g, redirect, request, url_for
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 
+def in_wechat() -> bool:
+    return "MicroMessenger" in request.headers.get("User-Agent", "")
+
+
 @dataclass(frozen=True)
 class PhoneArea:
     path: str  # "/seller"
@@ -66,6 +70,22 @@ class PhoneArea:
             if "//" not in target and "\\" not in target and "\n" not in target:
                 return target
         return url_for(self.home_endpoint)
+
+    def to_wechat(self, state: str, authorize_url: str):
+        """Off to WeChat's authorisation; this browser keeps the state and the page to return to
+        (?next) for the callback."""
+        response = redirect(authorize_url)
+        pending = {"state": state, "next": self.safe_next(request.args.get("next"))}
+        self.set_cookie(response, self.login_cookie, pending, self.login_seconds)
+        return response
+
+    def sign_out_response(self, sid: str | None, close: Callable[[str], None]):
+        """Close the session `sid` (if any) and forget it in this browser."""
+        if sid:
+            close(sid)
+        response = redirect(url_for(self.login_endpoint))
+        self.set_cookie(response, self.session_cookie, None, 0)
+        return response
 
     def sign_in_response(self, sid: str, target: str | None, hours: int):
         """Log in with the fresh session `sid` and go to the page they were after."""

@@ -210,13 +210,17 @@ def test_a_unit_of_another_household_a_non_picture_and_an_odd_measurement_are_re
     assert error.code == "UPDATE_EMPTY"
 
 
+def _key(app, *args: str) -> tuple[str, str]:
+    """A key issued as staff issue one: `flask issue-api-key NAME [--farm FARM]`."""
+    done = app.test_cli_runner().invoke(args=["issue-api-key", *args])
+    assert done.exit_code == 0, done.output
+    values = dict(line.split("=", 1) for line in done.output.split())
+    return values["PROCESSING_KEY_ID"], values["PROCESSING_SECRET"]
+
+
 @pytest.fixture
 def farm_system(app, client, store):
-    with app.app_context():
-        plant = db.session.scalar(db.select(Plant))
-        key_id, secret = plant.key_id, plant.secret
-        db.session.remove()
-    return Line(client, key_id, secret)
+    return Line(client, *_key(app, "于家养殖系统", "--farm", "于家养殖户"))
 
 
 def test_the_farm_systems_signed_api_applies_a_replay_once(app, farm_system, store):
@@ -241,6 +245,31 @@ def test_the_farm_systems_signed_api_applies_a_replay_once(app, farm_system, sto
     assert (forged.status_code, forged.json["code"]) == (401, "SIGNATURE_INVALID")
     mixed = farm_system.post(path, {**body, "external_id": "x-2", "also_units": [theirs]})
     assert (mixed.status_code, mixed.json["code"]) == (403, "UNIT_OF_ANOTHER_FARM")
+    neighbours_system = Line(farm_system.client, *_key(app, "王家滩系统", "--farm", "王家滩合作社"))
+    foreign = neighbours_system.post(path, {**body, "external_id": "x-3"})
+    assert (foreign.status_code, foreign.json["code"]) == (403, "UNIT_OF_ANOTHER_FARM")
     with app.app_context():
         assert db.session.scalar(db.select(db.func.count()).select_from(GrowthUpdate)) == 1
         db.session.remove()
+
+
+def test_a_processing_plants_key_posts_no_growth_and_a_farms_key_reports_no_batch(
+    app, client, farm_system, store
+):
+    _, _, code = _unit(app, 5, 3)
+    with app.app_context():
+        plant = db.session.scalar(db.select(Plant).where(Plant.farm_id.is_(None)))
+        plant_line = Line(client, plant.key_id, plant.secret)
+        db.session.remove()
+    body = {"external_id": "p-1", "measurements": {"size_mm": 55}}
+    path = f"/adoption-units/{code}/growth-updates"
+    refused = plant_line.post(path, body)
+    assert (refused.status_code, refused.json["code"]) == (403, "NOT_A_FARM_KEY")
+    assert "加工厂" in refused.json["message"]
+    batch = farm_system.post("/batches", {"report_id": "f-1"})
+    assert (batch.status_code, batch.json["code"]) == (403, "NOT_A_PLANT_KEY")
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count()).select_from(GrowthUpdate)) == 0
+        db.session.remove()
+    unknown = app.test_cli_runner().invoke(args=["issue-api-key", "x", "--farm", "没有这户"])
+    assert unknown.exit_code != 0 and "没有这户" in unknown.output

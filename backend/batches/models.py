@@ -56,7 +56,8 @@ class SeaArea(db.Model):
 
 
 class Plant(db.Model):
-    """A processing company whose line reports batches through the signed processing API."""
+    """A key of the signed processing API: a processing company whose line reports batches, or
+    (farm_id set) a farm's own system, which posts growth updates of that farm's units only."""
 
     __tablename__ = "plants"
 
@@ -65,6 +66,7 @@ class Plant(db.Model):
     key_id: Mapped[str] = mapped_column(String(40), unique=True)
     secret: Mapped[str] = mapped_column(String(128))
     active: Mapped[bool] = mapped_column(default=True)
+    farm_id: Mapped[int | None] = mapped_column(ForeignKey("farms.id"), index=True)
 
 
 class Harvest(db.Model):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -24,6 +25,7 @@ from backend.batches.models import (
     SORTING,
     Batch,
     BatchStep,
+    Farm,
     Harvest,
     Inspection,
     Plant,
@@ -44,6 +46,21 @@ CLOCK_TOLERANCE = timedelta(minutes=5)
 # trace chain) compare it and render again when it moved. Random, so a fresh Redis never
 # matches a version cached under an old one.
 RECORDS_VERSION_KEY = "heli:batches:version"
+
+
+def issue_key(session: Session, *, name: str, farm_name: str | None = None) -> tuple[str, str]:
+    """A new key of the processing API for a processing company, or for the farm `farm_name`'s
+    own system; answers (key id, secret), the secret shown this once. Commits."""
+    farm_id = None
+    if farm_name is not None:
+        farm_id = session.scalar(select(Farm.id).where(Farm.name == farm_name))
+        if farm_id is None:
+            raise NotFound(f"养殖户「{farm_name}」不存在", code="FARM_NOT_FOUND")
+    prefix = "farm" if farm_id is not None else "plant"
+    key_id, secret = f"{prefix}-{secrets.token_hex(8)}", secrets.token_hex(32)
+    session.add(Plant(name=name, key_id=key_id, secret=secret, farm_id=farm_id))
+    session.commit()
+    return key_id, secret
 
 
 def authenticate_plant(session: Session, key_id: str) -> Plant | None:

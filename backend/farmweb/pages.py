@@ -16,9 +16,9 @@ from backend.errors import DomainError
 from backend.extensions import db
 from backend.farmweb import bp
 from backend.farmweb.access import (
+    AREA,
     LOGIN_COOKIE,
     LOGIN_COOKIE_SECONDS,
-    SESSION_COOKIE,
     current_member,
     current_sid,
     member_required,
@@ -27,6 +27,7 @@ from backend.farmweb.access import (
     set_cookie,
     sign_in_response,
 )
+from backend.phone_pages import in_wechat
 from backend.timeutil import SHANGHAI, to_aware_utc, to_naive_utc, utcnow
 
 # The form's fields of the measurements, in their order on the page.
@@ -66,10 +67,6 @@ def missing(_error):
     return _message("页面或记录不存在", 404)
 
 
-def in_wechat() -> bool:
-    return "MicroMessenger" in request.headers.get("User-Agent", "")
-
-
 # -- login -------------------------------------------------------------------------------------
 @bp.get("/login", endpoint="login")
 def login_page():
@@ -85,10 +82,7 @@ def login_page():
 @bp.get("/login/wechat")
 def login_wechat():
     state = members.new_state()
-    response = redirect(members.wechat_authorize_url(state=state))
-    pending = {"state": state, "next": safe_next(request.args.get("next"))}
-    set_cookie(response, LOGIN_COOKIE, pending, LOGIN_COOKIE_SECONDS)
-    return response
+    return AREA.to_wechat(state, members.wechat_authorize_url(state=state))
 
 
 @bp.get("/login/wechat/done")
@@ -129,12 +123,7 @@ def bind():
 
 @bp.post("/logout")
 def logout():
-    sid = current_sid()
-    if sid:
-        members.close_session(sid)
-    response = redirect(url_for("farmweb.login"))
-    set_cookie(response, SESSION_COOKIE, None, 0)
-    return response
+    return AREA.sign_out_response(current_sid(), members.close_session)
 
 
 # -- pages -------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """/api/processing: the processing line's signed API (open batch, steps, sorting, inspection,
 packing). Every call carries a report_id; a repeat is answered the same and applied once.
-Farms' systems post growth updates of adoption units here too, signed the same way; their
-external_id makes a repeat apply once."""
+Farms' systems post growth updates of their own adoption units here too, signed the same way
+with a key of their farm; their external_id makes a repeat apply once."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from backend.adoption import harvest_orders as adoption_harvest
 from backend.batches import packing
 from backend.batches import service as batches
 from backend.batches.schemas import render_batch
-from backend.errors import BadRequest
+from backend.errors import BadRequest, Forbidden
 from backend.extensions import db
 from backend.processing import signing
 from backend.schemas import In
@@ -81,6 +81,10 @@ class PackingIn(In):
     packs = List(Nested(PackIn), required=True, validate=Length(1, 50))
 
 
+# What a farm's own key may call; a processing company's key calls the rest.
+FARM_ENDPOINTS = {"processing.post_growth_update"}
+
+
 @bp.before_request
 def authenticate():
     g.plant = signing.verify(
@@ -90,6 +94,13 @@ def authenticate():
         headers=request.headers,
         body=request.get_data(cache=True),
     )
+    farm_call = request.endpoint in FARM_ENDPOINTS
+    if farm_call and g.plant.farm_id is None:
+        raise Forbidden("该密钥属于加工厂，不能发布养殖户的生长动态", code="NOT_A_FARM_KEY")
+    if not farm_call and g.plant.farm_id is not None:
+        raise Forbidden(
+            "养殖户系统的密钥只能发布生长动态，不能上报加工批次", code="NOT_A_PLANT_KEY"
+        )
 
 
 def _utc(value):
@@ -238,7 +249,7 @@ def post_growth_update(unit_code: str, body):
     units = growth.units_by_codes(db.session, [unit_code[:40], *body["also_units"]])
     rows, created = growth.post_update(
         db.session,
-        farm_id=units[0].farm_id,  # the path's unit names the household; the others must be its
+        farm_id=g.plant.farm_id,  # every unit posted for must be the key's farm's
         unit_ids=[unit.id for unit in units],
         new_photos=[_picture(photo) for photo in body["photos"]],
         measurements=body["measurements"],

@@ -7,23 +7,17 @@ from flask import redirect, render_template, request, url_for
 
 from backend.errors import DomainError
 from backend.extensions import db
+from backend.phone_pages import in_wechat
 from backend.sellerweb import bp
 from backend.sellerweb.access import (
-    LOGIN_COOKIE,
-    LOGIN_COOKIE_SECONDS,
-    SESSION_COOKIE,
+    AREA,
     current_seller,
     current_sid,
     pending_login,
     safe_next,
-    set_cookie,
     sign_in_response,
 )
 from backend.workspace import login
-
-
-def in_wechat() -> bool:
-    return "MicroMessenger" in request.headers.get("User-Agent", "")
 
 
 @bp.get("/login", endpoint="login")
@@ -39,12 +33,8 @@ def login_page():
 
 @bp.get("/login/wechat")
 def login_wechat():
-    """Off to WeChat with a state this browser keeps."""
     state = login.new_state()
-    response = redirect(login.wechat_authorize_url(state=state))
-    pending = {"state": state, "next": safe_next(request.args.get("next"))}
-    set_cookie(response, LOGIN_COOKIE, pending, LOGIN_COOKIE_SECONDS)
-    return response
+    return AREA.to_wechat(state, login.wechat_authorize_url(state=state))
 
 
 @bp.get("/login/wechat/done")
@@ -118,9 +108,4 @@ def use_link(token: str):
 
 @bp.post("/logout")
 def logout():
-    sid = current_sid()
-    if sid:
-        login.close_session(sid)
-    response = redirect(url_for("sellerweb.login"))
-    set_cookie(response, SESSION_COOKIE, None, 0)
-    return response
+    return AREA.sign_out_response(current_sid(), login.close_session)
