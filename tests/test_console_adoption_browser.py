@@ -1,13 +1,18 @@
 """The 认养 section in a real headless Chromium at a staff screen's size (1366×900): staff open it
 from the menu, read the demo's two rafts on the grid, lay out a new raft from the form in 元
-and 斤, and find it on the grid. Screenshots go to $HELI_SCREENSHOTS."""
+and 斤, and find it on the grid; read the harvest calendar; a host puts a raft on screen in a
+live room. Screenshots go to $HELI_SCREENSHOTS."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 from backend.adoption.units import today
+from tests.helpers import go_live, room_body
 from tests.test_adoption import _adopt, _unit_id, adopt_and_pay
+from tests.test_adoption_harvest import _adopt as adopt_for_harvest
+from tests.test_adoption_harvest import _day as day
+from tests.test_adoption_harvest import _plan as plan
 from tests.test_console_live_browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -84,5 +89,58 @@ def test_staff_open_the_grid_and_lay_out_a_raft(app, store, shopper, other_shopp
             shot = tmp_path / "adoption-unit.png"
             page.screenshot(path=str(shot), full_page=False)
             _keep(shot, "console-adoption-unit.png")
+        finally:
+            browser.close()
+
+
+def test_staff_read_the_harvest_calendar_and_a_host_puts_a_raft_on_screen(
+    app, sandbox, staff_client, store, shopper, tmp_path
+):
+    sync_playwright = _browser_or_fail()
+    from playwright.sync_api import expect
+
+    base = app.config["PUBLIC_BASE_URL"]
+    adoption = adopt_for_harvest(app, shopper, raft=3, position=12, harvest_now=True)
+    planned = plan(shopper, adoption["id"], [{"deliver_on": day(1)}, {"deliver_on": day(8)}])
+    assert planned.status_code == 200, planned.json
+    room = staff_client.post("/console/api/live/rooms", json=room_body()).json
+    go_live(sandbox, staff_client, room["id"])
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport=STAFF_SCREEN, locale="zh-CN")
+            page.set_default_timeout(WAIT_MS)
+            sign_in(page, base)
+            page.goto(f"{base}/console/adoption-harvest")
+            expect(page.locator("h1")).to_have_text("认养收获日历")
+            parcels = page.locator("tr[id^=delivery-]")
+            expect(parcels).to_have_count(2)
+            expect(parcels.first).to_contain_text(adoption["number"])
+            expect(parcels.first).to_contain_text("第 1 / 2 包")
+            expect(page.locator(f"#day-{day(1)} h3")).to_have_text("于家养殖户")
+            # the first parcel is due within 3 days: its lift can be recorded from here
+            expect(parcels.first.locator("input[name=harvested_g]")).to_be_visible()
+            expect(parcels.nth(1)).to_contain_text("收货日前 3 天内可采收")
+            assert page.evaluate("document.documentElement.scrollWidth") <= STAFF_SCREEN["width"]
+            shot = tmp_path / "adoption-harvest.png"
+            page.screenshot(path=str(shot), full_page=False)
+            _keep(shot, "console-adoption-harvest.png")
+
+            page.goto(f"{base}/console/live/rooms/{room['id']}")
+            raft = page.locator("#adoption-where option", has_text="3号筏")
+            page.select_option("#adoption-where", value=raft.get_attribute("value"))
+            page.fill("#adoption-form input[name=pay_minutes]", "20")
+            page.once("dialog", lambda dialog: dialog.accept())  # 确定认养上屏？
+            page.click("#adoption-start")
+            expect(page.locator("#adoption-running")).to_be_visible()
+            expect(page.locator("#adoption-title")).to_contain_text("3号筏")
+            expect(page.locator("#adoption-free")).to_have_text("23")  # cage 12 is adopted
+            expect(page.locator("#adoption-pay-minutes")).to_have_text("20")
+            expect(page.locator("#adoption-household")).to_have_text("于家养殖户")
+            assert page.evaluate("document.documentElement.scrollWidth") <= STAFF_SCREEN["width"]
+            page.locator("#adoption-card").scroll_into_view_if_needed()
+            shot = tmp_path / "adoption-on-screen.png"
+            page.screenshot(path=str(shot), full_page=False)
+            _keep(shot, "console-live-adoption-on-screen.png")
         finally:
             browser.close()

@@ -39,8 +39,9 @@ def current_offer(session: Session, room_id: int) -> LiveAdoptionOffer | None:
     )
 
 
-def _where(sea_area_id: int, raft: int | None) -> str:
-    return f"{raft}号筏" if raft is not None else "该海区"
+def _where(raft: int | None) -> str:
+    """After the sea area's name: its raft on screen, if only one."""
+    return f" · {raft}号筏" if raft is not None else ""
 
 
 def start_offer(
@@ -67,9 +68,7 @@ def start_offer(
     free = unit_rules.free_count(session, sea_area_id=sea_area_id, raft=raft)
     if free == 0:
         session.rollback()
-        raise Conflict(
-            f"{area.name}{_where(sea_area_id, raft)}没有可认养的单元", code="NO_FREE_UNIT"
-        )
+        raise Conflict(f"{area.name}{_where(raft)}没有可认养的单元", code="NO_FREE_UNIT")
     offer = LiveAdoptionOffer(
         room_id=room_id,
         sea_area_id=sea_area_id,
@@ -86,7 +85,7 @@ def start_offer(
         action="adoption.live_offer_start",
         target_type="live_adoption_offer",
         target_id=offer.id,
-        summary=f"直播间 {room.name} 认养上屏：{area.name}{_where(sea_area_id, raft)}，"
+        summary=f"直播间 {room.name} 认养上屏：{area.name}{_where(raft)}，"
         f"可认养 {free} 个，{pay_minutes} 分钟内付款",
         after={"sea_area_id": sea_area_id, "raft": raft, "pay_minutes": pay_minutes, "free": free},
     )
@@ -156,7 +155,7 @@ def offer_view(session: Session, offer: LiveAdoptionOffer | None) -> dict | None
         "sea_area": area.code,
         "sea_area_name": area.name,
         "raft": offer.raft,
-        "title": f"{area.name}{_where(offer.sea_area_id, offer.raft)}认养",
+        "title": f"{area.name}{_where(offer.raft)}认养",
         "kind_name": KINDS[sample.kind] if sample else None,
         "household": sample.farm.name if sample else None,
         "price": sample.price if sample else None,
