@@ -7,13 +7,7 @@ from __future__ import annotations
 
 from tests.helpers import run_jobs
 from tests.test_console_broadcasts import reachable_and_not
-from tests.test_console_live_browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    WAIT_MS,
-    _browser_or_fail,
-    sign_in,
-)
+from tests.test_console_live_browser import WAIT_MS, _browser_or_fail, staff_page
 from tests.test_fulfilment_browser import STAFF_SCREEN, _keep
 from tests.test_platform_orders import Platform, pull, register, seller  # noqa: F401
 
@@ -37,7 +31,7 @@ def test_compose_preview_send_and_map_a_platform_item(
     seller,  # noqa: F811
     tmp_path,
 ):
-    sync_playwright = _browser_or_fail()
+    _browser_or_fail()
     from playwright.sync_api import expect
 
     reachable_and_not(app, sandbox)  # 4 reachable, 2 unbound, 1 unfollowed in 测试东镇
@@ -69,77 +63,70 @@ def test_compose_preview_send_and_map_a_platform_item(
     pull(app, shop["id"])
     base = app.config["PUBLIC_BASE_URL"]
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport=STAFF_SCREEN, locale="zh-CN")
-            page.set_default_timeout(WAIT_MS)
-            sign_in(page, base)
-            page.click("header nav.menu-wide a:has-text('联盟广播')")
-            expect(page.locator("h1")).to_have_text("联盟广播")
-            assert page.locator("select[name=category]").input_value() == ""  # no default
-            expect(page.locator("#send-button")).to_have_count(0)
+    with staff_page(base, STAFF_SCREEN) as page:
+        page.click("header nav.menu-wide a:has-text('联盟广播')")
+        expect(page.locator("h1")).to_have_text("联盟广播")
+        assert page.locator("select[name=category]").input_value() == ""  # no default
+        expect(page.locator("#send-button")).to_have_count(0)
 
-            page.fill("input[name=title]", "价格指导：大号五斤装")
-            page.select_option("select[name=category]", "price")
-            page.fill("textarea[name=body]", "本周大号五斤装指导价 98 元，请各位卖家统一调整。")
-            page.check("input[name=towns][value='测试东镇']")
-            page.click("#preview-button")
-            expect(page.locator("#matched")).to_have_text("7")
-            expect(page.locator("#reachable")).to_have_text("4")
-            expect(page.locator("#reach")).to_contain_text("2 位未绑定公众号")
-            _fits(page)
-            page.locator("#reach").scroll_into_view_if_needed()
-            shot = tmp_path / "compose.png"
-            page.screenshot(path=str(shot), full_page=True)
-            _keep(shot, "console-broadcast-preview.png")
+        page.fill("input[name=title]", "价格指导：大号五斤装")
+        page.select_option("select[name=category]", "price")
+        page.fill("textarea[name=body]", "本周大号五斤装指导价 98 元，请各位卖家统一调整。")
+        page.check("input[name=towns][value='测试东镇']")
+        page.click("#preview-button")
+        expect(page.locator("#matched")).to_have_text("7")
+        expect(page.locator("#reachable")).to_have_text("4")
+        expect(page.locator("#reach")).to_contain_text("2 位未绑定公众号")
+        _fits(page)
+        page.locator("#reach").scroll_into_view_if_needed()
+        shot = tmp_path / "compose.png"
+        page.screenshot(path=str(shot), full_page=True)
+        _keep(shot, "console-broadcast-preview.png")
 
-            page.once("dialog", lambda dialog: dialog.accept())
-            page.click("#send-button")
-            expect(page.locator(".flash.success")).to_contain_text("微信可达 4 位")
-            parts = _report_parts(page)
-            assert parts["recipients"] == 7
-            assert sum(v for k, v in parts.items() if k != "recipients") == 7
-            run_jobs(app)
-            page.reload()
-            expect(page.locator("#status")).to_have_text("已完成", timeout=WAIT_MS)
-            parts = _report_parts(page)
-            assert parts == {
-                "sent": 4,
-                "failed": 0,
-                "unreachable": 3,  # 2 never bound, 1 unfollowed
-                "pending": 0,
-                "recipients": 7,
-            }
-            _fits(page)
-            shot = tmp_path / "report.png"
-            page.screenshot(path=str(shot), full_page=True)
-            _keep(shot, "console-broadcast-report.png")
+        page.once("dialog", lambda dialog: dialog.accept())
+        page.click("#send-button")
+        expect(page.locator(".flash.success")).to_contain_text("微信可达 4 位")
+        parts = _report_parts(page)
+        assert parts["recipients"] == 7
+        assert sum(v for k, v in parts.items() if k != "recipients") == 7
+        run_jobs(app)
+        page.reload()
+        expect(page.locator("#status")).to_have_text("已完成", timeout=WAIT_MS)
+        parts = _report_parts(page)
+        assert parts == {
+            "sent": 4,
+            "failed": 0,
+            "unreachable": 3,  # 2 never bound, 1 unfollowed
+            "pending": 0,
+            "recipients": 7,
+        }
+        _fits(page)
+        shot = tmp_path / "report.png"
+        page.screenshot(path=str(shot), full_page=True)
+        _keep(shot, "console-broadcast-report.png")
 
-            page.click("header nav.menu-wide a:has-text('联盟广播')")
-            expect(page.locator("table tbody tr").first).to_contain_text("已完成")
-            _fits(page)
-            shot = tmp_path / "list.png"
-            page.screenshot(path=str(shot), full_page=True)
-            _keep(shot, "console-broadcast-list.png")
+        page.click("header nav.menu-wide a:has-text('联盟广播')")
+        expect(page.locator("table tbody tr").first).to_contain_text("已完成")
+        _fits(page)
+        shot = tmp_path / "list.png"
+        page.screenshot(path=str(shot), full_page=True)
+        _keep(shot, "console-broadcast-list.png")
 
-            page.click("header nav.menu-wide a:has-text('平台订单')")
-            expect(page.locator("table.waiting")).to_contain_text(
-                "乳山鲜活生蚝 特大号 5斤装 顺丰冷链包邮"
-            )
-            expect(page.locator(".suggest.has").first).to_contain_text("建议 RS-LIVE-XL-5")
-            expect(page.locator(".suggest.none").first).to_contain_text("没有等级或重量")
-            code = page.locator("code.short-code[title='LAOWANG-HAOSHENG-TEDA-5J-0001']")
-            expect(code).to_have_text("LAOWANG-HA…0001")
-            # badges stay on one line: one line of 12 px text is under 24 px high
-            for badge in page.locator("table.waiting .badge").all():
-                assert badge.bounding_box()["height"] < 24
-            _fits(page)
-            shot = tmp_path / "platform.png"
-            page.screenshot(path=str(shot), full_page=True)
-            _keep(shot, "console-platform-orders.png")
+        page.click("header nav.menu-wide a:has-text('平台订单')")
+        expect(page.locator("table.waiting")).to_contain_text(
+            "乳山鲜活生蚝 特大号 5斤装 顺丰冷链包邮"
+        )
+        expect(page.locator(".suggest.has").first).to_contain_text("建议 RS-LIVE-XL-5")
+        expect(page.locator(".suggest.none").first).to_contain_text("没有等级或重量")
+        code = page.locator("code.short-code[title='LAOWANG-HAOSHENG-TEDA-5J-0001']")
+        expect(code).to_have_text("LAOWANG-HA…0001")
+        # badges stay on one line: one line of 12 px text is under 24 px high
+        for badge in page.locator("table.waiting .badge").all():
+            assert badge.bounding_box()["height"] < 24
+        _fits(page)
+        shot = tmp_path / "platform.png"
+        page.screenshot(path=str(shot), full_page=True)
+        _keep(shot, "console-platform-orders.png")
 
-            page.locator(".map-form button").first.click()
-            expect(page.locator(".flash.success")).to_contain_text("已映射")
-        finally:
-            browser.close()
+        page.locator(".map-form button").first.click()
+        expect(page.locator(".flash.success")).to_contain_text("已映射")

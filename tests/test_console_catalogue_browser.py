@@ -9,20 +9,14 @@ from backend.catalogue.models import Sku
 from backend.extensions import db
 from backend.staff.models import Staff
 from tests.helpers import png
-from tests.test_console_live_browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    WAIT_MS,
-    _browser_or_fail,
-    sign_in,
-)
+from tests.test_console_live_browser import _browser_or_fail, staff_page
 from tests.test_fulfilment_browser import STAFF_SCREEN, _keep
 
 BIG = "RS-LIVE-L-5"
 
 
 def test_staff_reprice_the_big_grade_and_upload_its_picture(app, store, tmp_path):
-    sync_playwright = _browser_or_fail()
+    _browser_or_fail()
     from playwright.sync_api import expect
 
     with app.app_context():
@@ -34,51 +28,44 @@ def test_staff_reprice_the_big_grade_and_upload_its_picture(app, store, tmp_path
     picture.write_bytes(png(900, 900, "#8a9a5b"))
     base = app.config["PUBLIC_BASE_URL"]
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport=STAFF_SCREEN, locale="zh-CN")
-            page.set_default_timeout(WAIT_MS)
-            sign_in(page, base)
-            page.click("header nav.menu-wide a:has-text('商品价格')")
-            expect(page.locator("h1")).to_have_text("商品与价格")
+    with staff_page(base, STAFF_SCREEN) as page:
+        page.click("header nav.menu-wide a:has-text('商品价格')")
+        expect(page.locator("h1")).to_have_text("商品与价格")
 
-            row = page.locator(f"#sku-{sku_id}")
-            row.locator("input[name=price]").fill("96.00")
-            row.locator("button:has-text('改价')").click()
-            expect(page.locator(".flash.success")).to_contain_text("¥96.00")
-            # the store answers the new price as soon as the page says saved: the catalogue
-            # cache's version moves when the change commits
-            shown = page.request.get(f"{base}/api/v1/products/{product_id}").json()
-            assert next(s["price"] for s in shown["skus"] if s["id"] == sku_id) == 9600
+        row = page.locator(f"#sku-{sku_id}")
+        row.locator("input[name=price]").fill("96.00")
+        row.locator("button:has-text('改价')").click()
+        expect(page.locator(".flash.success")).to_contain_text("¥96.00")
+        # the store answers the new price as soon as the page says saved: the catalogue
+        # cache's version moves when the change commits
+        shown = page.request.get(f"{base}/api/v1/products/{product_id}").json()
+        assert next(s["price"] for s in shown["skus"] if s["id"] == sku_id) == 9600
 
-            card = page.locator(f"#product-{product_id}")
-            card.locator("input[type=file]").set_input_files(str(picture))
-            card.locator("button:has-text('上传图片')").click()
-            expect(page.locator(".flash.success")).to_contain_text("图片已更新")
-            shown = page.request.get(f"{base}/api/v1/products/{product_id}").json()
-            assert shown["image_url"].startswith("/api/v1/pictures/")
-            # the page shows the new picture, resized
-            image = card.locator("img")
-            expect(image).to_have_attribute("src", f"{shown['image_url']}?w=400")
-            assert (
-                page.evaluate("(img) => img.complete && img.naturalWidth", image.element_handle())
-                == 400
-            )
-            assert page.evaluate("document.documentElement.scrollWidth") <= STAFF_SCREEN["width"]
-            shot = tmp_path / "catalogue.png"
-            page.screenshot(path=str(shot), full_page=False)
-            _keep(shot, "console-catalogue.png")
+        card = page.locator(f"#product-{product_id}")
+        card.locator("input[type=file]").set_input_files(str(picture))
+        card.locator("button:has-text('上传图片')").click()
+        expect(page.locator(".flash.success")).to_contain_text("图片已更新")
+        shown = page.request.get(f"{base}/api/v1/products/{product_id}").json()
+        assert shown["image_url"].startswith("/api/v1/pictures/")
+        # the page shows the new picture, resized
+        image = card.locator("img")
+        expect(image).to_have_attribute("src", f"{shown['image_url']}?w=400")
+        assert (
+            page.evaluate("(img) => img.complete && img.naturalWidth", image.element_handle())
+            == 400
+        )
+        assert page.evaluate("document.documentElement.scrollWidth") <= STAFF_SCREEN["width"]
+        shot = tmp_path / "catalogue.png"
+        page.screenshot(path=str(shot), full_page=False)
+        _keep(shot, "console-catalogue.png")
 
-            page.click("header nav.menu-wide a:has-text('操作记录')")
-            rows = page.locator("table tr")
-            expect(rows.nth(1)).to_contain_text("上传商品图片")
-            expect(rows.nth(2)).to_contain_text("修改价格")
-            expect(rows.nth(2)).to_contain_text(admin)
-            expect(rows.nth(2)).to_contain_text("¥96.00")
-            assert page.evaluate("document.documentElement.scrollWidth") <= STAFF_SCREEN["width"]
-            shot = tmp_path / "audit.png"
-            page.screenshot(path=str(shot), full_page=False)
-            _keep(shot, "console-audit.png")
-        finally:
-            browser.close()
+        page.click("header nav.menu-wide a:has-text('操作记录')")
+        rows = page.locator("table tr")
+        expect(rows.nth(1)).to_contain_text("上传商品图片")
+        expect(rows.nth(2)).to_contain_text("修改价格")
+        expect(rows.nth(2)).to_contain_text(admin)
+        expect(rows.nth(2)).to_contain_text("¥96.00")
+        assert page.evaluate("document.documentElement.scrollWidth") <= STAFF_SCREEN["width"]
+        shot = tmp_path / "audit.png"
+        page.screenshot(path=str(shot), full_page=False)
+        _keep(shot, "console-audit.png")

@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -53,6 +55,21 @@ def _browser_or_fail():
             pytrace=False,
         )
     return sync_playwright
+
+
+@contextmanager
+def staff_page(base: str, viewport: dict) -> Iterator:
+    """A page of headless Chromium at `viewport`, signed in to the console as admin."""
+    sync_playwright = _browser_or_fail()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport=viewport, locale="zh-CN")
+            page.set_default_timeout(WAIT_MS)
+            sign_in(page, base)
+            yield page
+        finally:
+            browser.close()
 
 
 def _claim_everything(app, sandbox, sale_id: int) -> list[int]:

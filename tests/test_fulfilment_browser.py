@@ -8,13 +8,7 @@ import os
 import shutil
 
 from tests.helpers import run_codes, run_jobs
-from tests.test_console_live_browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    WAIT_MS,
-    _browser_or_fail,
-    sign_in,
-)
+from tests.test_console_live_browser import _browser_or_fail, staff_page
 
 STAFF_SCREEN = {"width": 1366, "height": 900}
 
@@ -29,91 +23,84 @@ def _keep(shot, name: str) -> None:
 def test_staff_pack_and_ship_an_order_from_the_desk(
     app, sandbox, shopper, store, licensed, monkeypatch, tmp_path
 ):
-    sync_playwright = _browser_or_fail()
+    _browser_or_fail()
     from playwright.sync_api import expect
 
     monkeypatch.setitem(app.config, "STORE_SELLER_ID", licensed["seller_id"])
     order = shopper.buy([(store["RS-LIVE-XL-5"], 2)])
     base = app.config["PUBLIC_BASE_URL"]
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport=STAFF_SCREEN, locale="zh-CN")
-            page.set_default_timeout(WAIT_MS)
-            sign_in(page, base)
-            # an admin's whole menu fits the staff screen: no sideways scroll, 退出 in view
-            assert page.evaluate("document.documentElement.scrollWidth") <= STAFF_SCREEN["width"]
-            logout = page.locator("header button:has-text('退出')").bounding_box()
-            assert logout["x"] + logout["width"] <= STAFF_SCREEN["width"]
+    with staff_page(base, STAFF_SCREEN) as page:
+        # an admin's whole menu fits the staff screen: no sideways scroll, 退出 in view
+        assert page.evaluate("document.documentElement.scrollWidth") <= STAFF_SCREEN["width"]
+        logout = page.locator("header button:has-text('退出')").bounding_box()
+        assert logout["x"] + logout["width"] <= STAFF_SCREEN["width"]
 
-            page.goto(f"{base}/console/fulfilment")
-            page.once("dialog", lambda dialog: dialog.accept())
-            page.click("button:has-text('立即成波')")
-            expect(page.locator(".flash.success")).to_contain_text("已生成波次")
-            expect(page.locator("h2").first).to_have_text("拣货单（按批次，先到期先拣）")
-            shot = tmp_path / "wave.png"
-            page.screenshot(path=str(shot), full_page=True)
-            _keep(shot, "fulfilment-wave.png")
+        page.goto(f"{base}/console/fulfilment")
+        page.once("dialog", lambda dialog: dialog.accept())
+        page.click("button:has-text('立即成波')")
+        expect(page.locator(".flash.success")).to_contain_text("已生成波次")
+        expect(page.locator("h2").first).to_have_text("拣货单（按批次，先到期先拣）")
+        shot = tmp_path / "wave.png"
+        page.screenshot(path=str(shot), full_page=True)
+        _keep(shot, "fulfilment-wave.png")
 
-            page.goto(f"{base}/console/fulfilment?q={order['number']}")
-            expect(page.locator("table tr")).to_have_count(2)
-            shot = tmp_path / "desk.png"
-            page.screenshot(path=str(shot), full_page=True)
-            _keep(shot, "fulfilment-desk.png")
-            page.click(f"a:has-text('{order['number']}')")
-            expect(page.locator("h1")).to_contain_text(order["number"])
+        page.goto(f"{base}/console/fulfilment?q={order['number']}")
+        expect(page.locator("table tr")).to_have_count(2)
+        shot = tmp_path / "desk.png"
+        page.screenshot(path=str(shot), full_page=True)
+        _keep(shot, "fulfilment-desk.png")
+        page.click(f"a:has-text('{order['number']}')")
+        expect(page.locator("h1")).to_contain_text(order["number"])
 
-            codes = run_codes(app, print_run_for(app, licensed))
-            page.fill("input[name=code]", "NOT-A-REAL-CODE")
+        codes = run_codes(app, print_run_for(app, licensed))
+        page.fill("input[name=code]", "NOT-A-REAL-CODE")
+        page.keyboard.press("Enter")
+        expect(page.locator(".flash.error")).to_contain_text("防伪码不存在")
+        for code in codes[:2]:
+            page.fill("input[name=code]", code)
             page.keyboard.press("Enter")
-            expect(page.locator(".flash.error")).to_contain_text("防伪码不存在")
-            for code in codes[:2]:
-                page.fill("input[name=code]", code)
-                page.keyboard.press("Enter")
-                expect(page.locator(".flash.success")).to_contain_text(f"已绑定 {code}")
-            expect(page.locator("h2#scan")).to_have_text("防伪码（2/2）")
-            page.click("button:has-text('打包完成，申请面单')")
-            expect(page.locator(".flash.success")).to_contain_text("打包完成")
-            run_jobs(app)
-            page.reload()
-            expect(page.locator("h1 .badge")).to_have_text("已发货")
-            shot = tmp_path / "parcel.png"
-            page.screenshot(path=str(shot), full_page=True)
-            _keep(shot, "fulfilment-parcel.png")
+            expect(page.locator(".flash.success")).to_contain_text(f"已绑定 {code}")
+        expect(page.locator("h2#scan")).to_have_text("防伪码（2/2）")
+        page.click("button:has-text('打包完成，申请面单')")
+        expect(page.locator(".flash.success")).to_contain_text("打包完成")
+        run_jobs(app)
+        page.reload()
+        expect(page.locator("h1 .badge")).to_have_text("已发货")
+        shot = tmp_path / "parcel.png"
+        page.screenshot(path=str(shot), full_page=True)
+        _keep(shot, "fulfilment-parcel.png")
 
-            with page.expect_popup() as popup:
-                page.click("a:has-text('打印面单和装箱单')")
-            slip = popup.value
-            slip.wait_for_load_state()
-            label = slip.locator("img.label")
-            expect(label).to_be_visible()
-            assert slip.evaluate("document.querySelector('img.label').naturalWidth") > 0
-            shot = tmp_path / "slip.png"
-            slip.screenshot(path=str(shot), full_page=True)
-            _keep(shot, "fulfilment-slip.png")
+        with page.expect_popup() as popup:
+            page.click("a:has-text('打印面单和装箱单')")
+        slip = popup.value
+        slip.wait_for_load_state()
+        label = slip.locator("img.label")
+        expect(label).to_be_visible()
+        assert slip.evaluate("document.querySelector('img.label').naturalWidth") > 0
+        shot = tmp_path / "slip.png"
+        slip.screenshot(path=str(shot), full_page=True)
+        _keep(shot, "fulfilment-slip.png")
 
-            # The buyer claims dead oysters with a photo; staff open the after-sales desk.
-            item = shopper.get(f"/api/v1/orders/{order['id']}").json["items"][0]
-            claim = shopper.post(
-                f"/api/v1/orders/{order['id']}/after-sales",
-                json={
-                    "type": "DEAD_ON_ARRIVAL",
-                    "reason": "开箱有三只死的",
-                    "photos": shopper.photo_keys(1),
-                    "dead_count": 3,
-                    "order_item_id": item["id"],
-                },
-            )
-            assert claim.status_code == 201, claim.json
-            page.goto(f"{base}/console/after-sales")
-            expect(page.locator("table tr").nth(1)).to_contain_text("死货理赔")
-            expect(page.locator("a:has-text('照片1')")).to_be_visible()
-            shot = tmp_path / "after-sales.png"
-            page.screenshot(path=str(shot), full_page=True)
-            _keep(shot, "after-sales.png")
-        finally:
-            browser.close()
+        # The buyer claims dead oysters with a photo; staff open the after-sales desk.
+        item = shopper.get(f"/api/v1/orders/{order['id']}").json["items"][0]
+        claim = shopper.post(
+            f"/api/v1/orders/{order['id']}/after-sales",
+            json={
+                "type": "DEAD_ON_ARRIVAL",
+                "reason": "开箱有三只死的",
+                "photos": shopper.photo_keys(1),
+                "dead_count": 3,
+                "order_item_id": item["id"],
+            },
+        )
+        assert claim.status_code == 201, claim.json
+        page.goto(f"{base}/console/after-sales")
+        expect(page.locator("table tr").nth(1)).to_contain_text("死货理赔")
+        expect(page.locator("a:has-text('照片1')")).to_be_visible()
+        shot = tmp_path / "after-sales.png"
+        page.screenshot(path=str(shot), full_page=True)
+        _keep(shot, "after-sales.png")
 
 
 def print_run_for(app, licensed) -> int:
