@@ -12,7 +12,7 @@ from urllib.parse import urljoin
 
 import requests
 
-from backend.adoption import growth_messages, losses
+from backend.adoption import growth_messages, harvest_orders, losses
 from backend.adoption import units as unit_rules
 from backend.adoption.models import AdopterMessage, AdoptionUnit
 from backend.extensions import db
@@ -142,7 +142,7 @@ def test_a_season_of_cage_12_and_a_typhoon_on_raft_5(
     )
     assert offer.status_code == 201, offer.json
     viewer = Shopper.login(client, sandbox, "o-viewer-cage12")
-    for template in (growth_messages.TEMPLATE, losses.TEMPLATE):
+    for template in (growth_messages.TEMPLATE, losses.TEMPLATE, harvest_orders.SHIPPED_TEMPLATE):
         requests.post(
             f"{sandbox.url}/sandbox/wx/subscriptions",
             json={"openid": viewer.openid, "template_id": template, "count": 5},
@@ -217,6 +217,20 @@ def test_a_season_of_cage_12_and_a_typhoon_on_raft_5(
     shipped = viewer.get(f"/api/v1/adoptions/{adoption['id']}/deliveries").json["items"]
     assert [p["status"] for p in shipped] == ["SHIPPED", "SHIPPED"]
     assert [p["deliver_on"] for p in shipped] == [p["deliver_on"] for p in plan.json["items"]]
+    run_jobs(app)
+    told = requests.get(
+        f"{sandbox.url}/sandbox/wx/messages",
+        params={"touser": viewer.openid, "template_id": harvest_orders.SHIPPED_TEMPLATE},
+        timeout=5,
+    ).json()["messages"]
+    assert [m["data"]["thing2"]["value"] for m in told] == [
+        "3号筏 12号笼收获 第1/2包",
+        "3号筏 12号笼收获 第2/2包·送礼",
+    ]
+    assert {m["page"] for m in told} == {f"pages/adoption/detail?id={adoption['id']}"}
+    assert [m["data"]["character_string3"]["value"] for m in told] == [
+        p["tracking_no"] for p in shipped
+    ]
     for code in codes:
         scan = viewer.get(f"/api/v1/trace/{code}").json
         assert scan["adoption"]["title"] == f"认养编号 {adoption['number']} 的收获"

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from backend.adoption import messages
 from backend.adoption import units as unit_rules
-from backend.adoption.models import Adoption, AdoptionDelivery
+from backend.adoption.models import Adoption, AdoptionDelivery, AdoptionUnit
 from backend.batches.models import Batch
 from backend.catalogue.models import Sku
 from backend.errors import DomainError
@@ -19,10 +20,13 @@ from backend.inventory.models import KEPT, SELLABLE, Lot
 from backend.orders import events, lifecycle
 from backend.orders import service as orders
 from backend.orders.models import HARVEST, Order, OrderItem
-from backend.timeutil import utcnow
+from backend.timeutil import to_shanghai_iso, utcnow
 from backend.transactions import lock_row
 
 log = logging.getLogger(__name__)
+
+# The store's "shipped" subscribe message, worded for the harvest and opening the adoption.
+SHIPPED_TEMPLATE = "TPL_ORDER_SHIPPED"
 
 
 def order_harvest(session: Session, *, batch_id: int) -> Order | None:
@@ -143,3 +147,36 @@ def order_packed_harvests(session: Session) -> int:
             made += 1
         session.commit()
     return made
+
+
+def tell_parcel_shipped(session: Session, *, order_id: int) -> str | None:
+    """The adopter hears that a parcel of their harvest left — which unit, which parcel, a gift
+    or not — once; the message opens their adoption. None when the order is no harvest parcel
+    (the store's own message is sent instead)."""
+    delivery = session.scalar(select(AdoptionDelivery).where(AdoptionDelivery.order_id == order_id))
+    if delivery is None:
+        return None
+    adoption = session.get(Adoption, delivery.adoption_id)
+    unit = session.get(AdoptionUnit, adoption.unit_id)
+    parcels = session.scalar(
+        select(func.count())
+        .select_from(AdoptionDelivery)
+        .where(AdoptionDelivery.adoption_id == adoption.id)
+    )
+    what = f"{unit_rules.unit_name(unit)}收获 第{delivery.seq}/{parcels}包"
+    if delivery.gift:
+        what += "·送礼"
+    data = {
+        "character_string1": {"value": adoption.number},
+        "thing2": {"value": what[:20]},
+        "character_string3": {"value": session.get(Order, order_id).tracking_no or "-"},
+        "time4": {"value": to_shanghai_iso(utcnow())[:16].replace("T", " ")},
+    }
+    return messages.tell_adopter(
+        session,
+        adoption_id=adoption.id,
+        kind="HARVEST",
+        ref_id=delivery.id,
+        template=SHIPPED_TEMPLATE,
+        data=data,
+    )
