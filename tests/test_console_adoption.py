@@ -4,6 +4,8 @@ refused in Chinese, roles reach only their part, and each household's income add
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -169,6 +171,15 @@ def test_income_per_household_adds_the_paid_prices_in_fen(app, console_as, shopp
 
     page = text(console.get("/console/adoption/income"))
     assert "¥666.00" in page and "¥123.45" in page and "¥789.45" in page
+    download = console.get(f"/console/adoption/income?month={income['month']}&format=csv")
+    assert download.mimetype == "text/csv"
+    assert f"adoption-income-{income['month']}.csv" in download.headers["Content-Disposition"]
+    table = list(csv.reader(io.StringIO(download.get_data(as_text=True).removeprefix("\ufeff"))))
+    assert table[0][:4] == ["养殖户", "合作社", "当月认养（笔）", "认养收入（元）"]
+    by_household = {line[0]: line for line in table[1:]}
+    assert by_household["于家养殖户"][2:6] == ["2", "666.00", "0.00", "666.00"]
+    assert by_household["王家滩合作社"][3] == "123.45"
+    assert by_household["合计"][2:4] == ["3", "789.45"]
     adopters = text(console.get("/console/adoption/adopters"))
     assert adopters.count("<td>认养中") == 3 and adopters.count("<td>待支付") == 1
     assert "3号筏 12号笼" in adopters

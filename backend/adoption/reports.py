@@ -31,6 +31,7 @@ from backend.adoption.models import (
 )
 from backend.batches.models import Farm, SeaArea
 from backend.catalogue.models import ProductLine
+from backend.csv_export import csv_text, yuan
 from backend.customers.models import Customer
 from backend.errors import BadRequest, NotFound
 from backend.live.models import LiveRoom
@@ -345,6 +346,28 @@ def income_by_household(session: Session, *, month: str) -> dict:
         for key in ("adoptions_paid", "income", "refunded", "net", "units", "adopted", "free")
     }
     return {"month": month, "rows": rows, "totals": totals}
+
+
+def income_csv(income: dict) -> str:
+    """income_by_household's month as CSV for Excel, money in yuan."""
+    columns = [
+        ("household", "养殖户"),
+        ("cooperative", "合作社"),
+        ("adoptions_paid", "当月认养（笔）"),
+        ("income", "认养收入（元）"),
+        ("refunded", "损失退款（元）"),
+        ("net", "净收入（元）"),
+        ("units", "单元"),
+        ("adopted", "已认养"),
+        ("free", "空闲"),
+    ]
+    money = ("income", "refunded", "net")
+
+    def line(row: dict) -> list:
+        return [yuan(row[key]) if key in money else row.get(key, "") for key, _ in columns]
+
+    totals = {**income["totals"], "household": "合计", "cooperative": ""}
+    return csv_text([[label for _, label in columns], *map(line, income["rows"]), line(totals)])
 
 
 def unit_states(session: Session) -> dict[int, Counter]:

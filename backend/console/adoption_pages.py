@@ -22,6 +22,7 @@ from backend.console.adoption_api import (
 )
 from backend.console.forms import load_form
 from backend.console.pages import _page, _pages, bp
+from backend.csv_export import csv_download
 from backend.errors import BadRequest, DomainError
 from backend.extensions import db
 from backend.staff import permissions as perms
@@ -253,6 +254,8 @@ def adoption_income(staff):
     except DomainError as failure:
         flash(failure.message, "error")
         income = reports.income_by_household(db.session, month=reports.current_month())
+    if request.args.get("format") == "csv":
+        return csv_download(reports.income_csv(income), f"adoption-income-{income['month']}.csv")
     return render_template("console/adoption_income.html", income=income)
 
 

@@ -3,7 +3,6 @@ Official Account bind codes of sellers and staff."""
 
 from __future__ import annotations
 
-import csv
 import io
 import zipfile
 
@@ -15,6 +14,7 @@ from flask import Response, current_app
 
 from backend.clients.wechat import WeChatError, wechat_client
 from backend.console.access import staff_required
+from backend.csv_export import csv_download, csv_text
 from backend.errors import NotFound, UpstreamUnavailable
 from backend.extensions import db
 from backend.officialaccount import service as officialaccount
@@ -147,16 +147,8 @@ def create_print_run(body, staff):
 @staff_required(perms.CODES)
 def export_csv(print_run_id: int, staff):
     rows = trace.print_run_codes(db.session, print_run_id=print_run_id)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["serial", "code", "url"])
-    for row in rows:
-        writer.writerow([row.serial, row.code, trace_url(row.code)])
-    return Response(
-        "\ufeff" + out.getvalue(),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f"attachment; filename=print-run-{print_run_id}.csv"},
-    )
+    table = [["serial", "code", "url"], *([r.serial, r.code, trace_url(r.code)] for r in rows)]
+    return csv_download(csv_text(table), f"print-run-{print_run_id}.csv")
 
 
 @bp.get("/print-runs/<int:print_run_id>/labels.zip")

@@ -4,8 +4,6 @@ and the packing slip), and an order's whole timeline; CSV export of the desk."""
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import timedelta
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
@@ -13,6 +11,7 @@ from flask import Response, abort, flash, redirect, render_template, request, ur
 from backend.clients import courier
 from backend.console.access import login_required
 from backend.console.pages import _choice, _page, _pages, bp
+from backend.csv_export import csv_download, csv_text
 from backend.errors import DomainError
 from backend.extensions import db
 from backend.fulfilment import service as fulfilment
@@ -134,9 +133,7 @@ def _next_cutoff_text() -> str:
 
 
 def _csv(rows) -> Response:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(
+    table: list[list] = [
         [
             "订单号",
             "渠道",
@@ -152,9 +149,9 @@ def _csv(rows) -> Response:
             "运单号",
             "物流状态",
         ]
-    )
+    ]
     for parcel in rows:
-        writer.writerow(
+        table.append(
             [
                 parcel.order_number,
                 CHANNELS.get(parcel.channel, parcel.channel),
@@ -171,12 +168,7 @@ def _csv(rows) -> Response:
                 COURIER_STATES.get(parcel.courier_state or "", ""),
             ]
         )
-    body = "\ufeff" + out.getvalue()  # Excel opens UTF-8 with a BOM as Chinese text
-    return Response(
-        body,
-        mimetype="text/csv",
-        headers={"Content-Disposition": "attachment; filename=fulfilment.csv"},
-    )
+    return csv_download(csv_text(table), "fulfilment.csv")
 
 
 @bp.post("/fulfilment/waves")

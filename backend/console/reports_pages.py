@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from flask import Response, render_template, request
+from flask import render_template, request
 
 from backend.console.access import login_required
 from backend.console.pages import bp
+from backend.csv_export import csv_download
 from backend.errors import BadRequest
 from backend.extensions import db
 from backend.reports import period as periods
@@ -46,11 +47,7 @@ def report_csv(staff, name: str):
     period = periods.period(request.args.get("from"), request.args.get("to"))
     report = reports.run(db.session, name, period)
     filename = f"{name}-{period.first}-{period.last}.csv"
-    return Response(
-        report.csv(),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+    return csv_download(report.csv(), filename)
 
 
 @bp.app_template_filter("chart_data")

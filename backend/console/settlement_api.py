@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from apiflask import APIBlueprint
 from apiflask.fields import String
-from flask import Response
 
 from backend.console.access import staff_required
+from backend.csv_export import csv_download
 from backend.extensions import db
 from backend.schemas import In
 from backend.settlement import prices
@@ -117,11 +117,7 @@ def get_statement(seller_id: int, month: str, staff):
 def statement_csv(seller_id: int, month: str, staff):
     body = settlement.statement_csv(db.session, seller_id=seller_id, month=month)
     filename = f"statement-{seller_id}-{settlement.check_month(month)}.csv"
-    return Response(
-        body,
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+    return csv_download(body, filename)
 
 
 @bp.post("/statements/<int:seller_id>/<month>/settle")

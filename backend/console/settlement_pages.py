@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
-from flask import Response, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 
 from backend.console.access import login_required
 from backend.console.forms import load_form
 from backend.console.pages import bp
+from backend.csv_export import csv_download
 from backend.errors import DomainError
 from backend.extensions import db
 from backend.settlement import prices
@@ -96,13 +97,7 @@ def statement_csv(seller_id: int, month: str, staff):
         body = settlement.statement_csv(db.session, seller_id=seller_id, month=month)
     except DomainError as failure:
         return render_template("console/error.html", message=failure.message), failure.status
-    return Response(
-        body,
-        mimetype="text/csv",
-        headers={
-            "Content-Disposition": f'attachment; filename="statement-{seller_id}-{month}.csv"'
-        },
-    )
+    return csv_download(body, f"statement-{seller_id}-{month}.csv")
 
 
 @bp.post("/settlement/statements/<int:seller_id>/<month>/settle")

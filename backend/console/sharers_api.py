@@ -4,10 +4,9 @@ blueprint."""
 
 from __future__ import annotations
 
-from flask import Response
-
 from backend.console.access import staff_required
 from backend.console.live_api import bp
+from backend.csv_export import csv_download
 from backend.extensions import db
 from backend.live import hosts, sharers
 from backend.staff import permissions as perms
@@ -24,8 +23,4 @@ def sharer_report(room_id: int, staff):
 @staff_required(perms.LIVE_HOST)
 def sharer_report_csv(room_id: int, staff):
     hosts.hosted_room(db.session, room_id=room_id, staff=staff)
-    return Response(
-        sharers.report_csv(db.session, room_id),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f"attachment; filename=live-room-{room_id}-sharers.csv"},
-    )
+    return csv_download(sharers.report_csv(db.session, room_id), f"live-room-{room_id}-sharers.csv")

@@ -4,18 +4,14 @@ room's orders and the paid rule are the show summary's, so the rows add up to it
 
 from __future__ import annotations
 
-import csv
-import io
-
 from sqlalchemy import Select, func, select, union
 from sqlalchemy.orm import Session
 
+from backend.csv_export import csv_text, yuan
 from backend.live.models import FlashClaim, FlashSale, LiveClaim, LiveEntry
 from backend.orders.models import Order, OrderItem
 
 NATURAL = "自然流量"
-CSV_BOM = "\ufeff"  # Excel reads UTF-8 only with it
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def room_order_ids(room_id: int) -> Select:
@@ -83,36 +79,14 @@ def report(session: Session, room_id: int) -> dict:
     return {"room_id": room_id, "items": items, "totals": totals}
 
 
-def _cell(value) -> str | int:
-    """A cell Excel shows as text: a sharer is the viewer's input, never a formula."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
-
-
-def _yuan(fen: int) -> str:
-    return f"{fen // 100}.{fen % 100:02d}"
-
-
-def report_csv(session: Session, room_id: int) -> bytes:
-    """The report as CSV for Excel (UTF-8 with a BOM): one row per sharer, then the totals."""
+def report_csv(session: Session, room_id: int) -> str:
+    """The report as CSV for Excel: one row per sharer, then the totals."""
     found = report(session, room_id)
-    out = io.StringIO()
-    out.write(CSV_BOM)
-    writer = csv.writer(out)
-    writer.writerow(["分享者", "带来观众", "支付订单", "件数", "成交额（元）"])
+    rows = [["分享者", "带来观众", "支付订单", "件数", "成交额（元）"]]
     for item in found["items"]:
-        writer.writerow(
-            [
-                _cell(item["name"]),
-                item["viewers"],
-                item["orders"],
-                item["units"],
-                _yuan(item["gmv"]),
-            ]
+        rows.append(
+            [item["name"], item["viewers"], item["orders"], item["units"], yuan(item["gmv"])]
         )
     totals = found["totals"]
-    writer.writerow(
-        ["合计", totals["viewers"], totals["orders"], totals["units"], _yuan(totals["gmv"])]
-    )
-    return out.getvalue().encode("utf-8")
+    rows.append(["合计", totals["viewers"], totals["orders"], totals["units"], yuan(totals["gmv"])])
+    return csv_text(rows)

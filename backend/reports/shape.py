@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass, field
+
+from backend.csv_export import csv_text, yuan
 
 
 @dataclass(frozen=True)
@@ -35,23 +35,21 @@ class Report:
     sections: list[Section] = field(default_factory=list)
 
     def csv(self) -> str:
-        """Every section's table, one after another, money in yuan; UTF-8 with a BOM so that
-        Excel on a staff PC opens the Chinese right."""
-        out = io.StringIO()
-        out.write("\ufeff")
-        writer = csv.writer(out)
+        """Every section's table, one after another, money in yuan."""
+        rows: list[list] = []
         for section in self.sections:
-            writer.writerow([section.title])
-            writer.writerow([label for _, label in section.columns])
-            for row in section.rows:
-                writer.writerow([_cell(key, row.get(key)) for key, _ in section.columns])
-            writer.writerow([])
-        return out.getvalue()
+            rows.append([section.title])
+            rows.append([label for _, label in section.columns])
+            rows += [
+                [_cell(key, row.get(key)) for key, _ in section.columns] for row in section.rows
+            ]
+            rows.append([])
+        return csv_text(rows)
 
 
 def _cell(key: str, value) -> object:
     if key.endswith("_fen") and isinstance(value, int):
-        return f"{value / 100:.2f}"
+        return yuan(value)
     if isinstance(value, float):
         return f"{value:.4f}"
-    return "" if value is None else value
+    return value

@@ -9,6 +9,7 @@ from flask import Response, flash, g, redirect, render_template, request, url_fo
 from flask_wtf.csrf import CSRFError
 
 from backend.clients.platforms.base import OUR_STATUSES
+from backend.csv_export import csv_download
 from backend.errors import DomainError, NotFound
 from backend.extensions import db
 from backend.platforms.carriers import CARRIERS
@@ -252,11 +253,7 @@ def statements(seller):
 @seller_required
 def statement_csv(seller, month: str):
     body = settlement.statement_csv(db.session, seller_id=seller.id, month=month[:7])
-    return Response(
-        body,
-        mimetype="text/csv",
-        headers={"Content-Disposition": f"attachment; filename=statement-{month[:7]}.csv"},
-    )
+    return csv_download(body, f"statement-{month[:7]}.csv")
 
 
 @bp.get("/me")

@@ -23,14 +23,13 @@ The rules, in one place:
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from backend.csv_export import csv_text, yuan
 from backend.errors import BadRequest, Conflict, NotFound, RuleBroken
 from backend.platforms.models import PlatformOrder
 from backend.platforms.service import PLATFORM_NAMES
@@ -50,7 +49,6 @@ from backend.timeutil import SHANGHAI, to_aware_utc, utcnow
 
 REVERSED_STATUSES = ("REFUNDED", "CANCELLED")
 KIND_LABELS = {COST: "发货供货价", REFUND: "发货后退款冲回", DEAD_ON_ARRIVAL: "死货补偿"}
-CSV_BOM = "\ufeff"
 
 
 def month_of(moment: datetime) -> str:
@@ -355,38 +353,33 @@ def all_statements(session: Session, *, month: str) -> list[dict]:
     return sorted(items, key=lambda item: item["seller_id"])
 
 
-def statement_csv(session: Session, *, seller_id: int, month: str) -> bytes:
-    """The statement as CSV for Excel (UTF-8 with a BOM): one row per entry, then the totals."""
+def statement_csv(session: Session, *, seller_id: int, month: str) -> str:
+    """The statement as CSV for Excel: one row per entry, then the totals."""
     found = statement(session, seller_id=seller_id, month=month)
-    out = io.StringIO()
-    out.write(CSV_BOM)
-    writer = csv.writer(out)
-    writer.writerow(["时间", "类型", "平台", "平台订单号", "件数", "金额（元）", "备注"])
+    rows: list[list] = [["时间", "类型", "平台", "平台订单号", "件数", "金额（元）", "备注"]]
     for e in found["entries"]:
-        writer.writerow(
+        rows.append(
             [
                 to_aware_utc(e["at"]).astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M"),
                 e["kind_label"],
                 PLATFORM_NAMES.get(e["platform"], e["platform"]),
                 e["order_no"],
                 e["units"] if e["kind"] == COST else "",
-                _yuan(e["amount"]),
+                yuan(e["amount"]),
                 e["note"],
             ]
         )
-    writer.writerow([])
-    writer.writerow(["结算月份", found["month"]])
-    writer.writerow(["订单数", found["orders"]])
-    writer.writerow(["件数", found["units"]])
-    writer.writerow(["供货价合计（元）", _yuan(found["wholesale_total"])])
-    writer.writerow(["调整合计（元）", _yuan(found["adjustments"])])
-    writer.writerow(["应付金额（元）", _yuan(found["amount_due"])])
-    writer.writerow(["结算状态", "已结算" if found["settled"] else "未结算"])
-    return out.getvalue().encode("utf-8")
-
-
-def _yuan(fen: int) -> str:
-    return f"{fen / 100:.2f}"
+    rows += [
+        [],
+        ["结算月份", found["month"]],
+        ["订单数", found["orders"]],
+        ["件数", found["units"]],
+        ["供货价合计（元）", yuan(found["wholesale_total"])],
+        ["调整合计（元）", yuan(found["adjustments"])],
+        ["应付金额（元）", yuan(found["amount_due"])],
+        ["结算状态", "已结算" if found["settled"] else "未结算"],
+    ]
+    return csv_text(rows)
 
 
 def settle_statement(
