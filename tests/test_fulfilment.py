@@ -4,6 +4,8 @@ WeChat told (shipping information, funds released after receipt) and tracked to 
 signed pushes; a seller's platform order ships the same way and its tracking reaches the
 platform; and every wrong scan, push or state is refused without losing anything."""
 
+import csv
+import io
 from datetime import UTC, datetime, timedelta
 
 import requests
@@ -13,7 +15,7 @@ from backend.fulfilment import service as fulfilment
 from backend.fulfilment.models import BuyerMessage
 from backend.orders.models import Order
 from backend.timeutil import to_naive_utc
-from tests.helpers import print_run, run_codes, run_jobs, sku_stock, wait_for
+from tests.helpers import ADDRESS, print_run, run_codes, run_jobs, sku_stock, wait_for
 from tests.test_console_pages import TOKEN
 
 SKU = "RS-LIVE-XL-5"
@@ -575,3 +577,24 @@ def test_forged_or_unsigned_message_pushes_change_nothing(app, client, shopper, 
 
         kinds = set(db.session.scalars(db.select(OrderEvent.kind)))
     assert "WECHAT_SETTLED" not in kinds
+
+
+def test_the_desk_downloads_as_csv_and_a_formula_for_a_name_stays_text(
+    shopper, staff_client, store, store_seller
+):
+    address = {**ADDRESS, "name": "=1+2"}  # a buyer's own words
+    placed = shopper.order([(store[SKU], 1)], address=address)
+    assert placed.status_code == 201, placed.json
+    shopper.confirm_payment(shopper.pay(placed.json["id"]))
+    _wave(staff_client)
+    download = staff_client.get("/console/fulfilment?format=csv")
+    assert (
+        download.mimetype == "text/csv"
+        and "fulfilment.csv" in download.headers["Content-Disposition"]
+    )
+    text = download.get_data(as_text=True)
+    assert text.startswith("\ufeff")  # Excel reads the Chinese right with it
+    table = list(csv.reader(io.StringIO(text.removeprefix("\ufeff"))))
+    assert table[0][:6] == ["订单号", "渠道", "状态", "商品", "件数", "收件人"]
+    [row] = [line for line in table[1:] if line[0] == placed.json["number"]]
+    assert row[5].startswith("'=")  # shown as text in Excel, never run as a formula
