@@ -364,7 +364,7 @@ def pack_batch(
     """Run one batch of the demo plant through every processing step and pack `packs`
     ({sku code: packs}) at packed_at (default now); answers the new lots' ids. The services are
     the ones the processing API calls, so the batch obeys every rule a real one does."""
-    plant = session.scalar(select(Plant))
+    plant = session.scalar(select(Plant).where(Plant.farm_id.is_(None)).order_by(Plant.id))
     skus = {sku.code: sku for sku in session.scalars(select(Sku))}
     weights: dict[str, int] = {}
     for code, count in packs.items():

@@ -87,6 +87,14 @@ def day(label: str, *, required: bool = True, **kwargs) -> Date:
     return field
 
 
+def number_in(raw: str | None, *, maximum: int = MAX_ID) -> int | None:
+    """A query or form value that should be a whole number 0..maximum: ASCII digits only
+    ("²".isdigit() is true, but int() refuses it), else None."""
+    if raw and raw.isascii() and raw.isdigit() and len(raw) <= 18 and int(raw) <= maximum:
+        return int(raw)
+    return None
+
+
 def messages(error: ValidationError) -> list[str]:
     """The Chinese messages of a validation error, for a page to show."""
 

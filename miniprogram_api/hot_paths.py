@@ -119,7 +119,7 @@ def _quantity(environ) -> int:
     if not environ.get("CONTENT_TYPE", "").startswith("application/json"):
         raise HandOn
     length = environ.get("CONTENT_LENGTH", "")
-    if not length.isdigit() or not 0 < int(length) <= MAX_CLAIM_BODY:
+    if not (length.isascii() and length.isdigit()) or not 0 < int(length) <= MAX_CLAIM_BODY:
         raise HandOn
     raw = environ["wsgi.input"].read(int(length))
     environ["wsgi.input"] = io.BytesIO(raw)

@@ -12,9 +12,15 @@ from datetime import timedelta
 import pytest
 import requests
 
-from backend.adoption import adopting, growth, growth_messages
+from backend.adoption import adopting, growth, growth_messages, growth_queries
 from backend.adoption import units as unit_rules
-from backend.adoption.models import ACTIVE, AdopterMessage, AdoptionUnit, GrowthUpdate
+from backend.adoption.models import (
+    ACTIVE,
+    AdopterMessage,
+    AdoptionUnit,
+    FarmMember,
+    GrowthUpdate,
+)
 from backend.audit.models import AuditRecord
 from backend.batches.models import Farm, Plant
 from backend.customers.models import Customer
@@ -273,3 +279,46 @@ def test_a_processing_plants_key_posts_no_growth_and_a_farms_key_reports_no_batc
         db.session.remove()
     unknown = app.test_cli_runner().invoke(args=["issue-api-key", "x", "--farm", "没有这户"])
     assert unknown.exit_code != 0 and "没有这户" in unknown.output
+
+
+def test_a_member_re_bound_to_a_new_phone_logs_the_old_one_out(app, sandbox, staff_client, store):
+    from tests.test_adoption_story import CSRF, _browse, _household_phone
+
+    old_phone = _household_phone(app, sandbox, staff_client)
+    base = app.config["PUBLIC_BASE_URL"]
+    odd = _browse(old_phone, "GET", f"{base}/farm/post?unit=²&raft=³")  # not digits to int()
+    assert odd.status_code == 200 and "发布" in odd.text
+    with app.app_context():
+        member = db.session.scalar(db.select(FarmMember).where(FarmMember.name == "于大海"))
+        member_id, farm_id = member.id, member.farm_id
+        db.session.remove()
+    page = staff_client.get("/console/growth-updates")
+    reissued = staff_client.post(  # the phone was lost: staff issue him a new code
+        "/console/farm-members/bind-code",
+        data={
+            "csrf_token": CSRF.search(page.text).group(1),
+            "farm_id": farm_id,
+            "member_id": member_id,
+        },
+    )
+    assert reissued.status_code == 200
+    again = _browse(old_phone, "GET", f"{base}/farm/")
+    assert "绑定您的微信" in again.text and "3号筏" not in again.text
+
+
+def test_a_harvested_or_lost_unit_owes_no_update(app, shopper, store):
+    from tests.test_adoption import adopt_and_pay
+
+    cage12, _, code12 = _unit(app, 3, 12)
+    cage13, _, code13 = _unit(app, 3, 13)
+    for unit_id in (cage12, cage13):
+        adopt_and_pay(shopper, unit_id)
+    with app.app_context():
+        assert {u["code"] for u in growth_queries.units_waiting(db.session)} >= {code12, code13}
+        db.session.execute(
+            db.update(AdoptionUnit).where(AdoptionUnit.id == cage12).values(status="HARVESTED")
+        )
+        db.session.commit()
+        waiting = {u["code"] for u in growth_queries.units_waiting(db.session)}
+        assert code13 in waiting and code12 not in waiting
+        db.session.remove()

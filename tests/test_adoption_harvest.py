@@ -276,3 +276,27 @@ def test_the_packing_hook_run_twice_takes_the_stock_once(
             == 1
         )
         db.session.remove()
+
+
+def test_a_loss_after_the_first_parcel_pays_back_only_what_was_still_at_sea(
+    app, staff_client, shopper
+):
+    adoption = _adopt(app, shopper, raft=3, position=12, harvest_now=True)  # ¥398, 5 000 g
+    plan = _plan(shopper, adoption["id"], [{"deliver_on": _day(0)}, {"deliver_on": _day(7)}])
+    assert plan.status_code == 200, plan.json
+    first = plan.json["items"][0]
+    lifted = staff_client.post(
+        "/console/api/adoption-harvests", json={"delivery_id": first["id"], "harvested_g": 2600}
+    )
+    assert lifted.status_code == 201, lifted.json
+    lost = staff_client.post(
+        "/console/api/adoption/losses",
+        json={"unit_ids": [plan.json["unit"]["id"]], "reason": "台风"},
+    )
+    assert lost.status_code == 201, lost.json
+    # Under "replace" terms a whole new cage would give a whole harvest again: instead the
+    # 2 400 g still at sea are paid back in full, and nothing for the parcel already lifted.
+    assert lost.json["replaced"] == []
+    assert [r["amount"] for r in lost.json["refunded"]] == [39800 * 2400 // 5000]
+    calendar = staff_client.get("/console/api/adoption-harvests").json["items"]
+    assert calendar == []  # the second parcel will never be lifted

@@ -166,8 +166,11 @@ def test_income_per_household_adds_the_paid_prices_in_fen(app, console_as, shopp
     assert income["totals"]["income"] == 78945 and income["totals"]["adoptions_paid"] == 3
     earlier = console.get("/console/api/adoption/income?month=2020-01").json
     assert earlier["totals"]["income"] == 0
-    bad = console.get("/console/api/adoption/income?month=2026-13")
-    assert bad.status_code == 400 and bad.json["code"] == "INVALID_MONTH"
+    for month in ("2026-13", "9999-12", "0001-01"):
+        bad = console.get(f"/console/api/adoption/income?month={month}")
+        assert bad.status_code == 400 and bad.json["code"] == "INVALID_MONTH", month
+    far = console.get("/console/adoption/income?month=9999-12")
+    assert far.status_code == 200 and "2000 年至 2100 年" in text(far)
 
     page = text(console.get("/console/adoption/income"))
     assert "¥666.00" in page and "¥123.45" in page and "¥789.45" in page
@@ -246,3 +249,11 @@ def _area_id(app, code: str) -> int:
         area_id = db.session.scalar(select(SeaArea.id).where(SeaArea.code == code))
         db.session.remove()
     return area_id
+
+
+def test_a_harvest_calendar_of_a_far_year_is_refused_or_opens_today(console_as):
+    console = console_as("operations")
+    far = console.get("/console/api/adoption-harvests?from=9999-12-31")
+    assert far.status_code == 400 and "2000 年至 2100 年" in str(far.json), far.json
+    page = console.get("/console/adoption-harvest?from=9999-12-31")
+    assert page.status_code == 200 and "认养收获日历" in text(page)

@@ -320,6 +320,8 @@ def test_signatures_are_checked(app, line):
     skewed = line.post("/batches", body, timestamp=int(time.time()) - 301)
     assert skewed.status_code == 401 and skewed.json["code"] == "TIMESTAMP_SKEWED"
     assert "5 分钟" in skewed.json["message"]
+    odd = line.post("/batches", body, timestamp="²")  # a digit to str.isdigit(), not to int()
+    assert odd.status_code == 401 and odd.json["code"] == "TIMESTAMP_SKEWED"
     unsigned = line.client.post("/api/processing/batches", json=body)
     assert unsigned.status_code == 401 and unsigned.json["code"] == "SIGNATURE_MISSING"
     first = line.post("/batches", body, nonce="n" * 20)

@@ -160,9 +160,7 @@ def test_the_monthly_statement_its_csv_settling_and_no_other_sellers_view(
         assert settlement.seller_statements(db.session, seller_id=other.id) == []
         theirs = settlement.statement(db.session, seller_id=other.id, month=month)
         assert theirs["entries"] == [] and theirs["amount_due"] == 0
-        assert order_no not in settlement.statement_csv(
-            db.session, seller_id=other.id, month=month
-        )
+        assert order_no not in settlement.statement_csv(db.session, seller_id=other.id, month=month)
     # This month is not over: it cannot be settled yet.
     early = staff_client.post(f"/console/api/statements/{seller_id}/{month}/settle", json={})
     assert early.status_code == 422 and early.json["code"] == "MONTH_NOT_OVER"

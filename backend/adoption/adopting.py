@@ -310,6 +310,13 @@ def end_unpaid(session: Session, *, adoption_id: int) -> bool:
     return True
 
 
+def paid_origin(session: Session, adoption: Adoption) -> Adoption:
+    """The paid adoption a chain of loss replacements started from (itself if none)."""
+    while adoption.replaces_adoption_id is not None:
+        adoption = session.get(Adoption, adoption.replaces_adoption_id)
+    return adoption
+
+
 def adoption_of_order(session: Session, order_id: int) -> Adoption | None:
     return session.scalar(select(Adoption).where(Adoption.order_id == order_id))
 

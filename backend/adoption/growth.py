@@ -149,7 +149,8 @@ def _check_time(measured_at: datetime | None, units: list[AdoptionUnit]) -> date
     if measured_at > now + FUTURE_SLACK:
         raise RuleBroken("测量时间不能晚于现在", code="MEASURED_IN_FUTURE")
     seeded = min(unit.seeded_on for unit in units)
-    if measured_at < now - OLDEST or measured_at.date() < seeded:
+    day_in_china = to_aware_utc(measured_at).astimezone(SHANGHAI).date()  # seeded_on's calendar
+    if measured_at < now - OLDEST or day_in_china < seeded:
         raise RuleBroken(
             "测量时间太早（早于投苗或 60 天以前），请填写本次测量的时间", code="MEASURED_TOO_EARLY"
         )

@@ -72,7 +72,11 @@ def units_waiting(session: Session, *, days: int = WAITING_DAYS) -> list[dict]:
         .join(Adoption, Adoption.unit_id == AdoptionUnit.id)
         .join(Farm, Farm.id == AdoptionUnit.farm_id)
         .outerjoin(last, last.c.unit_id == AdoptionUnit.id)
-        .where(Adoption.status == ACTIVE, or_(last.c.at.is_(None), last.c.at < since))
+        .where(
+            Adoption.status == ACTIVE,
+            AdoptionUnit.status.notin_((HARVESTED, LOST)),  # nothing more to post for
+            or_(last.c.at.is_(None), last.c.at < since),
+        )
         .order_by(AdoptionUnit.farm_id, AdoptionUnit.raft, AdoptionUnit.position)
     )
     return [

@@ -33,7 +33,7 @@ from backend.shipping import service as shipping
 from backend.shipping.provinces import short_name
 from backend.staff.models import Staff
 from backend.timeutil import utcnow
-from backend.transactions import lock_row
+from backend.transactions import lock_row, retry_conflicts
 
 YIELD_TOLERANCE = 0.15  # a lift may weigh this much more than planned (shellfish are not exact)
 MIN_PARCEL_G = 500  # 1 斤: less is not worth a cold-chain parcel
@@ -214,13 +214,16 @@ def _delivery_to_harvest(
 
 
 def _plant(session: Session, plant_id: int | None) -> Plant:
-    where = [Plant.active.is_(True)] + ([Plant.id == plant_id] if plant_id else [])
+    """A processing company's line (a farm system's key opens no batch)."""
+    where = [Plant.active.is_(True), Plant.farm_id.is_(None)]
+    where += [Plant.id == plant_id] if plant_id else []
     plant = session.scalar(select(Plant).where(*where).order_by(Plant.id))
     if plant is None:
         raise NotFound("加工厂不存在或已停用", code="PLANT_NOT_FOUND")
     return plant
 
 
+@retry_conflicts
 def record_harvest(
     session: Session,
     *,
@@ -237,8 +240,15 @@ def record_harvest(
     long before the parcel's date, and a weight beyond what the unit can give (the parcel's
     planned weight, and the unit's yield in all, each + YIELD_TOLERANCE). Commits."""
     delivery = _delivery_to_harvest(session, delivery_id=delivery_id, unit_id=unit_id, on=on)
-    lock_row(session, AdoptionDelivery, delivery.id)
-    session.refresh(delivery)
+    delivery_id = delivery.id
+    # The adoption first, as a new plan does: a plan and the lifts of one adoption take turns,
+    # so a plan never drops a parcel being lifted and two lifts never pass the yield together.
+    lock_row(session, Adoption, delivery.adoption_id)
+    lock_row(session, AdoptionDelivery, delivery_id)
+    session.expire_all()
+    delivery = session.get(AdoptionDelivery, delivery_id)
+    if delivery is None:
+        raise Conflict("认养人刚刚修改了寄送安排，请刷新后重试", code="PLAN_CHANGED")
     if delivery.batch_id is not None:
         raise Conflict("该包裹已记录采收", code="ALREADY_HARVESTED")
     adoption = session.get(Adoption, delivery.adoption_id)

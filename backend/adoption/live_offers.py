@@ -263,11 +263,11 @@ def claim(
     session.rollback()  # the reads end here: the hold is decided in a transaction of its own
     if not admitted:
         raise _sold_out()
-    if session.get_bind().dialect.name == "sqlite":
-        # SQLite has one writer: begin with the write, so the transaction's snapshot is never
-        # stale when it takes the unit (PostgreSQL's row locks let the racers go side by side).
-        lock_row(session, LiveAdoptionOffer, offer_id)
     try:
+        if session.get_bind().dialect.name == "sqlite":
+            # SQLite has one writer: begin with the write, so the transaction's snapshot is
+            # never stale when it takes the unit (PostgreSQL's row locks let racers go abreast).
+            lock_row(session, LiveAdoptionOffer, offer_id)
         return adopting.adopt(
             session,
             customer_id=customer_id,
@@ -284,6 +284,9 @@ def claim(
             redis_client().incr(_gate_key(offer_id))  # the unit it counted is still free
             raise
         raise _sold_out() from None
+    except BaseException:  # refused, or a collision retried from the start: it counts again
+        redis_client().incr(_gate_key(offer_id))
+        raise
 
 
 def _unit_at(session: Session, offer: LiveAdoptionOffer, position: int) -> int:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import secrets
 
-from sqlalchemy import case, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
 from backend.adoption import adopting
@@ -23,6 +23,7 @@ from backend.adoption.models import (
     REFUND,
     REPLACE,
     Adoption,
+    AdoptionDelivery,
     AdoptionUnit,
 )
 from backend.audit import service as audit
@@ -120,8 +121,15 @@ def _compensate(
     session.refresh(adoption)
     unit = adoption.unit
     percent = unit.loss_refund_percent
+    # Parcels already lifted were received: only the share of the yield still at sea is made
+    # good, and in money, since a whole new unit would give a whole harvest again.
+    harvested = session.scalar(
+        select(func.coalesce(func.sum(AdoptionDelivery.harvested_g), 0)).where(
+            AdoptionDelivery.adoption_id == adoption.id
+        )
+    )
     if unit.loss_terms == REPLACE:
-        replacement = _replacement_unit(session, unit, lost)
+        replacement = None if harvested else _replacement_unit(session, unit, lost)
         if replacement is not None:
             adoption.compensation = REPLACE
             new = _adopt_replacement(session, adoption, replacement)
@@ -130,11 +138,14 @@ def _compensate(
             )
             _tell_later(session, adoption.id)
             return
-        percent = 100  # nothing to replace it with: the whole price back
+        percent = 100  # nothing to replace it with: the whole price (of what is left) back
     adoption.compensation = REFUND
-    paid = _origin(session, adoption)  # a replacement was paid for by the adoption it replaced
+    paid = adopting.paid_origin(
+        session, adoption
+    )  # a replacement was paid for by the adoption it replaced
     order = session.get(Order, paid.order_id)
-    amount = paid.price * percent // 100
+    at_sea = max(unit.yield_g - harvested, 0)
+    amount = paid.price * percent * at_sea // (100 * max(unit.yield_g, 1))
     if amount > 0:
         refund = payments.create_refund(
             session,
@@ -206,13 +217,6 @@ def _adopt_replacement(session: Session, lost: Adoption, unit: AdoptionUnit) -> 
     session.add(replacement)
     session.flush()
     return replacement
-
-
-def _origin(session: Session, adoption: Adoption) -> Adoption:
-    """The paid adoption a chain of replacements started from."""
-    while adoption.replaces_adoption_id is not None:
-        adoption = session.get(Adoption, adoption.replaces_adoption_id)
-    return adoption
 
 
 def _tell_later(session: Session, adoption_id: int) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import secrets
 from datetime import timedelta
 
@@ -166,25 +167,37 @@ def bind(session: Session, *, openid: str, code: str) -> FarmMember:
 
 
 # -- sessions ----------------------------------------------------------------------------------
-def open_session(member_id: int) -> str:
+def open_session(session: Session, member_id: int) -> str:
+    """A session of the member on the WeChat bound now: binding another phone (a lost one
+    re-bound by staff) ends it."""
+    openid = session.scalar(select(FarmMember.openid).where(FarmMember.id == member_id))
     sid = secrets.token_urlsafe(24)
-    redis_client().set(_key("session", _digest(sid)), member_id, ex=SESSION_HOURS * 3600)
+    value = json.dumps({"member_id": member_id, "openid": openid})
+    redis_client().set(_key("session", _digest(sid)), value, ex=SESSION_HOURS * 3600)
     return sid
 
 
 _ACTIVE_MEMBER = (
     select(FarmMember.id, FarmMember.name, FarmMember.farm_id, Farm.name.label("farm_name"))
     .join(Farm, Farm.id == FarmMember.farm_id)
-    .where(FarmMember.id == bindparam("member_id"), FarmMember.active.is_(True))
+    .where(
+        FarmMember.id == bindparam("member_id"),
+        FarmMember.openid == bindparam("openid"),
+        FarmMember.active.is_(True),
+    )
 )
 
 
 def session_member(session: Session, sid: str):
-    """The active member whose session this is (id, name, farm_id, farm_name), or None."""
+    """The active member whose session this is, still on the WeChat it logged in with (id,
+    name, farm_id, farm_name), or None."""
     found = redis_client().get(_key("session", _digest(sid)))
     if not found:
         return None
-    return session.execute(_ACTIVE_MEMBER, {"member_id": int(found)}).first()
+    ticket = json.loads(found)
+    if not isinstance(ticket, dict):  # a session from before sessions named the WeChat
+        return None
+    return session.execute(_ACTIVE_MEMBER, ticket).first()
 
 
 def close_session(sid: str) -> None:

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from backend.adoption import growth_queries
+from backend.adoption import adopting, growth_queries
 from backend.adoption import units as unit_rules
 from backend.adoption.growth import WAITING_DAYS
 from backend.adoption.models import (
@@ -61,6 +61,8 @@ def _month_bounds(month: str) -> tuple[datetime, datetime]:
         first = datetime.strptime(month, "%Y-%m")
     except (TypeError, ValueError):
         raise BadRequest("月份格式应为 年-月，例如 2026-12", code="INVALID_MONTH") from None
+    if not 2000 <= first.year <= 2100:
+        raise BadRequest("月份应在 2000 年至 2100 年之间", code="INVALID_MONTH")
     following = (first + timedelta(days=32)).replace(day=1)
     return (
         to_naive_utc(first.replace(tzinfo=SHANGHAI)),
@@ -307,17 +309,18 @@ def income_by_household(session: Session, *, month: str) -> dict:
         .where(Adoption.paid_at >= since, Adoption.paid_at < until, Adoption.price > 0)
         .group_by(AdoptionUnit.farm_id)
     ).all()
-    refunded = session.execute(
-        select(AdoptionUnit.farm_id, func.coalesce(func.sum(Refund.amount), 0))
-        .select_from(Adoption)
-        .join(AdoptionUnit, AdoptionUnit.id == Adoption.unit_id)
+    # A loss refund comes out of the household that was paid: the first adoption's, when the
+    # lost unit was itself a free replacement.
+    refunds: Counter = Counter()
+    for adoption, amount in session.execute(
+        select(Adoption, Refund.amount)
         .join(Refund, Refund.id == Adoption.refund_id)
         .where(Refund.created_at >= since, Refund.created_at < until)
-        .group_by(AdoptionUnit.farm_id)
-    ).all()
+    ):
+        origin = adopting.paid_origin(session, adoption)
+        refunds[session.get(AdoptionUnit, origin.unit_id).farm_id] += amount
     units = unit_states(session)
     income = {farm_id: (count, amount) for farm_id, count, amount in paid}
-    refunds = dict(refunded)
     farm_ids = set(units) | set(income) | set(refunds)
     farms = {f.id: f for f in session.scalars(select(Farm).where(Farm.id.in_(farm_ids)))}
     rows = []

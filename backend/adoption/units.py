@@ -21,6 +21,7 @@ from backend.catalogue.models import ProductLine
 from backend.errors import BadRequest, Conflict, NotFound, RuleBroken
 from backend.timeutil import SHANGHAI, to_aware_utc, utcnow
 
+UNIT_CODE_LENGTH = 30  # AdoptionUnit.code
 UNIT_NAMES = {"rope": "号绳", "cage": "号笼", "grid": "号格"}
 LOSS_TERMS = {REPLACE: "换一个同类单元", REFUND: "按比例退款"}
 STATUS_NAMES = {
@@ -104,6 +105,12 @@ def create_units(
     if taken:
         raise Conflict(
             "这些位置已有认养单元", code="UNIT_EXISTS", details={"positions": sorted(taken)}
+        )
+    longest = f"{area.code}-R{raft}-{max(positions, default=0)}"
+    if len(longest) > UNIT_CODE_LENGTH:
+        raise BadRequest(
+            f"海区编号太长：单元编号 {longest} 超过 {UNIT_CODE_LENGTH} 个字符",
+            code="UNIT_CODE_TOO_LONG",
         )
     units = []
     for position in positions:

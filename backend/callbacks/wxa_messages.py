@@ -29,7 +29,11 @@ def _verified() -> None:
         raise NotConfigured()
     args = request.args
     timestamp = args.get("timestamp", "")
-    if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > MAX_SKEW_SECONDS:
+    if (
+        not timestamp.isascii()
+        or not timestamp.isdigit()
+        or abs(time.time() - int(timestamp)) > MAX_SKEW_SECONDS
+    ):
         raise InvalidSignatureException()
     check_signature(token, args.get("signature", ""), timestamp, args.get("nonce", ""))
 

@@ -4,6 +4,8 @@ then reports. The views register on the console API blueprint of `api.py`."""
 
 from __future__ import annotations
 
+from datetime import date
+
 from apiflask.fields import Date, Integer
 from apiflask.validators import Range
 
@@ -20,7 +22,13 @@ ID = Range(1, 2**31 - 1)
 
 
 class CalendarQuery(In):
-    start = Date(data_key="from", metadata={"description": "起始日期，默认今天"})
+    start = Date(
+        data_key="from",
+        validate=Range(
+            date(2000, 1, 1), date(2100, 12, 31), error="起始日期应在 2000 年至 2100 年之间"
+        ),
+        metadata={"description": "起始日期，默认今天"},
+    )
     days = Integer(load_default=14, validate=Range(1, harvest_views.MAX_CALENDAR_DAYS))
     farm_id = Integer(validate=ID)
 

@@ -20,10 +20,12 @@ from backend.staff import permissions as perms
 
 
 def _start() -> date:
+    """The calendar's first day (?from=), today when absent or out of any season's reach."""
     try:
-        return date.fromisoformat(request.args.get("from", ""))
+        start = date.fromisoformat(request.args.get("from", ""))
     except ValueError:
         return unit_rules.today()
+    return start if 2000 <= start.year <= 2100 else unit_rules.today()
 
 
 @bp.get("/adoption-harvest")

@@ -25,6 +25,7 @@ from backend.console.pages import _page, _pages, bp
 from backend.csv_export import csv_download
 from backend.errors import BadRequest, DomainError
 from backend.extensions import db
+from backend.schemas import number_in
 from backend.staff import permissions as perms
 
 MAX_YUAN = Decimal(100_000)
@@ -73,7 +74,7 @@ def adoption_section() -> dict:
 
 def _int_arg(name: str) -> int | None:
     raw = request.args.get(name, "").strip()
-    return int(raw) if raw.isdigit() and 0 < int(raw) < 2**31 else None
+    return number_in(raw) or None
 
 
 def _fen(raw: str, problems: list[str]) -> int | None:

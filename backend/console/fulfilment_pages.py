@@ -25,6 +25,7 @@ from backend.fulfilment.models import (
     WAITING,
 )
 from backend.platforms.service import PLATFORM_NAMES
+from backend.schemas import number_in
 from backend.sellers import queries as seller_queries
 from backend.staff import permissions as perms
 from backend.timeutil import to_shanghai_iso, utcnow
@@ -72,7 +73,7 @@ def _filters() -> dict:
     }
     for name in ("seller_id", "wave_id", "sku_id"):
         value = request.args.get(name, "").strip()
-        filters[name] = int(value) if value.isdigit() and len(value) < 10 else None
+        filters[name] = number_in(value)
     return filters
 
 

@@ -11,6 +11,7 @@ from backend.console.access import login_required
 from backend.console.pages import bp
 from backend.errors import DomainError
 from backend.extensions import db
+from backend.schemas import number_in
 from backend.staff import permissions as perms
 
 SHOW = {"all": None, "visible": False, "hidden": True}
@@ -63,10 +64,10 @@ def farm_member_bind_code(staff):
     try:
         issued = members.issue_bind_code(
             db.session,
-            farm_id=int(farm_id) if farm_id.isdigit() else 0,
+            farm_id=number_in(farm_id) or 0,
             name=request.form.get("name", ""),
             staff=staff,
-            member_id=int(member_id) if member_id.isdigit() else None,
+            member_id=number_in(member_id),
         )
     except DomainError as refused:
         db.session.rollback()

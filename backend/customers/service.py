@@ -123,7 +123,13 @@ def session_hint(token: str) -> SessionHint | None:
     """The customer a token names and its session's key, unchecked; None for a token of no
     such shape (then only authenticate() can tell)."""
     customer_id, dot, secret = (token or "").partition(".")
-    if not dot or not secret or not customer_id.isdigit() or len(token) > 200:
+    if (
+        not dot
+        or not secret
+        or not customer_id.isascii()
+        or not customer_id.isdigit()
+        or len(token) > 200
+    ):
         return None
     return SessionHint(int(customer_id), _session_key(_hash(token)))
 

@@ -54,7 +54,7 @@ class Context:
     def load(cls, session: Session, end: datetime, store_name: str) -> Context | None:
         """None when the demo alliance is not there (no product line, plant or SKU)."""
         line = session.scalar(select(ProductLine).order_by(ProductLine.id).limit(1))
-        plant = session.scalar(select(Plant).order_by(Plant.id).limit(1))
+        plant = session.scalar(select(Plant).where(Plant.farm_id.is_(None)).order_by(Plant.id))
         rows = session.execute(
             select(Sku, Product.name, Grade.name)
             .join(Product, Product.id == Sku.product_id)

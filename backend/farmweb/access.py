@@ -28,7 +28,9 @@ def current_member():
 
 
 def sign_in_response(member_id: int, target: str | None):
-    return AREA.sign_in_response(members.open_session(member_id), target, members.SESSION_HOURS)
+    return AREA.sign_in_response(
+        members.open_session(db.session, member_id), target, members.SESSION_HOURS
+    )
 
 
 member_required = AREA.required("member", current_member)

@@ -28,6 +28,7 @@ from backend.farmweb.access import (
     sign_in_response,
 )
 from backend.phone_pages import in_wechat
+from backend.schemas import number_in
 from backend.timeutil import SHANGHAI, to_aware_utc, to_naive_utc, utcnow
 
 # The form's fields of the measurements, in their order on the page.
@@ -156,11 +157,11 @@ def _post_page(member, form: dict, error: str | None = None, status: int = 200):
 @bp.get("/post")
 @member_required
 def post_form(member):
-    chosen = {int(v) for v in request.args.getlist("unit") if v.isdigit()}
+    chosen = {n for n in map(number_in, request.args.getlist("unit")) if n is not None}
     raft = request.args.get("raft", "")
     form = {
         "unit_ids": chosen,
-        "raft": int(raft) if raft.isdigit() else None,
+        "raft": number_in(raft),
         "measured_at": _now_local(),
         "token": secrets.token_hex(12),
     }
@@ -191,7 +192,7 @@ def _measured_at(raw: str) -> datetime | None:
 @member_required
 def post_update(member):
     form = {
-        "unit_ids": {int(v) for v in request.form.getlist("unit_ids") if v.isdigit()},
+        "unit_ids": {n for n in map(number_in, request.form.getlist("unit_ids")) if n is not None},
         "measured_at": request.form.get("measured_at", ""),
         "note": request.form.get("note", ""),
         "token": request.form.get("token", "")[:40] or secrets.token_hex(12),
@@ -223,6 +224,6 @@ def post_update(member):
 @member_required
 def my_updates(member):
     posted = request.args.get("posted", "")
-    notice = f"已发布到 {posted} 个单元，认养人会收到微信通知" if posted.isdigit() else None
+    notice = f"已发布到 {posted} 个单元，认养人会收到微信通知" if number_in(posted) else None
     items = growth_queries.posts(db.session, farm_id=member.farm_id, limit=30)
     return render_template("farmweb/updates.html", items=items, notice=notice, tab="updates")

@@ -17,6 +17,7 @@ from backend.onboarding.models import SellerApplication
 from backend.pagination import page_of
 from backend.platforms import service as platforms
 from backend.platforms.models import PlatformOrder, Shop
+from backend.schemas import number_in
 from backend.sellers import queries as licence_queries
 from backend.sellers import service as sellers
 from backend.sellers.models import ACTIVE, EXPIRED, SUSPENDED, BrandLicence, Seller, SellerToken
@@ -95,8 +96,9 @@ def _wechat_condition(state: str):
 
 
 def _text_condition(text: str):
-    if text.startswith("#") and text[1:].isdigit() and len(text) <= 10:
-        return Seller.id == int(text[1:])
+    seller_id = number_in(text[1:]) if text.startswith("#") else None
+    if seller_id is not None:
+        return Seller.id == seller_id
     like = [
         column.contains(text, autoescape=True)
         for column in (Seller.name, Seller.contact_name, Seller.phone, Seller.cooperative)

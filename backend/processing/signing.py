@@ -43,7 +43,11 @@ def verify(session: Session, *, method: str, path: str, headers, body: bytes) ->
     key_id, timestamp, nonce, signature = (headers.get(name, "") for name in HEADERS)
     if not (key_id and timestamp and nonce and signature):
         raise Unauthorized("缺少签名信息", code="SIGNATURE_MISSING")
-    if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > MAX_SKEW_SECONDS:
+    if (
+        not timestamp.isascii()
+        or not timestamp.isdigit()
+        or abs(time.time() - int(timestamp)) > MAX_SKEW_SECONDS
+    ):
         raise Unauthorized("请求时间与服务器相差超过 5 分钟", code="TIMESTAMP_SKEWED")
     if not NONCE.match(nonce):
         raise Unauthorized("随机串格式不正确", code="NONCE_INVALID")

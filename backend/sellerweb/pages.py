@@ -14,6 +14,7 @@ from backend.errors import DomainError, NotFound
 from backend.extensions import db
 from backend.platforms.carriers import CARRIERS
 from backend.platforms.service import PLATFORM_NAMES
+from backend.schemas import number_in
 from backend.sellerweb import bp
 from backend.sellerweb.access import seller_required
 from backend.settlement import service as settlement
@@ -89,7 +90,7 @@ def csrf_error(_error):
 
 def _page() -> int:
     page = request.args.get("page", "1")
-    return int(page) if page.isdigit() and 0 < int(page) <= 10000 else 1
+    return number_in(page, maximum=10000) or 1
 
 
 @bp.get("/")
@@ -108,7 +109,7 @@ def orders(seller):
     if status not in (None, workspace.TO_SHIP, *OUR_STATUSES):
         status = None
     shop_id = request.args.get("shop", "")
-    shop_id = int(shop_id) if shop_id.isdigit() else None
+    shop_id = number_in(shop_id)
     page = _page()
     rows, total = workspace.orders(
         db.session, seller_id=seller.id, status=status, shop_id=shop_id, page=page
@@ -232,7 +233,7 @@ def labels(seller, print_run_id: int):
         db.session,
         seller_id=seller.id,
         print_run_id=print_run_id,
-        offset=int(offset) if offset.isdigit() else 0,
+        offset=number_in(offset) or 0,
     )
     name = f"print-run-{print_run_id}-labels.zip"
     return Response(

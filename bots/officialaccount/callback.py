@@ -48,7 +48,11 @@ def _signed(token: str, signature: str, timestamp: str, nonce: str) -> bool:
 
 
 def _fresh(timestamp: str) -> bool:
-    return timestamp.isdigit() and abs(time.time() - int(timestamp)) <= MAX_SKEW_SECONDS
+    return (
+        timestamp.isascii()
+        and timestamp.isdigit()
+        and abs(time.time() - int(timestamp)) <= MAX_SKEW_SECONDS
+    )
 
 
 @bp.route("/wechat-oa", methods=["GET", "POST"])
