@@ -84,6 +84,16 @@ def _browse(phone: requests.Session, method: str, url: str, **kwargs) -> request
         url = urljoin(url, answer.headers["Location"]).split("#")[0]
 
 
+def _told(sandbox, openid: str, template: str) -> list[dict]:
+    """The subscribe messages of this template WeChat delivered to the buyer."""
+    found = requests.get(
+        f"{sandbox.url}/sandbox/wx/messages",
+        params={"touser": openid, "template_id": template},
+        timeout=5,
+    )
+    return found.json()["messages"]
+
+
 def _farm_of(app, unit_id: int) -> int:
     with app.app_context():
         return db.session.get(AdoptionUnit, unit_id).farm_id
@@ -175,11 +185,7 @@ def test_a_season_of_cage_12_and_a_typhoon_on_raft_5(
     for size, note in ((48, "刚分苗"), (62, "长得快"), (75, "快能收了")):
         _post_from_phone(app, phone, cage12, size, note)
     run_jobs(app)
-    told = requests.get(
-        f"{sandbox.url}/sandbox/wx/messages",
-        params={"touser": viewer.openid, "template_id": growth_messages.TEMPLATE},
-        timeout=5,
-    ).json()["messages"]
+    told = _told(sandbox, viewer.openid, growth_messages.TEMPLATE)
     assert len(told) == 3
     timeline = viewer.get(f"/api/v1/adoptions/{adoption['id']}/growth").json["items"]
     assert len(timeline) == 3 and all(item["photos"] for item in timeline)
@@ -218,11 +224,7 @@ def test_a_season_of_cage_12_and_a_typhoon_on_raft_5(
     assert [p["status"] for p in shipped] == ["SHIPPED", "SHIPPED"]
     assert [p["deliver_on"] for p in shipped] == [p["deliver_on"] for p in plan.json["items"]]
     run_jobs(app)
-    told = requests.get(
-        f"{sandbox.url}/sandbox/wx/messages",
-        params={"touser": viewer.openid, "template_id": harvest_orders.SHIPPED_TEMPLATE},
-        timeout=5,
-    ).json()["messages"]
+    told = _told(sandbox, viewer.openid, harvest_orders.SHIPPED_TEMPLATE)
     assert [m["data"]["thing2"]["value"] for m in told] == [
         "3号筏 12号笼收获 第1/2包",
         "3号筏 12号笼收获 第2/2包·送礼",
