@@ -140,9 +140,8 @@ def _compensate(
             return
         percent = 100  # nothing to replace it with: the whole price (of what is left) back
     adoption.compensation = REFUND
-    paid = adopting.paid_origin(
-        session, adoption
-    )  # a replacement was paid for by the adoption it replaced
+    # A replacement was paid for by the adoption it replaced.
+    paid = adopting.paid_origin(session, adoption)
     order = session.get(Order, paid.order_id)
     at_sea = max(unit.yield_g - harvested, 0)
     amount = paid.price * percent * at_sea // (100 * max(unit.yield_g, 1))
