@@ -8,6 +8,7 @@ import os
 import sys
 import tempfile
 import threading
+import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 from sqlalchemy import event, text
+from sqlalchemy.exc import DBAPIError
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from backend.config import PROJECT_ROOT, Config, load_env_file
@@ -34,6 +36,7 @@ from backend.sellers import service as sellers  # noqa: E402
 from backend.staff import service as staff_service  # noqa: E402
 from backend.trace import chain  # noqa: E402
 from backend.trace import service as trace  # noqa: E402
+from backend.transactions import is_conflict  # noqa: E402
 from sandbox.server import start_sandbox  # noqa: E402
 from tests import helpers  # noqa: E402
 
@@ -115,15 +118,19 @@ def _clean_state(request):
         return
     application = request.getfixturevalue("app")
     sandbox_server = request.getfixturevalue("sandbox")
+    # The stand-ins first: a payment or refund notice still due would call the app while its
+    # tables are being emptied (on a loaded machine it can arrive that late).
+    requests.post(f"{sandbox_server.url}/sandbox/reset", timeout=5)
     with application.app_context():
         db.session.remove()
-        with db.engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                names = ", ".join(t.name for t in db.metadata.sorted_tables)
-                conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-            else:
-                for table in reversed(db.metadata.sorted_tables):
-                    conn.execute(table.delete())
+        for attempt in range(1, 6):
+            try:
+                _empty_tables()
+                break
+            except DBAPIError as error:  # a callback already in flight held a lock: again
+                if attempt == 5 or not is_conflict(error):
+                    raise
+                time.sleep(0.2 * attempt)
         application.extensions["heli_redis"].flushdb()
     # Per-process caches of things that never change in a real database; tests reuse ids.
     for per_process in (
@@ -132,7 +139,16 @@ def _clean_state(request):
         trace._sellers_of_runs,
     ):
         per_process.clear()
-    requests.post(f"{sandbox_server.url}/sandbox/reset", timeout=5)
+
+
+def _empty_tables() -> None:
+    with db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            names = ", ".join(t.name for t in db.metadata.sorted_tables)
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in reversed(db.metadata.sorted_tables):
+                conn.execute(table.delete())
 
 
 @pytest.fixture

@@ -143,6 +143,11 @@ def test_typhoon_loss_compensates_each_adopter_once(
             json={"openid": buyer.openid, "template_id": "TPL_ADOPTION_LOSS", "count": 2},
             timeout=5,
         )
+        requests.post(  # the refund itself is told as any order's refund
+            f"{sandbox.url}/sandbox/wx/subscriptions",
+            json={"openid": buyer.openid, "template_id": "TPL_REFUND", "count": 2},
+            timeout=5,
+        )
     from backend.adoption import losses
 
     with app.app_context():
@@ -167,6 +172,12 @@ def test_typhoon_loss_compensates_each_adopter_once(
         assert sorted(m.outcome for m in messages) == ["sent", "sent"]
     sent = requests.get(f"{sandbox.url}/sandbox/wx/messages?template_id=TPL_ADOPTION_LOSS").json()
     assert len(sent["messages"]) == 2
+    run_jobs(app)  # the refund's own message, once WeChat Pay said it succeeded
+    refunds = requests.get(f"{sandbox.url}/sandbox/wx/messages?template_id=TPL_REFUND").json()
+    [refund] = refunds["messages"]
+    assert refund["touser"] == shopper.openid
+    assert refund["data"]["amount2"]["value"] == f"¥{26800 * 60 // 100 / 100:.2f}"
+    assert "5号筏 1号绳" in refund["data"]["thing5"]["value"]
     # the cage's adopter now holds another cage, free of charge, on a fresh certificate
     mine = other_shopper.get("/api/v1/adoptions").json["adoptions"]
     assert [a["status"] for a in mine] == ["ACTIVE", "COMPENSATED"]

@@ -68,7 +68,11 @@ def tell_buyer(session: Session, *, order_id: int, kind: str) -> str:
 
 def _data(kind: str, order: Order, parcel: Parcel | None) -> dict:
     now = to_shanghai_iso(utcnow())[:16].replace("T", " ")
-    goods = (parcel.summary if parcel else order.items[0].product_name)[:20]
+    if parcel is not None:
+        goods = parcel.summary
+    else:  # an adoption's order has no goods lines: its remark names the unit
+        goods = order.items[0].product_name if order.items else (order.remark or order.number)
+    goods = goods[:20]
     tracking = (parcel.tracking_no if parcel else order.tracking_no) or "-"
     if kind == "SHIPPED":
         return {
