@@ -8,13 +8,15 @@ from __future__ import annotations
 from datetime import timedelta
 
 from backend.adoption.units import today
-from tests.helpers import go_live, room_body
+from tests.helpers import SQLITE_RUN_ONLY, go_live, room_body
 from tests.test_adoption import _adopt, _unit_id, adopt_and_pay
 from tests.test_adoption_harvest import _adopt as adopt_for_harvest
 from tests.test_adoption_harvest import _day as day
 from tests.test_adoption_harvest import _plan as plan
 from tests.test_console_live_browser import _browser_or_fail, staff_page
 from tests.test_fulfilment_browser import STAFF_SCREEN, _keep
+
+pytestmark = SQLITE_RUN_ONLY
 
 
 def test_staff_open_the_grid_and_lay_out_a_raft(app, store, shopper, other_shopper, tmp_path):

@@ -5,11 +5,13 @@ shows the platform's item title and our suggested SKU. Screenshots go to $HELI_S
 
 from __future__ import annotations
 
-from tests.helpers import run_jobs
+from tests.helpers import SQLITE_RUN_ONLY, run_jobs
 from tests.test_console_broadcasts import reachable_and_not
 from tests.test_console_live_browser import WAIT_MS, _browser_or_fail, staff_page
 from tests.test_fulfilment_browser import STAFF_SCREEN, _keep
 from tests.test_platform_orders import Platform, pull, register, seller  # noqa: F401
+
+pytestmark = SQLITE_RUN_ONLY
 
 
 def _fits(page) -> None:

@@ -8,9 +8,11 @@ from __future__ import annotations
 from backend.catalogue.models import Sku
 from backend.extensions import db
 from backend.staff.models import Staff
-from tests.helpers import png
+from tests.helpers import SQLITE_RUN_ONLY, png
 from tests.test_console_live_browser import _browser_or_fail, staff_page
 from tests.test_fulfilment_browser import STAFF_SCREEN, _keep
+
+pytestmark = SQLITE_RUN_ONLY
 
 BIG = "RS-LIVE-L-5"
 

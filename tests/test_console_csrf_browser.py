@@ -14,6 +14,7 @@ from werkzeug.wrappers import Response
 from backend.extensions import db
 from backend.sellers.models import BrandLicence, SellerToken
 from tests.conftest import _Quiet
+from tests.helpers import SQLITE_RUN_ONLY
 from tests.test_console_live_browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -21,6 +22,8 @@ from tests.test_console_live_browser import (
     _browser_or_fail,
     sign_in,
 )
+
+pytestmark = SQLITE_RUN_ONLY
 
 ATTACK = """<!doctype html><meta charset="utf-8"><title>抽奖</title>
 <form id="form" method="post" enctype="text/plain"

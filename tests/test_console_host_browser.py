@@ -22,9 +22,11 @@ from backend.queue import redis_client
 from backend.staff import service as staff_service
 from backend.timeutil import utcnow
 from jobs import scheduler
-from tests.helpers import ADDRESS, STAFF_PASSWORD, Shopper, run_jobs, wait_for
+from tests.helpers import ADDRESS, SQLITE_RUN_ONLY, STAFF_PASSWORD, Shopper, run_jobs, wait_for
 from tests.test_console_live_browser import CHROMIUM, CHROMIUM_ARGS, WAIT_MS, _browser_or_fail
 from tests.test_fulfilment_browser import _keep
+
+pytestmark = SQLITE_RUN_ONLY
 
 SCREENS = {
     "phone": {"width": 390, "height": 844},

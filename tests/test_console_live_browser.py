@@ -15,8 +15,10 @@ from contextlib import contextmanager
 
 import pytest
 
-from tests.helpers import Shopper, run_jobs, sku_stock
+from tests.helpers import SQLITE_RUN_ONLY, Shopper, run_jobs, sku_stock
 from tests.test_console_live_pages import add_comment, make_room
+
+pytestmark = SQLITE_RUN_ONLY
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

@@ -4,6 +4,7 @@ with the button) and revoke it. Screenshots go to $HELI_SCREENSHOTS."""
 
 from __future__ import annotations
 
+from tests.helpers import SQLITE_RUN_ONLY
 from tests.test_console_live_browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -13,6 +14,8 @@ from tests.test_console_live_browser import (
 )
 from tests.test_console_sellers import rich_seller
 from tests.test_fulfilment_browser import STAFF_SCREEN, _keep
+
+pytestmark = SQLITE_RUN_ONLY
 
 # Every badge and button on one line: none squeezed to a character per line.
 SQUEEZED = """() => [...document.querySelectorAll('main .badge, main button')]

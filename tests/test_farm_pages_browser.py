@@ -15,11 +15,13 @@ import requests
 from backend.adoption import growth
 from backend.adoption.models import GrowthUpdate
 from backend.extensions import db
-from tests.helpers import png, run_jobs
+from tests.helpers import SQLITE_RUN_ONLY, png, run_jobs
 from tests.test_adoption_growth import _grant, _sent, _unit, adopt
 from tests.test_console_live_browser import CHROMIUM, CHROMIUM_ARGS, WAIT_MS, _browser_or_fail
 from tests.test_fulfilment_browser import _keep
 from tests.test_seller_pages_browser import PHONE, WECHAT_UA
+
+pytestmark = SQLITE_RUN_ONLY
 
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 CODE = re.compile(r'id="bind-code">(\d{8})<')

@@ -7,8 +7,10 @@ from __future__ import annotations
 import os
 import shutil
 
-from tests.helpers import run_codes, run_jobs
+from tests.helpers import SQLITE_RUN_ONLY, run_codes, run_jobs
 from tests.test_console_live_browser import _browser_or_fail, staff_page
+
+pytestmark = SQLITE_RUN_ONLY
 
 STAFF_SCREEN = {"width": 1366, "height": 900}
 

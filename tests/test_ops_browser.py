@@ -9,6 +9,7 @@ from rq import Queue
 from rq.registry import FailedJobRegistry
 
 from backend.ops import runs
+from tests.helpers import SQLITE_RUN_ONLY
 from tests.test_console_live_browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -18,6 +19,8 @@ from tests.test_console_live_browser import (
 )
 from tests.test_fulfilment_browser import STAFF_SCREEN, _keep
 from tests.test_ops import failed_job
+
+pytestmark = SQLITE_RUN_ONLY
 
 
 def test_admin_walks_the_ops_pages_and_retries_a_failed_job(app, store, tmp_path):

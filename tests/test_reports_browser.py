@@ -6,6 +6,7 @@ $HELI_SCREENSHOTS when it is set."""
 from __future__ import annotations
 
 from backend.reports.service import REPORTS
+from tests.helpers import SQLITE_RUN_ONLY
 from tests.test_console_live_browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -14,6 +15,8 @@ from tests.test_console_live_browser import (
     sign_in,
 )
 from tests.test_fulfilment_browser import STAFF_SCREEN, _keep
+
+pytestmark = SQLITE_RUN_ONLY
 
 
 def test_staff_read_the_home_page_and_every_report_with_charts(app, shopper, store, tmp_path):

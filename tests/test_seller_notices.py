@@ -21,7 +21,7 @@ from backend.officialaccount.models import OAFollower
 from backend.sellers import service as sellers
 from backend.timeutil import SHANGHAI, to_aware_utc, utcnow
 from jobs import notices as notice_jobs
-from tests.helpers import run_jobs, wait_for
+from tests.helpers import SQLITE_RUN_ONLY, run_jobs, wait_for
 from tests.test_console_pages import log_in
 
 
@@ -217,6 +217,7 @@ def test_a_scheduled_broadcast_waits_and_can_be_cancelled_once(app, sandbox, sta
     assert messages(sandbox) == []
 
 
+@SQLITE_RUN_ONLY
 def test_wechat_failing_for_30_seconds_delays_but_loses_nothing(app, sandbox, staff_client, oa):
     ids = make_sellers(app, sandbox, 5)
     requests.post(

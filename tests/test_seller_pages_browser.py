@@ -17,12 +17,14 @@ from backend.platforms.models import PlatformOrder, Shop
 from backend.settlement import prices
 from backend.settlement import service as settlement
 from backend.workspace import service as workspace
-from tests.helpers import run_jobs
+from tests.helpers import SQLITE_RUN_ONLY, run_jobs
 from tests.test_console_live_browser import CHROMIUM, CHROMIUM_ARGS, WAIT_MS, _browser_or_fail
 from tests.test_fulfilment_browser import _keep
 from tests.test_platform_orders import Platform, pull, register, rows
 from tests.test_seller_notices import make_sellers, messages, seller_headers, typhoon
 from tests.test_shop_oauth import OAUTH_PATHS
+
+pytestmark = SQLITE_RUN_ONLY
 
 PHONE = {"width": 390, "height": 844}
 WECHAT_UA = (
