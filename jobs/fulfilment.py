@@ -1,9 +1,8 @@
 """The warehouse's jobs: the minute's admissions and waves, waybills, WeChat's shipping
 information and the buyer's messages."""
 
-from backend.adoption import harvest_orders
 from backend.extensions import db
-from backend.fulfilment import notify
+from backend.flows import buyer_messages
 from backend.fulfilment import service as fulfilment
 from jobs.base import job
 
@@ -28,8 +27,4 @@ def upload_shipping(parcel_id: int) -> bool:
 
 @job
 def tell_buyer(order_id: int, kind: str) -> str:
-    if kind == "SHIPPED":  # a harvest parcel's adopter hears of it as their adoption's news
-        told = harvest_orders.tell_parcel_shipped(db.session, order_id=order_id)
-        if told is not None:
-            return told
-    return notify.tell_buyer(db.session, order_id=order_id, kind=kind)
+    return buyer_messages.tell_buyer(db.session, order_id=order_id, kind=kind)
