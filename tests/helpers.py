@@ -46,6 +46,18 @@ SQLITE_RUN_ONLY = pytest.mark.skipif(
     reason="not about the database: runs once, in the suite's SQLite run",
 )
 
+STAFF_SCREEN = {"width": 1366, "height": 900}
+
+
+def shoot(page, name: str, *, full_page: bool = False) -> None:
+    """Render the page as a user sees it; kept in $HELI_SCREENSHOTS when that is set, to look at."""
+    folder = os.environ.get("HELI_SCREENSHOTS")
+    if not folder:
+        page.screenshot(full_page=full_page)
+        return
+    os.makedirs(folder, exist_ok=True)
+    page.screenshot(path=os.path.join(folder, name), full_page=full_page)
+
 
 DEMO_STOCK = {
     "RS-LIVE-XL-5": 200,

@@ -8,18 +8,17 @@ from __future__ import annotations
 from datetime import timedelta
 
 from backend.adoption.units import today
-from tests.helpers import SQLITE_RUN_ONLY, go_live, room_body
+from tests.helpers import SQLITE_RUN_ONLY, STAFF_SCREEN, go_live, room_body, shoot
 from tests.test_adoption import _adopt, _unit_id, adopt_and_pay
 from tests.test_adoption_harvest import _adopt as adopt_for_harvest
 from tests.test_adoption_harvest import _day as day
 from tests.test_adoption_harvest import _plan as plan
 from tests.test_console_live_browser import _browser_or_fail, staff_page
-from tests.test_fulfilment_browser import STAFF_SCREEN, _keep
 
 pytestmark = SQLITE_RUN_ONLY
 
 
-def test_staff_open_the_grid_and_lay_out_a_raft(app, store, shopper, other_shopper, tmp_path):
+def test_staff_open_the_grid_and_lay_out_a_raft(app, store, shopper, other_shopper):
     _browser_or_fail()
     from playwright.sync_api import expect
 
@@ -33,9 +32,7 @@ def test_staff_open_the_grid_and_lay_out_a_raft(app, store, shopper, other_shopp
         assert lost.status == 201 and lost.json()["units"] == 6
         page.click("header nav.menu-wide a:has-text('认养')")
         expect(page.locator("h1")).to_have_text("认养总览")
-        shot = tmp_path / "adoption-home.png"
-        page.screenshot(path=str(shot), full_page=False)
-        _keep(shot, "console-adoption-home.png")
+        shoot(page, "console-adoption-home.png")
         page.click("nav.section-tabs a:has-text('单元与状态')")
         expect(page.locator("h1")).to_have_text("认养单元与状态")
         expect(page.locator(".units a")).to_have_count(48)
@@ -48,9 +45,7 @@ def test_staff_open_the_grid_and_lay_out_a_raft(app, store, shopper, other_shopp
         )
         assert tops == 1
         assert page.evaluate("document.documentElement.scrollWidth") <= STAFF_SCREEN["width"]
-        shot = tmp_path / "adoption-grid.png"
-        page.screenshot(path=str(shot), full_page=False)
-        _keep(shot, "console-adoption-grid.png")
+        shoot(page, "console-adoption-grid.png")
 
         page.click("nav.section-tabs a:has-text('新建单元')")
         page.select_option("select[name=sea_area_code]", "RS-HYS-02")
@@ -64,9 +59,7 @@ def test_staff_open_the_grid_and_lay_out_a_raft(app, store, shopper, other_shopp
         page.fill("input[name=price_yuan]", "288")
         page.fill("input[name=yield_jin]", "8")
         assert page.evaluate("document.documentElement.scrollWidth") <= STAFF_SCREEN["width"]
-        shot = tmp_path / "adoption-new.png"
-        page.screenshot(path=str(shot), full_page=False)
-        _keep(shot, "console-adoption-new-units.png")
+        shoot(page, "console-adoption-new-units.png")
         page.click("button:has-text('新建单元')")
 
         expect(page.locator(".flash.success")).to_contain_text("已新建 30 个认养单元")
@@ -75,13 +68,11 @@ def test_staff_open_the_grid_and_lay_out_a_raft(app, store, shopper, other_shopp
         expect(page.locator("h1")).to_contain_text("7号筏 12号绳")
         expect(page.locator("dl.facts")).to_contain_text("¥288.00")
         expect(page.locator("dl.facts")).to_contain_text("8.0 斤")
-        shot = tmp_path / "adoption-unit.png"
-        page.screenshot(path=str(shot), full_page=False)
-        _keep(shot, "console-adoption-unit.png")
+        shoot(page, "console-adoption-unit.png")
 
 
 def test_staff_read_the_harvest_calendar_and_a_host_puts_a_raft_on_screen(
-    app, sandbox, staff_client, store, shopper, tmp_path
+    app, sandbox, staff_client, store, shopper
 ):
     _browser_or_fail()
     from playwright.sync_api import expect
@@ -104,9 +95,7 @@ def test_staff_read_the_harvest_calendar_and_a_host_puts_a_raft_on_screen(
         expect(parcels.first.locator("input[name=harvested_g]")).to_be_visible()
         expect(parcels.nth(1)).to_contain_text("收货日前 3 天内可采收")
         assert page.evaluate("document.documentElement.scrollWidth") <= STAFF_SCREEN["width"]
-        shot = tmp_path / "adoption-harvest.png"
-        page.screenshot(path=str(shot), full_page=False)
-        _keep(shot, "console-adoption-harvest.png")
+        shoot(page, "console-adoption-harvest.png")
 
         page.goto(f"{base}/console/live/rooms/{room['id']}")
         raft = page.locator("#adoption-where option", has_text="3号筏")
@@ -121,6 +110,4 @@ def test_staff_read_the_harvest_calendar_and_a_host_puts_a_raft_on_screen(
         expect(page.locator("#adoption-household")).to_have_text("于家养殖户")
         assert page.evaluate("document.documentElement.scrollWidth") <= STAFF_SCREEN["width"]
         page.locator("#adoption-card").scroll_into_view_if_needed()
-        shot = tmp_path / "adoption-on-screen.png"
-        page.screenshot(path=str(shot), full_page=False)
-        _keep(shot, "console-live-adoption-on-screen.png")
+        shoot(page, "console-live-adoption-on-screen.png")

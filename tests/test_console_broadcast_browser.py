@@ -5,10 +5,9 @@ shows the platform's item title and our suggested SKU. Screenshots go to $HELI_S
 
 from __future__ import annotations
 
-from tests.helpers import SQLITE_RUN_ONLY, run_jobs
+from tests.helpers import SQLITE_RUN_ONLY, STAFF_SCREEN, run_jobs, shoot
 from tests.test_console_broadcasts import reachable_and_not
 from tests.test_console_live_browser import WAIT_MS, _browser_or_fail, staff_page
-from tests.test_fulfilment_browser import STAFF_SCREEN, _keep
 from tests.test_platform_orders import Platform, pull, register, seller  # noqa: F401
 
 pytestmark = SQLITE_RUN_ONLY
@@ -31,7 +30,6 @@ def test_compose_preview_send_and_map_a_platform_item(
     sandbox,
     store,
     seller,  # noqa: F811
-    tmp_path,
 ):
     _browser_or_fail()
     from playwright.sync_api import expect
@@ -81,9 +79,7 @@ def test_compose_preview_send_and_map_a_platform_item(
         expect(page.locator("#reach")).to_contain_text("2 位未绑定公众号")
         _fits(page)
         page.locator("#reach").scroll_into_view_if_needed()
-        shot = tmp_path / "compose.png"
-        page.screenshot(path=str(shot), full_page=True)
-        _keep(shot, "console-broadcast-preview.png")
+        shoot(page, "console-broadcast-preview.png", full_page=True)
 
         page.once("dialog", lambda dialog: dialog.accept())
         page.click("#send-button")
@@ -103,16 +99,12 @@ def test_compose_preview_send_and_map_a_platform_item(
             "recipients": 7,
         }
         _fits(page)
-        shot = tmp_path / "report.png"
-        page.screenshot(path=str(shot), full_page=True)
-        _keep(shot, "console-broadcast-report.png")
+        shoot(page, "console-broadcast-report.png", full_page=True)
 
         page.click("header nav.menu-wide a:has-text('联盟广播')")
         expect(page.locator("table tbody tr").first).to_contain_text("已完成")
         _fits(page)
-        shot = tmp_path / "list.png"
-        page.screenshot(path=str(shot), full_page=True)
-        _keep(shot, "console-broadcast-list.png")
+        shoot(page, "console-broadcast-list.png", full_page=True)
 
         page.click("header nav.menu-wide a:has-text('平台订单')")
         expect(page.locator("table.waiting")).to_contain_text(
@@ -126,9 +118,7 @@ def test_compose_preview_send_and_map_a_platform_item(
         for badge in page.locator("table.waiting .badge").all():
             assert badge.bounding_box()["height"] < 24
         _fits(page)
-        shot = tmp_path / "platform.png"
-        page.screenshot(path=str(shot), full_page=True)
-        _keep(shot, "console-platform-orders.png")
+        shoot(page, "console-platform-orders.png", full_page=True)
 
         page.locator(".map-form button").first.click()
         expect(page.locator(".flash.success")).to_contain_text("已映射")

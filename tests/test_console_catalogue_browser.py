@@ -8,9 +8,8 @@ from __future__ import annotations
 from backend.catalogue.models import Sku
 from backend.extensions import db
 from backend.staff.models import Staff
-from tests.helpers import SQLITE_RUN_ONLY, png
+from tests.helpers import SQLITE_RUN_ONLY, STAFF_SCREEN, png, shoot
 from tests.test_console_live_browser import _browser_or_fail, staff_page
-from tests.test_fulfilment_browser import STAFF_SCREEN, _keep
 
 pytestmark = SQLITE_RUN_ONLY
 
@@ -57,9 +56,7 @@ def test_staff_reprice_the_big_grade_and_upload_its_picture(app, store, tmp_path
             == 400
         )
         assert page.evaluate("document.documentElement.scrollWidth") <= STAFF_SCREEN["width"]
-        shot = tmp_path / "catalogue.png"
-        page.screenshot(path=str(shot), full_page=False)
-        _keep(shot, "console-catalogue.png")
+        shoot(page, "console-catalogue.png")
 
         page.click("header nav.menu-wide a:has-text('操作记录')")
         rows = page.locator("table tr")
@@ -68,6 +65,4 @@ def test_staff_reprice_the_big_grade_and_upload_its_picture(app, store, tmp_path
         expect(rows.nth(2)).to_contain_text(admin)
         expect(rows.nth(2)).to_contain_text("¥96.00")
         assert page.evaluate("document.documentElement.scrollWidth") <= STAFF_SCREEN["width"]
-        shot = tmp_path / "audit.png"
-        page.screenshot(path=str(shot), full_page=False)
-        _keep(shot, "console-audit.png")
+        shoot(page, "console-audit.png")

@@ -22,9 +22,16 @@ from backend.queue import redis_client
 from backend.staff import service as staff_service
 from backend.timeutil import utcnow
 from jobs import scheduler
-from tests.helpers import ADDRESS, SQLITE_RUN_ONLY, STAFF_PASSWORD, Shopper, run_jobs, wait_for
+from tests.helpers import (
+    ADDRESS,
+    SQLITE_RUN_ONLY,
+    STAFF_PASSWORD,
+    Shopper,
+    run_jobs,
+    shoot,
+    wait_for,
+)
 from tests.test_console_live_browser import CHROMIUM, CHROMIUM_ARGS, WAIT_MS, _browser_or_fail
-from tests.test_fulfilment_browser import _keep
 
 pytestmark = SQLITE_RUN_ONLY
 
@@ -99,12 +106,6 @@ def _no_sideways_scroll(page, screen: dict, where: str) -> None:
     assert max(width, body) <= screen["width"], f"{where}: {max(width, body)} px wide"
 
 
-def _shot(page, tmp_path, name: str) -> None:
-    shot = tmp_path / name
-    page.screenshot(path=str(shot), full_page=True)
-    _keep(shot, name)
-
-
 def _viewer(app, sandbox, n: int) -> Shopper:
     viewer = Shopper.login(app.test_client(), sandbox, f"o_host_viewer_{n}_{uuid.uuid4().hex[:4]}")
     return viewer
@@ -124,7 +125,7 @@ def _their_order(viewer: Shopper) -> dict:
 
 
 @pytest.mark.parametrize("screen_name", list(SCREENS))
-def test_a_host_runs_a_show_one_handed(app, sandbox, store, tmp_path, screen_name):
+def test_a_host_runs_a_show_one_handed(app, sandbox, store, screen_name):
     sync_playwright = _browser_or_fail()
     from playwright.sync_api import expect
 
@@ -161,11 +162,11 @@ def test_a_host_runs_a_show_one_handed(app, sandbox, store, tmp_path, screen_nam
                 page.click("details.menu-narrow summary")
                 expect(page.locator("details.menu-narrow nav a:has-text('直播间')")).to_be_visible()
                 _no_sideways_scroll(page, screen, "open menu")
-                _shot(page, tmp_path, f"host-{width}-menu.png")
+                shoot(page, f"host-{width}-menu.png", full_page=True)
                 page.click("details.menu-narrow summary")
             else:
                 expect(page.locator("nav.menu-wide a.active")).to_have_text("直播间")
-            _shot(page, tmp_path, f"host-{width}-rooms-upcoming.png")
+            shoot(page, f"host-{width}-rooms-upcoming.png", full_page=True)
 
             page.click(f"ul.rooms a.room:has-text('{ROOM_NAME}')")
             expect(page.locator("h1")).to_have_text(f"直播控制台 · {ROOM_NAME}")
@@ -192,7 +193,7 @@ def test_a_host_runs_a_show_one_handed(app, sandbox, store, tmp_path, screen_nam
             expect(page.locator("#card-state")).to_have_class("badge warn")
             assert _pushes(sandbox, external) == []
             _no_sideways_scroll(page, screen, "card under audit")
-            _shot(page, tmp_path, f"host-{width}-card-auditing.png")
+            shoot(page, f"host-{width}-card-auditing.png", full_page=True)
             page.evaluate("window.__notReloaded = true")
 
             # The audit passes at WeChat (the sandbox's clock); the follower pushes the card once.
@@ -208,14 +209,14 @@ def test_a_host_runs_a_show_one_handed(app, sandbox, store, tmp_path, screen_nam
             page.goto(f"{base}/console/live")
             expect(page.locator("nav.tabs a.active")).to_have_text("直播中（1）")
             _no_sideways_scroll(page, screen, "room list, live")
-            _shot(page, tmp_path, f"host-{width}-rooms-live.png")
+            shoot(page, f"host-{width}-rooms-live.png", full_page=True)
             page.click(f"ul.rooms a.room:has-text('{ROOM_NAME}')")  # tap 1
             expect(page.locator("#sale-sku")).to_have_value(str(sku_id))  # what is on screen
             expect(page.locator("input[name=units]")).to_have_value("50")
             expect(page.locator("input[name=price]")).to_have_value("138.00")
             expect(page.locator("#sale-more-summary")).to_contain_text("限时 5 分钟")
             _no_sideways_scroll(page, screen, "control room")
-            _shot(page, tmp_path, f"host-{width}-room-ready.png")
+            shoot(page, f"host-{width}-room-ready.png", full_page=True)
             asked = []
             page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))
             page.click("#sale-start")  # tap 2
@@ -257,7 +258,7 @@ def test_a_host_runs_a_show_one_handed(app, sandbox, store, tmp_path, screen_nam
             expect(page.locator("#sum-top")).to_have_text("价格（1）")
             assert page.evaluate("window.__notReloaded === true"), "the page was reloaded"
             _no_sideways_scroll(page, screen, "sale running")
-            _shot(page, tmp_path, f"host-{width}-sale-running.png")
+            shoot(page, f"host-{width}-sale-running.png", full_page=True)
 
             # The host stops it: the result stays on the page and follows late changes.
             page.once("dialog", lambda dialog: dialog.accept())
@@ -279,7 +280,7 @@ def test_a_host_runs_a_show_one_handed(app, sandbox, store, tmp_path, screen_nam
             expect(page.locator("#result-returned")).to_have_text("48")
             assert page.evaluate("window.__notReloaded === true"), "the page was reloaded"
             _no_sideways_scroll(page, screen, "sale result")
-            _shot(page, tmp_path, f"host-{width}-sale-result.png")
+            shoot(page, f"host-{width}-sale-result.png", full_page=True)
             page.reload()  # kept, not a flash message
             expect(page.locator("#result-paid")).to_have_text("2")
             expect(page.locator("#result-released")).to_have_text("2")

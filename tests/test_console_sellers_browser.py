@@ -4,7 +4,7 @@ with the button) and revoke it. Screenshots go to $HELI_SCREENSHOTS."""
 
 from __future__ import annotations
 
-from tests.helpers import SQLITE_RUN_ONLY
+from tests.helpers import SQLITE_RUN_ONLY, STAFF_SCREEN, shoot
 from tests.test_console_live_browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -13,7 +13,6 @@ from tests.test_console_live_browser import (
     sign_in,
 )
 from tests.test_console_sellers import rich_seller
-from tests.test_fulfilment_browser import STAFF_SCREEN, _keep
 
 pytestmark = SQLITE_RUN_ONLY
 
@@ -34,7 +33,7 @@ def _laid_out(page) -> None:
     assert page.evaluate(SQUEEZED) == []
 
 
-def test_staff_find_a_seller_issue_a_token_and_revoke_it(app, store, tmp_path):
+def test_staff_find_a_seller_issue_a_token_and_revoke_it(app, store):
     sync_playwright = _browser_or_fail()
     from playwright.sync_api import expect
 
@@ -54,9 +53,7 @@ def test_staff_find_a_seller_issue_a_token_and_revoke_it(app, store, tmp_path):
             expect(page.locator(".pager")).to_contain_text(
                 "共 3002 条"
             )  # the demo's 3001 and 老宫家
-            shot = tmp_path / "directory.png"
-            page.screenshot(path=str(shot), full_page=False)
-            _keep(shot, "console-sellers.png")
+            shoot(page, "console-sellers.png")
             _laid_out(page)
 
             page.fill("input[name=q]", "老宫家")
@@ -69,9 +66,7 @@ def test_staff_find_a_seller_issue_a_token_and_revoke_it(app, store, tmp_path):
             expect(rows.nth(1)).to_contain_text("抖店")
             expect(rows.nth(1)).to_contain_text("收不到")
             _laid_out(page)
-            shot = tmp_path / "search.png"
-            page.screenshot(path=str(shot), full_page=False)
-            _keep(shot, "console-sellers-search.png")
+            shoot(page, "console-sellers-search.png")
 
             rows.nth(1).locator("a.seller-link").click()
             page.wait_for_url(f"{base}/console/sellers/{gong}")
@@ -80,9 +75,7 @@ def test_staff_find_a_seller_issue_a_token_and_revoke_it(app, store, tmp_path):
             expect(page.locator("#orders")).to_contain_text("DY-GONG-778899")
             expect(page.locator("#wechat")).to_contain_text("已绑定，但收不到")
             _laid_out(page)
-            shot = tmp_path / "seller.png"
-            page.screenshot(path=str(shot), full_page=True)
-            _keep(shot, "console-seller.png")
+            shoot(page, "console-seller.png", full_page=True)
 
             page.fill("#tokens input[name=name]", "ERP 对接")
             page.fill("#tokens input[name=days]", "30")
@@ -98,9 +91,7 @@ def test_staff_find_a_seller_issue_a_token_and_revoke_it(app, store, tmp_path):
             )
             assert shown.status == 200
             _laid_out(page)
-            shot = tmp_path / "issued.png"
-            page.screenshot(path=str(shot), full_page=False)
-            _keep(shot, "console-seller-token.png")
+            shoot(page, "console-seller-token.png")
 
             page.on("dialog", lambda dialog: dialog.accept())
             row = page.locator("#tokens tr", has_text="ERP 对接")
@@ -113,9 +104,7 @@ def test_staff_find_a_seller_issue_a_token_and_revoke_it(app, store, tmp_path):
             )
             assert refused.status == 401
             _laid_out(page)
-            shot = tmp_path / "revoked.png"
-            page.screenshot(path=str(shot), full_page=False)
-            _keep(shot, "console-seller-revoked.png")
+            shoot(page, "console-seller-revoked.png")
 
             page.click("header nav.menu-wide a:has-text('操作记录')")
             records = page.locator("table tr")

@@ -15,10 +15,9 @@ import requests
 from backend.adoption import growth
 from backend.adoption.models import GrowthUpdate
 from backend.extensions import db
-from tests.helpers import SQLITE_RUN_ONLY, png, run_jobs
+from tests.helpers import SQLITE_RUN_ONLY, png, run_jobs, shoot
 from tests.test_adoption_growth import _grant, _sent, _unit, adopt
 from tests.test_console_live_browser import CHROMIUM, CHROMIUM_ARGS, WAIT_MS, _browser_or_fail
-from tests.test_fulfilment_browser import _keep
 from tests.test_seller_pages_browser import PHONE, WECHAT_UA
 
 pytestmark = SQLITE_RUN_ONLY
@@ -75,9 +74,7 @@ def test_a_household_member_binds_their_wechat_and_posts_an_update_with_a_photo(
             page.wait_for_url(lambda url: urlsplit(url).path == "/farm/")  # where it began
             expect(page.locator("header")).to_contain_text("于家养殖户 · 于大海")
             expect(page.locator(".card", has_text="3号筏")).to_contain_text("1 位认养人")
-            shot = tmp_path / "farm-units.png"
-            page.screenshot(path=str(shot), full_page=True)
-            _keep(shot, "farm-units.png")
+            shoot(page, "farm-units.png", full_page=True)
             assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
 
             page.click("a.btn:has-text('为 3号筏发布生长动态')")
@@ -89,9 +86,7 @@ def test_a_household_member_binds_their_wechat_and_posts_an_update_with_a_photo(
             page.fill("#note", "今天风浪小，牡蛎长势好")
             page.click("button:has-text('发布')")
             expect(page.locator(".flash.error")).to_contain_text("水温 80℃ 不在合理范围")
-            shot = tmp_path / "farm-post-refused.png"
-            page.screenshot(path=str(shot), full_page=True)
-            _keep(shot, "farm-post-refused.png")
+            shoot(page, "farm-post-refused.png", full_page=True)
             assert page.locator("#note").input_value() == "今天风浪小，牡蛎长势好"
 
             page.set_input_files("#album", str(photo))  # a browser never keeps a chosen file
@@ -105,9 +100,7 @@ def test_a_household_member_binds_their_wechat_and_posts_an_update_with_a_photo(
             thumb = card.locator(".photos img").first
             expect(thumb).to_be_visible()
             assert page.evaluate("(img) => img.naturalWidth", thumb.element_handle()) == 200
-            shot = tmp_path / "farm-updates.png"
-            page.screenshot(path=str(shot), full_page=True)
-            _keep(shot, "farm-updates.png")
+            shoot(page, "farm-updates.png", full_page=True)
         finally:
             browser.close()
 

@@ -4,26 +4,14 @@ print the slip with the courier's label. Screenshots go to $HELI_SCREENSHOTS whe
 
 from __future__ import annotations
 
-import os
-import shutil
-
-from tests.helpers import SQLITE_RUN_ONLY, run_codes, run_jobs
+from tests.helpers import SQLITE_RUN_ONLY, STAFF_SCREEN, run_codes, run_jobs, shoot
 from tests.test_console_live_browser import _browser_or_fail, staff_page
 
 pytestmark = SQLITE_RUN_ONLY
 
-STAFF_SCREEN = {"width": 1366, "height": 900}
-
-
-def _keep(shot, name: str) -> None:
-    folder = os.environ.get("HELI_SCREENSHOTS")
-    if folder:
-        os.makedirs(folder, exist_ok=True)
-        shutil.copy(shot, os.path.join(folder, name))
-
 
 def test_staff_pack_and_ship_an_order_from_the_desk(
-    app, sandbox, shopper, store, licensed, monkeypatch, tmp_path
+    app, sandbox, shopper, store, licensed, monkeypatch
 ):
     _browser_or_fail()
     from playwright.sync_api import expect
@@ -43,15 +31,11 @@ def test_staff_pack_and_ship_an_order_from_the_desk(
         page.click("button:has-text('立即成波')")
         expect(page.locator(".flash.success")).to_contain_text("已生成波次")
         expect(page.locator("h2").first).to_have_text("拣货单（按批次，先到期先拣）")
-        shot = tmp_path / "wave.png"
-        page.screenshot(path=str(shot), full_page=True)
-        _keep(shot, "fulfilment-wave.png")
+        shoot(page, "fulfilment-wave.png", full_page=True)
 
         page.goto(f"{base}/console/fulfilment?q={order['number']}")
         expect(page.locator("table tr")).to_have_count(2)
-        shot = tmp_path / "desk.png"
-        page.screenshot(path=str(shot), full_page=True)
-        _keep(shot, "fulfilment-desk.png")
+        shoot(page, "fulfilment-desk.png", full_page=True)
         page.click(f"a:has-text('{order['number']}')")
         expect(page.locator("h1")).to_contain_text(order["number"])
 
@@ -69,9 +53,7 @@ def test_staff_pack_and_ship_an_order_from_the_desk(
         run_jobs(app)
         page.reload()
         expect(page.locator("h1 .badge")).to_have_text("已发货")
-        shot = tmp_path / "parcel.png"
-        page.screenshot(path=str(shot), full_page=True)
-        _keep(shot, "fulfilment-parcel.png")
+        shoot(page, "fulfilment-parcel.png", full_page=True)
 
         with page.expect_popup() as popup:
             page.click("a:has-text('打印面单和装箱单')")
@@ -80,9 +62,7 @@ def test_staff_pack_and_ship_an_order_from_the_desk(
         label = slip.locator("img.label")
         expect(label).to_be_visible()
         assert slip.evaluate("document.querySelector('img.label').naturalWidth") > 0
-        shot = tmp_path / "slip.png"
-        slip.screenshot(path=str(shot), full_page=True)
-        _keep(shot, "fulfilment-slip.png")
+        shoot(slip, "fulfilment-slip.png", full_page=True)
 
         # The buyer claims dead oysters with a photo; staff open the after-sales desk.
         item = shopper.get(f"/api/v1/orders/{order['id']}").json["items"][0]
@@ -100,9 +80,7 @@ def test_staff_pack_and_ship_an_order_from_the_desk(
         page.goto(f"{base}/console/after-sales")
         expect(page.locator("table tr").nth(1)).to_contain_text("死货理赔")
         expect(page.locator("a:has-text('照片1')")).to_be_visible()
-        shot = tmp_path / "after-sales.png"
-        page.screenshot(path=str(shot), full_page=True)
-        _keep(shot, "after-sales.png")
+        shoot(page, "after-sales.png", full_page=True)
 
 
 def print_run_for(app, licensed) -> int:

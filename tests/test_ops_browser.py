@@ -9,7 +9,7 @@ from rq import Queue
 from rq.registry import FailedJobRegistry
 
 from backend.ops import runs
-from tests.helpers import SQLITE_RUN_ONLY
+from tests.helpers import SQLITE_RUN_ONLY, STAFF_SCREEN, shoot
 from tests.test_console_live_browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -17,13 +17,12 @@ from tests.test_console_live_browser import (
     _browser_or_fail,
     sign_in,
 )
-from tests.test_fulfilment_browser import STAFF_SCREEN, _keep
 from tests.test_ops import failed_job
 
 pytestmark = SQLITE_RUN_ONLY
 
 
-def test_admin_walks_the_ops_pages_and_retries_a_failed_job(app, store, tmp_path):
+def test_admin_walks_the_ops_pages_and_retries_a_failed_job(app, store):
     sync_playwright = _browser_or_fail()
     from playwright.sync_api import expect
 
@@ -56,28 +55,20 @@ def test_admin_walks_the_ops_pages_and_retries_a_failed_job(app, store, tmp_path
                 ".ops .badge", "els => els.map(e => e.getBoundingClientRect().height)"
             )
             assert badge_heights and max(badge_heights) < 30, badge_heights
-            shot = tmp_path / "ops.png"
-            page.screenshot(path=str(shot), full_page=False)
-            _keep(shot, "console-ops.png")
+            shoot(page, "console-ops.png")
             page.locator("#scheduled").scroll_into_view_if_needed()
-            shot = tmp_path / "ops-scheduled.png"
-            page.screenshot(path=str(shot), full_page=True)
-            _keep(shot, "console-ops-full.png")
+            shoot(page, "console-ops-full.png", full_page=True)
 
             page.click("a:has-text('打开任务面板')")
             page.wait_for_url(f"{base}/console/ops/rq/")
             failed_link = page.locator("a[href*='/view/jobs/default/failed/']").first
             expect(failed_link).to_have_text("1")
-            shot = tmp_path / "rq.png"
-            page.screenshot(path=str(shot), full_page=False)
-            _keep(shot, "console-ops-rq.png")
+            shoot(page, "console-ops-rq.png")
 
             failed_link.click()
             row = page.locator(f"tr[data-job-id='{job_id}']")
             expect(row).to_contain_text("broken_job")
-            shot = tmp_path / "rq-failed.png"
-            page.screenshot(path=str(shot), full_page=False)
-            _keep(shot, "console-ops-rq-failed.png")
+            shoot(page, "console-ops-rq-failed.png")
             row.locator("[data-role=requeue-job-btn]").click()
             expect(row).to_have_count(0)
             assert Queue("default", connection=redis).job_ids == [job_id]

@@ -6,7 +6,7 @@ $HELI_SCREENSHOTS when it is set."""
 from __future__ import annotations
 
 from backend.reports.service import REPORTS
-from tests.helpers import SQLITE_RUN_ONLY
+from tests.helpers import SQLITE_RUN_ONLY, STAFF_SCREEN, shoot
 from tests.test_console_live_browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -14,12 +14,11 @@ from tests.test_console_live_browser import (
     _browser_or_fail,
     sign_in,
 )
-from tests.test_fulfilment_browser import STAFF_SCREEN, _keep
 
 pytestmark = SQLITE_RUN_ONLY
 
 
-def test_staff_read_the_home_page_and_every_report_with_charts(app, shopper, store, tmp_path):
+def test_staff_read_the_home_page_and_every_report_with_charts(app, shopper, store):
     sync_playwright = _browser_or_fail()
     from playwright.sync_api import expect
 
@@ -40,9 +39,7 @@ def test_staff_read_the_home_page_and_every_report_with_charts(app, shopper, sto
             expect(page.locator("#sales-trend[data-drawn='1'] svg")).to_have_count(1)
             expect(page.locator(".tile").first).to_contain_text("今日成交额")
             assert page.evaluate("document.documentElement.scrollWidth") <= STAFF_SCREEN["width"]
-            shot = tmp_path / "home.png"
-            page.screenshot(path=str(shot))
-            _keep(shot, "console-home.png")
+            shoot(page, "console-home.png")
 
             for name in REPORTS:
                 page.goto(f"{base}/console/reports/{name}")
@@ -54,9 +51,7 @@ def test_staff_read_the_home_page_and_every_report_with_charts(app, shopper, sto
                 assert (
                     page.evaluate("document.documentElement.scrollWidth") <= STAFF_SCREEN["width"]
                 )
-                shot = tmp_path / f"{name}.png"
-                page.screenshot(path=str(shot))
-                _keep(shot, f"report-{name}.png")
+                shoot(page, f"report-{name}.png")
         finally:
             browser.close()
     assert outside == []  # no CDN: every script and style is ours

@@ -17,9 +17,8 @@ from backend.platforms.models import PlatformOrder, Shop
 from backend.settlement import prices
 from backend.settlement import service as settlement
 from backend.workspace import service as workspace
-from tests.helpers import SQLITE_RUN_ONLY, run_jobs
+from tests.helpers import SQLITE_RUN_ONLY, run_jobs, shoot
 from tests.test_console_live_browser import CHROMIUM, CHROMIUM_ARGS, WAIT_MS, _browser_or_fail
-from tests.test_fulfilment_browser import _keep
 from tests.test_platform_orders import Platform, pull, register, rows
 from tests.test_seller_notices import make_sellers, messages, seller_headers, typhoon
 from tests.test_shop_oauth import OAUTH_PATHS
@@ -123,26 +122,20 @@ def test_a_seller_taps_a_new_order_push_logs_in_and_reads_a_typhoon_warning(
             expect(page.locator("h1")).to_contain_text("拼多多订单")
             expect(page.locator("body")).to_contain_text(order_no)
             expect(page.locator("#tracking")).to_contain_text("中通快递 ZT7001")
-            shot = tmp_path / "order.png"
-            page.screenshot(path=str(shot), full_page=True)
-            _keep(shot, "seller-order.png")
+            shoot(page, "seller-order.png", full_page=True)
             assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
 
             page.click("nav.tabs a:has-text('消息')")
             page.click("a.row:has-text('台风')")
             expect(page.locator(".body")).to_have_text(typhoon()["body"])
-            shot = tmp_path / "notice.png"
-            page.screenshot(path=str(shot), full_page=True)
-            _keep(shot, "seller-broadcast.png")
+            shoot(page, "seller-broadcast.png", full_page=True)
 
             page.goto(typhoon_push["url"])  # the broadcast's own push opens the same text
             expect(page.locator(".body")).to_have_text(typhoon()["body"])
 
             page.click("nav.tabs a:has-text('今日')")
             expect(page.locator(".tiles")).to_contain_text("需我发货")
-            shot = tmp_path / "today.png"
-            page.screenshot(path=str(shot), full_page=True)
-            _keep(shot, "seller-today.png")
+            shoot(page, "seller-today.png", full_page=True)
             box = page.locator("nav.tabs a").first.bounding_box()
             assert box["height"] >= 44  # a thumb's target
 
@@ -156,9 +149,7 @@ def test_a_seller_taps_a_new_order_push_logs_in_and_reads_a_typhoon_warning(
             expect(page.locator("body")).to_contain_text("店铺已连接")
             page.goto(f"{base}/seller/shops")
             expect(page.locator("a.row", has_text="pdd-phone-2")).to_contain_text("正常")
-            shot = tmp_path / "shops.png"
-            page.screenshot(path=str(shot), full_page=True)
-            _keep(shot, "seller-shops.png")
+            shoot(page, "seller-shops.png", full_page=True)
             assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
 
             # the warehouse ships one of its orders: the month's statement, downloaded
@@ -168,9 +159,7 @@ def test_a_seller_taps_a_new_order_push_logs_in_and_reads_a_typhoon_warning(
             page.click("nav.tabs a:has-text('我的')")
             page.click("a.row:has-text('对账单')")
             expect(page.locator(".card").first).to_contain_text("应结 ¥136.00")
-            shot = tmp_path / "statements.png"
-            page.screenshot(path=str(shot), full_page=True)
-            _keep(shot, "seller-statements.png")
+            shoot(page, "seller-statements.png", full_page=True)
             with page.expect_download() as download:
                 page.click("a.btn:has-text('下载 CSV')")
             saved = tmp_path / "statement.csv"
